@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Vigil kernel <-> userspace ABI.
+ *
+ * Every record the probes write to the ring buffer starts with
+ * struct vigil_header; `kind` says which struct follows. Only fixed-width
+ * types and explicit padding: the same bytes must mean the same thing to
+ * clang's BPF target and to the host C++ compiler (tests/unit/abi_layout_test
+ * compares both layouts through the BPF object's BTF).
+ *
+ * Bump VIGIL_ABI_VERSION on any change to a struct below; the loader refuses
+ * a BPF object of another version and the decoder rejects its records.
+ */
+#ifndef VIGIL_ABI_H
+#define VIGIL_ABI_H
+
+#ifdef __BPF__
+/* vmlinux.h provides __u8 .. __u64 */
+#else
+#include <linux/types.h>
+#endif
+
+#define VIGIL_ABI_VERSION 1
+
+#define VIGIL_COMM_LEN 16
+#define VIGIL_PATH_MAX 4096
+/* Upper bound of argv bytes copied per exec; the runtime limit (config) is <= this. */
+#define VIGIL_ARGS_MAX 32768
+
+/* Event kinds. Ranges per probe family so families can grow independently. */
+#define VIGIL_KIND_EXEC 1
+#define VIGIL_KIND_EXIT 2
+#define VIGIL_KIND_FORK 3
+/* 16..31 network, 32..47 file, 48..63 security syscalls */
+#define VIGIL_KIND_MAX 64
+
+/* Per-kind counters kept per CPU in the `vigil_stats` map. */
+#define VIGIL_CNT_SENT 0          /* record written to the ring buffer */
+#define VIGIL_CNT_DROP_RINGBUF 1  /* ring buffer full: record lost */
+#define VIGIL_CNT_DROP_SCRATCH 2  /* no per-CPU scratch space: record lost */
+#define VIGIL_CNT_READ_ERROR 3    /* a field could not be read; record sent with a flag */
+#define VIGIL_CNT_MAX 4
+
+struct vigil_stats {
+	__u64 counters[VIGIL_KIND_MAX][VIGIL_CNT_MAX];
+};
+
+/* Who did it. Identity of a process is (pid, start_boottime_ns). */
+struct vigil_proc {
+	__u64 start_boottime_ns;        /* thread-group leader's start, CLOCK_BOOTTIME */
+	__u64 parent_start_boottime_ns; /* real parent's leader's start */
+	__u64 cgroup_id;                /* cgroup v2 (default hierarchy) id */
+	__u32 pid;                      /* tgid */
+	__u32 tid;
+	__u32 ppid;                     /* real parent's tgid */
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u32 _pad0;
+	char comm[VIGIL_COMM_LEN];
+};
+
+struct vigil_header {
+	__u16 abi_version;
+	__u16 kind;
+	__u32 size;      /* whole record, header included */
+	__u64 boot_ns;   /* bpf_ktime_get_boot_ns() when the event happened */
+	struct vigil_proc proc;
+};
+
+/* exec flags */
+#define VIGIL_EXEC_ARGS_TRUNCATED     (1u << 0) /* argv longer than the byte limit */
+#define VIGIL_EXEC_ARGS_READ_ERROR    (1u << 1)
+#define VIGIL_EXEC_FILENAME_TRUNCATED (1u << 2)
+
+/*
+ * Followed by args_len bytes of argv (NUL-separated, as in the process's
+ * memory) and then filename_len bytes of the filename (NUL-terminated).
+ */
+struct vigil_exec {
+	struct vigil_header hdr;
+	__u32 flags;
+	__u32 argc;          /* from the kernel's linux_binprm, the true count */
+	__u32 args_len;      /* argv bytes that follow */
+	__u32 args_total;    /* argv bytes the process really has */
+	__u32 filename_len;  /* filename bytes that follow, NUL included */
+	__u32 _pad0;
+};
+
+/* Last thread of a process exited. */
+struct vigil_exit {
+	struct vigil_header hdr;
+	__u32 exit_code; /* raw wait status: (status << 8) | signal, core flag 0x80 */
+	__u32 _pad0;
+};
+
+/* A new process (not a thread). hdr.proc is the child; parent_tid forked it. */
+struct vigil_fork {
+	struct vigil_header hdr;
+	__u32 parent_tid;
+	__u32 _pad0;
+};
+
+/* Per-CPU room to build the largest record: exec with full argv and filename.
+ * The loader creates the scratch map with this value size. */
+#define VIGIL_SCRATCH_SIZE (sizeof(struct vigil_exec) + VIGIL_ARGS_MAX + VIGIL_PATH_MAX)
+
+#endif /* VIGIL_ABI_H */

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Maps and helpers shared by every probe family. Each family is its own BPF
+ * object (so one failing to load never takes the others down); the loader
+ * creates these maps once and hands the same fds to every object with
+ * bpf_map__reuse_fd() before load.
+ */
+#ifndef VIGIL_COMMON_BPF_H
+#define VIGIL_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "vigil_abi.h"
+
+/* Tell the loader which ABI this object was built against. */
+const volatile __u32 vigil_object_abi = VIGIL_ABI_VERSION;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 12); /* placeholder: the loader sets the size from config */
+} vigil_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_stats);
+} vigil_stats SEC(".maps");
+
+struct vigil_scratch_buf {
+	__u8 data[VIGIL_SCRATCH_SIZE];
+};
+
+/* One slot per CPU, indexed by CPU id. Not a PERCPU_ARRAY: those cap a value
+ * at 32 KiB. Tracing programs do not migrate between CPUs while they run. The
+ * loader sets max_entries to the number of possible CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_scratch_buf);
+} vigil_scratch SEC(".maps");
+
+/* Keeps clang from folding a bounds check into a form older verifiers reject. */
+#define vigil_barrier_var(var) asm volatile("" : "+r"(var))
+
+static __always_inline void vigil_count(__u32 kind, __u32 counter)
+{
+	__u32 zero = 0;
+	struct vigil_stats *s = bpf_map_lookup_elem(&vigil_stats, &zero);
+
+	if (s)
+		s->counters[kind & (VIGIL_KIND_MAX - 1)][counter & (VIGIL_CNT_MAX - 1)]++;
+}
+
+static __always_inline void *vigil_scratch_get(__u32 kind)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	void *buf = bpf_map_lookup_elem(&vigil_scratch, &cpu);
+
+	if (!buf)
+		vigil_count(kind, VIGIL_CNT_DROP_SCRATCH);
+	return buf;
+}
+
+/*
+ * The one place records leave the kernel: every loss is counted per kind and
+ * reason, so userspace can prove received + dropped == produced.
+ */
+static __always_inline void vigil_emit(void *data, __u64 size, __u32 kind)
+{
+	if (bpf_ringbuf_output(&vigil_events, data, size, 0) == 0)
+		vigil_count(kind, VIGIL_CNT_SENT);
+	else
+		vigil_count(kind, VIGIL_CNT_DROP_RINGBUF);
+}
+
+/* Fills who-did-it from `task` (not always current: fork reports the child). */
+static __always_inline void vigil_fill_header(struct vigil_header *h, __u32 kind, __u32 size,
+					      struct task_struct *task)
+{
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+
+	h->abi_version = VIGIL_ABI_VERSION;
+	h->kind = kind;
+	h->size = size;
+	h->boot_ns = bpf_ktime_get_boot_ns();
+	/* start_boottime: named real_start_time before 5.5, below our 5.8 floor. */
+	h->proc.start_boottime_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	h->proc.parent_start_boottime_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
+	/* dfl_cgrp is the cgroup v2 hierarchy, also on hybrid v1/v2 nodes; its
+	 * kernfs id is what bpf_get_current_cgroup_id() and name_to_handle_at() give. */
+	h->proc.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	h->proc.pid = BPF_CORE_READ(task, tgid);
+	h->proc.tid = BPF_CORE_READ(task, pid);
+	h->proc.ppid = BPF_CORE_READ(parent, tgid);
+	h->proc.uid = BPF_CORE_READ(cred, uid.val);
+	h->proc.gid = BPF_CORE_READ(cred, gid.val);
+	h->proc.euid = BPF_CORE_READ(cred, euid.val);
+	h->proc.egid = BPF_CORE_READ(cred, egid.val);
+	h->proc._pad0 = 0;
+	BPF_CORE_READ_STR_INTO(&h->proc.comm, task, comm);
+}
+
+#endif /* VIGIL_COMMON_BPF_H */

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace vigil {
+
+// Kernel strings (argv, paths, comm) are bytes, protobuf strings are UTF-8.
+// Valid UTF-8 passes through unchanged; every byte that is not part of a valid
+// sequence becomes the four characters "\xNN", so nothing is lost or hidden.
+std::string SanitizeUtf8(absl::string_view bytes);
+
+}  // namespace vigil

@@ -1,0 +1,93 @@
+#include "loader/kernel.h"
+
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+#include "common/status.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+namespace vigil {
+
+namespace {
+
+constexpr long kBpffsMagic = 0xcafe4a11;
+constexpr long kTracefsMagic = 0x74726163;
+
+bool HasFs(const char* path, long magic) {
+  struct statfs st {};
+  return statfs(path, &st) == 0 && st.f_type == magic;
+}
+
+}  // namespace
+
+absl::Status CheckCapabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &header, data) != 0) return ErrnoStatus(errno, "capget");
+  auto has = [&](int cap) { return (data[cap / 32].effective & (1u << (cap % 32))) != 0; };
+  if (has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))) return absl::OkStatus();
+  std::vector<std::string> missing;
+  if (!has(CAP_BPF)) missing.push_back("CAP_BPF");
+  if (!has(CAP_PERFMON)) missing.push_back("CAP_PERFMON");
+  return absl::PermissionDeniedError(absl::StrCat("missing capabilities ", absl::StrJoin(missing, ", "),
+                                                  " (or CAP_SYS_ADMIN): run as root or grant them"));
+}
+
+absl::Status CheckBtf(const std::string& path) {
+  if (access(path.c_str(), R_OK) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("kernel BTF at ", path,
+                                           " (Vigil needs a kernel built with CONFIG_DEBUG_INFO_BTF, or "
+                                           "--kernel-btf pointing at BTF for this kernel)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EnsureKernelFilesystems() {
+  struct Fs {
+    const char* path;
+    const char* type;
+    long magic;
+  };
+  for (const Fs& fs : {Fs{"/sys/fs/bpf", "bpf", kBpffsMagic}, Fs{"/sys/kernel/tracing", "tracefs", kTracefsMagic}}) {
+    if (HasFs(fs.path, fs.magic)) continue;
+    mkdir(fs.path, 0700);
+    if (mount(fs.type, fs.path, fs.type, 0, nullptr) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("mount ", fs.type, " on ", fs.path));
+    }
+    Logger("loader")->info("mounted {} on {}", fs.type, fs.path);
+  }
+  return absl::OkStatus();
+}
+
+void RaiseMemlockLimit() {
+  rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
+  if (setrlimit(RLIMIT_MEMLOCK, &unlimited) != 0) {
+    Logger("loader")->debug("could not lift RLIMIT_MEMLOCK: {}", std::strerror(errno));
+  }
+}
+
+bool TracepointExists(const std::string& category_and_name) {
+  for (const char* root : {"/sys/kernel/tracing/events/", "/sys/kernel/debug/tracing/events/"}) {
+    if (access(absl::StrCat(root, category_and_name).c_str(), F_OK) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace vigil

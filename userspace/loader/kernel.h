@@ -1,0 +1,26 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace vigil {
+
+// Checks that this process may load and attach probes: CAP_SYS_ADMIN, or
+// CAP_BPF together with CAP_PERFMON (5.8+). The error names what is missing.
+absl::Status CheckCapabilities();
+
+// Checks that kernel BTF is readable at `path` (default: the running kernel's).
+absl::Status CheckBtf(const std::string& path);
+
+// Mounts bpffs at /sys/fs/bpf and tracefs at /sys/kernel/tracing when they
+// are not mounted yet (hosts that do not mount them at boot).
+absl::Status EnsureKernelFilesystems();
+
+// Lifts RLIMIT_MEMLOCK: kernels before 5.11 charge BPF maps to it.
+void RaiseMemlockLimit();
+
+// True when tracefs has the tracepoint "category/name".
+bool TracepointExists(const std::string& category_and_name);
+
+}  // namespace vigil

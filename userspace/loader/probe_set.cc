@@ -1,0 +1,260 @@
+#include "loader/probe_set.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "loader/kernel.h"
+#include "process.skel.h"
+
+namespace vigil {
+
+namespace {
+
+// libbpf's messages go to the "libbpf" logger. While the loader tries
+// candidates, failures are expected: they are logged at debug level and the
+// last one is kept as the reason.
+thread_local bool tl_trial = false;
+thread_local std::string tl_last_error;
+
+int LibbpfPrint(libbpf_print_level level, const char* format, va_list args) {
+  char buf[1024];
+  vsnprintf(buf, sizeof(buf), format, args);
+  absl::string_view msg = absl::StripTrailingAsciiWhitespace(buf);
+  auto log = Logger("libbpf");
+  if (level == LIBBPF_WARN) {
+    tl_last_error = std::string(msg);
+    log->log(tl_trial ? spdlog::level::debug : spdlog::level::warn, "{}", msg);
+  } else {
+    log->log(level == LIBBPF_INFO ? spdlog::level::debug : spdlog::level::trace, "{}", msg);
+  }
+  return 0;
+}
+
+template <typename Skel, Skel* (*Open)(const bpf_object_open_opts*), void (*Destroy)(Skel*)>
+class Skeleton : public BpfObject {
+ public:
+  static absl::StatusOr<std::unique_ptr<Skeleton>> Make(const bpf_object_open_opts* opts) {
+    Skel* skel = Open(opts);
+    if (skel == nullptr) return LibbpfStatus(-errno, "open BPF object");
+    return std::unique_ptr<Skeleton>(new Skeleton(skel));
+  }
+  ~Skeleton() override { Destroy(skel_); }
+  bpf_object* object() const override { return skel_->obj; }
+  uint32_t abi_version() const override { return skel_->rodata->vigil_object_abi; }
+  Skel* skel() const { return skel_; }
+
+ private:
+  explicit Skeleton(Skel* skel) : skel_(skel) {}
+  Skel* skel_;
+};
+
+bool HasBtfTracepoint(const btf* vmlinux, const std::string& tracepoint) {
+  // tp_btf attaches through the typedef the kernel emits per tracepoint.
+  std::string name(tracepoint.substr(tracepoint.find('/') + 1));
+  return vmlinux != nullptr && btf__find_by_name_kind(vmlinux, ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF) >= 0;
+}
+
+}  // namespace
+
+const char* HookName(Hook hook) {
+  switch (hook) {
+    case Hook::kTpBtf:
+      return "tp_btf";
+    case Hook::kRawTp:
+      return "raw_tp";
+  }
+  return "?";
+}
+
+std::vector<FamilySpec> BuiltinFamilies() {
+  using ProcessSkel = Skeleton<process_bpf, process_bpf__open_opts, process_bpf__destroy>;
+  FamilySpec process{
+      "process",
+      {
+          {"exec", "sched/sched_process_exec", {{"vigil_exec_btf", Hook::kTpBtf}, {"vigil_exec_raw", Hook::kRawTp}}},
+          {"fork", "sched/sched_process_fork", {{"vigil_fork_btf", Hook::kTpBtf}, {"vigil_fork_raw", Hook::kRawTp}}},
+          {"exit", "sched/sched_process_exit", {{"vigil_exit_btf", Hook::kTpBtf}, {"vigil_exit_raw", Hook::kRawTp}}},
+      },
+      [](const bpf_object_open_opts* opts, const LoaderConfig& config) -> absl::StatusOr<std::unique_ptr<BpfObject>> {
+        auto skel = ProcessSkel::Make(opts);
+        if (!skel.ok()) return skel.status();
+        (*skel)->skel()->rodata->vigil_max_arg_bytes = config.max_arg_bytes;
+        return std::unique_ptr<BpfObject>(*std::move(skel));
+      }};
+  return {process};
+}
+
+absl::Status ProbeSet::CreateSharedMaps(const LoaderConfig& config) {
+  int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) return LibbpfStatus(ncpus, "count possible CPUs");
+  ring_fd_ = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "vigil_events", 0, 0, config.ring_buffer_bytes, nullptr);
+  if (ring_fd_ < 0)
+    return LibbpfStatus(ring_fd_, absl::StrCat("create ring buffer of ", config.ring_buffer_bytes, " bytes"));
+  stats_fd_ =
+      bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "vigil_stats", sizeof(uint32_t), sizeof(vigil_stats), 1, nullptr);
+  if (stats_fd_ < 0) return LibbpfStatus(stats_fd_, "create counter map");
+  scratch_fd_ = bpf_map_create(BPF_MAP_TYPE_ARRAY, "vigil_scratch", sizeof(uint32_t), VIGIL_SCRATCH_SIZE,
+                               static_cast<uint32_t>(ncpus), nullptr);
+  if (scratch_fd_ < 0) return LibbpfStatus(scratch_fd_, "create scratch map");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& config,
+                                                         const std::vector<FamilySpec>& families) {
+  libbpf_set_print(LibbpfPrint);
+  std::unique_ptr<ProbeSet> set(new ProbeSet());
+  if (absl::Status s = set->CreateSharedMaps(config); !s.ok()) return s;
+  for (const FamilySpec& family : families) set->LoadFamily(family, config);
+
+  bool any = false;
+  for (const ProbeState& p : set->probes_) {
+    any |= p.attached;
+    if (p.attached) {
+      Logger("loader")->info("probe {}/{}: attached via {}", p.family, p.name, p.hook);
+    } else {
+      Logger("loader")->warn("probe {}/{}: not available: {}", p.family, p.name,
+                             p.notes.empty() ? "unknown" : p.notes.back());
+    }
+  }
+  if (!any) return absl::FailedPreconditionError("no probe could be attached on this kernel (see the log above)");
+  return set;
+}
+
+absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& family, const LoaderConfig& config,
+                                                             const std::vector<int>& choice, std::string* error) {
+  LIBBPF_OPTS(bpf_object_open_opts, opts);
+  if (!config.kernel_btf.empty()) opts.btf_custom_path = config.kernel_btf.c_str();
+  auto obj = family.open(&opts, config);
+  if (!obj.ok()) return obj.status();
+  if ((*obj)->abi_version() != VIGIL_ABI_VERSION) {
+    return absl::FailedPreconditionError(absl::StrCat("BPF object ", family.name, " has ABI version ",
+                                                      (*obj)->abi_version(), ", the sensor ", VIGIL_ABI_VERSION));
+  }
+  bpf_object* o = (*obj)->object();
+  for (auto [name, fd] :
+       {std::pair{"vigil_events", ring_fd_}, {"vigil_stats", stats_fd_}, {"vigil_scratch", scratch_fd_}}) {
+    bpf_map* map = bpf_object__find_map_by_name(o, name);
+    if (map == nullptr) continue;
+    if (int err = bpf_map__reuse_fd(map, fd); err != 0) return LibbpfStatus(err, absl::StrCat("reuse map ", name));
+  }
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, o) bpf_program__set_autoload(prog, false);
+  for (size_t i = 0; i < family.probes.size(); ++i) {
+    if (choice[i] < 0) continue;
+    const char* name = family.probes[i].candidates[choice[i]].program;
+    bpf_program__set_autoload(bpf_object__find_program_by_name(o, name), true);
+  }
+  tl_last_error.clear();
+  if (int err = bpf_object__load(o); err != 0) {
+    *error = tl_last_error.empty() ? std::string(LibbpfStatus(err, "load").message()) : tl_last_error;
+    return LibbpfStatus(err, absl::StrCat("load ", family.name, ": ", *error));
+  }
+  return obj;
+}
+
+void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) {
+  btf* vmlinux = config.kernel_btf.empty() ? btf__load_vmlinux_btf() : btf__parse(config.kernel_btf.c_str(), nullptr);
+  const size_t first = probes_.size();
+  std::vector<int> choice(family.probes.size(), -1);
+
+  // Static checks first: skip candidates whose hook this kernel lacks.
+  for (size_t i = 0; i < family.probes.size(); ++i) {
+    const ProbeSpec& spec = family.probes[i];
+    ProbeState state{family.name, spec.name, "", false, {}};
+    for (size_t c = 0; c < spec.candidates.size() && choice[i] < 0; ++c) {
+      const HookCandidate& cand = spec.candidates[c];
+      bool present = cand.hook == Hook::kTpBtf
+                         ? HasBtfTracepoint(vmlinux, spec.tracepoint)
+                         : TracepointExists(spec.tracepoint) || HasBtfTracepoint(vmlinux, spec.tracepoint);
+      if (present) {
+        choice[i] = static_cast<int>(c);
+      } else {
+        state.notes.push_back(
+            absl::StrCat(HookName(cand.hook), ": tracepoint ", spec.tracepoint, " not in this kernel"));
+      }
+    }
+    probes_.push_back(std::move(state));
+  }
+  btf__free(vmlinux);
+
+  // Load everything chosen at once; on failure, find the programs this
+  // kernel's verifier refuses, one probe at a time, and fall back for those.
+  std::string error;
+  tl_trial = true;
+  auto obj = TryLoad(family, config, choice, &error);
+  if (!obj.ok()) {
+    for (size_t i = 0; i < family.probes.size(); ++i) {
+      while (choice[i] >= 0) {
+        std::vector<int> alone(family.probes.size(), -1);
+        alone[i] = choice[i];
+        if (TryLoad(family, config, alone, &error).ok()) break;
+        const HookCandidate& cand = family.probes[i].candidates[choice[i]];
+        probes_[first + i].notes.push_back(absl::StrCat(HookName(cand.hook), ": ", error));
+        choice[i] = choice[i] + 1 < static_cast<int>(family.probes[i].candidates.size()) ? choice[i] + 1 : -1;
+      }
+    }
+    obj = TryLoad(family, config, choice, &error);
+  }
+  tl_trial = false;
+  if (!obj.ok()) {
+    for (size_t i = 0; i < family.probes.size(); ++i)
+      probes_[first + i].notes.push_back(std::string(obj.status().message()));
+    return;
+  }
+
+  for (size_t i = 0; i < family.probes.size(); ++i) {
+    if (choice[i] < 0) continue;
+    const HookCandidate& cand = family.probes[i].candidates[choice[i]];
+    ProbeState& state = probes_[first + i];
+    state.hook = HookName(cand.hook);
+    bpf_link* link = bpf_program__attach(bpf_object__find_program_by_name((*obj)->object(), cand.program));
+    if (link == nullptr) {
+      state.notes.push_back(std::string(LibbpfStatus(-errno, absl::StrCat("attach ", state.hook)).message()));
+      continue;
+    }
+    links_.push_back(link);
+    state.attached = true;
+  }
+  objects_.push_back(*std::move(obj));
+}
+
+absl::StatusOr<KernelCounters> ProbeSet::ReadCounters() const {
+  const int ncpus = libbpf_num_possible_cpus();
+  // Per-CPU values come back one after another, each rounded up to 8 bytes.
+  std::vector<vigil_stats> per_cpu(static_cast<size_t>(ncpus));
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(stats_fd_, &zero, per_cpu.data()) != 0) return LibbpfStatus(-errno, "read counters");
+  KernelCounters sum{};
+  for (const vigil_stats& cpu : per_cpu) {
+    for (size_t k = 0; k < VIGIL_KIND_MAX; ++k) {
+      for (size_t c = 0; c < VIGIL_CNT_MAX; ++c) sum[k][c] += cpu.counters[k][c];
+    }
+  }
+  return sum;
+}
+
+void ProbeSet::Detach() {
+  for (bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+  for (ProbeState& p : probes_) p.attached = false;
+}
+
+ProbeSet::~ProbeSet() {
+  Detach();
+  objects_.clear();
+  for (int fd : {ring_fd_, stats_fd_, scratch_fd_}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+}  // namespace vigil

@@ -1,0 +1,102 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "vigil_abi.h"
+
+struct bpf_link;
+struct bpf_object;
+struct bpf_object_open_opts;
+
+namespace vigil {
+
+struct LoaderConfig {
+  uint32_t ring_buffer_bytes = 8u << 20;  // power of two, >= page size
+  uint32_t max_arg_bytes = 8192;          // <= VIGIL_ARGS_MAX
+  std::string kernel_btf;                 // empty: the running kernel's
+};
+
+enum class Hook { kTpBtf, kRawTp };
+const char* HookName(Hook hook);
+
+// One way to attach a probe: a program in the family's object.
+struct HookCandidate {
+  const char* program;
+  Hook hook;
+};
+
+// A probe is what the user sees in `status` ("exec"); its candidates are
+// ordered best first.
+struct ProbeSpec {
+  const char* name;
+  const char* tracepoint;  // "category/name"
+  std::vector<HookCandidate> candidates;
+};
+
+// Where a probe ended up, for logs and `vigilctl status`.
+struct ProbeState {
+  std::string family;
+  std::string name;
+  std::string hook;  // empty when no candidate works here
+  bool attached = false;
+  std::vector<std::string> notes;  // why candidates were passed over, attach errors
+};
+
+// A BPF object of one family, type-erased over its skeleton.
+class BpfObject {
+ public:
+  virtual ~BpfObject() = default;
+  virtual bpf_object* object() const = 0;
+  virtual uint32_t abi_version() const = 0;
+};
+
+struct FamilySpec {
+  std::string name;
+  std::vector<ProbeSpec> probes;
+  // Opens a fresh object and writes the config into its read-only data.
+  std::function<absl::StatusOr<std::unique_ptr<BpfObject>>(const bpf_object_open_opts*, const LoaderConfig&)> open;
+};
+
+// Kernel counters summed over CPUs: [kind][VIGIL_CNT_*].
+using KernelCounters = std::array<std::array<uint64_t, VIGIL_CNT_MAX>, VIGIL_KIND_MAX>;
+
+// Every probe family loaded into the kernel, sharing one ring buffer and one
+// counter map. A probe that cannot load or attach is reported in probes(),
+// never fatal: only a failure of everything is an error.
+class ProbeSet {
+ public:
+  static absl::StatusOr<std::unique_ptr<ProbeSet>> Load(const LoaderConfig& config,
+                                                        const std::vector<FamilySpec>& families);
+  ~ProbeSet();
+
+  int ring_buffer_fd() const { return ring_fd_; }
+  const std::vector<ProbeState>& probes() const { return probes_; }
+  absl::StatusOr<KernelCounters> ReadCounters() const;
+  // Detaches every probe; maps stay readable until destruction.
+  void Detach();
+
+ private:
+  ProbeSet() = default;
+  absl::Status CreateSharedMaps(const LoaderConfig& config);
+  absl::StatusOr<std::unique_ptr<BpfObject>> TryLoad(const FamilySpec& family, const LoaderConfig& config,
+                                                     const std::vector<int>& choice, std::string* error);
+  void LoadFamily(const FamilySpec& family, const LoaderConfig& config);
+
+  int ring_fd_ = -1;
+  int stats_fd_ = -1;
+  int scratch_fd_ = -1;
+  std::vector<std::unique_ptr<BpfObject>> objects_;
+  std::vector<bpf_link*> links_;
+  std::vector<ProbeState> probes_;
+};
+
+// The families built into this sensor.
+std::vector<FamilySpec> BuiltinFamilies();
+
+}  // namespace vigil

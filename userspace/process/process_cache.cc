@@ -1,0 +1,167 @@
+#include "process/process_cache.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/exec_id.h"
+#include "common/log.h"
+#include "common/utf8.h"
+#include "google/protobuf/util/time_util.h"
+#include "process/procfs.h"
+
+namespace vigil {
+
+namespace {
+
+// Processes read from /proc: exec ids from their start ticks.
+v1::Process FromProc(const ProcEntry& e, uint64_t parent_start_ticks, bool parent_known, absl::string_view node) {
+  v1::Process p;
+  p.set_pid(e.pid);
+  p.set_ppid(e.ppid);
+  p.set_uid(e.uid);
+  p.set_gid(e.gid);
+  p.set_euid(e.euid);
+  p.set_egid(e.egid);
+  p.set_comm(SanitizeUtf8(e.comm));
+  p.set_exe(SanitizeUtf8(e.exe));
+  p.set_cwd(SanitizeUtf8(e.cwd));
+  for (const auto& arg : e.argv) p.add_argv(SanitizeUtf8(arg));
+  p.set_exec_id(ExecId(node, e.pid, e.start_ticks));
+  if (parent_known) p.set_parent_exec_id(ExecId(node, e.ppid, parent_start_ticks));
+  return p;
+}
+
+std::string Resolve(const std::string& path, const std::string& cwd) {
+  if (path.empty() || path[0] == '/' || cwd.empty()) return path;
+  absl::string_view rel(path);
+  absl::ConsumePrefix(&rel, "./");
+  return cwd == "/" ? absl::StrCat("/", rel) : absl::StrCat(cwd, "/", rel);
+}
+
+}  // namespace
+
+size_t ProcessCache::SeedFromProc() {
+  absl::flat_hash_map<uint32_t, ProcEntry> seen;
+  for (uint32_t pid : ListPids(options_.proc_root)) {
+    if (auto e = ReadProcEntry(options_.proc_root, pid); e.ok()) seen.emplace(pid, *std::move(e));
+  }
+  for (const auto& [pid, e] : seen) {
+    auto parent = seen.find(e.ppid);
+    Insert(FromProc(e, parent != seen.end() ? parent->second.start_ticks : 0, parent != seen.end(), options_.node));
+  }
+  Logger("process")->info("learned {} running processes from {}", seen.size(), options_.proc_root);
+  return seen.size();
+}
+
+ProcessCache::Entry* ProcessCache::Find(const std::string& exec_id) {
+  auto it = entries_.find(exec_id);
+  if (it == entries_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  return &it->second;
+}
+
+ProcessCache::Entry& ProcessCache::Insert(const v1::Process& process) {
+  auto [it, inserted] = entries_.try_emplace(process.exec_id());
+  Entry& entry = it->second;
+  if (inserted) {
+    lru_.push_front(process.exec_id());
+    entry.lru = lru_.begin();
+    size_.store(entries_.size(), std::memory_order_relaxed);
+  } else {
+    lru_.splice(lru_.begin(), lru_, entry.lru);
+  }
+  entry.process = process;
+  entry.process.clear_tid();
+  return entry;
+}
+
+ProcessCache::Entry* ProcessCache::LearnFromProc(const v1::Process& seen) {
+  auto e = ReadProcEntry(options_.proc_root, seen.pid());
+  if (!e.ok() || ExecId(options_.node, e->pid, e->start_ticks) != seen.exec_id()) return nullptr;
+  v1::Process p = FromProc(*e, 0, false, options_.node);
+  p.set_parent_exec_id(seen.parent_exec_id());
+  return &Insert(p);
+}
+
+void ProcessCache::FillFrom(const Entry& entry, v1::Process& process) const {
+  const v1::Process& known = entry.process;
+  if (process.exe().empty()) process.set_exe(known.exe());
+  if (process.argv_size() == 0) {
+    *process.mutable_argv() = known.argv();
+    process.set_argv_truncated(known.argv_truncated());
+  }
+  if (process.cwd().empty()) process.set_cwd(known.cwd());
+}
+
+void ProcessCache::AddAncestors(v1::Event& event) {
+  std::string parent = event.process().parent_exec_id();
+  for (uint32_t depth = 0; depth < options_.max_ancestors && !parent.empty(); ++depth) {
+    Entry* entry = Find(parent);
+    if (entry == nullptr) break;
+    *event.add_ancestors() = entry->process;
+    parent = entry->process.parent_exec_id();
+  }
+}
+
+void ProcessCache::Enrich(v1::Event& event) {
+  ExpireExited();
+  if (!event.has_process() || event.process().exec_id().empty()) return;  // sensor's own events
+  v1::Process& p = *event.mutable_process();
+
+  switch (event.kind()) {
+    case v1::EVENT_KIND_FORK: {
+      // The child runs its parent's image until it execs.
+      if (Entry* parent = Find(p.parent_exec_id())) {
+        FillFrom(*parent, p);
+      }
+      Insert(p);
+      break;
+    }
+    case v1::EVENT_KIND_EXEC: {
+      Entry* before = Find(p.exec_id());
+      if (before == nullptr) before = LearnFromProc(p);
+      // cwd survives exec, and a relative filename is relative to it.
+      if (before != nullptr) p.set_cwd(before->process.cwd());
+      p.set_exe(Resolve(p.exe(), p.cwd()));
+      Insert(p);
+      AddAncestors(event);
+      break;
+    }
+    default: {
+      Entry* entry = Find(p.exec_id());
+      if (entry == nullptr) entry = LearnFromProc(p);
+      if (entry != nullptr) {
+        FillFrom(*entry, p);
+        if (event.kind() == v1::EVENT_KIND_EXIT && !entry->exited) {
+          entry->exited = true;
+          exited_.emplace_back(options_.now() + options_.exit_grace, p.exec_id());
+        }
+      }
+      break;
+    }
+  }
+  EvictOverflow();
+}
+
+void ProcessCache::ExpireExited() {
+  const absl::Time now = options_.now();
+  while (!exited_.empty() && exited_.front().first <= now) {
+    auto it = entries_.find(exited_.front().second);
+    if (it != entries_.end() && it->second.exited) {
+      lru_.erase(it->second.lru);
+      entries_.erase(it);
+    }
+    exited_.pop_front();
+  }
+  size_.store(entries_.size(), std::memory_order_relaxed);
+}
+
+void ProcessCache::EvictOverflow() {
+  while (entries_.size() > options_.max_entries) {
+    entries_.erase(lru_.back());
+    lru_.pop_back();
+    evictions_.fetch_add(1, std::memory_order_relaxed);
+  }
+  size_.store(entries_.size(), std::memory_order_relaxed);
+}
+
+}  // namespace vigil

@@ -1,0 +1,158 @@
+#include "sensor/sensor.h"
+
+#include <random>
+
+#include "absl/strings/str_format.h"
+#include "common/log.h"
+#include "common/rate_limit.h"
+#include "google/protobuf/util/time_util.h"
+#include "loader/kernel.h"
+#include "sink/json_lines_sink.h"
+
+namespace vigil {
+
+namespace {
+
+std::string RandomInstanceId() {
+  std::random_device rd;
+  return absl::StrFormat("%08x%08x", rd(), rd());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& config) {
+  if (absl::Status s = Validate(config); !s.ok()) return s;
+  if (absl::Status s = CheckCapabilities(); !s.ok()) return s;
+  if (absl::Status s =
+          CheckBtf(config.loader.kernel_btf.empty() ? "/sys/kernel/btf/vmlinux" : config.loader.kernel_btf);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = EnsureKernelFilesystems(); !s.ok()) return s;
+  RaiseMemlockLimit();
+
+  std::unique_ptr<Sensor> sensor(new Sensor(config));
+  auto sink = JsonLinesSink::Open(config.output);
+  if (!sink.ok()) return sink.status();
+  std::vector<std::unique_ptr<Sink>> sinks;
+  sinks.push_back(*std::move(sink));
+
+  auto probes = ProbeSet::Load(config.loader, BuiltinFamilies());
+  if (!probes.ok()) return probes.status();
+  sensor->probes_ = *std::move(probes);
+
+  // /proc is read after the probes are in, so a process started in between
+  // is seen by one or the other.
+  auto cache = std::make_unique<ProcessCache>(ProcessCacheOptions{
+      .node = config.node_name,
+      .max_entries = config.process_cache_size,
+      .exit_grace = config.exit_grace,
+      .max_ancestors = config.max_ancestors,
+  });
+  cache->SeedFromProc();
+  sensor->process_cache_ = cache.get();
+  std::vector<std::unique_ptr<Enricher>> enrichers;
+  enrichers.push_back(std::move(cache));
+
+  sensor->pipeline_ = std::make_unique<Pipeline>(
+      PipelineOptions{.queue_capacity = config.queue_capacity, .instance_id = RandomInstanceId()},
+      Decoder(DecoderOptions{.node = config.node_name, .max_args = config.max_args}, &sensor->clock_),
+      std::move(enrichers), std::move(sinks));
+  Pipeline* pipeline = sensor->pipeline_.get();
+  auto ring = RingBuffer::Open(sensor->probes_->ring_buffer_fd(),
+                               [pipeline](absl::Span<const uint8_t> record) { pipeline->Submit(record); });
+  if (!ring.ok()) return ring.status();
+  sensor->ring_ = *std::move(ring);
+  return sensor;
+}
+
+Sensor::~Sensor() {
+  stop_reader_ = true;
+  if (reader_.joinable()) reader_.join();
+}
+
+void Sensor::ReadLoop() {
+  RateLimit limit(absl::Seconds(10));
+  while (!stop_reader_.load(std::memory_order_relaxed)) {
+    if (absl::Status s = ring_->Poll(100); !s.ok()) {
+      if (uint64_t held; limit.Allow(held)) Logger("sensor")->error("{} ({} more)", s.message(), held);
+    }
+  }
+}
+
+absl::Status Sensor::Run(const std::function<bool(absl::Duration)>& wait_for_stop) {
+  auto log = Logger("sensor");
+  pipeline_->Start();
+  reader_ = std::thread([this] { ReadLoop(); });
+  log->info("streaming events from {} probes to {}", probes_->probes().size(), config_.output);
+
+  absl::Time next_health = absl::Now() + config_.health_interval;
+  while (!wait_for_stop(absl::Seconds(1))) {
+    clock_.Resync();
+    LogNewDrops();
+    if (absl::Now() >= next_health) {
+      pipeline_->Inject(Health(false));
+      next_health = absl::Now() + config_.health_interval;
+    }
+  }
+
+  log->info("stopping: detaching probes and draining");
+  probes_->Detach();
+  stop_reader_ = true;
+  reader_.join();
+  absl::Status drained = ring_->Drain();
+  LogNewDrops();
+  pipeline_->Inject(Health(true));
+  pipeline_->Stop();
+  return drained;
+}
+
+v1::Event Sensor::Health(bool final) {
+  v1::Event event;
+  event.set_kind(v1::EVENT_KIND_SENSOR_HEALTH);
+  event.set_node(config_.node_name);
+  *event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  v1::SensorHealth* h = event.mutable_health();
+  h->set_final(final);
+  const PipelineCounters pc = pipeline_->Counters();
+  auto kc = probes_->ReadCounters();
+  if (!kc.ok()) Logger("sensor")->warn("{}", kc.status().message());
+  uint64_t decode_errors = 0;
+  for (uint16_t k = 0; k < VIGIL_KIND_MAX; ++k) {
+    decode_errors += pc.decode_errors[k];
+    const auto& c = kc.ok() ? (*kc)[k] : std::array<uint64_t, VIGIL_CNT_MAX>{};
+    if (c[VIGIL_CNT_SENT] + c[VIGIL_CNT_DROP_RINGBUF] + c[VIGIL_CNT_DROP_SCRATCH] + pc.received[k] == 0) continue;
+    v1::KindCounters* out = h->add_kinds();
+    out->set_kind(KindName(k));
+    out->set_sent(c[VIGIL_CNT_SENT]);
+    out->set_dropped_ringbuf(c[VIGIL_CNT_DROP_RINGBUF]);
+    out->set_dropped_scratch(c[VIGIL_CNT_DROP_SCRATCH]);
+    out->set_read_errors(c[VIGIL_CNT_READ_ERROR]);
+    out->set_received(pc.received[k]);
+    out->set_dropped_queue(pc.dropped_queue[k]);
+  }
+  h->set_decode_errors(decode_errors);
+  h->set_queue_depth(pc.queue_depth);
+  h->set_process_cache_size(process_cache_->size());
+  h->set_process_cache_evictions(process_cache_->evictions());
+  return event;
+}
+
+void Sensor::LogNewDrops() {
+  auto kc = probes_->ReadCounters();
+  const PipelineCounters pc = pipeline_->Counters();
+  uint64_t kernel = 0, queue = 0;
+  for (size_t k = 0; k < VIGIL_KIND_MAX; ++k) {
+    if (kc.ok()) kernel += (*kc)[k][VIGIL_CNT_DROP_RINGBUF] + (*kc)[k][VIGIL_CNT_DROP_SCRATCH];
+    queue += pc.dropped_queue[k];
+  }
+  if (kernel + queue == drops_logged_) return;
+  static RateLimit limit(absl::Seconds(10));
+  if (uint64_t held; limit.Allow(held)) {
+    Logger("sensor")->warn("events lost so far: {} in the kernel (ring buffer full), {} in the sensor (queue full)",
+                           kernel, queue);
+    drops_logged_ = kernel + queue;
+  }
+}
+
+}  // namespace vigil

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "common/boot_clock.h"
+#include "loader/probe_set.h"
+#include "loader/ring_buffer.h"
+#include "pipeline/pipeline.h"
+#include "process/process_cache.h"
+#include "sensor/config.h"
+
+namespace vigil {
+
+// The daemon: probes -> ring buffer reader -> pipeline -> sinks.
+class Sensor {
+ public:
+  // Checks the host (capabilities, BTF, kernel filesystems), loads and
+  // attaches the probes, opens the outputs and learns running processes.
+  static absl::StatusOr<std::unique_ptr<Sensor>> Create(const SensorConfig& config);
+  ~Sensor();
+
+  // Streams events until `wait_for_stop(timeout)` returns true; it is called
+  // about once a second. Then detaches the probes, drains what the kernel
+  // already produced, writes a final health report and flushes the outputs.
+  absl::Status Run(const std::function<bool(absl::Duration)>& wait_for_stop);
+
+ private:
+  explicit Sensor(const SensorConfig& config) : config_(config) {}
+  void ReadLoop();
+  // Health event from the kernel's and the pipeline's counters.
+  v1::Event Health(bool final);
+  void LogNewDrops();
+
+  const SensorConfig config_;
+  BootClock clock_;
+  std::unique_ptr<ProbeSet> probes_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<RingBuffer> ring_;
+  const ProcessCache* process_cache_ = nullptr;  // owned by pipeline_
+  std::thread reader_;
+  std::atomic<bool> stop_reader_{false};
+  uint64_t drops_logged_ = 0;
+};
+
+}  // namespace vigil

@@ -1,0 +1,50 @@
+#include "sink/json_lines_sink.h"
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace vigil {
+
+absl::StatusOr<std::unique_ptr<JsonLinesSink>> JsonLinesSink::Open(const std::string& path) {
+  if (path == "-") return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(stdout, "stdout", false));
+  FILE* f = std::fopen(path.c_str(), "ae");
+  if (f == nullptr) return ErrnoStatus(errno, absl::StrCat("open output ", path));
+  return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(f, path, true));
+}
+
+JsonLinesSink::~JsonLinesSink() {
+  if (owned_) {
+    std::fclose(file_);
+  } else {
+    std::fflush(file_);
+  }
+}
+
+absl::Status JsonLinesSink::Write(const v1::Event& event) {
+  line_.clear();
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = false;
+  auto status = google::protobuf::util::MessageToJsonString(event, &line_, options);
+  if (!status.ok()) return absl::InternalError(absl::StrCat("JSON encoding: ", status.ToString()));
+  line_ += '\n';
+  if (std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size()) {
+    int err = errno;
+    std::clearerr(file_);
+    return ErrnoStatus(err, absl::StrCat("write ", path_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JsonLinesSink::Flush() {
+  if (std::fflush(file_) != 0) {
+    int err = errno;
+    std::clearerr(file_);
+    return ErrnoStatus(err, absl::StrCat("flush ", path_));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vigil

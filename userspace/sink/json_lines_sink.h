@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "pipeline/stage.h"
+
+namespace vigil {
+
+// One JSON object per line, in the protobuf JSON mapping of vigil.v1.Event,
+// to stdout ("-") or a file (appended to).
+class JsonLinesSink : public Sink {
+ public:
+  static absl::StatusOr<std::unique_ptr<JsonLinesSink>> Open(const std::string& path);
+  ~JsonLinesSink() override;
+
+  absl::Status Write(const v1::Event& event) override;
+  absl::Status Flush() override;
+
+ private:
+  JsonLinesSink(FILE* file, std::string path, bool owned) : file_(file), path_(std::move(path)), owned_(owned) {}
+
+  FILE* file_;
+  std::string path_;
+  bool owned_;
+  std::string line_;  // reused buffer
+};
+
+}  // namespace vigil
