@@ -27,12 +27,16 @@
 /* Upper bound of argv bytes copied per exec; the runtime limit (config) is <= this. */
 #define VIGIL_ARGS_MAX 32768
 
-/* Event kinds. Ranges per probe family so families can grow independently. */
+/* Event kinds: a range of 16 per probe family, so families grow independently. */
+#define VIGIL_KIND_PROCESS_FIRST 0
+#define VIGIL_KIND_NETWORK_FIRST 16
+#define VIGIL_KIND_FILE_FIRST 32
+#define VIGIL_KIND_SECURITY_FIRST 48
+#define VIGIL_KIND_MAX 64
+
 #define VIGIL_KIND_EXEC 1
 #define VIGIL_KIND_EXIT 2
 #define VIGIL_KIND_FORK 3
-/* 16..31 network, 32..47 file, 48..63 security syscalls */
-#define VIGIL_KIND_MAX 64
 
 /* Per-kind counters kept per CPU in the `vigil_stats` map. */
 #define VIGIL_CNT_SENT 0          /* record written to the ring buffer */

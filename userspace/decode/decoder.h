@@ -31,15 +31,9 @@ class Decoder {
   static uint16_t PeekKind(absl::Span<const uint8_t> record);
 
  private:
-  absl::Status DecodeExec(absl::Span<const uint8_t> record, v1::Event& out) const;
-
   DecoderOptions options_;
   const BootClock* clock_;
 };
-
-}  // namespace vigil
-
-namespace vigil {
 
 // Lower-case name of a kernel event kind ("exec"), or "kind_<n>".
 std::string KindName(uint16_t kind);

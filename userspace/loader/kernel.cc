@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -86,6 +88,32 @@ void RaiseMemlockLimit() {
 bool TracepointExists(const std::string& category_and_name) {
   for (const char* root : {"/sys/kernel/tracing/events/", "/sys/kernel/debug/tracing/events/"}) {
     if (access(absl::StrCat(root, category_and_name).c_str(), F_OK) == 0) return true;
+  }
+  return false;
+}
+
+bool KprobesSupported() {
+  return access("/sys/kernel/tracing/kprobe_events", F_OK) == 0 ||
+         access("/sys/kernel/debug/tracing/kprobe_events", F_OK) == 0;
+}
+
+bool KernelSymbolExists(const std::string& symbol) {
+  // available_filter_functions lists what ftrace, and so kprobes, can hook:
+  // "name" or "name [module]" per line. /proc/kallsyms ("addr type name") is
+  // the fallback where tracefs lacks it.
+  struct Source {
+    const char* path;
+    size_t column;
+  };
+  for (const Source& src : {Source{"/sys/kernel/tracing/available_filter_functions", 0}, Source{"/proc/kallsyms", 2}}) {
+    std::ifstream in(src.path);
+    if (!in) continue;
+    std::string line;
+    while (std::getline(in, line)) {
+      std::vector<absl::string_view> cols = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+      if (cols.size() > src.column && cols[src.column] == symbol) return true;
+    }
+    return false;
   }
   return false;
 }

@@ -23,4 +23,10 @@ void RaiseMemlockLimit();
 // True when tracefs has the tracepoint "category/name".
 bool TracepointExists(const std::string& category_and_name);
 
+// True when the kernel can create kprobes (CONFIG_KPROBE_EVENTS).
+bool KprobesSupported();
+
+// True when `symbol` is a kernel function that can be probed.
+bool KernelSymbolExists(const std::string& symbol);
+
 }  // namespace vigil

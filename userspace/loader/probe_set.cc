@@ -14,7 +14,6 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "loader/kernel.h"
-#include "process.skel.h"
 
 namespace vigil {
 
@@ -40,28 +39,36 @@ int LibbpfPrint(libbpf_print_level level, const char* format, va_list args) {
   return 0;
 }
 
-template <typename Skel, Skel* (*Open)(const bpf_object_open_opts*), void (*Destroy)(Skel*)>
-class Skeleton : public BpfObject {
- public:
-  static absl::StatusOr<std::unique_ptr<Skeleton>> Make(const bpf_object_open_opts* opts) {
-    Skel* skel = Open(opts);
-    if (skel == nullptr) return LibbpfStatus(-errno, "open BPF object");
-    return std::unique_ptr<Skeleton>(new Skeleton(skel));
+absl::string_view AfterSlash(absl::string_view target) { return target.substr(target.find('/') + 1); }
+
+// Whether this kernel has the hook point at all; the verifier has the last
+// word at load time.
+bool HookPresent(const btf* vmlinux, const HookCandidate& cand, std::string* why) {
+  const std::string target(cand.target);
+  bool present = false;
+  switch (cand.hook) {
+    case Hook::kTpBtf:
+      // tp_btf attaches through the typedef the kernel emits per tracepoint.
+      present =
+          vmlinux != nullptr && btf__find_by_name_kind(vmlinux, absl::StrCat("btf_trace_", AfterSlash(target)).c_str(),
+                                                       BTF_KIND_TYPEDEF) >= 0;
+      break;
+    case Hook::kRawTp:
+    case Hook::kTracepoint:
+      present = TracepointExists(target);
+      break;
+    case Hook::kFentry:
+      present = vmlinux != nullptr && btf__find_by_name_kind(vmlinux, target.c_str(), BTF_KIND_FUNC) >= 0;
+      break;
+    case Hook::kKprobe:
+      present = KprobesSupported() && KernelSymbolExists(target);
+      break;
   }
-  ~Skeleton() override { Destroy(skel_); }
-  bpf_object* object() const override { return skel_->obj; }
-  uint32_t abi_version() const override { return skel_->rodata->vigil_object_abi; }
-  Skel* skel() const { return skel_; }
-
- private:
-  explicit Skeleton(Skel* skel) : skel_(skel) {}
-  Skel* skel_;
-};
-
-bool HasBtfTracepoint(const btf* vmlinux, const std::string& tracepoint) {
-  // tp_btf attaches through the typedef the kernel emits per tracepoint.
-  std::string name(tracepoint.substr(tracepoint.find('/') + 1));
-  return vmlinux != nullptr && btf__find_by_name_kind(vmlinux, ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF) >= 0;
+  if (!present) {
+    *why = cand.hook == Hook::kKprobe && !KprobesSupported() ? "kprobes are not available in this kernel"
+                                                             : absl::StrCat(target, " is not in this kernel");
+  }
+  return present;
 }
 
 }  // namespace
@@ -72,26 +79,14 @@ const char* HookName(Hook hook) {
       return "tp_btf";
     case Hook::kRawTp:
       return "raw_tp";
+    case Hook::kTracepoint:
+      return "tracepoint";
+    case Hook::kFentry:
+      return "fentry";
+    case Hook::kKprobe:
+      return "kprobe";
   }
   return "?";
-}
-
-std::vector<FamilySpec> BuiltinFamilies() {
-  using ProcessSkel = Skeleton<process_bpf, process_bpf__open_opts, process_bpf__destroy>;
-  FamilySpec process{
-      "process",
-      {
-          {"exec", "sched/sched_process_exec", {{"vigil_exec_btf", Hook::kTpBtf}, {"vigil_exec_raw", Hook::kRawTp}}},
-          {"fork", "sched/sched_process_fork", {{"vigil_fork_btf", Hook::kTpBtf}, {"vigil_fork_raw", Hook::kRawTp}}},
-          {"exit", "sched/sched_process_exit", {{"vigil_exit_btf", Hook::kTpBtf}, {"vigil_exit_raw", Hook::kRawTp}}},
-      },
-      [](const bpf_object_open_opts* opts, const LoaderConfig& config) -> absl::StatusOr<std::unique_ptr<BpfObject>> {
-        auto skel = ProcessSkel::Make(opts);
-        if (!skel.ok()) return skel.status();
-        (*skel)->skel()->rodata->vigil_max_arg_bytes = config.max_arg_bytes;
-        return std::unique_ptr<BpfObject>(*std::move(skel));
-      }};
-  return {process};
 }
 
 absl::Status ProbeSet::CreateSharedMaps(const LoaderConfig& config) {
@@ -173,14 +168,14 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
     ProbeState state{family.name, spec.name, "", false, {}};
     for (size_t c = 0; c < spec.candidates.size() && choice[i] < 0; ++c) {
       const HookCandidate& cand = spec.candidates[c];
-      bool present = cand.hook == Hook::kTpBtf
-                         ? HasBtfTracepoint(vmlinux, spec.tracepoint)
-                         : TracepointExists(spec.tracepoint) || HasBtfTracepoint(vmlinux, spec.tracepoint);
-      if (present) {
+      if (config.hooks == HookPolicy::kTracepointOnly && cand.hook != Hook::kRawTp && cand.hook != Hook::kTracepoint) {
+        state.notes.push_back(absl::StrCat(HookName(cand.hook), ": skipped, tracepoint-only mode"));
+        continue;
+      }
+      if (std::string why; HookPresent(vmlinux, cand, &why)) {
         choice[i] = static_cast<int>(c);
       } else {
-        state.notes.push_back(
-            absl::StrCat(HookName(cand.hook), ": tracepoint ", spec.tracepoint, " not in this kernel"));
+        state.notes.push_back(absl::StrCat(HookName(cand.hook), ": ", why));
       }
     }
     probes_.push_back(std::move(state));

@@ -16,26 +16,42 @@ struct bpf_object_open_opts;
 
 namespace vigil {
 
+enum class HookPolicy {
+  kBest,            // the best hook each kernel offers
+  kTracepointOnly,  // only raw tracepoints: no BTF-typed attach, no kprobes
+};
+
 struct LoaderConfig {
+  HookPolicy hooks = HookPolicy::kBest;
   uint32_t ring_buffer_bytes = 8u << 20;  // power of two, >= page size
   uint32_t max_arg_bytes = 8192;          // <= VIGIL_ARGS_MAX
   std::string kernel_btf;                 // empty: the running kernel's
 };
 
-enum class Hook { kTpBtf, kRawTp };
+// Hook kinds, in the order a family usually prefers them. Tracepoints are the
+// stable ABI and exist where kprobes are compiled out; the others are used
+// where they give data a tracepoint cannot.
+enum class Hook {
+  kTpBtf,       // BTF-typed raw tracepoint (5.5+), target "category/name"
+  kRawTp,       // raw tracepoint (4.17+), target "category/name"
+  kTracepoint,  // classic tracepoint with its format struct, target "category/name"
+  kFentry,      // BPF trampoline (5.5+, not on every kernel config), target: kernel function
+  kKprobe,      // kprobe, target: kernel function
+};
 const char* HookName(Hook hook);
 
 // One way to attach a probe: a program in the family's object.
 struct HookCandidate {
   const char* program;
   Hook hook;
+  const char* target;
 };
 
 // A probe is what the user sees in `status` ("exec"); its candidates are
-// ordered best first.
+// ordered best first. The loader takes the first one this kernel has and
+// its verifier accepts.
 struct ProbeSpec {
   const char* name;
-  const char* tracepoint;  // "category/name"
   std::vector<HookCandidate> candidates;
 };
 
@@ -95,8 +111,5 @@ class ProbeSet {
   std::vector<bpf_link*> links_;
   std::vector<ProbeState> probes_;
 };
-
-// The families built into this sensor.
-std::vector<FamilySpec> BuiltinFamilies();
 
 }  // namespace vigil

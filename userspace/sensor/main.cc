@@ -22,6 +22,8 @@ ABSL_FLAG(absl::Duration, exit_grace, absl::Seconds(30), "how long an exited pro
 ABSL_FLAG(uint32_t, max_ancestors, 8, "ancestors listed on exec events");
 ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(60), "interval between sensor health events");
 ABSL_FLAG(std::string, kernel_btf, "", "BTF file for this kernel (default: /sys/kernel/btf/vmlinux)");
+ABSL_FLAG(std::string, hooks, "auto",
+          "auto: the best hook each kernel offers; tracepoint: raw tracepoints only (the stable ABI)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off");
 
 namespace {
@@ -44,6 +46,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   vigil::SensorConfig config;
+  if (const std::string hooks = absl::GetFlag(FLAGS_hooks); hooks == "tracepoint") {
+    config.loader.hooks = vigil::HookPolicy::kTracepointOnly;
+  } else if (hooks != "auto") {
+    std::cerr << "vigil-sensor: --hooks must be auto or tracepoint, not " << hooks << "\n";
+    return 2;
+  }
   config.node_name = absl::GetFlag(FLAGS_node_name).empty() ? DefaultNodeName() : absl::GetFlag(FLAGS_node_name);
   config.output = absl::GetFlag(FLAGS_output);
   config.loader.ring_buffer_bytes = absl::GetFlag(FLAGS_ring_buffer_bytes);

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/rate_limit.h"
 #include "google/protobuf/util/time_util.h"
+#include "loader/families.h"
 #include "loader/kernel.h"
 #include "sink/json_lines_sink.h"
 
@@ -20,7 +21,8 @@ std::string RandomInstanceId() {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& config) {
+absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& config,
+                                                       std::vector<std::unique_ptr<Sink>> extra_sinks) {
   if (absl::Status s = Validate(config); !s.ok()) return s;
   if (absl::Status s = CheckCapabilities(); !s.ok()) return s;
   if (absl::Status s =
@@ -34,7 +36,7 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   std::unique_ptr<Sensor> sensor(new Sensor(config));
   auto sink = JsonLinesSink::Open(config.output);
   if (!sink.ok()) return sink.status();
-  std::vector<std::unique_ptr<Sink>> sinks;
+  std::vector<std::unique_ptr<Sink>> sinks = std::move(extra_sinks);
   sinks.push_back(*std::move(sink));
 
   auto probes = ProbeSet::Load(config.loader, BuiltinFamilies());

@@ -20,8 +20,12 @@ class Sensor {
  public:
   // Checks the host (capabilities, BTF, kernel filesystems), loads and
   // attaches the probes, opens the outputs and learns running processes.
-  static absl::StatusOr<std::unique_ptr<Sensor>> Create(const SensorConfig& config);
+  // `extra_sinks` receive every event besides the configured output.
+  static absl::StatusOr<std::unique_ptr<Sensor>> Create(const SensorConfig& config,
+                                                        std::vector<std::unique_ptr<Sink>> extra_sinks = {});
   ~Sensor();
+
+  const std::vector<ProbeState>& probes() const { return probes_->probes(); }
 
   // Streams events until `wait_for_stop(timeout)` returns true; it is called
   // about once a second. Then detaches the probes, drains what the kernel

@@ -1,0 +1,96 @@
+// Process family: exec, exit, fork.
+#include "common/utf8.h"
+#include "decode/families.h"
+#include "decode/record.h"
+#include "vigil_abi.h"
+
+namespace vigil::decode {
+
+namespace {
+
+absl::Status DecodeExec(absl::Span<const uint8_t> record, const DecoderOptions& options, v1::Event& out) {
+  if (auto s = ExpectAtLeast<vigil_exec>(record, "exec"); !s.ok()) return s;
+  const auto e = Load<vigil_exec>(record);
+  if (e.args_len > VIGIL_ARGS_MAX || e.filename_len > VIGIL_PATH_MAX ||
+      sizeof(vigil_exec) + e.args_len + e.filename_len != record.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("exec record of ", record.size(), " bytes holds args_len ",
+                                                   e.args_len, " and filename_len ", e.filename_len));
+  }
+  const char* args = reinterpret_cast<const char*>(record.data() + sizeof(vigil_exec));
+  const char* filename = args + e.args_len;
+
+  out.set_kind(v1::EVENT_KIND_EXEC);
+  v1::Exec* x = out.mutable_exec();
+  x->set_filename(SanitizeUtf8(CString(filename, e.filename_len)));
+  x->set_argc(e.argc);
+  x->set_filename_truncated((e.flags & VIGIL_EXEC_FILENAME_TRUNCATED) != 0);
+
+  v1::Process* p = out.mutable_process();
+  p->set_exe(x->filename());
+  // argv is NUL-separated; the last one has no NUL when the byte limit cut it.
+  absl::string_view block(args, e.args_len);
+  bool truncated = (e.flags & (VIGIL_EXEC_ARGS_TRUNCATED | VIGIL_EXEC_ARGS_READ_ERROR)) != 0;
+  if (!block.empty()) {
+    if (block.back() == '\0') block.remove_suffix(1);
+    for (;;) {
+      if (static_cast<uint32_t>(p->argv_size()) == options.max_args) {
+        truncated = true;
+        break;
+      }
+      size_t nul = block.find('\0');
+      p->add_argv(SanitizeUtf8(block.substr(0, nul)));
+      if (nul == absl::string_view::npos) break;
+      block.remove_prefix(nul + 1);
+    }
+  }
+  if (static_cast<uint32_t>(p->argv_size()) < e.argc) truncated = true;
+  p->set_argv_truncated(truncated);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status DecodeProcess(uint16_t kind, absl::Span<const uint8_t> record, const DecoderOptions& options,
+                           v1::Event& out) {
+  switch (kind) {
+    case VIGIL_KIND_EXEC:
+      return DecodeExec(record, options, out);
+    case VIGIL_KIND_EXIT: {
+      if (auto s = ExpectSize<vigil_exit>(record, "exit"); !s.ok()) return s;
+      const auto e = Load<vigil_exit>(record);
+      out.set_kind(v1::EVENT_KIND_EXIT);
+      v1::Exit* x = out.mutable_exit();
+      // Same encoding as a wait(2) status.
+      if ((e.exit_code & 0x7f) != 0) {
+        x->set_signal(e.exit_code & 0x7f);
+        x->set_core_dumped((e.exit_code & 0x80) != 0);
+      } else {
+        x->set_exit_code((e.exit_code >> 8) & 0xff);
+      }
+      return absl::OkStatus();
+    }
+    case VIGIL_KIND_FORK: {
+      if (auto s = ExpectSize<vigil_fork>(record, "fork"); !s.ok()) return s;
+      out.set_kind(v1::EVENT_KIND_FORK);
+      out.mutable_fork()->set_parent_tid(Load<vigil_fork>(record).parent_tid);
+      return absl::OkStatus();
+    }
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("unknown event kind ", kind));
+  }
+}
+
+const char* ProcessKindName(uint16_t kind) {
+  switch (kind) {
+    case VIGIL_KIND_EXEC:
+      return "exec";
+    case VIGIL_KIND_EXIT:
+      return "exit";
+    case VIGIL_KIND_FORK:
+      return "fork";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace vigil::decode

@@ -1,0 +1,7 @@
+#include "loader/families.h"
+
+namespace vigil {
+
+std::vector<FamilySpec> BuiltinFamilies() { return {ProcessFamily()}; }
+
+}  // namespace vigil

@@ -1,0 +1,15 @@
+#pragma once
+
+// The probe families built into this sensor, one file each (family_*.cc).
+
+#include <vector>
+
+#include "loader/probe_set.h"
+
+namespace vigil {
+
+FamilySpec ProcessFamily();
+
+std::vector<FamilySpec> BuiltinFamilies();
+
+}  // namespace vigil

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "common/status.h"
+#include "loader/probe_set.h"
+
+namespace vigil {
+
+// Owns one bpftool-generated skeleton (open -> configure -> the loader loads).
+template <typename Skel, Skel* (*Open)(const bpf_object_open_opts*), void (*Destroy)(Skel*)>
+class Skeleton : public BpfObject {
+ public:
+  static absl::StatusOr<std::unique_ptr<Skeleton>> Make(const bpf_object_open_opts* opts) {
+    Skel* skel = Open(opts);
+    if (skel == nullptr) return LibbpfStatus(-errno, "open BPF object");
+    return std::unique_ptr<Skeleton>(new Skeleton(skel));
+  }
+  ~Skeleton() override { Destroy(skel_); }
+  bpf_object* object() const override { return skel_->obj; }
+  uint32_t abi_version() const override { return skel_->rodata->vigil_object_abi; }
+  Skel* skel() const { return skel_; }
+
+ private:
+  explicit Skeleton(Skel* skel) : skel_(skel) {}
+  Skel* skel_;
+};
+
+}  // namespace vigil
