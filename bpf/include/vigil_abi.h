@@ -106,6 +106,15 @@ struct vigil_fork {
 	__u32 _pad0;
 };
 
+/* ---- network family (kinds 16..31) ---- */
+
+
+/* ---- file family (kinds 32..47) ---- */
+
+
+/* ---- security syscall family (kinds 48..63) ---- */
+
+
 /* Per-CPU room to build the largest record: exec with full argv and filename.
  * The loader creates the scratch map with this value size. */
 #define VIGIL_SCRATCH_SIZE (sizeof(struct vigil_exec) + VIGIL_ARGS_MAX + VIGIL_PATH_MAX)

@@ -1,0 +1,425 @@
+#include "decode/decoder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <random>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "google/protobuf/util/time_util.h"
+#include "records.h"
+#include "status_matchers.h"
+#include "vigil_abi.h"
+
+namespace vigil {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using test::ExecOf;
+using test::ExecRecord;
+using test::ExecSpec;
+using test::ExitRecord;
+using test::ForkRecord;
+using test::IsOk;
+using test::kBootNs;
+using test::kNode;
+using test::Record;
+using test::StatusIs;
+using test::TestProc;
+
+absl::Span<const uint8_t> Span(const Record& r) { return absl::MakeConstSpan(r); }
+
+class DecoderTest : public ::testing::Test {
+ protected:
+  v1::Event Decoded(const Record& record, uint32_t max_args = 256) {
+    v1::Event event;
+    Decoder decoder({.node = kNode, .max_args = max_args}, &clock_);
+    EXPECT_THAT(decoder.Decode(Span(record), event), IsOk());
+    return event;
+  }
+  BootClock clock_;
+};
+
+// Every header field, the same for all kinds.
+void ExpectProcessFields(const v1::Event& e, const BootClock& clock) {
+  EXPECT_EQ(e.node(), kNode);
+  EXPECT_EQ(e.time(), TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock.ToWall(kBootNs))));
+  const v1::Process& p = e.process();
+  EXPECT_EQ(p.pid(), 4242u);
+  EXPECT_EQ(p.tid(), 4243u);
+  EXPECT_EQ(p.ppid(), 4000u);
+  ASSERT_TRUE(p.has_uid()) << "uid 0 (root) must be present, not a default";
+  EXPECT_EQ(p.uid(), 0u);
+  EXPECT_TRUE(p.has_gid());
+  EXPECT_EQ(p.gid(), 20u);
+  EXPECT_EQ(p.euid(), 1001u);
+  EXPECT_EQ(p.egid(), 1002u);
+  EXPECT_EQ(p.comm(), "worker");
+  EXPECT_EQ(p.exec_id(), "node-a:12345:4242");
+  EXPECT_EQ(p.parent_exec_id(), "node-a:150:4000");
+  EXPECT_EQ(p.start_time(),
+            TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock.ToWall(TestProc().start_boottime_ns))));
+  EXPECT_EQ(e.workload().cgroup_id(), 0x1234'5678'9abcULL);
+}
+
+TEST_F(DecoderTest, ExecFillsEveryField) {
+  ExecSpec spec = ExecOf({"ls", "-la", "/tmp"});
+  spec.filename = "/bin/ls";
+  v1::Event e = Decoded(ExecRecord(spec));
+
+  EXPECT_EQ(e.kind(), v1::EVENT_KIND_EXEC);
+  ExpectProcessFields(e, clock_);
+  ASSERT_TRUE(e.has_exec());
+  EXPECT_EQ(e.exec().filename(), "/bin/ls");
+  EXPECT_EQ(e.exec().argc(), 3u);
+  EXPECT_FALSE(e.exec().filename_truncated());
+  EXPECT_EQ(e.process().exe(), "/bin/ls");
+  EXPECT_THAT(e.process().argv(), ElementsAre("ls", "-la", "/tmp"));
+  EXPECT_FALSE(e.process().argv_truncated());
+}
+
+TEST_F(DecoderTest, ExitFillsEveryField) {
+  v1::Event e = Decoded(ExitRecord(7 << 8));
+  EXPECT_EQ(e.kind(), v1::EVENT_KIND_EXIT);
+  ExpectProcessFields(e, clock_);
+  ASSERT_TRUE(e.has_exit());
+}
+
+TEST_F(DecoderTest, ForkFillsEveryField) {
+  v1::Event e = Decoded(ForkRecord(3999));
+  EXPECT_EQ(e.kind(), v1::EVENT_KIND_FORK);
+  ExpectProcessFields(e, clock_);
+  ASSERT_TRUE(e.has_fork());
+  EXPECT_EQ(e.fork().parent_tid(), 3999u);
+}
+
+TEST_F(DecoderTest, CommOfFullLengthWithoutNulIsKeptWhole) {
+  vigil_proc proc = TestProc();
+  std::memcpy(proc.comm, "0123456789abcdef", VIGIL_COMM_LEN);  // no NUL
+  EXPECT_EQ(Decoded(ForkRecord(1, proc)).process().comm(), "0123456789abcdef");
+}
+
+TEST_F(DecoderTest, NoParentExecIdWithoutParent) {
+  vigil_proc proc = TestProc(1);
+  proc.ppid = 0;
+  proc.parent_start_boottime_ns = 0;
+  EXPECT_EQ(Decoded(ForkRecord(0, proc)).process().parent_exec_id(), "");
+}
+
+TEST_F(DecoderTest, ExitWithCode) {
+  v1::Exit x = Decoded(ExitRecord(7 << 8)).exit();
+  ASSERT_TRUE(x.has_exit_code());
+  EXPECT_EQ(x.exit_code(), 7u);
+  EXPECT_FALSE(x.has_signal());
+  EXPECT_FALSE(x.core_dumped());
+}
+
+TEST_F(DecoderTest, ExitWithCodeZeroIsPresent) {
+  v1::Exit x = Decoded(ExitRecord(0)).exit();
+  ASSERT_TRUE(x.has_exit_code());
+  EXPECT_EQ(x.exit_code(), 0u);
+  EXPECT_FALSE(x.has_signal());
+}
+
+TEST_F(DecoderTest, KilledBySignal) {
+  v1::Exit x = Decoded(ExitRecord(9)).exit();  // SIGKILL
+  ASSERT_TRUE(x.has_signal());
+  EXPECT_EQ(x.signal(), 9u);
+  EXPECT_FALSE(x.has_exit_code());
+  EXPECT_FALSE(x.core_dumped());
+}
+
+TEST_F(DecoderTest, KilledBySignalWithCoreDump) {
+  v1::Exit x = Decoded(ExitRecord(0x80 | 11)).exit();  // SIGSEGV, core dumped
+  ASSERT_TRUE(x.has_signal());
+  EXPECT_EQ(x.signal(), 11u);
+  EXPECT_TRUE(x.core_dumped());
+  EXPECT_FALSE(x.has_exit_code());
+}
+
+// --- argv ---
+
+ExecSpec RawArgs(std::string args, uint32_t argc, uint32_t flags = 0) {
+  ExecSpec s;
+  s.args = std::move(args);
+  s.argc = argc;
+  s.flags = flags;
+  return s;
+}
+
+TEST_F(DecoderTest, EmptyArgumentInTheMiddle) {
+  v1::Process p = Decoded(ExecRecord(RawArgs(std::string("a\0\0b\0", 5), 3))).process();
+  EXPECT_THAT(p.argv(), ElementsAre("a", "", "b"));
+  EXPECT_FALSE(p.argv_truncated());
+}
+
+TEST_F(DecoderTest, EmptyArgumentAtTheEnd) {
+  v1::Process p = Decoded(ExecRecord(RawArgs(std::string("a\0\0", 3), 2))).process();
+  EXPECT_THAT(p.argv(), ElementsAre("a", ""));
+  EXPECT_FALSE(p.argv_truncated());
+}
+
+TEST_F(DecoderTest, SingleEmptyArgument) {
+  v1::Process p = Decoded(ExecRecord(RawArgs(std::string("\0", 1), 1))).process();
+  EXPECT_THAT(p.argv(), ElementsAre(""));
+  EXPECT_FALSE(p.argv_truncated());
+}
+
+TEST_F(DecoderTest, NoArguments) {
+  v1::Event e = Decoded(ExecRecord(RawArgs("", 0)));
+  EXPECT_THAT(e.process().argv(), IsEmpty());
+  EXPECT_FALSE(e.process().argv_truncated());
+  EXPECT_EQ(e.exec().argc(), 0u);
+}
+
+TEST_F(DecoderTest, PartialLastArgumentIsKeptAsPrefix) {
+  v1::Event e = Decoded(ExecRecord(RawArgs(std::string("cat\0/etc/pass", 13), 2, VIGIL_EXEC_ARGS_TRUNCATED)));
+  EXPECT_THAT(e.process().argv(), ElementsAre("cat", "/etc/pass"));
+  EXPECT_TRUE(e.process().argv_truncated());
+  EXPECT_EQ(e.exec().argc(), 2u);
+}
+
+TEST_F(DecoderTest, ReadErrorMarksArgvTruncated) {
+  v1::Process p = Decoded(ExecRecord(RawArgs("", 2, VIGIL_EXEC_ARGS_READ_ERROR))).process();
+  EXPECT_THAT(p.argv(), IsEmpty());
+  EXPECT_TRUE(p.argv_truncated());
+}
+
+TEST_F(DecoderTest, MaxArgsKeepsFirstArgumentsExactly) {
+  v1::Event e = Decoded(ExecRecord(ExecOf({"a", "bb", "", "ddd", "e"})), /*max_args=*/3);
+  EXPECT_THAT(e.process().argv(), ElementsAre("a", "bb", ""));
+  EXPECT_TRUE(e.process().argv_truncated());
+  EXPECT_EQ(e.exec().argc(), 5u);
+}
+
+TEST_F(DecoderTest, ExactlyMaxArgsIsNotTruncated) {
+  v1::Process p = Decoded(ExecRecord(ExecOf({"a", "b", "c"})), /*max_args=*/3).process();
+  EXPECT_THAT(p.argv(), ElementsAre("a", "b", "c"));
+  EXPECT_FALSE(p.argv_truncated());
+}
+
+TEST_F(DecoderTest, ArgcLargerThanArgumentsFound) {
+  v1::Event e = Decoded(ExecRecord(RawArgs(test::ArgvBlock({"a", "b"}), 4)));
+  EXPECT_THAT(e.process().argv(), ElementsAre("a", "b"));
+  EXPECT_TRUE(e.process().argv_truncated());
+  EXPECT_EQ(e.exec().argc(), 4u);
+}
+
+TEST_F(DecoderTest, InvalidUtf8BecomesHexEscapes) {
+  ExecSpec spec = ExecOf({"ok", "bad\xff\xc0z", "caf\xc3\xa9"});
+  spec.filename = "/tmp/\xfe";
+  v1::Event e = Decoded(ExecRecord(spec));
+  EXPECT_THAT(e.process().argv(), ElementsAre("ok", "bad\\xff\\xc0z", "caf\xc3\xa9"));
+  EXPECT_EQ(e.exec().filename(), "/tmp/\\xfe");
+}
+
+TEST_F(DecoderTest, FilenameTruncatedFlag) {
+  ExecSpec spec = ExecOf({"x"});
+  spec.flags = VIGIL_EXEC_FILENAME_TRUNCATED;
+  EXPECT_TRUE(Decoded(ExecRecord(spec)).exec().filename_truncated());
+}
+
+TEST_F(DecoderTest, ArgvOfMaximumSize) {
+  std::string big(VIGIL_ARGS_MAX - 1, 'x');
+  v1::Process p = Decoded(ExecRecord(ExecOf({big}))).process();
+  ASSERT_EQ(p.argv_size(), 1);
+  EXPECT_EQ(p.argv(0), big);
+}
+
+// --- bad input ---
+
+struct BadRecord {
+  std::string name;
+  std::function<Record()> make;
+  std::string message_part;
+};
+
+void PrintTo(const BadRecord& p, std::ostream* os) { *os << p.name; }
+
+Record SetHeader(Record r, const std::function<void(vigil_header&)>& edit) {
+  test::Edit<vigil_header>(r, edit);
+  return r;
+}
+
+// Exec record whose lengths say `args_len`/`filename_len`, with a consistent header size.
+Record ExecWithLengths(uint32_t args_len, uint32_t filename_len, size_t tail_bytes) {
+  Record r = ExecRecord(RawArgs("", 0));
+  r.resize(sizeof(vigil_exec) + tail_bytes, 'a');
+  test::Edit<vigil_exec>(r, [&](vigil_exec& e) {
+    e.args_len = args_len;
+    e.filename_len = filename_len;
+    e.hdr.size = static_cast<uint32_t>(sizeof(vigil_exec) + tail_bytes);
+  });
+  return r;
+}
+
+// `size` bytes: a valid header saying `size`, zeros after it.
+Record HeaderOnly(uint16_t kind, size_t size) {
+  Record r(size, 0);
+  vigil_header h{};
+  test::FillHeader(h, kind, static_cast<uint32_t>(size), TestProc());
+  std::memcpy(r.data(), &h, std::min(size, sizeof(h)));
+  return r;
+}
+
+std::vector<BadRecord> BadRecords() {
+  return {
+      {"Empty", [] { return Record{}; }, "record of 0 bytes is shorter than a header"},
+      {"ShorterThanHeader", [] { return Record(sizeof(vigil_header) - 1, 1); }, "shorter than a header"},
+      {"WrongAbiVersion",
+       [] { return SetHeader(ForkRecord(1), [](vigil_header& h) { h.abi_version = VIGIL_ABI_VERSION + 1; }); },
+       "ABI version 2"},
+      {"SizeLargerThanRecord", [] { return SetHeader(ForkRecord(1), [](vigil_header& h) { h.size += 8; }); },
+       "header says 104 bytes, record has 96"},
+      {"SizeSmallerThanRecord",
+       [] {
+         Record r = ForkRecord(1);
+         r.resize(r.size() + 8);
+         return r;
+       },
+       "header says 96 bytes, record has 104"},
+      {"UnknownProcessKind", [] { return HeaderOnly(7, sizeof(vigil_fork)); }, "unknown event kind 7"},
+      {"KindZero", [] { return HeaderOnly(0, sizeof(vigil_fork)); }, "unknown event kind 0"},
+      {"UnknownFamilyKind", [] { return HeaderOnly(VIGIL_KIND_NETWORK_FIRST + 1, 200); }, "unknown event kind 17"},
+      {"KindAboveMax", [] { return HeaderOnly(1000, 200); }, "unknown event kind 1000"},
+      {"ExecShorterThanFixedPart", [] { return HeaderOnly(VIGIL_KIND_EXEC, sizeof(vigil_exec) - 1); },
+       "exec record of 111 bytes is shorter than its fixed part (112)"},
+      {"ExecLengthsAboveSize", [] { return ExecWithLengths(10, 10, 19); }, "holds args_len 10 and filename_len 10"},
+      {"ExecLengthsBelowSize", [] { return ExecWithLengths(10, 8, 19); }, "holds args_len 10 and filename_len 8"},
+      {"ExecArgsLenOverflowsWithFilename", [] { return ExecWithLengths(0xFFFFFFFFu, 2, 1); },
+       "args_len 4294967295"},
+      {"ExecArgsLenAboveMax", [] { return ExecWithLengths(VIGIL_ARGS_MAX + 1, 1, VIGIL_ARGS_MAX + 2); },
+       "args_len 32769"},
+      {"ExecFilenameLenAbovePathMax", [] { return ExecWithLengths(0, VIGIL_PATH_MAX + 1, VIGIL_PATH_MAX + 1); },
+       "filename_len 4097"},
+      {"ExitTooShort", [] { return HeaderOnly(VIGIL_KIND_EXIT, sizeof(vigil_exit) - 4); },
+       "exit record of 92 bytes, expected 96"},
+      {"ExitTooLong", [] { return HeaderOnly(VIGIL_KIND_EXIT, sizeof(vigil_exit) + 8); },
+       "exit record of 104 bytes, expected 96"},
+      {"ForkTooShort", [] { return HeaderOnly(VIGIL_KIND_FORK, sizeof(vigil_header)); },
+       "fork record of 88 bytes, expected 96"},
+      {"ForkTooLong", [] { return HeaderOnly(VIGIL_KIND_FORK, sizeof(vigil_fork) + 1); },
+       "fork record of 97 bytes, expected 96"},
+  };
+}
+
+class DecoderRejects : public ::testing::TestWithParam<BadRecord> {
+ protected:
+  BootClock clock_;
+};
+
+TEST_P(DecoderRejects, WithInvalidArgumentNamingTheProblem) {
+  v1::Event event;
+  Decoder decoder({.node = kNode}, &clock_);
+  EXPECT_THAT(decoder.Decode(Span(GetParam().make()), event),
+              StatusIs(absl::StatusCode::kInvalidArgument, GetParam().message_part));
+}
+
+INSTANTIATE_TEST_SUITE_P(BadInput, DecoderRejects, ::testing::ValuesIn(BadRecords()),
+                         [](const auto& info) { return info.param.name; });
+
+// Random bytes, random bodies behind a valid header, and random mutations of
+// a valid exec: the decoder must answer OK or InvalidArgument, never crash
+// or read out of bounds (run under ASan to see the latter), and whatever it
+// accepts must be valid UTF-8.
+TEST_F(DecoderTest, RandomInputNeverCrashes) {
+  std::mt19937 rng(20240601);
+  Decoder decoder({.node = kNode, .max_args = 8}, &clock_);
+  const Record valid = ExecRecord(ExecOf({"sh", "-c", "echo hi"}));
+  const size_t max_size = 2 * sizeof(vigil_exec) + 64;
+  auto byte = [&] { return static_cast<uint8_t>(rng()); };
+  size_t accepted = 0;
+  v1::Event event;
+  // 20,000 of each of the four kinds of input.
+  for (int i = 0; i < 4 * 20000; ++i) {
+    Record r;
+    switch (i % 4) {
+      case 0: {  // pure noise
+        r.resize(rng() % (max_size + 1));
+        for (auto& b : r) b = byte();
+        break;
+      }
+      case 1: {  // noise behind a header that passes the first checks
+        r.resize(sizeof(vigil_header) + rng() % (max_size - sizeof(vigil_header) + 1));
+        for (auto& b : r) b = byte();
+        test::Edit<vigil_header>(r, [&](vigil_header& h) {
+          h.abi_version = VIGIL_ABI_VERSION;
+          h.kind = static_cast<uint16_t>(rng() % 8);
+          h.size = static_cast<uint32_t>(r.size());
+        });
+        break;
+      }
+      default: {  // a valid exec, mutated
+        r = valid;
+        r.resize(rng() % (max_size + 1), 0);
+        for (int flips = 1 + static_cast<int>(rng() % 4); flips > 0 && !r.empty(); --flips) {
+          r[rng() % r.size()] = byte();
+        }
+        if (i % 4 == 3 && r.size() >= sizeof(vigil_exec)) {
+          test::Edit<vigil_exec>(r, [&](vigil_exec& e) {
+            e.hdr.abi_version = VIGIL_ABI_VERSION;
+            e.hdr.kind = VIGIL_KIND_EXEC;
+            e.hdr.size = static_cast<uint32_t>(r.size());
+            e.args_len = static_cast<uint32_t>(rng() % (r.size() - sizeof(vigil_exec) + 1));
+            e.filename_len = static_cast<uint32_t>(r.size() - sizeof(vigil_exec) - e.args_len);
+          });
+        }
+        break;
+      }
+    }
+    absl::Status s = decoder.Decode(Span(r), event);
+    if (s.ok()) {
+      ++accepted;
+      std::string bytes;
+      ASSERT_TRUE(event.SerializeToString(&bytes));
+      v1::Event round_trip;
+      ASSERT_TRUE(round_trip.ParseFromString(bytes)) << "invalid UTF-8 in an accepted record, case " << i;
+      ASSERT_LE(event.process().argv_size(), 8) << "case " << i;
+    } else {
+      ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << "case " << i << ": " << s;
+    }
+  }
+  // The mutation cases must reach the exec parser, or this test checks little.
+  EXPECT_GT(accepted, 5000u);
+}
+
+// The oracle above: a proto3 string that is not UTF-8 does not parse back.
+TEST(DecoderOracle, InvalidUtf8DoesNotRoundTrip) {
+  v1::Event event;
+  event.mutable_process()->set_comm("\xff");
+  v1::Event round_trip;
+  EXPECT_FALSE(round_trip.ParseFromString(event.SerializeAsString()));
+}
+
+TEST(DecoderPeekKind, ZeroForShortInput) {
+  EXPECT_EQ(Decoder::PeekKind({}), 0);
+  Record r = ForkRecord(1);
+  r.resize(sizeof(vigil_header) - 1);
+  EXPECT_EQ(Decoder::PeekKind(Span(r)), 0);
+}
+
+TEST(DecoderPeekKind, KindOfAnyRecordWithAHeader) {
+  EXPECT_EQ(Decoder::PeekKind(Span(ExecRecord(ExecOf({"a"})))), VIGIL_KIND_EXEC);
+  EXPECT_EQ(Decoder::PeekKind(Span(ExitRecord(0))), VIGIL_KIND_EXIT);
+  Record wrong_size = ForkRecord(1);
+  wrong_size.resize(sizeof(vigil_header));
+  EXPECT_EQ(Decoder::PeekKind(Span(wrong_size)), VIGIL_KIND_FORK);
+}
+
+TEST(KindNameTest, NamesKnownKindsAndNumbersOthers) {
+  EXPECT_EQ(KindName(VIGIL_KIND_EXEC), "exec");
+  EXPECT_EQ(KindName(VIGIL_KIND_EXIT), "exit");
+  EXPECT_EQ(KindName(VIGIL_KIND_FORK), "fork");
+  EXPECT_EQ(KindName(0), "kind_0");
+  EXPECT_EQ(KindName(17), "kind_17");
+  EXPECT_EQ(KindName(65535), "kind_65535");
+}
+
+}  // namespace
+}  // namespace vigil

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "vigil/v1/event.pb.h"
+
+namespace vigil::collector {
+
+// A destination the collector forwards stored events to (file, azure-logs,
+// stdout). Each forwarder reads the collector's durable spool through its own
+// cursor, so a slow one never stalls the others.
+class Forwarder {
+ public:
+  virtual ~Forwarder() = default;
+  virtual const std::string& name() const = 0;
+  // Delivers `events` in order. OK means every event is delivered or parked
+  // durably (dead letter) and the cursor may move past them. An error means
+  // nothing may be assumed delivered: the collector retries the same batch
+  // later (events carry unique ids, so a retried batch is identifiable).
+  virtual absl::Status Send(absl::Span<const v1::Event> events) = 0;
+};
+
+}  // namespace vigil::collector
