@@ -62,8 +62,15 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 		fn_len = 0;
 		vigil_count(VIGIL_KIND_EXEC, VIGIL_CNT_READ_ERROR);
 	} else if (fn_len >= VIGIL_PATH_MAX) {
+		/* A full buffer is either a name of exactly PATH_MAX - 1 characters
+		 * (the longest execve takes) or a longer one cut short, as execveat()
+		 * builds "/dev/fd/N/<name>": the source byte after the copy tells. */
+		const char *src = BPF_CORE_READ(bprm, filename);
+		char next = 0;
+
 		fn_len = VIGIL_PATH_MAX;
-		e->flags |= VIGIL_EXEC_FILENAME_TRUNCATED;
+		if (bpf_probe_read_kernel(&next, 1, src + VIGIL_PATH_MAX - 1) || next)
+			e->flags |= VIGIL_EXEC_FILENAME_TRUNCATED;
 	}
 	e->filename_len = fn_len;
 

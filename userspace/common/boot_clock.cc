@@ -14,6 +14,13 @@ int64_t Ns(clockid_t clock) {
 
 uint64_t BootClock::NowBootNs() { return static_cast<uint64_t>(Ns(CLOCK_BOOTTIME)); }
 
+absl::Time BootClock::ToWall(uint64_t boot_ns) const {
+  const int64_t boot = boot_ns > INT64_MAX ? INT64_MAX : static_cast<int64_t>(boot_ns);
+  int64_t wall;
+  if (__builtin_add_overflow(boot, offset_ns_.load(std::memory_order_relaxed), &wall)) wall = INT64_MAX;
+  return absl::FromUnixNanos(wall);
+}
+
 void BootClock::Resync() {
   // Bracket the wall-clock read with two boot-clock reads to halve the error.
   int64_t b1 = Ns(CLOCK_BOOTTIME);

@@ -15,9 +15,8 @@ class BootClock {
   BootClock() { Resync(); }
 
   void Resync();
-  absl::Time ToWall(uint64_t boot_ns) const {
-    return absl::FromUnixNanos(static_cast<int64_t>(boot_ns) + offset_ns_.load(std::memory_order_relaxed));
-  }
+  // Saturates: a stamp from a corrupt record must not wrap into the past.
+  absl::Time ToWall(uint64_t boot_ns) const;
   static uint64_t NowBootNs();
 
  private:

@@ -1,14 +1,14 @@
 #include "common/status.h"
 
 #include <cerrno>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
 namespace vigil {
 
 absl::Status ErrnoStatus(int errnum, absl::string_view what) {
-  return absl::ErrnoToStatus(errnum, absl::StrCat(what, ": ", std::strerror(errnum)));
+  // ErrnoToStatus appends strerror() itself.
+  return absl::ErrnoToStatus(errnum, what);
 }
 
 absl::Status LibbpfStatus(long ret, absl::string_view what) {

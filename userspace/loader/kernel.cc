@@ -56,7 +56,7 @@ absl::Status CheckBtf(const std::string& path) {
   if (access(path.c_str(), R_OK) != 0) {
     return ErrnoStatus(errno, absl::StrCat("kernel BTF at ", path,
                                            " (Vigil needs a kernel built with CONFIG_DEBUG_INFO_BTF, or "
-                                           "--kernel-btf pointing at BTF for this kernel)"));
+                                           "--kernel_btf pointing at BTF for this kernel)"));
   }
   return absl::OkStatus();
 }

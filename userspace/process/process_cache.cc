@@ -48,6 +48,7 @@ size_t ProcessCache::SeedFromProc() {
     auto parent = seen.find(e.ppid);
     Insert(FromProc(e, parent != seen.end() ? parent->second.start_ticks : 0, parent != seen.end(), options_.node));
   }
+  EvictOverflow();
   Logger("process")->info("learned {} running processes from {}", seen.size(), options_.proc_root);
   return seen.size();
 }
