@@ -1,0 +1,38 @@
+#pragma once
+
+// `vigil-sensor --self-test`: each probe family proves its probes on the
+// running kernel by causing the activity they watch and checking that the
+// expected event arrives with the right fields. Each family's checks live in
+// their own file (process_checks.cc, network_checks.cc, ...).
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "vigil/v1/event.pb.h"
+
+namespace vigil::selftest {
+
+// The sensor's event stream, as a check sees it.
+class EventWaiter {
+ public:
+  virtual ~EventWaiter() = default;
+  // The first event since the check started that `match` accepts, or
+  // nullopt once `timeout` has passed.
+  virtual std::optional<v1::Event> WaitFor(const std::function<bool(const v1::Event&)>& match,
+                                           absl::Duration timeout) = 0;
+};
+
+struct Check {
+  std::string probe;  // the ProbeSpec name it proves ("exec", "tcp_connect", ...)
+  // Causes the activity, waits for the event, compares field by field: OK,
+  // or an error that says what was missing or wrong.
+  std::function<absl::Status(EventWaiter&)> run;
+};
+
+std::vector<Check> ProcessChecks();
+
+}  // namespace vigil::selftest
