@@ -114,6 +114,167 @@ struct vigil_fork {
 
 /* ---- security syscall family (kinds 48..63) ---- */
 
+#define VIGIL_KIND_PTRACE         48
+#define VIGIL_KIND_SETNS          49
+#define VIGIL_KIND_UNSHARE        50
+#define VIGIL_KIND_CLONE_NS       51 /* clone/clone3 creating namespaces */
+#define VIGIL_KIND_MOUNT          52
+#define VIGIL_KIND_UMOUNT         53
+#define VIGIL_KIND_MODULE_LOAD    54 /* init_module, finit_module */
+#define VIGIL_KIND_BPF_PROG_LOAD  55
+#define VIGIL_KIND_MEMFD_CREATE   56
+#define VIGIL_KIND_SETID          57 /* setuid .. setresgid, setgroups */
+#define VIGIL_KIND_CAPSET         58
+#define VIGIL_KIND_KILL           59 /* kill, tgkill, tkill of another process */
+
+/* Which syscall a record is about: numbered here, not by the arch's table. */
+#define VIGIL_SYS_PTRACE        1
+#define VIGIL_SYS_SETNS         2
+#define VIGIL_SYS_UNSHARE       3
+#define VIGIL_SYS_CLONE         4
+#define VIGIL_SYS_CLONE3        5
+#define VIGIL_SYS_MOUNT         6
+#define VIGIL_SYS_UMOUNT2       7
+#define VIGIL_SYS_INIT_MODULE   8
+#define VIGIL_SYS_FINIT_MODULE  9
+#define VIGIL_SYS_BPF           10
+#define VIGIL_SYS_MEMFD_CREATE  11
+#define VIGIL_SYS_SETUID        12
+#define VIGIL_SYS_SETGID        13
+#define VIGIL_SYS_SETREUID      14
+#define VIGIL_SYS_SETREGID      15
+#define VIGIL_SYS_SETRESUID     16
+#define VIGIL_SYS_SETRESGID     17
+#define VIGIL_SYS_SETGROUPS     18
+#define VIGIL_SYS_CAPSET        19
+#define VIGIL_SYS_KILL          20
+#define VIGIL_SYS_TGKILL        21
+#define VIGIL_SYS_TKILL         22
+
+/* vigil_syscall.flags */
+#define VIGIL_SEC_READ_ERROR     (1u << 0) /* an argument in user memory could not be read */
+#define VIGIL_SEC_STR0_TRUNCATED (1u << 1) /* first string field cut at its size */
+#define VIGIL_SEC_STR1_TRUNCATED (1u << 2)
+#define VIGIL_SEC_STR2_TRUNCATED (1u << 3)
+
+#define VIGIL_SEC_STR_LEN  256  /* names, mount sources, module params: NUL-terminated */
+#define VIGIL_SEC_PATH_LEN 1024 /* mount targets */
+#define VIGIL_SEC_FSTYPE_LEN 32
+#define VIGIL_BPF_NAME_LEN 16   /* BPF_OBJ_NAME_LEN */
+
+/* Follows the header in every record of the family. Strings are copied
+ * from user memory at syscall entry; the result comes from its exit. */
+struct vigil_syscall {
+	__s64 result; /* the syscall's return value: >= 0 success, -errno failure */
+	__u32 nr;     /* VIGIL_SYS_* */
+	__u32 flags;  /* VIGIL_SEC_* */
+};
+
+struct vigil_ptrace {
+	struct vigil_header hdr;
+	struct vigil_syscall call;
+	__s64 request;     /* PTRACE_* */
+	__u32 target_pid;  /* as the caller named it (its pid namespace) */
+	__u32 _pad0;
+};
+
+struct vigil_setns {
+	struct vigil_header hdr;
+	struct vigil_syscall call;
+	__s32 fd;
+	__u32 nstype;   /* the argument: CLONE_NEW* or 0 */
+	__u32 ns_type;  /* CLONE_NEW* of the namespace the fd names; 0 when not a namespace file (pidfd) */
+	__u32 ns_inum;  /* that namespace's inode number, as in /proc/<pid>/ns/<type> */
+};
+
+/* unshare, clone, clone3 (kinds UNSHARE and CLONE_NS). For clone the result is the child's pid. */
+struct vigil_ns_flags {
+	struct vigil_header hdr;
+	struct vigil_syscall call;
+	__u64 flags;
+};
+
+/* mount and umount2 (kinds MOUNT and UMOUNT: umount has target and flags only).
+ * STR0 = source, STR1 = target, STR2 = fstype. */
+struct vigil_mount {
+	struct vigil_header hdr;
+	struct vigil_syscall call;
+	__u64 flags;
+	char source[VIGIL_SEC_STR_LEN];
+	char target[VIGIL_SEC_PATH_LEN];
+	char fstype[VIGIL_SEC_FSTYPE_LEN];
+};
+
+/* init_module and finit_module. STR0 = name, STR1 = params. */
+struct vigil_module_load {
+	struct vigil_header hdr;
+	struct vigil_syscall call;
+	__u64 image_len;  /* init_module: bytes of the module image */
+	__s32 fd;         /* finit_module: the module file; -1 for init_module */
+	__u32 load_flags; /* finit_module flags (MODULE_INIT_*) */
+	char name[VIGIL_SEC_STR_LEN];   /* finit_module: the file's name (last path component) */
+	char params[VIGIL_SEC_STR_LEN];
+};
+
+/* bpf(BPF_PROG_LOAD); the result is the program's fd. STR0 = name. */
+struct vigil_bpf_prog_load {
+	struct vigil_header hdr;
+	struct vigil_syscall call;
+	__u32 prog_type;
+	__u32 insn_cnt;
+	__u32 expected_attach_type;
+	__u32 prog_flags;
+	char name[VIGIL_BPF_NAME_LEN];
+};
+
+/* STR0 = name */
+struct vigil_memfd_create {
+	struct vigil_header hdr;
+	struct vigil_syscall call;
+	__u32 flags;
+	__u32 _pad0;
+	char name[VIGIL_SEC_STR_LEN];
+};
+
+struct vigil_ids {
+	__u32 uid;
+	__u32 euid;
+	__u32 suid;
+	__u32 fsuid;
+	__u32 gid;
+	__u32 egid;
+	__u32 sgid;
+	__u32 fsgid;
+};
+
+struct vigil_caps {
+	__u64 effective;
+	__u64 permitted;
+	__u64 inheritable;
+};
+
+/* setuid .. setresgid, setgroups (kind SETID) and capset (kind CAPSET):
+ * the caller's credentials before (entry) and after (exit) the call. */
+struct vigil_cred_change {
+	struct vigil_header hdr;
+	struct vigil_syscall call;
+	__u32 args[3];  /* the ids asked for (setgroups: the group count; capset: the target pid) */
+	__u32 _pad0;
+	struct vigil_ids old_ids;
+	struct vigil_ids new_ids;
+	struct vigil_caps old_caps;
+	struct vigil_caps new_caps;
+};
+
+struct vigil_kill {
+	struct vigil_header hdr;
+	struct vigil_syscall call;
+	__s32 pid;  /* kill: pid argument (<= 0 is a process group); tgkill: tgid; tkill: 0 */
+	__s32 tid;  /* tgkill, tkill: the thread; kill: 0 */
+	__s32 sig;
+	__u32 _pad0;
+};
+
 
 /* Per-CPU room to build the largest record: exec with full argv and filename.
  * The loader creates the scratch map with this value size. */

@@ -2,6 +2,10 @@
 
 namespace vigil {
 
-std::vector<FamilySpec> BuiltinFamilies() { return {ProcessFamily()}; }
+std::vector<FamilySpec> BuiltinFamilies() {
+  std::vector<FamilySpec> families = {ProcessFamily()};
+  families.push_back(SecurityFamily());
+  return families;
+}
 
 }  // namespace vigil

@@ -9,6 +9,7 @@
 namespace vigil {
 
 FamilySpec ProcessFamily();
+FamilySpec SecurityFamily();
 
 std::vector<FamilySpec> BuiltinFamilies();
 

@@ -1,0 +1,92 @@
+// Security syscall family: each watched syscall is a pair of probes on its
+// syscalls/sys_enter_* and sys_exit_* tracepoints (the entry's arguments wait
+// in a map for the exit's result); see bpf/security.bpf.c.
+#include <bpf/libbpf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/status.h"
+#include "loader/families.h"
+#include "loader/skeleton.h"
+#include "security.skel.h"
+
+namespace vigil {
+
+namespace {
+
+// Calls between entry and exit at one time: one per thread inside a watched
+// syscall, and these return quickly. An entry whose exit never comes ages
+// out of the LRU maps. Records with path-sized strings (mount, modules,
+// memfd) wait in the smaller map of bigger values.
+constexpr uint32_t kPendingCalls = 4096;
+constexpr uint32_t kPendingBigCalls = 1024;
+
+}  // namespace
+
+// The probe of the entry is named after the syscall, that of the exit
+// "<syscall>_exit"; both must attach for events to flow.
+#define VIGIL_SYSCALL_PROBES(name)                                                        \
+  {#name, {{"vigil_" #name "_enter", Hook::kTracepoint, "syscalls/sys_enter_" #name}}}, { \
+#name "_exit", {                                                                      \
+      { "vigil_" #name "_exit", Hook::kTracepoint, "syscalls/sys_exit_" #name }           \
+    }                                                                                     \
+  }
+
+FamilySpec SecurityFamily() {
+  using SecuritySkel = Skeleton<security_bpf, security_bpf__open_opts, security_bpf__destroy>;
+  return FamilySpec{
+      "security",
+      {
+          VIGIL_SYSCALL_PROBES(ptrace),
+          VIGIL_SYSCALL_PROBES(setns),
+          VIGIL_SYSCALL_PROBES(unshare),
+          VIGIL_SYSCALL_PROBES(clone),
+          VIGIL_SYSCALL_PROBES(clone3),
+          VIGIL_SYSCALL_PROBES(mount),
+          VIGIL_SYSCALL_PROBES(umount),
+          VIGIL_SYSCALL_PROBES(init_module),
+          // Without CONFIG_MODULES there are no module tracepoints: the raw
+          // syscall tracepoints then see both module syscalls' attempts.
+          {"finit_module",
+           {{"vigil_finit_module_enter", Hook::kTracepoint, "syscalls/sys_enter_finit_module"},
+            {"vigil_module_enter_raw", Hook::kRawTp, "raw_syscalls/sys_enter"}}},
+          {"finit_module_exit",
+           {{"vigil_finit_module_exit", Hook::kTracepoint, "syscalls/sys_exit_finit_module"},
+            {"vigil_module_exit_raw", Hook::kRawTp, "raw_syscalls/sys_exit"}}},
+          VIGIL_SYSCALL_PROBES(bpf),
+          VIGIL_SYSCALL_PROBES(memfd_create),
+          VIGIL_SYSCALL_PROBES(setuid),
+          VIGIL_SYSCALL_PROBES(setgid),
+          VIGIL_SYSCALL_PROBES(setreuid),
+          VIGIL_SYSCALL_PROBES(setregid),
+          VIGIL_SYSCALL_PROBES(setresuid),
+          VIGIL_SYSCALL_PROBES(setresgid),
+          VIGIL_SYSCALL_PROBES(setgroups),
+          VIGIL_SYSCALL_PROBES(capset),
+          VIGIL_SYSCALL_PROBES(kill),
+          VIGIL_SYSCALL_PROBES(tgkill),
+          VIGIL_SYSCALL_PROBES(tkill),
+      },
+      [](const bpf_object_open_opts* opts, const LoaderConfig&) -> absl::StatusOr<std::unique_ptr<BpfObject>> {
+        auto skel = SecuritySkel::Make(opts);
+        if (!skel.ok()) return skel.status();
+        security_bpf* s = (*skel)->skel();
+        if (int err = bpf_map__set_max_entries(s->maps.vigil_sec_calls, kPendingCalls); err != 0)
+          return LibbpfStatus(err, "size vigil_sec_calls");
+        if (int err = bpf_map__set_max_entries(s->maps.vigil_sec_big_calls, kPendingBigCalls); err != 0)
+          return LibbpfStatus(err, "size vigil_sec_big_calls");
+        // The sensor's own calls (program loads, map reads) are not events;
+        // it is named by its pid namespace so that this holds in a pod too.
+        struct stat ns {};
+        if (stat("/proc/self/ns/pid", &ns) == 0) {
+          s->rodata->vigil_self_pidns_dev = ns.st_dev;
+          s->rodata->vigil_self_pidns_ino = ns.st_ino;
+          s->rodata->vigil_self_tgid = static_cast<uint32_t>(getpid());
+        }
+        return std::unique_ptr<BpfObject>(*std::move(skel));
+      }};
+}
+
+#undef VIGIL_SYSCALL_PROBES
+
+}  // namespace vigil
