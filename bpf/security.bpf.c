@@ -36,6 +36,7 @@ struct sec_small {
 
 struct sec_big {
 	__u8 data[SEC_BIG_SIZE];
+	__u64 retry[3]; /* user addresses of strings to read again at exit, by VIGIL_SEC_STR<n> */
 };
 
 _Static_assert(sizeof(struct vigil_ptrace) <= SEC_SMALL_SIZE, "ptrace record fits");
@@ -196,23 +197,44 @@ static __always_inline void call_finish(void *map, __u32 nr, long ret, __u32 kin
 		call_emit(map, rec, kind, size);
 }
 
-/* Copies a NUL-terminated string from user memory; NULL is an empty string.
- * A string that fills `size` is cut when the source goes on past it. */
-static __always_inline void read_user_str(char *dst, __u32 size, const char *src, struct vigil_syscall *call,
-					  __u32 truncated_flag, __u32 kind)
+/* Copies string number `idx` of a record (VIGIL_SEC_STR<idx>) from user
+ * memory; false when that memory is not readable now. A string that fills
+ * `size` is cut when the source goes on past it. */
+static __always_inline bool copy_user_str(char *dst, __u32 size, const char *src, struct vigil_syscall *call,
+					  __u32 idx)
 {
 	char next = 0;
-	long n;
+	long n = bpf_probe_read_user_str(dst, size, src);
 
-	if (!src)
-		return;
-	n = bpf_probe_read_user_str(dst, size, src);
 	if (n < 0) {
 		dst[0] = 0;
-		call->flags |= VIGIL_SEC_READ_ERROR;
+		return false;
+	}
+	if (n == size && (bpf_probe_read_user(&next, 1, src + size - 1) || next))
+		call->flags |= VIGIL_SEC_STR0_TRUNCATED << idx;
+	return true;
+}
+
+/* At entry. A string the caller has not touched yet (a literal in a page
+ * never faulted in) cannot be read: tracepoint programs cannot fault. Its
+ * address is kept and read again at exit, after the kernel has copied it in
+ * (reread_user_str). NULL is an empty string. */
+static __always_inline void read_user_str(char *dst, __u32 size, const char *src, void *rec, __u32 idx)
+{
+	struct sec_prefix *p = rec;
+
+	if (src && !copy_user_str(dst, size, src, &p->call, idx))
+		((struct sec_big *)rec)->retry[idx] = (__u64)src;
+}
+
+static __always_inline void reread_user_str(char *dst, __u32 size, void *rec, __u32 idx, __u32 kind)
+{
+	const char *src = (const char *)((struct sec_big *)rec)->retry[idx];
+	struct sec_prefix *p = rec;
+
+	if (src && !copy_user_str(dst, size, src, &p->call, idx)) {
+		p->call.flags |= VIGIL_SEC_READ_ERROR;
 		vigil_count(kind, VIGIL_CNT_READ_ERROR);
-	} else if (n == size && (bpf_probe_read_user(&next, 1, src + size - 1) || next)) {
-		call->flags |= truncated_flag;
 	}
 }
 
@@ -388,19 +410,23 @@ int vigil_mount_enter(struct trace_event_raw_sys_enter *ctx)
 	if (!e)
 		return 0;
 	e->flags = ctx->args[3];
-	read_user_str(e->source, sizeof(e->source), (const char *)ctx->args[0], &e->call, VIGIL_SEC_STR0_TRUNCATED,
-		      VIGIL_KIND_MOUNT);
-	read_user_str(e->target, sizeof(e->target), (const char *)ctx->args[1], &e->call, VIGIL_SEC_STR1_TRUNCATED,
-		      VIGIL_KIND_MOUNT);
-	read_user_str(e->fstype, sizeof(e->fstype), (const char *)ctx->args[2], &e->call, VIGIL_SEC_STR2_TRUNCATED,
-		      VIGIL_KIND_MOUNT);
+	read_user_str(e->source, sizeof(e->source), (const char *)ctx->args[0], e, 0);
+	read_user_str(e->target, sizeof(e->target), (const char *)ctx->args[1], e, 1);
+	read_user_str(e->fstype, sizeof(e->fstype), (const char *)ctx->args[2], e, 2);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_mount")
 int vigil_mount_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	call_finish(&vigil_sec_big_calls, VIGIL_SYS_MOUNT, ctx->ret, VIGIL_KIND_MOUNT, sizeof(struct vigil_mount));
+	struct vigil_mount *e = call_end(&vigil_sec_big_calls, VIGIL_SYS_MOUNT, ctx->ret);
+
+	if (!e)
+		return 0;
+	reread_user_str(e->source, sizeof(e->source), e, 0, VIGIL_KIND_MOUNT);
+	reread_user_str(e->target, sizeof(e->target), e, 1, VIGIL_KIND_MOUNT);
+	reread_user_str(e->fstype, sizeof(e->fstype), e, 2, VIGIL_KIND_MOUNT);
+	call_emit(&vigil_sec_big_calls, e, VIGIL_KIND_MOUNT, sizeof(*e));
 	return 0;
 }
 
@@ -413,15 +439,19 @@ int vigil_umount_enter(struct trace_event_raw_sys_enter *ctx)
 	if (!e)
 		return 0;
 	e->flags = ctx->args[1];
-	read_user_str(e->target, sizeof(e->target), (const char *)ctx->args[0], &e->call, VIGIL_SEC_STR1_TRUNCATED,
-		      VIGIL_KIND_UMOUNT);
+	read_user_str(e->target, sizeof(e->target), (const char *)ctx->args[0], e, 1);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_umount")
 int vigil_umount_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	call_finish(&vigil_sec_big_calls, VIGIL_SYS_UMOUNT2, ctx->ret, VIGIL_KIND_UMOUNT, sizeof(struct vigil_mount));
+	struct vigil_mount *e = call_end(&vigil_sec_big_calls, VIGIL_SYS_UMOUNT2, ctx->ret);
+
+	if (!e)
+		return 0;
+	reread_user_str(e->target, sizeof(e->target), e, 1, VIGIL_KIND_UMOUNT);
+	call_emit(&vigil_sec_big_calls, e, VIGIL_KIND_UMOUNT, sizeof(*e));
 	return 0;
 }
 
@@ -438,8 +468,7 @@ static __always_inline void init_module_begin(__u64 len, const char *uargs)
 		return;
 	e->image_len = len;
 	e->fd = -1;
-	read_user_str(e->params, sizeof(e->params), uargs, &e->call, VIGIL_SEC_STR1_TRUNCATED,
-		      VIGIL_KIND_MODULE_LOAD);
+	read_user_str(e->params, sizeof(e->params), uargs, e, 1);
 }
 
 static __always_inline void finit_module_begin(int fd, const char *uargs, __u32 flags)
@@ -451,11 +480,20 @@ static __always_inline void finit_module_begin(int fd, const char *uargs, __u32 
 		return;
 	e->fd = fd;
 	e->load_flags = flags;
-	read_user_str(e->params, sizeof(e->params), uargs, &e->call, VIGIL_SEC_STR1_TRUNCATED,
-		      VIGIL_KIND_MODULE_LOAD);
+	read_user_str(e->params, sizeof(e->params), uargs, e, 1);
 	f = fd_file(fd);
 	if (f && bpf_probe_read_kernel_str(e->name, sizeof(e->name), BPF_CORE_READ(f, f_path.dentry, d_name.name)) < 0)
 		e->name[0] = 0;
+}
+
+static __always_inline void module_finish(__u32 nr, long ret)
+{
+	struct vigil_module_load *e = call_end(&vigil_sec_big_calls, nr, ret);
+
+	if (!e)
+		return;
+	reread_user_str(e->params, sizeof(e->params), e, 1, VIGIL_KIND_MODULE_LOAD);
+	call_emit(&vigil_sec_big_calls, e, VIGIL_KIND_MODULE_LOAD, sizeof(*e));
 }
 
 SEC("tracepoint/syscalls/sys_enter_init_module")
@@ -468,8 +506,7 @@ int vigil_init_module_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_init_module")
 int vigil_init_module_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	call_finish(&vigil_sec_big_calls, VIGIL_SYS_INIT_MODULE, ctx->ret, VIGIL_KIND_MODULE_LOAD,
-		    sizeof(struct vigil_module_load));
+	module_finish(VIGIL_SYS_INIT_MODULE, ctx->ret);
 	return 0;
 }
 
@@ -483,8 +520,7 @@ int vigil_finit_module_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_finit_module")
 int vigil_finit_module_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	call_finish(&vigil_sec_big_calls, VIGIL_SYS_FINIT_MODULE, ctx->ret, VIGIL_KIND_MODULE_LOAD,
-		    sizeof(struct vigil_module_load));
+	module_finish(VIGIL_SYS_FINIT_MODULE, ctx->ret);
 	return 0;
 }
 
@@ -512,11 +548,9 @@ int BPF_PROG(vigil_module_exit_raw, struct pt_regs *regs, long ret)
 	long id = BPF_CORE_READ(regs, orig_ax);
 
 	if (id == NR_FINIT_MODULE)
-		call_finish(&vigil_sec_big_calls, VIGIL_SYS_FINIT_MODULE, ret, VIGIL_KIND_MODULE_LOAD,
-			    sizeof(struct vigil_module_load));
+		module_finish(VIGIL_SYS_FINIT_MODULE, ret);
 	else if (id == NR_INIT_MODULE)
-		call_finish(&vigil_sec_big_calls, VIGIL_SYS_INIT_MODULE, ret, VIGIL_KIND_MODULE_LOAD,
-			    sizeof(struct vigil_module_load));
+		module_finish(VIGIL_SYS_INIT_MODULE, ret);
 	return 0;
 }
 
@@ -586,16 +620,19 @@ int vigil_memfd_create_enter(struct trace_event_raw_sys_enter *ctx)
 	if (!e)
 		return 0;
 	e->flags = (__u32)ctx->args[1];
-	read_user_str(e->name, sizeof(e->name), (const char *)ctx->args[0], &e->call, VIGIL_SEC_STR0_TRUNCATED,
-		      VIGIL_KIND_MEMFD_CREATE);
+	read_user_str(e->name, sizeof(e->name), (const char *)ctx->args[0], e, 0);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_memfd_create")
 int vigil_memfd_create_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	call_finish(&vigil_sec_big_calls, VIGIL_SYS_MEMFD_CREATE, ctx->ret, VIGIL_KIND_MEMFD_CREATE,
-		    sizeof(struct vigil_memfd_create));
+	struct vigil_memfd_create *e = call_end(&vigil_sec_big_calls, VIGIL_SYS_MEMFD_CREATE, ctx->ret);
+
+	if (!e)
+		return 0;
+	reread_user_str(e->name, sizeof(e->name), e, 0, VIGIL_KIND_MEMFD_CREATE);
+	call_emit(&vigil_sec_big_calls, e, VIGIL_KIND_MEMFD_CREATE, sizeof(*e));
 	return 0;
 }
 
