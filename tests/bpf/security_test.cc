@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "selftest/check.h"
 #include "sensor_harness.h"
 
 namespace vigil::testing {
@@ -600,6 +601,31 @@ TEST_F(SecurityTest, SensorsOwnCallsAreNotReported) {
     return e.kind() >= v1::EVENT_KIND_PTRACE && e.kind() <= v1::EVENT_KIND_KILL && e.process().pid() == self;
   }),
               IsEmpty());
+}
+
+// The checks `vigil-sensor --self-test` runs for this family, against the
+// sensor here: each one must pass on this kernel.
+class HarnessWaiter : public selftest::EventWaiter {
+ public:
+  explicit HarnessWaiter(SensorProcess& sensor) : sensor_(sensor) {}
+  std::optional<v1::Event> WaitFor(const std::function<bool(const v1::Event&)>& match,
+                                   absl::Duration timeout) override {
+    return sensor_.WaitFor(match, timeout);
+  }
+
+ private:
+  SensorProcess& sensor_;
+};
+
+TEST_F(SecurityTest, SelfTestChecksPass) {
+  HarnessWaiter waiter(sensor());
+  std::vector<std::string> probes;
+  for (const selftest::Check& check : selftest::SecurityChecks()) {
+    probes.push_back(check.probe);
+    const absl::Status status = check.run(waiter);
+    EXPECT_TRUE(status.ok()) << "check " << check.probe << ": " << status;
+  }
+  EXPECT_THAT(probes, SizeIs(22)) << "one check per watched syscall";
 }
 
 }  // namespace
