@@ -2,6 +2,6 @@
 
 namespace vigil {
 
-std::vector<FamilySpec> BuiltinFamilies() { return {ProcessFamily()}; }
+std::vector<FamilySpec> BuiltinFamilies() { return {ProcessFamily(), NetworkFamily()}; }
 
 }  // namespace vigil

@@ -9,6 +9,7 @@
 namespace vigil {
 
 FamilySpec ProcessFamily();
+FamilySpec NetworkFamily();
 
 std::vector<FamilySpec> BuiltinFamilies();
 
