@@ -168,10 +168,14 @@ static __always_inline void emit_close(struct tcp_owner *owner, const struct vig
 	e.duration_ns = owner->established_ns ? now - owner->established_ns : 0;
 	e.flags = owner->inbound ? VIGIL_CLOSE_INBOUND : 0;
 	e._pad0 = 0;
-	/* bytes_acked / bytes_received: RFC 4898 counters, in tcp_sock since 4.1. */
-	if (bpf_core_field_exists(tp->bytes_acked) && bpf_core_field_exists(tp->bytes_received)) {
-		e.bytes_sent = BPF_CORE_READ(tp, bytes_acked);
+	/* RFC 4898 counters of tcp_sock: bytes_sent (4.19+) counts payload,
+	 * retransmissions included; bytes_received (4.1+) counts sequence space,
+	 * so the peer's FIN (which set SOCK_DONE) is one byte too many. */
+	if (bpf_core_field_exists(tp->bytes_sent) && bpf_core_field_exists(tp->bytes_received)) {
+		e.bytes_sent = BPF_CORE_READ(tp, bytes_sent);
 		e.bytes_received = BPF_CORE_READ(tp, bytes_received);
+		if (e.bytes_received && (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1ul << SOCK_DONE)))
+			e.bytes_received--;
 	} else {
 		e.bytes_sent = 0;
 		e.bytes_received = 0;

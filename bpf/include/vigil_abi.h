@@ -176,8 +176,8 @@ struct vigil_tcp_close {
 	struct vigil_header hdr;
 	struct vigil_sock_tuple tuple;
 	__u64 duration_ns;    /* established -> closed; 0 when not seen established */
-	__u64 bytes_sent;     /* tcp_sock.bytes_acked: sent and acknowledged */
-	__u64 bytes_received; /* tcp_sock.bytes_received */
+	__u64 bytes_sent;     /* payload sent, retransmissions included */
+	__u64 bytes_received; /* payload received */
 	__u32 flags;          /* VIGIL_CLOSE_* */
 	__u32 _pad0;
 };
