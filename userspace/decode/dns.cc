@@ -132,7 +132,7 @@ absl::StatusOr<DnsMessage> ParseDns(absl::Span<const uint8_t> packet, bool cut) 
     const bool whole = s.ok() && r.U16(type) && r.U16(rclass) && r.U32(ttl) && r.U16(rdlen) && r.left() >= rdlen;
     if (!whole) {
       if (cut) break;  // the copy ended inside this answer
-      return s.ok() ? absl::InvalidArgumentError(absl::StrCat("answer ", i, " cut short")) : s;
+      return absl::InvalidArgumentError(absl::StrCat("answer ", i, ": ", s.ok() ? "cut short" : s.message()));
     }
     if (rclass == kClassIn && ((type == kTypeA && rdlen == 4) || (type == kTypeAaaa && rdlen == 16))) {
       m.addresses.push_back(IpString(packet.subspan(r.pos(), rdlen)));
