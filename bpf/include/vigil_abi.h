@@ -108,6 +108,89 @@ struct vigil_fork {
 
 /* ---- network family (kinds 16..31) ---- */
 
+#define VIGIL_KIND_TCP_CONNECT 16
+#define VIGIL_KIND_TCP_ACCEPT 17
+#define VIGIL_KIND_LISTEN 18
+#define VIGIL_KIND_BIND 19
+#define VIGIL_KIND_TCP_CLOSE 20
+#define VIGIL_KIND_DNS_QUERY 21
+#define VIGIL_KIND_DNS_RESPONSE 22
+
+/* DNS message bytes copied per packet; a longer one is flagged truncated. */
+#define VIGIL_DNS_MAX 1024
+/* Messages of one sendmmsg() looked at (glibc's resolver sends A + AAAA). */
+#define VIGIL_DNS_MMSG_MAX 4
+
+/* Both ends of a socket. Addresses in network byte order (IPv4 in the first
+ * 4 bytes), ports in host byte order; family is AF_INET (2) or AF_INET6 (10). */
+struct vigil_sock_tuple {
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u16 local_port;
+	__u16 remote_port;
+	__u16 family;
+	__u16 protocol; /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+};
+
+/* tcp connect results */
+#define VIGIL_CONNECT_ESTABLISHED 1
+#define VIGIL_CONNECT_REFUSED 2
+#define VIGIL_CONNECT_TIMED_OUT 3
+#define VIGIL_CONNECT_IN_PROGRESS 4 /* non-blocking connect(); the outcome follows as another event */
+#define VIGIL_CONNECT_FAILED 5      /* another error, in `error` */
+
+/* hdr.proc is the process that called connect(). */
+struct vigil_tcp_connect {
+	struct vigil_header hdr;
+	struct vigil_sock_tuple tuple;
+	__u32 result; /* VIGIL_CONNECT_* */
+	__s32 error;  /* errno of a failed connect, 0 otherwise */
+};
+
+/* hdr.proc is the process that called accept(). */
+struct vigil_tcp_accept {
+	struct vigil_header hdr;
+	struct vigil_sock_tuple tuple;
+};
+
+struct vigil_listen {
+	struct vigil_header hdr;
+	struct vigil_sock_tuple tuple; /* local end only */
+	__u32 backlog;
+	__s32 error; /* errno, 0 on success */
+};
+
+struct vigil_bind {
+	struct vigil_header hdr;
+	struct vigil_sock_tuple tuple; /* local end only: the port the kernel chose for port 0 */
+	__s32 error;                   /* errno, 0 on success */
+	__u32 _pad0;
+};
+
+/* tcp close flags */
+#define VIGIL_CLOSE_INBOUND (1u << 0)  /* accepted here; else connected from here */
+#define VIGIL_CLOSE_NO_BYTES (1u << 1) /* this kernel's tcp_sock has no byte counters */
+
+/* hdr.proc is the process that connected or accepted the socket. */
+struct vigil_tcp_close {
+	struct vigil_header hdr;
+	struct vigil_sock_tuple tuple;
+	__u64 duration_ns;    /* established -> closed; 0 when not seen established */
+	__u64 bytes_sent;     /* payload sent, retransmissions included */
+	__u64 bytes_received; /* payload received */
+	__u32 flags;          /* VIGIL_CLOSE_* */
+	__u32 _pad0;
+};
+
+/* One UDP datagram to (query) or from (response) port 53, followed by
+ * payload_len bytes of the DNS message. */
+struct vigil_dns {
+	struct vigil_header hdr;
+	struct vigil_sock_tuple tuple;
+	__u32 payload_len;   /* bytes that follow, <= VIGIL_DNS_MAX */
+	__u32 payload_total; /* bytes the datagram had */
+};
+
 
 /* ---- file family (kinds 32..47) ---- */
 

@@ -2,10 +2,6 @@
 
 namespace vigil {
 
-std::vector<FamilySpec> BuiltinFamilies() {
-  std::vector<FamilySpec> families = {ProcessFamily()};
-  families.push_back(SecurityFamily());
-  return families;
-}
+std::vector<FamilySpec> BuiltinFamilies() { return {ProcessFamily(), NetworkFamily(), SecurityFamily()}; }
 
 }  // namespace vigil

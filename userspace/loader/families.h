@@ -10,6 +10,7 @@ namespace vigil {
 
 FamilySpec ProcessFamily();
 FamilySpec SecurityFamily();
+FamilySpec NetworkFamily();
 
 std::vector<FamilySpec> BuiltinFamilies();
 

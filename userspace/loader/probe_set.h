@@ -26,6 +26,8 @@ struct LoaderConfig {
   uint32_t ring_buffer_bytes = 8u << 20;  // power of two, >= page size
   uint32_t max_arg_bytes = 8192;          // <= VIGIL_ARGS_MAX
   std::string kernel_btf;                 // empty: the running kernel's
+  uint32_t tcp_socket_entries = 16384;    // TCP sockets whose owning process is remembered until close
+  uint32_t net_pending_entries = 4096;    // threads inside a network syscall at once
 };
 
 // Hook kinds, in the order a family usually prefers them. Tracepoints are the

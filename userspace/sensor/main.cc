@@ -25,6 +25,10 @@ ABSL_FLAG(std::string, kernel_btf, "", "BTF file for this kernel (default: /sys/
 ABSL_FLAG(std::string, hooks, "auto",
           "auto: the best hook each kernel offers; tracepoint: raw tracepoints only (the stable ABI)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off");
+ABSL_FLAG(uint32_t, tcp_socket_entries, 16384, "TCP sockets whose owning process the kernel remembers until close");
+ABSL_FLAG(uint32_t, net_pending_entries, 4096, "threads inside a network syscall the kernel tracks at once");
+ABSL_FLAG(uint64_t, dns_cache_size, 4096, "DNS answers remembered per (process, address) to name connect events");
+ABSL_FLAG(absl::Duration, dns_cache_max_age, absl::Minutes(5), "longest a DNS answer names connect events");
 
 namespace {
 
@@ -63,6 +67,10 @@ int main(int argc, char** argv) {
   config.exit_grace = absl::GetFlag(FLAGS_exit_grace);
   config.max_ancestors = absl::GetFlag(FLAGS_max_ancestors);
   config.health_interval = absl::GetFlag(FLAGS_health_interval);
+  config.loader.tcp_socket_entries = absl::GetFlag(FLAGS_tcp_socket_entries);
+  config.loader.net_pending_entries = absl::GetFlag(FLAGS_net_pending_entries);
+  config.dns_cache_size = absl::GetFlag(FLAGS_dns_cache_size);
+  config.dns_cache_max_age = absl::GetFlag(FLAGS_dns_cache_max_age);
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.

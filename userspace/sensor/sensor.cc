@@ -8,6 +8,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "loader/families.h"
 #include "loader/kernel.h"
+#include "network/dns_names.h"
 #include "sink/json_lines_sink.h"
 
 namespace vigil {
@@ -55,6 +56,8 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   sensor->process_cache_ = cache.get();
   std::vector<std::unique_ptr<Enricher>> enrichers;
   enrichers.push_back(std::move(cache));
+  enrichers.push_back(std::make_unique<DnsNames>(
+      DnsNamesOptions{.max_entries = config.dns_cache_size, .max_age = config.dns_cache_max_age}));
 
   sensor->pipeline_ = std::make_unique<Pipeline>(
       PipelineOptions{.queue_capacity = config.queue_capacity, .instance_id = RandomInstanceId()},

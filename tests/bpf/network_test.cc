@@ -1,0 +1,527 @@
+// Network family on the real kernel: TCP connect/accept/close, listen, bind
+// and DNS over UDP, as the vigil-sensor binary writes them. Traffic stays on
+// loopback; every event is matched by the pids of this test's own children.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sensor_harness.h"
+
+namespace vigil::testing {
+namespace {
+
+using ::testing::ElementsAre;
+
+// ---- Children and sockets ------------------------------------------------
+
+// Forks a child that runs `body` and exits with its result; the child only
+// makes syscalls, so fork from this single-threaded test is safe.
+pid_t ForkChild(const std::function<int()>& body) {
+  const pid_t pid = fork();
+  if (pid == 0) _exit(body());
+  if (pid < 0) ADD_FAILURE() << "fork: " << std::strerror(errno);
+  return pid;
+}
+
+void ExpectExitsZero(pid_t pid, const char* who) {
+  const int status = WaitExit(pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << who << ": " << SensorProcess::DescribeStatus(status);
+}
+
+struct Pipe {
+  Pipe() {
+    if (pipe2(fds, O_CLOEXEC) != 0) ADD_FAILURE() << "pipe: " << std::strerror(errno);
+  }
+  ~Pipe() {
+    close(fds[0]);
+    close(fds[1]);
+  }
+  bool Put(uint32_t v) const { return write(fds[1], &v, sizeof(v)) == sizeof(v); }
+  uint32_t Get() const {
+    uint32_t v = 0;
+    return read(fds[0], &v, sizeof(v)) == sizeof(v) ? v : 0;
+  }
+  int fds[2] = {-1, -1};
+};
+
+struct Addr {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&ss); }
+};
+
+Addr MakeAddr(const std::string& ip, uint16_t port) {
+  Addr a;
+  if (ip.find(':') == std::string::npos) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&a.ss);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(port);
+    inet_pton(AF_INET, ip.c_str(), &in->sin_addr);
+    a.len = sizeof(*in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.ss);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    inet_pton(AF_INET6, ip.c_str(), &in6->sin6_addr);
+    a.len = sizeof(*in6);
+  }
+  return a;
+}
+
+uint16_t LocalPort(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  return ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                       : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+}
+
+// A random loopback address other than 127.0.0.1, so that a port-53 server of
+// this test never meets another test's.
+std::string RandomLoopbackIp() {
+  std::random_device rd;
+  return absl::StrCat("127.", 1 + rd() % 254, ".", 1 + rd() % 254, ".", 1 + rd() % 254);
+}
+
+// A DNS query for `name`, one question.
+std::vector<uint8_t> DnsQuery(uint16_t id, const std::string& name, uint16_t type) {
+  std::vector<uint8_t> q = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0,
+                            0, 0};
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t dot = name.find('.', start);
+    if (dot == std::string::npos) dot = name.size();
+    q.push_back(static_cast<uint8_t>(dot - start));
+    q.insert(q.end(), name.begin() + static_cast<long>(start), name.begin() + static_cast<long>(dot));
+    start = dot + 1;
+  }
+  q.push_back(0);
+  q.insert(q.end(), {static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type), 0, 1});
+  return q;
+}
+
+// The answer to `query` (one question): an A record of `ip`, TTL 60.
+std::vector<uint8_t> DnsAnswerA(std::vector<uint8_t> query, const std::string& ip) {
+  query[2] = 0x81;  // QR, RD
+  query[3] = 0x80;  // RA, NOERROR
+  query[7] = 1;     // ANCOUNT
+  in_addr a{};
+  inet_pton(AF_INET, ip.c_str(), &a);
+  const auto* b = reinterpret_cast<const uint8_t*>(&a);
+  query.insert(query.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, b[0], b[1], b[2], b[3]});
+  return query;
+}
+
+// ---- The suite -----------------------------------------------------------
+
+class NetworkTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!BpfUnavailableReason().empty()) return;
+    sensor_ = new SensorProcess();
+    start_ = new absl::Status(sensor_->Start());
+  }
+
+  static void TearDownTestSuite() {
+    if (sensor_ != nullptr && start_->ok()) {
+      const int status = sensor_->Stop();
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "shared sensor: " << SensorProcess::DescribeStatus(status) << "\n"
+          << sensor_->Stderr();
+      // Every kind in the health report has its name, and the suite's
+      // connections (this test's and the machine's) were counted by it.
+      auto health = sensor_->FinalHealth();
+      EXPECT_TRUE(health.has_value()) << "no final health event";
+      if (health) {
+        for (const v1::KindCounters& k : health->health().kinds()) {
+          EXPECT_FALSE(absl::StartsWith(k.kind(), "kind_")) << k.ShortDebugString();
+        }
+        for (const char* kind : {"tcp_connect", "listen", "bind", "tcp_close"}) {
+          EXPECT_GT(KindCountersOf(*health, kind).received(), 0u) << kind;
+        }
+      }
+    }
+    delete sensor_;
+    delete start_;
+    sensor_ = nullptr;
+    start_ = nullptr;
+  }
+
+  void SetUp() override {
+    RequireBpfOrSkip();
+    ASSERT_NE(sensor_, nullptr);
+    ASSERT_TRUE(start_->ok()) << *start_;
+  }
+
+  void TearDown() override {
+    if (HasFailure() && sensor_ != nullptr) sensor_->KeepFiles();
+  }
+
+  static SensorProcess& sensor() { return *sensor_; }
+
+  static std::optional<v1::Event> Wait(v1::EventKind kind, pid_t pid,
+                                       const std::function<bool(const v1::Event&)>& more = nullptr) {
+    return sensor().WaitFor([&](const v1::Event& e) {
+      return e.kind() == kind && e.process().pid() == static_cast<uint32_t>(pid) && (!more || more(e));
+    });
+  }
+
+  static SensorProcess* sensor_;
+  static absl::Status* start_;
+};
+
+SensorProcess* NetworkTest::sensor_ = nullptr;
+absl::Status* NetworkTest::start_ = nullptr;
+
+struct TcpCase {
+  const char* name;
+  const char* server_ip;  // bound by the server
+  const char* client_ip;  // connected to by the client
+  const char* family;     // as events report it
+  const char* seen_ip;    // the server's address as the connection's events show it
+};
+
+class TcpLoopbackTest : public NetworkTest, public ::testing::WithParamInterface<TcpCase> {};
+
+// Server child: bind, listen, accept one, read 5 bytes, write 7, wait for
+// the client's close, close. Client child: connect, write 5, read 7, close.
+TEST_P(TcpLoopbackTest, ConnectAcceptCloseWithBothProcesses) {
+  const TcpCase& c = GetParam();
+  Pipe port_pipe;
+  const pid_t server = ForkChild([&] {
+    int s = socket(MakeAddr(c.server_ip, 0).ss.ss_family, SOCK_STREAM, 0);
+    Addr a = MakeAddr(c.server_ip, 0);
+    if (s < 0 || bind(s, a.sa(), a.len) != 0 || listen(s, 8) != 0) return 10;
+    port_pipe.Put(LocalPort(s));
+    int conn = accept(s, nullptr, nullptr);
+    char buf[8];
+    if (conn < 0 || recv(conn, buf, 5, MSG_WAITALL) != 5) return 11;
+    if (send(conn, "7 bytes", 7, 0) != 7) return 12;
+    if (recv(conn, buf, 1, 0) != 0) return 13;
+    close(conn);
+    close(s);
+    return 0;
+  });
+  const uint16_t port = static_cast<uint16_t>(port_pipe.Get());
+  ASSERT_NE(port, 0);
+  const pid_t client = ForkChild([&] {
+    Addr a = MakeAddr(c.client_ip, port);
+    int s = socket(a.ss.ss_family, SOCK_STREAM, 0);
+    if (s < 0 || connect(s, a.sa(), a.len) != 0) return 20;
+    char buf[8];
+    if (send(s, "hello", 5, 0) != 5 || recv(s, buf, 7, MSG_WAITALL) != 7) return 21;
+    close(s);
+    return 0;
+  });
+  ExpectExitsZero(client, "client");
+  ExpectExitsZero(server, "server");
+
+  auto bind_ev = Wait(v1::EVENT_KIND_BIND, server);
+  ASSERT_TRUE(bind_ev.has_value()) << "no bind event of the server";
+  EXPECT_EQ(bind_ev->bind().local().ip(), c.server_ip);
+  EXPECT_EQ(bind_ev->bind().local().port(), port);  // port 0 resolved
+  EXPECT_EQ(bind_ev->bind().protocol(), "tcp");
+  EXPECT_EQ(bind_ev->bind().error(), 0u);
+
+  auto listen_ev = Wait(v1::EVENT_KIND_LISTEN, server);
+  ASSERT_TRUE(listen_ev.has_value()) << "no listen event of the server";
+  EXPECT_EQ(listen_ev->listen().local().ip(), c.server_ip);
+  EXPECT_EQ(listen_ev->listen().local().port(), port);
+  EXPECT_EQ(listen_ev->listen().backlog(), 8u);
+  EXPECT_EQ(listen_ev->listen().error(), 0u);
+
+  auto connect = Wait(v1::EVENT_KIND_TCP_CONNECT, client);
+  ASSERT_TRUE(connect.has_value()) << "no connect event of the client";
+  const v1::TcpConnect& tc = connect->tcp_connect();
+  EXPECT_EQ(tc.result(), v1::CONNECT_RESULT_ESTABLISHED);
+  EXPECT_EQ(tc.family(), c.family);
+  EXPECT_EQ(tc.remote().ip(), c.seen_ip);
+  EXPECT_EQ(tc.remote().port(), port);
+  EXPECT_EQ(tc.local().ip(), c.seen_ip);
+  const uint32_t client_port = tc.local().port();
+  EXPECT_NE(client_port, 0u);
+
+  auto accept_ev = Wait(v1::EVENT_KIND_TCP_ACCEPT, server);
+  ASSERT_TRUE(accept_ev.has_value()) << "no accept event of the server";
+  const v1::TcpAccept& ta = accept_ev->tcp_accept();
+  EXPECT_EQ(ta.family(), c.family);
+  EXPECT_EQ(ta.local().ip(), c.seen_ip);
+  EXPECT_EQ(ta.local().port(), port);
+  EXPECT_EQ(ta.remote().ip(), c.seen_ip);
+  EXPECT_EQ(ta.remote().port(), client_port);
+
+  auto client_close = Wait(v1::EVENT_KIND_TCP_CLOSE, client);
+  ASSERT_TRUE(client_close.has_value()) << "no close event of the client's connection";
+  const v1::TcpClose& cc = client_close->tcp_close();
+  EXPECT_FALSE(cc.inbound());
+  EXPECT_EQ(cc.local().port(), client_port);
+  EXPECT_EQ(cc.remote().port(), port);
+  EXPECT_EQ(cc.remote().ip(), c.seen_ip);
+  EXPECT_EQ(cc.bytes_sent(), 5u);
+  EXPECT_EQ(cc.bytes_received(), 7u);
+  EXPECT_GT(cc.duration_ns(), 0u);
+
+  auto server_close = Wait(v1::EVENT_KIND_TCP_CLOSE, server);
+  ASSERT_TRUE(server_close.has_value()) << "no close event of the server's connection";
+  const v1::TcpClose& sc = server_close->tcp_close();
+  EXPECT_TRUE(sc.inbound());
+  EXPECT_EQ(sc.local().port(), port);
+  EXPECT_EQ(sc.remote().port(), client_port);
+  EXPECT_EQ(sc.bytes_sent(), 7u);
+  EXPECT_EQ(sc.bytes_received(), 5u);
+  EXPECT_GT(sc.duration_ns(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, TcpLoopbackTest,
+                         ::testing::Values(TcpCase{"ipv4", "127.0.0.1", "127.0.0.1", "ipv4", "127.0.0.1"},
+                                           TcpCase{"ipv6", "::1", "::1", "ipv6", "::1"},
+                                           TcpCase{"v4mapped", "::", "::ffff:127.0.0.1", "ipv6",
+                                                   "::ffff:127.0.0.1"}),
+                         [](const ::testing::TestParamInfo<TcpCase>& info) { return std::string(info.param.name); });
+
+// A port nobody listens on: bound and released by this test just before.
+uint16_t ClosedPort() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  Addr a = MakeAddr("127.0.0.1", 0);
+  bind(s, a.sa(), a.len);
+  const uint16_t port = LocalPort(s);
+  close(s);
+  return port;
+}
+
+TEST_F(NetworkTest, ConnectToClosedPortIsRefused) {
+  const uint16_t port = ClosedPort();
+  const pid_t client = ForkChild([&] {
+    Addr a = MakeAddr("127.0.0.1", port);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    return connect(s, a.sa(), a.len) == -1 && errno == ECONNREFUSED ? 0 : 1;
+  });
+  ExpectExitsZero(client, "client");
+  auto ev = Wait(v1::EVENT_KIND_TCP_CONNECT, client);
+  ASSERT_TRUE(ev.has_value()) << "no connect event";
+  EXPECT_EQ(ev->tcp_connect().result(), v1::CONNECT_RESULT_REFUSED);
+  EXPECT_EQ(ev->tcp_connect().error(), static_cast<uint32_t>(ECONNREFUSED));
+  EXPECT_EQ(ev->tcp_connect().remote().ip(), "127.0.0.1");
+  EXPECT_EQ(ev->tcp_connect().remote().port(), port);
+  EXPECT_TRUE(sensor().FindAll([&](const v1::Event& e) {
+                        return e.kind() == v1::EVENT_KIND_TCP_CLOSE && e.process().pid() == static_cast<uint32_t>(client);
+                      }).empty())
+      << "a refused connect is not a closed connection";
+}
+
+TEST_F(NetworkTest, NonBlockingConnectIsInProgressThenEstablished) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  Addr a = MakeAddr("127.0.0.1", 0);
+  ASSERT_EQ(bind(listener, a.sa(), a.len), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  const uint16_t port = LocalPort(listener);
+  const pid_t client = ForkChild([&] {
+    Addr to = MakeAddr("127.0.0.1", port);
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (connect(s, to.sa(), to.len) != -1 || errno != EINPROGRESS) return 1;
+    usleep(100'000);
+    close(s);
+    return 0;
+  });
+  ExpectExitsZero(client, "client");
+  close(listener);
+  auto in_progress = Wait(v1::EVENT_KIND_TCP_CONNECT, client, [](const v1::Event& e) {
+    return e.tcp_connect().result() == v1::CONNECT_RESULT_IN_PROGRESS;
+  });
+  ASSERT_TRUE(in_progress.has_value()) << "no in-progress connect event";
+  EXPECT_EQ(in_progress->tcp_connect().remote().port(), port);
+  EXPECT_NE(in_progress->tcp_connect().local().port(), 0u);
+  auto established = Wait(v1::EVENT_KIND_TCP_CONNECT, client, [](const v1::Event& e) {
+    return e.tcp_connect().result() == v1::CONNECT_RESULT_ESTABLISHED;
+  });
+  ASSERT_TRUE(established.has_value()) << "no established connect event";
+  EXPECT_EQ(established->tcp_connect().local().port(), in_progress->tcp_connect().local().port());
+}
+
+TEST_F(NetworkTest, BindOfAPortInUseFails) {
+  int first = socket(AF_INET, SOCK_DGRAM, 0);
+  Addr a = MakeAddr("127.0.0.1", 0);
+  ASSERT_EQ(bind(first, a.sa(), a.len), 0);
+  const uint16_t port = LocalPort(first);
+  const pid_t child = ForkChild([&] {
+    Addr same = MakeAddr("127.0.0.1", port);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    return bind(s, same.sa(), same.len) == -1 && errno == EADDRINUSE ? 0 : 1;
+  });
+  ExpectExitsZero(child, "child");
+  close(first);
+  auto ev = Wait(v1::EVENT_KIND_BIND, child);
+  ASSERT_TRUE(ev.has_value()) << "no bind event";
+  EXPECT_EQ(ev->bind().error(), static_cast<uint32_t>(EADDRINUSE));
+  EXPECT_EQ(ev->bind().protocol(), "udp");
+  EXPECT_EQ(ev->bind().family(), "ipv4");
+  EXPECT_EQ(ev->bind().local().ip(), "127.0.0.1");
+  EXPECT_EQ(ev->bind().local().port(), port);
+}
+
+// A DNS server child on <random 127/8 address>:53 answering every A query
+// with `answer_ip`, until it has answered `count`.
+pid_t DnsServer(const std::string& ip, const std::string& answer_ip, int count, const Pipe& ready) {
+  return ForkChild([=, &ready] {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    Addr a = MakeAddr(ip, 53);
+    if (s < 0 || bind(s, a.sa(), a.len) != 0) return 30;
+    ready.Put(1);
+    for (int i = 0; i < count; ++i) {
+      uint8_t buf[512];
+      sockaddr_storage from{};
+      socklen_t from_len = sizeof(from);
+      ssize_t n = recvfrom(s, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+      if (n < 12) return 31;
+      auto reply = DnsAnswerA(std::vector<uint8_t>(buf, buf + n), answer_ip);
+      if (sendto(s, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len) < 0) return 32;
+    }
+    return 0;
+  });
+}
+
+TEST_F(NetworkTest, DnsQueryAndAnswerNameTheNextConnect) {
+  const std::string dns_ip = RandomLoopbackIp();
+  const std::string target_ip = RandomLoopbackIp();
+  const std::string name = absl::StrCat("svc-", Nonce(), ".vigil.test");
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  Addr la = MakeAddr(target_ip, 0);
+  ASSERT_EQ(bind(listener, la.sa(), la.len), 0) << std::strerror(errno);
+  ASSERT_EQ(listen(listener, 4), 0);
+  const uint16_t port = LocalPort(listener);
+  Pipe ready;
+  const pid_t server = DnsServer(dns_ip, target_ip, 1, ready);
+  ASSERT_EQ(ready.Get(), 1u) << "DNS server did not start";
+
+  // Resolves like a stub resolver (sendto + recvfrom), then connects to the answer.
+  const pid_t client = ForkChild([&] {
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    Addr dns = MakeAddr(dns_ip, 53);
+    auto q = DnsQuery(0x1234, name, 1);
+    if (sendto(u, q.data(), q.size(), 0, dns.sa(), dns.len) != static_cast<ssize_t>(q.size())) return 40;
+    uint8_t buf[512];
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof(from);
+    ssize_t n = recvfrom(u, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n < 16) return 41;
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, buf + n - 4, ip, sizeof(ip));
+    Addr to = MakeAddr(ip, port);
+    int t = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(t, to.sa(), to.len) != 0) return 42;
+    close(t);
+    return 0;
+  });
+  ExpectExitsZero(client, "client");
+  ExpectExitsZero(server, "dns server");
+  close(listener);
+
+  auto query = Wait(v1::EVENT_KIND_DNS_QUERY, client);
+  ASSERT_TRUE(query.has_value()) << "no DNS query event";
+  EXPECT_EQ(query->dns_query().name(), name);
+  EXPECT_EQ(query->dns_query().type(), 1u);
+  EXPECT_EQ(query->dns_query().type_name(), "A");
+  EXPECT_EQ(query->dns_query().id(), 0x1234u);
+  EXPECT_EQ(query->dns_query().server().ip(), dns_ip);
+  EXPECT_EQ(query->dns_query().server().port(), 53u);
+
+  auto response = Wait(v1::EVENT_KIND_DNS_RESPONSE, client);
+  ASSERT_TRUE(response.has_value()) << "no DNS response event";
+  EXPECT_EQ(response->dns_response().name(), name);
+  EXPECT_THAT(response->dns_response().addresses(), ElementsAre(target_ip));
+  EXPECT_EQ(response->dns_response().ttl(), 60u);
+  EXPECT_EQ(response->dns_response().server().ip(), dns_ip);
+
+  auto connect = Wait(v1::EVENT_KIND_TCP_CONNECT, client);
+  ASSERT_TRUE(connect.has_value()) << "no connect event";
+  EXPECT_EQ(connect->tcp_connect().remote().ip(), target_ip);
+  EXPECT_EQ(connect->tcp_connect().remote_name(), name);
+}
+
+// glibc's resolver sends on a connected UDP socket: send() for one question,
+// sendmmsg() for A and AAAA together; other resolvers use sendmsg().
+TEST_F(NetworkTest, DnsQueriesOverSendSendmsgAndSendmmsg) {
+  const std::string dns_ip = RandomLoopbackIp();
+  const std::string tag = Nonce();
+  const std::string n_send = absl::StrCat("send-", tag, ".vigil.test");
+  const std::string n_msg = absl::StrCat("msg-", tag, ".vigil.test");
+  const std::string n_mm4 = absl::StrCat("mm4-", tag, ".vigil.test");
+  const std::string n_mm6 = absl::StrCat("mm6-", tag, ".vigil.test");
+  // Something listens there, so no ICMP port-unreachable fails a later send.
+  int server = socket(AF_INET, SOCK_DGRAM, 0);
+  Addr dns = MakeAddr(dns_ip, 53);
+  ASSERT_EQ(bind(server, dns.sa(), dns.len), 0) << std::strerror(errno);
+  const pid_t client = ForkChild([&] {
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    if (connect(u, dns.sa(), dns.len) != 0) return 50;
+    auto q1 = DnsQuery(1, n_send, 1);
+    if (send(u, q1.data(), q1.size(), 0) < 0) return 51;
+    auto q2 = DnsQuery(2, n_msg, 16);
+    iovec iov2{q2.data(), q2.size()};
+    msghdr m{};
+    m.msg_iov = &iov2;
+    m.msg_iovlen = 1;
+    if (sendmsg(u, &m, 0) < 0) return 52;
+    auto q3 = DnsQuery(3, n_mm4, 1);
+    auto q4 = DnsQuery(4, n_mm6, 28);
+    iovec iov3{q3.data(), q3.size()}, iov4{q4.data(), q4.size()};
+    mmsghdr mm[2] = {};
+    mm[0].msg_hdr.msg_iov = &iov3;
+    mm[0].msg_hdr.msg_iovlen = 1;
+    mm[1].msg_hdr.msg_iov = &iov4;
+    mm[1].msg_hdr.msg_iovlen = 1;
+    return sendmmsg(u, mm, 2, 0) == 2 ? 0 : 53;
+  });
+  ExpectExitsZero(client, "client");
+  close(server);
+  for (auto [name, type, type_name] : {std::tuple{n_send, 1u, "A"}, std::tuple{n_msg, 16u, "TXT"},
+                                       std::tuple{n_mm4, 1u, "A"}, std::tuple{n_mm6, 28u, "AAAA"}}) {
+    auto ev = Wait(v1::EVENT_KIND_DNS_QUERY, client, [&](const v1::Event& e) { return e.dns_query().name() == name; });
+    ASSERT_TRUE(ev.has_value()) << "no DNS query event for " << name;
+    EXPECT_EQ(ev->dns_query().type(), type) << name;
+    EXPECT_EQ(ev->dns_query().type_name(), type_name) << name;
+    EXPECT_EQ(ev->dns_query().server().ip(), dns_ip) << name;
+    EXPECT_EQ(ev->dns_query().server().port(), 53u) << name;
+  }
+}
+
+TEST_F(NetworkTest, UdpToOtherPortsIsNotDns) {
+  int sink = socket(AF_INET, SOCK_DGRAM, 0);
+  Addr a = MakeAddr("127.0.0.1", 0);
+  ASSERT_EQ(bind(sink, a.sa(), a.len), 0);
+  const uint16_t port = LocalPort(sink);
+  const std::string name = absl::StrCat("notdns-", Nonce(), ".vigil.test");
+  const pid_t client = ForkChild([&] {
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    Addr to = MakeAddr("127.0.0.1", port);
+    auto q = DnsQuery(9, name, 1);
+    return sendto(u, q.data(), q.size(), 0, to.sa(), to.len) > 0 ? 0 : 1;
+  });
+  ExpectExitsZero(client, "client");
+  close(sink);
+  EXPECT_FALSE(sensor()
+                   .WaitFor(
+                       [&](const v1::Event& e) {
+                         return e.kind() == v1::EVENT_KIND_DNS_QUERY &&
+                                e.process().pid() == static_cast<uint32_t>(client);
+                       },
+                       absl::Seconds(1))
+                   .has_value());
+}
+
+}  // namespace
+}  // namespace vigil::testing
