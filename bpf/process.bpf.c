@@ -12,6 +12,10 @@
 
 /* Set by the loader before load. */
 const volatile __u32 vigil_max_arg_bytes = 8192;
+/* Test only (--self_test_break=exec): exec calls bpf_get_current_task_btf(),
+ * a tracing helper since 5.11, so older verifiers reject it and the kernel
+ * matrix must say so. Unset, the call is dead code that the verifier skips. */
+const volatile __u32 vigil_break_exec = 0;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -26,6 +30,8 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 
 	if (!e)
 		return 0;
+	if (vigil_break_exec)
+		bpf_get_current_task_btf();
 
 	e->flags = 0;
 	e->_pad0 = 0;

@@ -9,6 +9,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/log.h"
+#include "selftest/all_checks.h"
+#include "selftest/runner.h"
 #include "sensor/sensor.h"
 
 ABSL_FLAG(std::string, node_name, "", "node name in events (default: $NODE_NAME, else the host name)");
@@ -25,6 +27,11 @@ ABSL_FLAG(std::string, kernel_btf, "", "BTF file for this kernel (default: /sys/
 ABSL_FLAG(std::string, hooks, "auto",
           "auto: the best hook each kernel offers; tracepoint: raw tracepoints only (the stable ABI)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off");
+ABSL_FLAG(bool, self_test, false,
+          "load every probe, cause the activity each watches, check its events, print one VIGIL-SELFTEST line "
+          "per probe and exit (non-zero if an attached probe fails); events still go to --output");
+ABSL_FLAG(std::string, self_test_break, "",
+          "test only: exec makes the exec probe need a 5.11+ kernel, to prove the kernel matrix catches it");
 
 namespace {
 
@@ -63,6 +70,15 @@ int main(int argc, char** argv) {
   config.exit_grace = absl::GetFlag(FLAGS_exit_grace);
   config.max_ancestors = absl::GetFlag(FLAGS_max_ancestors);
   config.health_interval = absl::GetFlag(FLAGS_health_interval);
+  config.loader.break_probe = absl::GetFlag(FLAGS_self_test_break);
+  if (!config.loader.break_probe.empty() && config.loader.break_probe != "exec") {
+    std::cerr << "vigil-sensor: --self_test_break must be exec or empty, not " << config.loader.break_probe << "\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_self_test)) {
+    config.loader.verifier_stats = true;
+    return vigil::selftest::RunSelfTest(config, vigil::selftest::AllChecks(), std::cout);
+  }
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.
