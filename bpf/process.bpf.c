@@ -43,6 +43,12 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	arg_start = BPF_CORE_READ(mm, arg_start);
 	arg_end = BPF_CORE_READ(mm, arg_end);
 	total = arg_end > arg_start ? arg_end - arg_start : 0;
+	/* Saturated before len is taken from it: clamping total after the
+	 * copy, when it shares a register with len, leaves the 5.10 verifier
+	 * with impossible bounds on len and it rejects `args + len` below. */
+	if (total > 0xffffffffu)
+		total = 0xffffffffu;
+	e->args_total = total;
 	len = total;
 	if (limit > VIGIL_ARGS_MAX)
 		limit = VIGIL_ARGS_MAX;
@@ -60,7 +66,6 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 		len = 0;
 	}
 	e->args_len = len;
-	e->args_total = total > 0xffffffffu ? 0xffffffffu : total;
 
 	fn = args + len;
 	fn_len = bpf_probe_read_kernel_str(fn, VIGIL_PATH_MAX, BPF_CORE_READ(bprm, filename));

@@ -133,9 +133,9 @@ run_vm() {
     -serial stdio -no-reboot -kernel "$vmlinuz" -initrd "$initramfs" \
     -append "console=ttyS0 panic=-1 quiet loglevel=4" </dev/null >"$console" 2>&1 || true
   secs=$(($(date +%s) - start))
-  echo -e "$column\t$pkg\t$ver\t$(tr -d '\r' <"$console" | sed -n 's/^VIGIL-VM-KERNEL //p' | head -1)\t$secs" >>"$kernels"
+  echo -e "$column\t$pkg\t$ver\t$(tr -d '\r' <"$console" | sed -n 's/.*VIGIL-VM-KERNEL //p' | head -1)\t$secs" >>"$kernels"
   for mode in "${modes[@]}"; do
-    tr -d '\r' <"$console" | sed -n "/^VIGIL-VM-RUN hooks=$mode\$/,/^VIGIL-VM-EXIT hooks=$mode /p" |
+    tr -d '\r' <"$console" | sed -n "/VIGIL-VM-RUN hooks=$mode\$/,/VIGIL-VM-EXIT hooks=$mode /p" |
       collect "$column" "$mode" >>"$results"
     if ! tr -d '\r' <"$console" | grep -q "^VIGIL-SELFTEST-SUMMARY .* hooks=$mode "; then
       echo -e "$column\t$mode\t*\t*\tnone\tfail\t-\t-\tno self-test summary on the console within ${vm_timeout}s (see $console)" >>"$results"
@@ -250,8 +250,13 @@ if ((update)); then
   {
     echo "# Written by scripts/vm-matrix.sh --update: column, mode, probe, hook of each probe that"
     echo "# passed. The matrix fails when one of these no longer attaches or uses another hook."
-    awk -F'\t' '$6 == "pass" { print $1 "\t" $2 "\t" $3 "\t" $5 }' "$results" | sort
-  } >"$expected"
+    {
+      # Columns not run this time keep their lines.
+      [[ -r $expected ]] && awk -F'\t' -v cols=" ${columns[*]} " '!/^#/ && index(cols, " " $1 " ") == 0' "$expected"
+      awk -F'\t' '$6 == "pass" { print $1 "\t" $2 "\t" $3 "\t" $5 }' "$results"
+    } | sort
+  } >"$expected.new"
+  mv "$expected.new" "$expected"
   log "wrote $doc and $expected"
 fi
 

@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 
@@ -27,9 +28,13 @@ thread_local bool tl_trial = false;
 thread_local std::string tl_last_error;
 
 int LibbpfPrint(libbpf_print_level level, const char* format, va_list args) {
-  char buf[1024];
-  vsnprintf(buf, sizeof(buf), format, args);
-  absl::string_view msg = absl::StripTrailingAsciiWhitespace(buf);
+  // Whole, however long: a verifier log arrives as one message.
+  va_list again;
+  va_copy(again, args);
+  std::string buf(std::max(vsnprintf(nullptr, 0, format, args), 0) + 1, '\0');
+  vsnprintf(buf.data(), buf.size(), format, again);
+  va_end(again);
+  absl::string_view msg = absl::StripTrailingAsciiWhitespace(buf.c_str());
   auto log = Logger("libbpf");
   if (level == LIBBPF_WARN) {
     tl_last_error = std::string(msg);
