@@ -12,6 +12,10 @@
 
 /* Set by the loader before load. */
 const volatile __u32 vigil_max_arg_bytes = 8192;
+/* Test only (--self_test_break=exec): exec calls bpf_get_current_task_btf(),
+ * a tracing helper since 5.11, so older verifiers reject it and the kernel
+ * matrix must say so. Unset, the call is dead code that the verifier skips. */
+const volatile __u32 vigil_break_exec = 0;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -26,6 +30,8 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 
 	if (!e)
 		return 0;
+	if (vigil_break_exec)
+		bpf_get_current_task_btf();
 
 	e->flags = 0;
 	e->_pad0 = 0;
@@ -37,6 +43,12 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	arg_start = BPF_CORE_READ(mm, arg_start);
 	arg_end = BPF_CORE_READ(mm, arg_end);
 	total = arg_end > arg_start ? arg_end - arg_start : 0;
+	/* Saturated before len is taken from it: clamping total after the
+	 * copy, when it shares a register with len, leaves the 5.10 verifier
+	 * with impossible bounds on len and it rejects `args + len` below. */
+	if (total > 0xffffffffu)
+		total = 0xffffffffu;
+	e->args_total = total;
 	len = total;
 	if (limit > VIGIL_ARGS_MAX)
 		limit = VIGIL_ARGS_MAX;
@@ -54,7 +66,6 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 		len = 0;
 	}
 	e->args_len = len;
-	e->args_total = total > 0xffffffffu ? 0xffffffffu : total;
 
 	fn = args + len;
 	fn_len = bpf_probe_read_kernel_str(fn, VIGIL_PATH_MAX, BPF_CORE_READ(bprm, filename));

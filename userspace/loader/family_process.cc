@@ -24,6 +24,7 @@ FamilySpec ProcessFamily() {
         auto skel = ProcessSkel::Make(opts);
         if (!skel.ok()) return skel.status();
         (*skel)->skel()->rodata->vigil_max_arg_bytes = config.max_arg_bytes;
+        (*skel)->skel()->rodata->vigil_break_exec = config.break_probe == "exec";
         return std::unique_ptr<BpfObject>(*std::move(skel));
       }};
 }

@@ -5,9 +5,11 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -26,9 +28,13 @@ thread_local bool tl_trial = false;
 thread_local std::string tl_last_error;
 
 int LibbpfPrint(libbpf_print_level level, const char* format, va_list args) {
-  char buf[1024];
-  vsnprintf(buf, sizeof(buf), format, args);
-  absl::string_view msg = absl::StripTrailingAsciiWhitespace(buf);
+  // Whole, however long: a verifier log arrives as one message.
+  va_list again;
+  va_copy(again, args);
+  std::string buf(std::max(vsnprintf(nullptr, 0, format, args), 0) + 1, '\0');
+  vsnprintf(buf.data(), buf.size(), format, again);
+  va_end(again);
+  absl::string_view msg = absl::StripTrailingAsciiWhitespace(buf.c_str());
   auto log = Logger("libbpf");
   if (level == LIBBPF_WARN) {
     tl_last_error = std::string(msg);
@@ -37,6 +43,38 @@ int LibbpfPrint(libbpf_print_level level, const char* format, va_list args) {
     log->log(level == LIBBPF_INFO ? spdlog::level::debug : spdlog::level::trace, "{}", msg);
   }
   return 0;
+}
+
+// Verifier statistics come from log level 4 (BPF_LOG_STATS, 5.2+), whose
+// "processed N insns" line every supported kernel prints, unlike
+// bpf_prog_info.verified_insns (5.16+). Without level 1 there is no
+// per-instruction trace, so this buffer is plenty and never fills.
+constexpr uint32_t kLogStats = 4;
+constexpr size_t kStatsLogSize = 64 * 1024;
+
+uint32_t ProcessedInsns(absl::string_view log) {
+  const size_t at = log.rfind("processed ");
+  uint32_t n = 0;
+  if (at == absl::string_view::npos) return 0;
+  for (char c : log.substr(at + sizeof("processed ") - 1)) {
+    if (c < '0' || c > '9') break;
+    n = n * 10 + static_cast<uint32_t>(c - '0');
+  }
+  return n;
+}
+
+// The verifier's complaint in a failed load's log: its last line that is not
+// one of the statistics lines.
+std::string VerifierError(absl::string_view log) {
+  std::string last;
+  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipWhitespace())) {
+    if (absl::StartsWith(line, "processed ") || absl::StartsWith(line, "verification time") ||
+        absl::StartsWith(line, "stack depth")) {
+      continue;
+    }
+    last = std::string(line);
+  }
+  return last;
 }
 
 absl::string_view AfterSlash(absl::string_view target) { return target.substr(target.find('/') + 1); }
@@ -126,7 +164,8 @@ absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& con
 }
 
 absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& family, const LoaderConfig& config,
-                                                             const std::vector<int>& choice, std::string* error) {
+                                                             const std::vector<int>& choice, std::string* error,
+                                                             std::vector<uint32_t>* verified_insns) {
   LIBBPF_OPTS(bpf_object_open_opts, opts);
   if (!config.kernel_btf.empty()) opts.btf_custom_path = config.kernel_btf.c_str();
   auto obj = family.open(&opts, config);
@@ -144,15 +183,33 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
   }
   bpf_program* prog;
   bpf_object__for_each_program(prog, o) bpf_program__set_autoload(prog, false);
+  std::vector<std::string> logs(family.probes.size());  // per probe, when config.verifier_stats
   for (size_t i = 0; i < family.probes.size(); ++i) {
     if (choice[i] < 0) continue;
     const char* name = family.probes[i].candidates[choice[i]].program;
-    bpf_program__set_autoload(bpf_object__find_program_by_name(o, name), true);
+    bpf_program* chosen = bpf_object__find_program_by_name(o, name);
+    bpf_program__set_autoload(chosen, true);
+    if (config.verifier_stats) {
+      logs[i].resize(kStatsLogSize);
+      bpf_program__set_log_buf(chosen, logs[i].data(), logs[i].size());
+      bpf_program__set_log_level(chosen, kLogStats);
+    }
   }
   tl_last_error.clear();
   if (int err = bpf_object__load(o); err != 0) {
     *error = tl_last_error.empty() ? std::string(LibbpfStatus(err, "load").message()) : tl_last_error;
+    // With a log buffer of ours libbpf prints no log: add the verifier's
+    // reason from the program that failed, the last one that logged.
+    for (auto log = logs.rbegin(); log != logs.rend(); ++log) {
+      if (log->empty() || (*log)[0] == '\0') continue;
+      if (std::string why = VerifierError(log->c_str()); !why.empty()) absl::StrAppend(error, ": ", why);
+      break;
+    }
     return LibbpfStatus(err, absl::StrCat("load ", family.name, ": ", *error));
+  }
+  if (verified_insns != nullptr) {
+    verified_insns->assign(family.probes.size(), 0);
+    for (size_t i = 0; i < logs.size(); ++i) (*verified_insns)[i] = ProcessedInsns(logs[i].c_str());
   }
   return obj;
 }
@@ -165,7 +222,7 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
   // Static checks first: skip candidates whose hook this kernel lacks.
   for (size_t i = 0; i < family.probes.size(); ++i) {
     const ProbeSpec& spec = family.probes[i];
-    ProbeState state{family.name, spec.name, "", false, {}};
+    ProbeState state{family.name, spec.name, "", false, {}, "", 0};
     for (size_t c = 0; c < spec.candidates.size() && choice[i] < 0; ++c) {
       const HookCandidate& cand = spec.candidates[c];
       if (config.hooks == HookPolicy::kTracepointOnly && cand.hook != Hook::kRawTp && cand.hook != Hook::kTracepoint) {
@@ -185,8 +242,9 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
   // Load everything chosen at once; on failure, find the programs this
   // kernel's verifier refuses, one probe at a time, and fall back for those.
   std::string error;
+  std::vector<uint32_t> insns;
   tl_trial = true;
-  auto obj = TryLoad(family, config, choice, &error);
+  auto obj = TryLoad(family, config, choice, &error, &insns);
   if (!obj.ok()) {
     for (size_t i = 0; i < family.probes.size(); ++i) {
       while (choice[i] >= 0) {
@@ -198,7 +256,7 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
         choice[i] = choice[i] + 1 < static_cast<int>(family.probes[i].candidates.size()) ? choice[i] + 1 : -1;
       }
     }
-    obj = TryLoad(family, config, choice, &error);
+    obj = TryLoad(family, config, choice, &error, &insns);
   }
   tl_trial = false;
   if (!obj.ok()) {
@@ -212,6 +270,8 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
     const HookCandidate& cand = family.probes[i].candidates[choice[i]];
     ProbeState& state = probes_[first + i];
     state.hook = HookName(cand.hook);
+    state.program = cand.program;
+    state.verified_insns = insns[i];
     bpf_link* link = bpf_program__attach(bpf_object__find_program_by_name((*obj)->object(), cand.program));
     if (link == nullptr) {
       state.notes.push_back(std::string(LibbpfStatus(-errno, absl::StrCat("attach ", state.hook)).message()));

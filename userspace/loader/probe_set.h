@@ -28,6 +28,13 @@ struct LoaderConfig {
   std::string kernel_btf;                 // empty: the running kernel's
   uint32_t tcp_socket_entries = 16384;    // TCP sockets whose owning process is remembered until close
   uint32_t net_pending_entries = 4096;    // threads inside a network syscall at once
+  // Ask the verifier for its statistics (--self_test); fills
+  // ProbeState::verified_insns.
+  bool verifier_stats = false;
+  // Test only (--self_test_break): the probe whose programs are made to need
+  // a newer kernel than some that Vigil supports, to prove the kernel matrix
+  // catches a verifier rejection. Empty: none.
+  std::string break_probe;
 };
 
 // Hook kinds, in the order a family usually prefers them. Tracepoints are the
@@ -64,6 +71,8 @@ struct ProbeState {
   std::string hook;  // empty when no candidate works here
   bool attached = false;
   std::vector<std::string> notes;  // why candidates were passed over, attach errors
+  std::string program;             // the BPF program loaded for it
+  uint32_t verified_insns = 0;     // instructions the verifier processed (0: not measured)
 };
 
 // A BPF object of one family, type-erased over its skeleton.
@@ -102,8 +111,10 @@ class ProbeSet {
  private:
   ProbeSet() = default;
   absl::Status CreateSharedMaps(const LoaderConfig& config);
+  // `verified_insns` (one per probe) is filled when config.verifier_stats.
   absl::StatusOr<std::unique_ptr<BpfObject>> TryLoad(const FamilySpec& family, const LoaderConfig& config,
-                                                     const std::vector<int>& choice, std::string* error);
+                                                     const std::vector<int>& choice, std::string* error,
+                                                     std::vector<uint32_t>* verified_insns = nullptr);
   void LoadFamily(const FamilySpec& family, const LoaderConfig& config);
 
   int ring_fd_ = -1;

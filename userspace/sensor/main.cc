@@ -9,6 +9,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/log.h"
+#include "selftest/all_checks.h"
+#include "selftest/runner.h"
 #include "sensor/sensor.h"
 
 ABSL_FLAG(std::string, node_name, "", "node name in events (default: $NODE_NAME, else the host name)");
@@ -29,6 +31,11 @@ ABSL_FLAG(uint32_t, tcp_socket_entries, 16384, "TCP sockets whose owning process
 ABSL_FLAG(uint32_t, net_pending_entries, 4096, "threads inside a network syscall the kernel tracks at once");
 ABSL_FLAG(uint64_t, dns_cache_size, 4096, "DNS answers remembered per (process, address) to name connect events");
 ABSL_FLAG(absl::Duration, dns_cache_max_age, absl::Minutes(5), "longest a DNS answer names connect events");
+ABSL_FLAG(bool, self_test, false,
+          "load every probe, cause the activity each watches, check its events, print one VIGIL-SELFTEST line "
+          "per probe and exit (non-zero if an attached probe fails); events still go to --output");
+ABSL_FLAG(std::string, self_test_break, "",
+          "test only: exec makes the exec probe need a 5.11+ kernel, to prove the kernel matrix catches it");
 
 namespace {
 
@@ -71,6 +78,15 @@ int main(int argc, char** argv) {
   config.loader.net_pending_entries = absl::GetFlag(FLAGS_net_pending_entries);
   config.dns_cache_size = absl::GetFlag(FLAGS_dns_cache_size);
   config.dns_cache_max_age = absl::GetFlag(FLAGS_dns_cache_max_age);
+  config.loader.break_probe = absl::GetFlag(FLAGS_self_test_break);
+  if (!config.loader.break_probe.empty() && config.loader.break_probe != "exec") {
+    std::cerr << "vigil-sensor: --self_test_break must be exec or empty, not " << config.loader.break_probe << "\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_self_test)) {
+    config.loader.verifier_stats = true;
+    return vigil::selftest::RunSelfTest(config, vigil::selftest::AllChecks(), std::cout);
+  }
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.

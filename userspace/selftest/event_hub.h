@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "pipeline/stage.h"
+#include "selftest/check.h"
+
+namespace vigil::selftest {
+
+// The EventWaiter the self-test gives to checks: keeps the events since the
+// last Reset() (at most `capacity`, oldest dropped first) for one waiter at a
+// time.
+class EventHub : public EventWaiter {
+ public:
+  explicit EventHub(size_t capacity = 1 << 16) : capacity_(capacity) {}
+
+  // From the pipeline thread.
+  void Push(const v1::Event& event);
+  // Forgets what arrived so far: a check starts here.
+  void Reset();
+  std::optional<v1::Event> WaitFor(const std::function<bool(const v1::Event&)>& match, absl::Duration timeout) override;
+
+ private:
+  const size_t capacity_;
+  absl::Mutex mu_;
+  std::deque<v1::Event> events_ ABSL_GUARDED_BY(mu_);
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;  // pushed out of events_ since Reset()
+};
+
+// The Sink that feeds an EventHub from the sensor's pipeline.
+class EventHubSink : public Sink {
+ public:
+  explicit EventHubSink(EventHub* hub) : hub_(hub) {}
+  absl::Status Write(const v1::Event& event) override {
+    hub_->Push(event);
+    return absl::OkStatus();
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+
+ private:
+  EventHub* hub_;
+};
+
+}  // namespace vigil::selftest

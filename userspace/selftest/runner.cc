@@ -1,0 +1,109 @@
+#include "selftest/runner.h"
+
+#include <sys/utsname.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/log.h"
+#include "selftest/event_hub.h"
+#include "sensor/sensor.h"
+
+namespace vigil::selftest {
+
+namespace {
+
+// A reason as one quoted value: the line stays one line and parseable.
+std::string Quoted(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string KernelRelease() {
+  utsname u{};
+  return uname(&u) == 0 ? u.release : "unknown";
+}
+
+}  // namespace
+
+int RunSelfTest(const SensorConfig& config, const std::vector<Check>& checks, std::ostream& out) {
+  const char* mode = config.loader.hooks == HookPolicy::kTracepointOnly ? "tracepoint" : "auto";
+  auto summary = [&](int pass, int fail, int unavailable, absl::string_view result) {
+    out << "VIGIL-SELFTEST-SUMMARY kernel=" << KernelRelease() << " hooks=" << mode
+        << " probes=" << pass + fail + unavailable << " pass=" << pass << " fail=" << fail
+        << " unavailable=" << unavailable << " result=" << result << std::endl;
+  };
+
+  auto hub = std::make_unique<EventHub>();
+  std::vector<std::unique_ptr<Sink>> sinks;
+  sinks.push_back(std::make_unique<EventHubSink>(hub.get()));
+  auto sensor = Sensor::Create(config, std::move(sinks));
+  if (!sensor.ok()) {
+    out << "VIGIL-SELFTEST-ERROR reason=" << Quoted(sensor.status().message()) << std::endl;
+    summary(0, 0, 0, "fail");
+    return 1;
+  }
+  absl::Notification stop;
+  absl::Status run_status;
+  std::thread runner([&] {
+    run_status = (*sensor)->Run([&](absl::Duration timeout) { return stop.WaitForNotificationWithTimeout(timeout); });
+  });
+
+  int pass = 0, fail = 0, unavailable = 0;
+  std::vector<bool> used(checks.size(), false);
+  for (const ProbeState& probe : (*sensor)->probes()) {
+    std::string line = absl::StrCat("VIGIL-SELFTEST probe=", probe.name, " family=", probe.family,
+                                    " hook=", probe.hook.empty() ? "none" : probe.hook);
+    for (size_t i = 0; i < checks.size(); ++i) used[i] = used[i] || checks[i].probe == probe.name;
+    if (!probe.attached) {
+      ++unavailable;
+      out << line
+          << " result=unavailable reason=" << Quoted(probe.notes.empty() ? "no candidate hook" : probe.notes.back())
+          << std::endl;
+      continue;
+    }
+    absl::StrAppend(&line, " program=", probe.program, " insns=", probe.verified_insns);
+    absl::Status status = absl::NotFoundError("no self-test check for this probe");
+    const absl::Time start = absl::Now();
+    for (size_t i = 0; i < checks.size(); ++i) {
+      if (checks[i].probe != probe.name) continue;
+      hub->Reset();
+      status = checks[i].run(*hub);
+      if (!status.ok()) break;
+    }
+    absl::StrAppend(&line, " ms=", absl::ToInt64Milliseconds(absl::Now() - start));
+    if (status.ok()) {
+      ++pass;
+      out << line << " result=pass" << std::endl;
+    } else {
+      ++fail;
+      out << line << " result=fail reason=" << Quoted(status.message()) << std::endl;
+    }
+  }
+  for (size_t i = 0; i < checks.size(); ++i) {
+    if (used[i]) continue;
+    ++fail;
+    out << "VIGIL-SELFTEST probe=" << checks[i].probe
+        << " family=? hook=none result=fail reason=" << Quoted("a check names a probe the sensor does not have")
+        << std::endl;
+  }
+
+  stop.Notify();
+  runner.join();
+  if (!run_status.ok()) Logger("selftest")->error("sensor: {}", run_status.message());
+  summary(pass, fail, unavailable, fail == 0 && run_status.ok() ? "pass" : "fail");
+  return fail == 0 && run_status.ok() ? 0 : 1;
+}
+
+}  // namespace vigil::selftest
