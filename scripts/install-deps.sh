@@ -10,6 +10,8 @@ pkgs=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libcli11-dev
   linux-libc-dev iproute2 procps util-linux
+  # azure-logs forwarder (libcurl, nlohmann-json) and its test server (cpp-httplib, openssl CLI)
+  libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev openssl
 )
 
 missing=()
