@@ -3,7 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <map>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 
 namespace vigil::collector {
 namespace {
@@ -145,6 +149,49 @@ TEST(PackRows, RowOverTheLimitAloneIsSetAside) {
   EXPECT_EQ(ranges[1].end, 4u);
   EXPECT_THAT(oversized, ElementsAre(1));
   EXPECT_EQ(JsonArrayBody(rows, ranges[1]), "[cc,dd]");
+}
+
+// The DCR's stream declaration and the table in deploy/azure must accept
+// exactly the rows the forwarder sends: a column Azure does not know is
+// dropped silently, a type mismatch nulls the value.
+TEST(EventToRow, MatchesTheStreamDeclarationShippedInDeploy) {
+  std::ifstream in(VIGIL_AZURE_DEPLOY_TEMPLATE);
+  ASSERT_TRUE(in) << VIGIL_AZURE_DEPLOY_TEMPLATE;
+  nlohmann::json tmpl = nlohmann::json::parse(in);
+  const auto& stream = tmpl["variables"]["streamColumns"];
+  const auto& table = tmpl["variables"]["tableColumns"];
+  ASSERT_EQ(stream.size(), table.size());
+  std::map<std::string, std::string> types;
+  for (size_t i = 0; i < stream.size(); ++i) {
+    EXPECT_EQ(stream[i]["name"], table[i]["name"]);
+    EXPECT_EQ(stream[i]["type"], table[i]["type"]);
+    types[stream[i]["name"]] = stream[i]["type"];
+  }
+  v1::Event e = ExecEvent();  // every column set
+  e.mutable_process()->set_gid(0);
+  e.mutable_process()->set_egid(0);
+  e.mutable_process()->mutable_start_time()->set_seconds(1767323000);
+  nlohmann::json row = EventToRow(e);
+  for (const auto& [key, value] : row.items()) {
+    ASSERT_TRUE(types.contains(key)) << key << " is not declared in the stream";
+    const std::string& type = types[key];
+    if (type == "string") {
+      EXPECT_TRUE(value.is_string()) << key;
+    } else if (type == "int" || type == "long") {
+      EXPECT_TRUE(value.is_number_integer()) << key;
+    } else if (type == "boolean") {
+      EXPECT_TRUE(value.is_boolean()) << key;
+    } else if (type == "datetime") {
+      absl::Time t;
+      std::string err;
+      EXPECT_TRUE(value.is_string() && absl::ParseTime(absl::RFC3339_full, value.get<std::string>(), &t, &err)) << key;
+    } else if (type == "dynamic") {
+      EXPECT_TRUE(value.is_array() || value.is_object()) << key;
+    } else {
+      ADD_FAILURE() << key << " has unexpected type " << type;
+    }
+  }
+  for (const auto& [name, type] : types) EXPECT_TRUE(row.contains(name)) << name << " is declared but never sent";
 }
 
 }  // namespace
