@@ -46,6 +46,10 @@ absl::StatusOr<std::unique_ptr<AzureEmulator>> AzureEmulator::Start(const AzureE
   e->server_.Get("/vigil-emulator/rows", [raw = e.get()](const httplib::Request&, httplib::Response& res) {
     res.set_content(nlohmann::json(raw->Rows()).dump(), "application/json");
   });
+  if (!options.rows_file.empty()) {
+    e->rows_file_ = std::fopen(options.rows_file.c_str(), "ae");
+    if (e->rows_file_ == nullptr) return absl::InvalidArgumentError(absl::StrCat("cannot open ", options.rows_file));
+  }
   e->port_ = e->server_.bind_to_any_port("127.0.0.1");
   if (e->port_ <= 0) return absl::UnavailableError("emulator cannot bind 127.0.0.1");
   e->thread_ = std::thread([raw = e.get()] { raw->server_.listen_after_bind(); });
@@ -55,6 +59,7 @@ absl::StatusOr<std::unique_ptr<AzureEmulator>> AzureEmulator::Start(const AzureE
 AzureEmulator::~AzureEmulator() {
   server_.stop();
   if (thread_.joinable()) thread_.join();
+  if (rows_file_ != nullptr) std::fclose(rows_file_);
 }
 
 std::string AzureEmulator::url() const { return absl::StrCat("https://127.0.0.1:", port_); }
@@ -223,7 +228,11 @@ void AzureEmulator::HandleIngest(const httplib::Request& req, httplib::Response&
   }
   call.status = 204;
   calls_.push_back(call);
-  for (auto& row : rows) rows_.push_back(std::move(row));
+  for (auto& row : rows) {
+    if (rows_file_ != nullptr) std::fprintf(rows_file_, "%s\n", row.dump().c_str());
+    rows_.push_back(std::move(row));
+  }
+  if (rows_file_ != nullptr) std::fflush(rows_file_);
   res.status = 204;
 }
 

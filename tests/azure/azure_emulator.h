@@ -9,6 +9,7 @@
 #include <httplib.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <deque>
 #include <memory>
 #include <string>
@@ -35,6 +36,7 @@ struct AzureEmulatorOptions {
   std::string stream = "Custom-VigilEvents_CL";
   int token_lifetime_seconds = 3600;
   size_t max_call_bytes = 1024 * 1024;  // the documented limit, compressed and uncompressed
+  std::string rows_file;                // when set, each accepted row is appended as a JSON line
 };
 
 // What one ingestion call looked like, accepted or not.
@@ -102,6 +104,7 @@ class AzureEmulator {
   std::vector<IngestCall> calls_ ABSL_GUARDED_BY(mu_);
   std::vector<httplib::Params> token_forms_ ABSL_GUARDED_BY(mu_);
   uint64_t next_token_ ABSL_GUARDED_BY(mu_) = 0;
+  std::FILE* rows_file_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace vigil::testing
