@@ -13,6 +13,8 @@ pkgs=(
   # kernel matrix (scripts/vm-matrix.sh): qemu boots Debian kernels with a
   # busybox initramfs; apt and dpkg-deb fetch and unpack kernel packages.
   qemu-system-x86 busybox-static cpio debian-archive-keyring apt dpkg binutils
+  # azure-logs forwarder (libcurl, nlohmann-json) and its test server (cpp-httplib, openssl CLI)
+  libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev openssl
 )
 
 missing=()

@@ -1,0 +1,230 @@
+#include "collector/azure/azure_logs_forwarder.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <deque>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "collector/azure/gzip.h"
+#include "collector/azure/http_client.h"
+#include "collector/azure/rows.h"
+#include "collector/azure/token_source.h"
+#include "common/log.h"
+#include "common/rate_limit.h"
+#include "common/status.h"
+
+namespace vigil::collector {
+namespace {
+
+// What became of one call's rows.
+enum class Outcome { kDelivered, kTooLarge, kRejected };
+
+absl::Status WriteFileDurably(const std::string& path, absl::string_view data) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("create ", tmp));
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return ErrnoStatus(err, absl::StrCat("write ", tmp));
+    }
+    done += n;
+  }
+  if (::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    return ErrnoStatus(err, absl::StrCat("fsync ", tmp));
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus(errno, absl::StrCat("rename to ", path));
+  return absl::OkStatus();
+}
+
+class AzureLogsForwarder : public Forwarder {
+ public:
+  AzureLogsForwarder(const AzureLogsConfig& config, std::unique_ptr<HttpClient> http)
+      : config_(config),
+        http_(std::move(http)),
+        tokens_(config_, *http_),
+        url_(absl::StrCat(config_.endpoint, "/dataCollectionRules/", config_.dcr_immutable_id, "/streams/",
+                          config_.stream, "?api-version=2023-01-01")),
+        rng_(std::random_device{}()) {}
+
+  const std::string& name() const override { return name_; }
+
+  absl::Status Send(absl::Span<const v1::Event> events) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> rows;
+    std::vector<const std::string*> ids;
+    rows.reserve(events.size());
+    for (const v1::Event& e : events) {
+      // Delivered by an earlier, partly failed Send of this same batch.
+      if (delivered_.contains(e.id())) continue;
+      rows.push_back(SerializeRow(EventToRow(e)));
+      ids.push_back(&e.id());
+    }
+    std::vector<size_t> oversized;
+    std::vector<RowRange> packed = PackRows(rows, config_.max_call_bytes, oversized);
+    for (size_t i : oversized) {
+      if (auto s = Park(JsonArrayBody(rows, {i, i + 1}), 0,
+                        absl::StrCat("one row of ", rows[i].size(), " bytes is over the ", config_.max_call_bytes,
+                                     "-byte call limit"));
+          !s.ok()) {
+        return s;
+      }
+      delivered_.insert(*ids[i]);
+    }
+    std::deque<RowRange> work(packed.begin(), packed.end());
+    absl::Time deadline = absl::Now() + config_.retry_budget;
+    while (!work.empty()) {
+      RowRange range = work.front();
+      work.pop_front();
+      std::string body = JsonArrayBody(rows, range);
+      HttpResponse response;
+      auto outcome = Deliver(body, deadline, response);
+      if (!outcome.ok()) return outcome.status();
+      if (*outcome == Outcome::kTooLarge && range.size() > 1) {
+        // 413: the service measured the call as too large; halve it.
+        size_t mid = range.begin + range.size() / 2;
+        work.push_front({mid, range.end});
+        work.push_front({range.begin, mid});
+        continue;
+      }
+      if (*outcome != Outcome::kDelivered) {
+        Logger("azure")->error("Logs Ingestion API refused {} rows with HTTP {}: {}", range.size(), response.status,
+                               response.body);
+        if (auto s = Park(body, response.status, response.body); !s.ok()) return s;
+      }
+      for (size_t i = range.begin; i < range.end; ++i) delivered_.insert(*ids[i]);
+    }
+    delivered_.clear();
+    return absl::OkStatus();
+  }
+
+ private:
+  // One call, retried until it gets an answer that settles it or the
+  // deadline passes. Retry rules as the Logs Ingestion API documents them
+  // (https://learn.microsoft.com/azure/azure-monitor/logs/logs-ingestion-api-overview#limits-and-restrictions,
+  // https://learn.microsoft.com/azure/azure-monitor/fundamentals/service-limits#logs-ingestion-api):
+  // 204 is success; 429 comes with Retry-After, the seconds to wait; 413 means
+  // the call is over 1 MB; 408 and 5xx are transient.
+  absl::StatusOr<Outcome> Deliver(const std::string& body, absl::Time deadline, HttpResponse& response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto gzipped = Gzip(body);
+    if (!gzipped.ok()) return gzipped.status();
+    absl::Duration backoff = config_.initial_backoff;
+    bool refreshed_after_401 = false;
+    for (;;) {
+      absl::Duration wait;
+      absl::Status failure;
+      auto token = tokens_.Get();
+      if (!token.ok()) {
+        failure = token.status();
+        wait = NextBackoff(backoff);
+      } else {
+        auto r = http_->Post(url_,
+                             {absl::StrCat("Authorization: Bearer ", *token), "Content-Type: application/json",
+                              "Content-Encoding: gzip"},
+                             *gzipped);
+        if (r.ok()) response = *std::move(r);
+        if (r.ok() && (response.status == 204 || response.status == 200)) return Outcome::kDelivered;
+        if (r.ok() && response.status == 413) return Outcome::kTooLarge;
+        if (r.ok() && response.status == 401) {
+          // The token was revoked or expired early: a fresh one, the first
+          // time at once.
+          tokens_.Invalidate();
+          if (!refreshed_after_401) {
+            refreshed_after_401 = true;
+            continue;
+          }
+        }
+        if (!r.ok()) {
+          failure = r.status();
+          wait = NextBackoff(backoff);
+        } else if (response.status == 429) {
+          failure = absl::ResourceExhaustedError(absl::StrCat("HTTP 429: ", response.body));
+          wait = response.retry_after.value_or(NextBackoff(backoff));
+        } else if (response.status == 408 || response.status >= 500 || response.status == 401) {
+          failure = absl::UnavailableError(absl::StrCat("HTTP ", response.status, ": ", response.body));
+          wait = NextBackoff(backoff);
+        } else {
+          return Outcome::kRejected;  // 400, 403, 404, ...: retrying cannot help
+        }
+      }
+      if (absl::Now() + wait > deadline) {
+        return absl::UnavailableError(absl::StrCat("azure-logs gave up retrying for now: ", failure.message()));
+      }
+      if (warn_limit_.Allow(suppressed_)) {
+        Logger("azure")->warn("retrying in {}: {} ({} similar suppressed)", absl::FormatDuration(wait),
+                              failure.message(), suppressed_);
+      }
+      absl::SleepFor(wait);
+    }
+  }
+
+  // Capped exponential backoff with jitter (50..100% of the step), so
+  // collector replicas do not retry in lockstep.
+  absl::Duration NextBackoff(absl::Duration& step) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    absl::Duration wait = step * std::uniform_real_distribution<double>(0.5, 1.0)(rng_);
+    step = std::min(step * 2, config_.max_backoff);
+    return wait;
+  }
+
+  // The body as sent (uncompressed: replay it with gzip + curl, see
+  // deploy/azure/README.md) and, next to it, why it was refused.
+  absl::Status Park(const std::string& body, long status, absl::string_view reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::string base = absl::StrCat(config_.dead_letter_dir, "/", absl::ToUnixNanos(absl::Now()), "-", ++parked_);
+    if (auto s = WriteFileDurably(base + ".json", body); !s.ok()) return s;
+    if (auto s = WriteFileDurably(base + ".reason", absl::StrCat("HTTP ", status, "\n", reason, "\n")); !s.ok()) {
+      return s;
+    }
+    Logger("azure")->error("parked a batch of {} bytes in {}.json", body.size(), base);
+    return absl::OkStatus();
+  }
+
+  const std::string name_ = "azure-logs";
+  const AzureLogsConfig config_;
+  absl::Mutex mu_;
+  std::unique_ptr<HttpClient> http_ ABSL_GUARDED_BY(mu_);
+  TokenSource tokens_ ABSL_GUARDED_BY(mu_);
+  const std::string url_;
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> delivered_ ABSL_GUARDED_BY(mu_);
+  uint64_t parked_ ABSL_GUARDED_BY(mu_) = 0;
+  RateLimit warn_limit_ ABSL_GUARDED_BY(mu_){absl::Seconds(10)};
+  uint64_t suppressed_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Forwarder>> MakeAzureLogsForwarder(const AzureLogsConfig& config) {
+  if (auto s = Validate(config); !s.ok()) return s;
+  std::error_code ec;
+  std::filesystem::create_directories(config.dead_letter_dir, ec);
+  if (ec) return ErrnoStatus(ec.value(), absl::StrCat("create dead-letter directory ", config.dead_letter_dir));
+  HttpOptions options;
+  options.ca_bundle = config.ca_bundle;
+  options.proxy = config.proxy;
+  options.timeout = config.request_timeout;
+  options.connect_timeout = config.connect_timeout;
+  auto http = HttpClient::Create(options);
+  if (!http.ok()) return http.status();
+  return std::unique_ptr<Forwarder>(new AzureLogsForwarder(config, *std::move(http)));
+}
+
+}  // namespace vigil::collector

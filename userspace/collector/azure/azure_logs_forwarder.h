@@ -1,0 +1,18 @@
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "collector/azure/config.h"
+#include "collector/forwarder.h"
+
+namespace vigil::collector {
+
+// The azure-logs forwarder: events as rows of a custom Log Analytics table,
+// through the Azure Monitor Logs Ingestion API
+// (https://learn.microsoft.com/azure/azure-monitor/logs/logs-ingestion-api-overview).
+// Fails with InvalidArgument for a bad config, or when the dead-letter
+// directory cannot be created.
+absl::StatusOr<std::unique_ptr<Forwarder>> MakeAzureLogsForwarder(const AzureLogsConfig& config);
+
+}  // namespace vigil::collector

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace vigil::collector {
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;  // the first 64 KiB
+  std::optional<absl::Duration> retry_after;
+};
+
+struct HttpOptions {
+  std::string ca_bundle;  // empty: the system trust store
+  std::string proxy;      // empty: libcurl's HTTPS_PROXY/NO_PROXY environment
+  absl::Duration timeout = absl::Seconds(30);
+  absl::Duration connect_timeout = absl::Seconds(10);
+};
+
+// HTTPS POSTs through one libcurl handle, so connections (and their TLS
+// sessions) are reused between calls. Not thread-safe.
+class HttpClient {
+ public:
+  static absl::StatusOr<std::unique_ptr<HttpClient>> Create(const HttpOptions& options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Any HTTP status is a response; a failure to get one (DNS, connect, TLS,
+  // timeout, dropped connection) is Unavailable, or DeadlineExceeded for a
+  // timeout, with libcurl's reason.
+  absl::StatusOr<HttpResponse> Post(const std::string& url, const std::vector<std::string>& headers,
+                                    absl::string_view body);
+
+ private:
+  explicit HttpClient(CURL* curl) : curl_(curl) {}
+  CURL* curl_;
+};
+
+}  // namespace vigil::collector

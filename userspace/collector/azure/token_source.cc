@@ -1,0 +1,83 @@
+#include "collector/azure/token_source.h"
+
+#include <curl/curl.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "nlohmann/json.hpp"
+
+namespace vigil::collector {
+namespace {
+
+std::string FormEscape(absl::string_view value) {
+  std::unique_ptr<char, decltype(&curl_free)> escaped(curl_easy_escape(nullptr, value.data(), value.size()),
+                                                      &curl_free);
+  return escaped ? std::string(escaped.get()) : std::string();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> TokenSource::RequestBody() const {
+  std::string body = absl::StrCat("grant_type=client_credentials&client_id=", FormEscape(config_.client_id),
+                                  "&scope=", FormEscape(config_.scope));
+  if (!config_.client_secret.empty()) {
+    absl::StrAppend(&body, "&client_secret=", FormEscape(config_.client_secret));
+    return body;
+  }
+  // Read for every request: the kubelet rewrites the projected token before
+  // it expires (hourly by default on AKS), and an old one is refused.
+  std::ifstream in(config_.federated_token_file);
+  if (!in) return absl::FailedPreconditionError(absl::StrCat("cannot read ", config_.federated_token_file));
+  std::stringstream contents;
+  contents << in.rdbuf();
+  std::string assertion(absl::StripAsciiWhitespace(contents.str()));
+  if (assertion.empty()) return absl::FailedPreconditionError(absl::StrCat(config_.federated_token_file, " is empty"));
+  absl::StrAppend(&body,
+                  "&client_assertion_type=", FormEscape("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                  "&client_assertion=", FormEscape(assertion));
+  return body;
+}
+
+absl::StatusOr<std::string> TokenSource::Get() {
+  absl::Time now = absl::Now();
+  if (!token_.empty() && now < refresh_at_) return token_;
+  auto body = RequestBody();
+  if (!body.ok()) return body.status();
+  std::string url = absl::StrCat(config_.authority_host, "/", config_.tenant_id, "/oauth2/v2.0/token");
+  auto response = http_.Post(url, {"Content-Type: application/x-www-form-urlencoded"}, *body);
+  if (!response.ok()) return response.status();
+  if (response->status != 200) {
+    // Entra's error body names the problem (AADSTS code) and has no secrets.
+    return absl::UnauthenticatedError(
+        absl::StrCat("token request to ", url, " answered ", response->status, ": ", response->body));
+  }
+  auto json = nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("access_token") || !json["access_token"].is_string()) {
+    return absl::UnauthenticatedError(absl::StrCat("token response from ", url, " has no access_token"));
+  }
+  // expires_in is a number in the v2.0 endpoint's answer, a string in some
+  // older and sovereign-cloud ones.
+  int64_t expires_in = 0;
+  const auto& e = json.contains("expires_in") ? json["expires_in"] : nlohmann::json();
+  if (e.is_number_integer()) {
+    expires_in = e.get<int64_t>();
+  } else if (e.is_string()) {
+    (void)absl::SimpleAtoi(e.get<std::string>(), &expires_in);
+  }
+  if (expires_in <= 0)
+    return absl::UnauthenticatedError(absl::StrCat("token response from ", url, " has no expires_in"));
+  token_ = json["access_token"].get<std::string>();
+  absl::Duration lifetime = absl::Seconds(expires_in);
+  refresh_at_ = now + lifetime - std::min(config_.token_refresh_margin, lifetime / 2);
+  Logger("azure")->debug("new access token, valid {}s", expires_in);
+  return token_;
+}
+
+}  // namespace vigil::collector
