@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "loader/probe_set.h"
+#include "uplink/uplink.h"
 
 namespace vigil {
 
@@ -21,6 +22,9 @@ struct SensorConfig {
   absl::Duration exit_grace = absl::Seconds(30);
   uint32_t max_ancestors = 8;
   absl::Duration health_interval = absl::Seconds(60);
+  // Streaming to vigil-collector: off while uplink.target is empty. The
+  // sensor fills in the identity's node, version, kernel and instance id.
+  UplinkOptions uplink;
 };
 
 // InvalidArgument naming the first bad setting.
