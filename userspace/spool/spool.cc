@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/log.h"
+#include "common/rate_limit.h"
 #include "common/status.h"
 
 namespace vigil {
@@ -313,11 +314,9 @@ void Spool::EnforceCap() {
       evicted_items_ += r.items;
     }
     DeleteOldest();
-    static uint64_t logged = 0;
-    if (evicted_records_ != logged) {
+    if (uint64_t held; evict_log_.Allow(held)) {
       Logger("spool")->warn("{}: cap of {} bytes reached, oldest data deleted: {} records ({} items) lost so far",
                             options_.dir, options_.max_bytes, evicted_records_, evicted_items_);
-      logged = evicted_records_;
     }
   }
 }

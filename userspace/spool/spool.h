@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/rate_limit.h"
 
 namespace vigil {
 
@@ -111,6 +112,7 @@ class Spool {
   uint64_t truncated_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t evicted_records_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t evicted_items_ ABSL_GUARDED_BY(mu_) = 0;
+  RateLimit evict_log_ ABSL_GUARDED_BY(mu_){absl::Seconds(10)};
 };
 
 }  // namespace vigil
