@@ -28,6 +28,18 @@ absl::Status Validate(const SensorConfig& c) {
   if (c.dns_cache_max_age < absl::ZeroDuration()) return bad("dns cache max age must not be negative");
   if (c.node_name.empty()) return bad("node name is empty");
   if (c.output.empty()) return bad("output is empty (use - for stdout)");
+  if (!c.uplink.target.empty()) {
+    if (!c.uplink.plaintext && (c.uplink.ca_file.empty() || c.uplink.cert_file.empty() || c.uplink.key_file.empty())) {
+      return bad(
+          "--collector needs --collector_ca, --collector_cert and --collector_key (mTLS), "
+          "or --collector_plaintext");
+    }
+    if (c.uplink.spool.dir.empty()) return bad("spool directory is empty");
+    if (c.uplink.spool.max_bytes < 2 * c.uplink.spool.segment_bytes) {
+      return bad("spool cap ", c.uplink.spool.max_bytes, " must be at least two segments (",
+                 2 * c.uplink.spool.segment_bytes, " bytes)");
+    }
+  }
   return absl::OkStatus();
 }
 

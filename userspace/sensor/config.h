@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "loader/probe_set.h"
+#include "uplink/uplink.h"
 
 namespace vigil {
 
@@ -23,6 +24,9 @@ struct SensorConfig {
   absl::Duration health_interval = absl::Seconds(60);
   size_t dns_cache_size = 4096;                    // (process, address) -> name pairs for connect events
   absl::Duration dns_cache_max_age = absl::Minutes(5);
+  // Streaming to vigil-collector: off while uplink.target is empty. The
+  // sensor fills in the identity's node, version, kernel and instance id.
+  UplinkOptions uplink;
 };
 
 // InvalidArgument naming the first bad setting.

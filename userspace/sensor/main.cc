@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -26,6 +27,16 @@ ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(60), "interval between 
 ABSL_FLAG(std::string, kernel_btf, "", "BTF file for this kernel (default: /sys/kernel/btf/vmlinux)");
 ABSL_FLAG(std::string, hooks, "auto",
           "auto: the best hook each kernel offers; tracepoint: raw tracepoints only (the stable ABI)");
+ABSL_FLAG(std::string, collector, "", "vigil-collector address host:port to stream events to; empty: no uplink");
+ABSL_FLAG(bool, collector_plaintext, false, "talk to the collector without TLS (only on a trusted network)");
+ABSL_FLAG(std::string, collector_ca, "", "PEM file: the CA that signed the collector's certificate");
+ABSL_FLAG(std::string, collector_cert, "", "PEM file: this node's client certificate for mTLS");
+ABSL_FLAG(std::string, collector_key, "", "PEM file: the client certificate's private key");
+ABSL_FLAG(std::string, spool_dir, "/var/lib/vigil/spool", "where events wait until the collector has them");
+ABSL_FLAG(uint64_t, spool_max_bytes, 256ull << 20, "spool cap; when reached the oldest events go (counted)");
+ABSL_FLAG(absl::Duration, collector_max_backoff, absl::Seconds(30), "longest wait between reconnect attempts");
+ABSL_FLAG(std::string, cluster, "", "cluster name sent to the collector (default: $CLUSTER_NAME)");
+ABSL_FLAG(std::string, cloud, "", "cloud provider sent to the collector: aws, gcp, azure, onprem... ($CLOUD)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off");
 ABSL_FLAG(uint32_t, tcp_socket_entries, 16384, "TCP sockets whose owning process the kernel remembers until close");
 ABSL_FLAG(uint32_t, net_pending_entries, 4096, "threads inside a network syscall the kernel tracks at once");
@@ -38,6 +49,12 @@ ABSL_FLAG(std::string, self_test_break, "",
           "test only: exec makes the exec probe need a 5.11+ kernel, to prove the kernel matrix catches it");
 
 namespace {
+
+std::string FlagOrEnv(const std::string& flag, const char* env) {
+  if (!flag.empty()) return flag;
+  const char* v = std::getenv(env);
+  return v != nullptr ? v : "";
+}
 
 std::string DefaultNodeName() {
   if (const char* env = std::getenv("NODE_NAME"); env != nullptr && *env != '\0') return env;
@@ -87,6 +104,17 @@ int main(int argc, char** argv) {
     config.loader.verifier_stats = true;
     return vigil::selftest::RunSelfTest(config, vigil::selftest::AllChecks(), std::cout);
   }
+  config.uplink.target = absl::GetFlag(FLAGS_collector);
+  config.uplink.plaintext = absl::GetFlag(FLAGS_collector_plaintext);
+  config.uplink.ca_file = absl::GetFlag(FLAGS_collector_ca);
+  config.uplink.cert_file = absl::GetFlag(FLAGS_collector_cert);
+  config.uplink.key_file = absl::GetFlag(FLAGS_collector_key);
+  config.uplink.spool.dir = absl::GetFlag(FLAGS_spool_dir);
+  config.uplink.spool.max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
+  config.uplink.spool.segment_bytes = std::min<uint64_t>(8u << 20, config.uplink.spool.max_bytes / 4);
+  config.uplink.max_backoff = absl::GetFlag(FLAGS_collector_max_backoff);
+  config.uplink.identity.set_cluster(FlagOrEnv(absl::GetFlag(FLAGS_cluster), "CLUSTER_NAME"));
+  config.uplink.identity.set_cloud(FlagOrEnv(absl::GetFlag(FLAGS_cloud), "CLOUD"));
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.

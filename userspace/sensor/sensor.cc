@@ -1,5 +1,7 @@
 #include "sensor/sensor.h"
 
+#include <sys/utsname.h>
+
 #include <random>
 
 #include "absl/strings/str_format.h"
@@ -39,6 +41,19 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   if (!sink.ok()) return sink.status();
   std::vector<std::unique_ptr<Sink>> sinks = std::move(extra_sinks);
   sinks.push_back(*std::move(sink));
+  const std::string instance_id = RandomInstanceId();
+  if (!config.uplink.target.empty()) {
+    UplinkOptions uplink_options = config.uplink;
+    v1::SensorIdentity& id = uplink_options.identity;
+    id.set_node(config.node_name);
+    id.set_sensor_version(VIGIL_VERSION);
+    id.set_instance_id(instance_id);
+    if (utsname u{}; uname(&u) == 0) id.set_kernel(u.release);
+    auto uplink = Uplink::Create(uplink_options);
+    if (!uplink.ok()) return uplink.status();
+    sensor->uplink_ = uplink->get();
+    sinks.push_back(*std::move(uplink));
+  }
 
   auto probes = ProbeSet::Load(config.loader, BuiltinFamilies());
   if (!probes.ok()) return probes.status();
@@ -60,7 +75,7 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
       DnsNamesOptions{.max_entries = config.dns_cache_size, .max_age = config.dns_cache_max_age}));
 
   sensor->pipeline_ = std::make_unique<Pipeline>(
-      PipelineOptions{.queue_capacity = config.queue_capacity, .instance_id = RandomInstanceId()},
+      PipelineOptions{.queue_capacity = config.queue_capacity, .instance_id = instance_id},
       Decoder(DecoderOptions{.node = config.node_name, .max_args = config.max_args}, &sensor->clock_),
       std::move(enrichers), std::move(sinks));
   Pipeline* pipeline = sensor->pipeline_.get();
@@ -89,7 +104,8 @@ absl::Status Sensor::Run(const std::function<bool(absl::Duration)>& wait_for_sto
   auto log = Logger("sensor");
   pipeline_->Start();
   reader_ = std::thread([this] { ReadLoop(); });
-  log->info("streaming events from {} probes to {}", probes_->probes().size(), config_.output);
+  log->info("streaming events from {} probes to {}{}", probes_->probes().size(), config_.output,
+            config_.uplink.target.empty() ? "" : " and to the collector at " + config_.uplink.target);
 
   absl::Time next_health = absl::Now() + config_.health_interval;
   while (!wait_for_stop(absl::Seconds(1))) {
@@ -140,6 +156,18 @@ v1::Event Sensor::Health(bool final) {
   h->set_queue_depth(pc.queue_depth);
   h->set_process_cache_size(process_cache_->size());
   h->set_process_cache_evictions(process_cache_->evictions());
+  if (uplink_ != nullptr) {
+    const UplinkStats us = uplink_->Stats();
+    v1::UplinkHealth* u = h->mutable_uplink();
+    u->set_dropped_queue(us.dropped_queue);
+    u->set_dropped_spool_cap(us.spool.evicted_items);
+    u->set_spool_errors(us.spool_errors);
+    u->set_spool_corrupt(us.spool.corrupt_records + us.spool.truncated_records);
+    u->set_spool_bytes(us.spool.bytes);
+    u->set_pending_batches(us.spool.next_index - std::max(us.spool.first_index, us.acked_sequence + 1));
+    u->set_acked_sequence(us.acked_sequence);
+    u->set_connected(us.connected);
+  }
   return event;
 }
 
@@ -151,12 +179,19 @@ void Sensor::LogNewDrops() {
     if (kc.ok()) kernel += (*kc)[k][VIGIL_CNT_DROP_RINGBUF] + (*kc)[k][VIGIL_CNT_DROP_SCRATCH];
     queue += pc.dropped_queue[k];
   }
-  if (kernel + queue == drops_logged_) return;
+  uint64_t uplink = 0;
+  if (uplink_ != nullptr) {
+    const UplinkStats us = uplink_->Stats();
+    uplink = us.dropped_queue + us.spool.evicted_items + us.spool_errors;
+  }
+  if (kernel + queue + uplink == drops_logged_) return;
   static RateLimit limit(absl::Seconds(10));
   if (uint64_t held; limit.Allow(held)) {
-    Logger("sensor")->warn("events lost so far: {} in the kernel (ring buffer full), {} in the sensor (queue full)",
-                           kernel, queue);
-    drops_logged_ = kernel + queue;
+    Logger("sensor")->warn(
+        "events lost so far: {} in the kernel (ring buffer full), {} in the sensor (queue full), {} on the way to "
+        "the collector (uplink queue full, spool cap or spool errors)",
+        kernel, queue, uplink);
+    drops_logged_ = kernel + queue + uplink;
   }
 }
 

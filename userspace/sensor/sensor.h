@@ -12,6 +12,7 @@
 #include "pipeline/pipeline.h"
 #include "process/process_cache.h"
 #include "sensor/config.h"
+#include "uplink/uplink.h"
 
 namespace vigil {
 
@@ -45,6 +46,7 @@ class Sensor {
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<RingBuffer> ring_;
   const ProcessCache* process_cache_ = nullptr;  // owned by pipeline_
+  const Uplink* uplink_ = nullptr;               // owned by pipeline_; null without a collector
   std::thread reader_;
   std::atomic<bool> stop_reader_{false};
   uint64_t drops_logged_ = 0;

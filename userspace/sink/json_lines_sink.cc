@@ -8,6 +8,17 @@
 
 namespace vigil {
 
+absl::Status AppendJsonLine(const v1::Event& event, std::string& line) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = false;
+  auto status = google::protobuf::util::MessageToJsonString(event, &json, options);
+  if (!status.ok()) return absl::InternalError(absl::StrCat("JSON encoding: ", status.ToString()));
+  line += json;
+  line += '\n';
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<JsonLinesSink>> JsonLinesSink::Open(const std::string& path) {
   if (path == "-") return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(stdout, "stdout", false));
   FILE* f = std::fopen(path.c_str(), "ae");
@@ -25,11 +36,7 @@ JsonLinesSink::~JsonLinesSink() {
 
 absl::Status JsonLinesSink::Write(const v1::Event& event) {
   line_.clear();
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = false;
-  auto status = google::protobuf::util::MessageToJsonString(event, &line_, options);
-  if (!status.ok()) return absl::InternalError(absl::StrCat("JSON encoding: ", status.ToString()));
-  line_ += '\n';
+  if (absl::Status s = AppendJsonLine(event, line_); !s.ok()) return s;
   if (std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size()) {
     int err = errno;
     std::clearerr(file_);

@@ -9,6 +9,10 @@
 
 namespace vigil {
 
+// Appends `event` in the protobuf JSON mapping and a newline to `line`: the
+// one encoding of every JSON-lines output (sensor file, collector forwarders).
+absl::Status AppendJsonLine(const v1::Event& event, std::string& line);
+
 // One JSON object per line, in the protobuf JSON mapping of vigil.v1.Event,
 // to stdout ("-") or a file (appended to).
 class JsonLinesSink : public Sink {

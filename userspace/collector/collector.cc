@@ -1,0 +1,249 @@
+#include "collector/collector.h"
+
+#include <grpcpp/health_check_service_interface.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/rate_limit.h"
+#include "vigil/v1/collector.grpc.pb.h"
+
+namespace vigil::collector {
+
+namespace {
+
+constexpr size_t kReadRecords = 256;
+constexpr size_t kReadBytes = 4u << 20;
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const CollectorConfig& c) {
+  if (c.plaintext) return grpc::InsecureServerCredentials();
+  auto ca = ReadFile(c.ca_file);
+  if (!ca.ok()) return ca.status();
+  auto cert = ReadFile(c.cert_file);
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile(c.key_file);
+  if (!key.ok()) return key.status();
+  // mTLS: a sensor without a certificate signed by this CA is refused in the handshake.
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = *std::move(ca);
+  ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+absl::Status Validate(const CollectorConfig& c) {
+  auto bad = [](auto&&... parts) { return absl::InvalidArgumentError(absl::StrCat(parts...)); };
+  if (c.listen.empty()) return bad("listen address is empty");
+  if (!c.plaintext && (c.ca_file.empty() || c.cert_file.empty() || c.key_file.empty())) {
+    return bad("mTLS needs --ca, --cert and --key; or --plaintext explicitly");
+  }
+  if (c.spool_dir.empty()) return bad("spool directory is empty");
+  if (c.max_batch_bytes < 4096 || c.max_batch_bytes > (1u << 30)) {
+    return bad("max batch bytes ", c.max_batch_bytes, " must be between 4096 and 1 GiB");
+  }
+  if (c.spool_max_bytes < 16 * c.max_batch_bytes) {
+    return bad("spool cap ", c.spool_max_bytes, " must hold at least 16 maximal batches (", 16 * c.max_batch_bytes,
+               " bytes)");
+  }
+  if (c.limits.max_events < 1) return bad("max events per batch must be at least 1");
+  return absl::OkStatus();
+}
+
+class Collector::Service final : public v1::Collector::Service {
+ public:
+  explicit Service(Collector* collector) : collector_(collector) {}
+
+  grpc::Status Publish(grpc::ServerContext* context,
+                       grpc::ServerReaderWriter<v1::PublishResponse, v1::PublishRequest>* stream) override {
+    auto log = Logger("collector");
+    StreamState state;
+    v1::SensorIdentity identity;
+    v1::PublishRequest request;
+    v1::PublishResponse response;
+    std::string payload;
+    while (stream->Read(&request)) {
+      if (absl::Status s = ValidateRequest(request, collector_->config_.limits, state); !s.ok()) {
+        static RateLimit limit(absl::Seconds(10));
+        if (uint64_t held; limit.Allow(held)) {
+          log->warn("refused a stream from {} ({}): {} ({} more since)", context->peer(),
+                    identity.node().empty() ? request.sensor().node() : identity.node(), s.message(), held);
+        }
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(s.message()));
+      }
+      if (request.has_sensor()) {
+        if (identity.instance_id() != request.sensor().instance_id()) {
+          log->info("sensor {} (cluster {}, instance {}, version {}, kernel {}) streaming from {}",
+                    request.sensor().node(), request.sensor().cluster(), request.sensor().instance_id(),
+                    request.sensor().sensor_version(), request.sensor().kernel(), context->peer());
+        }
+        identity = request.sensor();
+      } else {
+        *request.mutable_sensor() = identity;  // every stored batch says where it came from
+      }
+      payload.clear();
+      request.SerializeToString(&payload);
+      auto index = collector_->spool_->Append(payload, static_cast<uint32_t>(request.events_size()));
+      absl::Status stored = index.ok() ? collector_->spool_->SyncThrough(*index) : index.status();
+      if (!stored.ok()) {
+        log->error("cannot store a batch from {}: {}", identity.node(), stored.message());
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, absl::StrCat("collector spool: ", stored.message()));
+      }
+      collector_->OnAppended();
+      response.set_sequence(request.sequence());
+      if (!stream->Write(response)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  Collector* const collector_;
+};
+
+absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(const CollectorConfig& config,
+                                                            std::vector<std::unique_ptr<Forwarder>> forwarders) {
+  if (absl::Status s = Validate(config); !s.ok()) return s;
+  if (forwarders.empty()) return absl::InvalidArgumentError("no forwarders: events would pile up in the spool");
+  auto creds = Credentials(config);
+  if (!creds.ok()) return creds.status();
+  std::unique_ptr<Collector> c(new Collector(config));
+  auto spool = Spool::Open(SpoolOptions{.dir = config.spool_dir + "/data",
+                                        .max_bytes = config.spool_max_bytes,
+                                        .segment_bytes = std::min<uint64_t>(64u << 20, config.spool_max_bytes / 8),
+                                        .max_record_bytes = static_cast<uint32_t>(config.max_batch_bytes * 2),
+                                        .durable = true});
+  if (!spool.ok()) return spool.status();
+  c->spool_ = *std::move(spool);
+  const std::string cursors = config.spool_dir + "/cursors";
+  std::error_code ec;
+  std::filesystem::create_directories(cursors, ec);
+  if (ec) return absl::InternalError(absl::StrCat("create ", cursors, ": ", ec.message()));
+
+  const SpoolStats stats = c->spool_->Stats();
+  for (auto& f : forwarders) {
+    auto lane = std::make_unique<Lane>();
+    lane->cursor_path = absl::StrCat(cursors, "/", f->name());
+    uint64_t cursor = stats.first_index;
+    if (auto text = ReadFile(lane->cursor_path); text.ok()) {
+      if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &cursor)) cursor = stats.first_index;
+    }
+    lane->cursor = cursor;
+    lane->forwarder = std::move(f);
+    c->lanes_.push_back(std::move(lane));
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  c->service_ = std::make_unique<Service>(c.get());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, *creds, &c->port_);
+  builder.RegisterService(c->service_.get());
+  // An oversized batch fails its own stream with RESOURCE_EXHAUSTED.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_batch_bytes));
+  // Sensors ping every 30 s on idle streams; allow it rather than GOAWAY them.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  c->server_ = builder.BuildAndStart();
+  if (c->server_ == nullptr || c->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
+  }
+  for (auto& lane : c->lanes_) {
+    lane->thread = std::thread([c = c.get(), l = lane.get()] { c->Forward(*l); });
+  }
+  Logger("collector")
+      ->info("listening on {} (port {}, {}), spool {}, forwarding to {} forwarders", config.listen, c->port_,
+             config.plaintext ? "plaintext" : "mTLS", config.spool_dir, c->lanes_.size());
+  return c;
+}
+
+Collector::Collector(CollectorConfig config) : config_(std::move(config)) {}
+
+Collector::~Collector() { Shutdown(); }
+
+void Collector::Shutdown() {
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    server_->Wait();
+    server_.reset();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (auto& lane : lanes_) {
+    if (lane->thread.joinable()) lane->thread.join();
+  }
+}
+
+void Collector::OnAppended() {
+  absl::MutexLock lock(&mu_);
+  ++appended_;
+}
+
+void Collector::ReleaseConsumed() {
+  uint64_t min = std::numeric_limits<uint64_t>::max();
+  for (const auto& lane : lanes_) min = std::min(min, lane->cursor.load());
+  spool_->Release(min);
+}
+
+void Collector::Forward(Lane& lane) {
+  auto log = Logger("collector");
+  const std::string& name = lane.forwarder->name();
+  std::vector<v1::Event> events;
+  v1::PublishRequest batch;
+  for (;;) {
+    uint64_t seen;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      seen = appended_;
+    }
+    auto records = spool_->Read(lane.cursor, kReadRecords, kReadBytes);
+    if (!records.ok()) {
+      log->error("forwarder {}: reading the spool: {}", name, records.status().message());
+    }
+    if (!records.ok() || records->empty()) {
+      absl::MutexLock lock(&mu_);
+      auto more = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return appended_ != seen || stopping_; };
+      mu_.AwaitWithTimeout(absl::Condition(&more), absl::Milliseconds(500));
+      continue;
+    }
+    events.clear();
+    for (const SpoolRecord& r : *records) {
+      if (!batch.ParseFromString(r.payload)) {
+        log->error("forwarder {}: spool record {} does not parse; skipped", name, r.index);
+        continue;
+      }
+      for (v1::Event& e : *batch.mutable_events()) events.push_back(std::move(e));
+    }
+    absl::Duration backoff = absl::Milliseconds(200);
+    for (;;) {
+      absl::Status s = lane.forwarder->Send(events);
+      if (s.ok()) break;
+      static RateLimit limit(absl::Seconds(10));
+      if (uint64_t held; limit.Allow(held)) {
+        log->warn("forwarder {}: {} events not delivered, retrying: {} ({} more since)", name, events.size(),
+                  s.message(), held);
+      }
+      absl::MutexLock lock(&mu_);
+      auto stop = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
+      // Cursor stays: the same batch is retried, after stopping on the next start.
+      if (mu_.AwaitWithTimeout(absl::Condition(&stop), backoff)) return;
+      backoff = std::min(backoff * 2, config_.max_retry_backoff);
+    }
+    lane.cursor = records->back().index + 1;
+    if (absl::Status s = WriteFileAtomically(lane.cursor_path, absl::StrCat(lane.cursor.load(), "\n"), false);
+        !s.ok()) {
+      log->warn("forwarder {}: {}", name, s.message());
+    }
+    ReleaseConsumed();
+  }
+}
+
+}  // namespace vigil::collector

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "collector/forwarder.h"
+#include "collector/validate.h"
+#include "spool/spool.h"
+
+namespace vigil::collector {
+
+struct CollectorConfig {
+  std::string listen = "0.0.0.0:7443";
+  bool plaintext = false;  // no TLS: only when asked for explicitly
+  std::string ca_file;     // PEM: clients must present a certificate signed by this CA
+  std::string cert_file;   // PEM: the collector's certificate
+  std::string key_file;
+  std::string spool_dir = "/var/lib/vigil/collector";
+  uint64_t spool_max_bytes = 4ull << 30;
+  uint64_t max_batch_bytes = 8u << 20;  // gRPC max receive message size
+  BatchLimits limits;
+  absl::Duration max_retry_backoff = absl::Seconds(30);  // between failed forwarder sends
+};
+
+absl::Status Validate(const CollectorConfig& config);
+
+// vigil-collector: a gRPC server for every sensor's Publish stream, a
+// durable spool and one thread per forwarder reading it through its own
+// cursor.
+//
+// Durability (fsync policy): a batch is acknowledged only after it is
+// written to the spool and fdatasync'ed (concurrent streams share one
+// fdatasync); so an acknowledged batch survives a collector crash and a
+// power loss. A crash between the write and the ack costs nothing but a
+// resend: the sensor sends the batch again, so it may be stored twice and
+// forwarded twice, identifiable by its event ids. Forwarder cursors
+// (<spool>/cursors/<name>) are written after each delivered batch but not
+// fsynced: after a power loss a forwarder may repeat batches, never skip them.
+class Collector {
+ public:
+  static absl::StatusOr<std::unique_ptr<Collector>> Start(const CollectorConfig& config,
+                                                          std::vector<std::unique_ptr<Forwarder>> forwarders);
+  ~Collector();
+  int port() const { return port_; }
+  // Stops taking streams, lets forwarders finish their current batch, saves cursors.
+  void Shutdown();
+
+ private:
+  class Service;
+  struct Lane {
+    std::unique_ptr<Forwarder> forwarder;
+    std::string cursor_path;
+    std::atomic<uint64_t> cursor{0};
+    std::thread thread;
+  };
+
+  explicit Collector(CollectorConfig config);
+  void Forward(Lane& lane);
+  void ReleaseConsumed();
+  void OnAppended();
+
+  const CollectorConfig config_;
+  std::unique_ptr<Spool> spool_;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  int port_ = 0;
+
+  absl::Mutex mu_;
+  uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // bumped at each append, wakes forwarders
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace vigil::collector

@@ -1,0 +1,84 @@
+#include "collector/json_lines_forwarder.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "sink/json_lines_sink.h"
+
+namespace vigil::collector {
+
+absl::StatusOr<std::unique_ptr<JsonLinesForwarder>> JsonLinesForwarder::Open(std::string name, std::string path,
+                                                                             uint64_t max_bytes, uint32_t max_files) {
+  if (path.empty()) return absl::InvalidArgumentError(absl::StrCat("forwarder ", name, ": no output path"));
+  if (max_files < 1) return absl::InvalidArgumentError(absl::StrCat("forwarder ", name, ": max files must be >= 1"));
+  std::unique_ptr<JsonLinesForwarder> f(new JsonLinesForwarder(std::move(name), std::move(path), max_bytes, max_files));
+  if (absl::Status s = f->OpenFile(); !s.ok()) return s;
+  return f;
+}
+
+JsonLinesForwarder::~JsonLinesForwarder() {
+  if (fd_ > 2) close(fd_);
+}
+
+absl::Status JsonLinesForwarder::OpenFile() {
+  if (path_ == "-") {
+    fd_ = STDOUT_FILENO;
+    return absl::OkStatus();
+  }
+  fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd_ < 0) return ErrnoStatus(errno, absl::StrCat("open ", path_));
+  struct stat st {};
+  fstat(fd_, &st);
+  size_ = static_cast<uint64_t>(st.st_size);
+  return absl::OkStatus();
+}
+
+absl::Status JsonLinesForwarder::Rotate() {
+  close(fd_);
+  fd_ = -1;
+  for (uint32_t i = max_files_ - 1; i >= 1; --i) {
+    const std::string from = i == 1 ? path_ : absl::StrCat(path_, ".", i - 1);
+    const std::string to = absl::StrCat(path_, ".", i);
+    if (std::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoStatus(errno, absl::StrCat("rotate ", from));
+    }
+  }
+  if (max_files_ == 1) unlink(path_.c_str());
+  return OpenFile();
+}
+
+absl::Status JsonLinesForwarder::Send(absl::Span<const v1::Event> events) {
+  if (fd_ < 0) {
+    if (absl::Status s = OpenFile(); !s.ok()) return s;
+  }
+  buffer_.clear();
+  for (const v1::Event& e : events) {
+    if (absl::Status s = AppendJsonLine(e, buffer_); !s.ok()) return s;
+  }
+  if (path_ != "-" && size_ > 0 && size_ + buffer_.size() > max_bytes_) {
+    if (absl::Status s = Rotate(); !s.ok()) return s;
+  }
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    const ssize_t n = write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      // A partial batch was written: the retry repeats those lines, which
+      // their event ids identify.
+      size_ += done;
+      return ErrnoStatus(err, absl::StrCat("write ", path_));
+    }
+    done += static_cast<size_t>(n);
+  }
+  size_ += done;
+  return absl::OkStatus();
+}
+
+}  // namespace vigil::collector

@@ -1,0 +1,298 @@
+#include "uplink/uplink.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/rate_limit.h"
+
+namespace vigil {
+
+namespace {
+
+constexpr size_t kMaxReadBytes = 4u << 20;  // spool bytes per read, below the collector's message cap
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const UplinkOptions& o) {
+  if (o.plaintext) return grpc::InsecureChannelCredentials();
+  if (o.ca_file.empty() || o.cert_file.empty() || o.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "the collector uplink needs a CA, a client certificate and its key (mTLS), or plaintext explicitly");
+  }
+  grpc::SslCredentialsOptions ssl;
+  for (auto [path, out] : {std::pair{&o.ca_file, &ssl.pem_root_certs}, std::pair{&o.cert_file, &ssl.pem_cert_chain},
+                           std::pair{&o.key_file, &ssl.pem_private_key}}) {
+    auto pem = ReadFile(*path);
+    if (!pem.ok()) return pem.status();
+    *out = *std::move(pem);
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(const UplinkOptions& options) {
+  if (options.target.empty()) return absl::InvalidArgumentError("collector address is empty");
+  if (options.batch_events < 1 || options.max_in_flight < 1 || options.queue_capacity < 1) {
+    return absl::InvalidArgumentError("uplink batch size, in-flight window and queue must be at least 1");
+  }
+  auto creds = Credentials(options);
+  if (!creds.ok()) return creds.status();
+  // The sensor's spool is not fsynced: the page cache survives a sensor
+  // crash, and an fsync per batch would cost every node disk flushes. A
+  // power loss can cost the batches of the last few seconds.
+  SpoolOptions spool_options = options.spool;
+  spool_options.durable = false;
+  auto spool = Spool::Open(spool_options);
+  if (!spool.ok()) return spool.status();
+  uint64_t acked = 0;
+  if (auto text = ReadFile(options.spool.dir + "/acked"); text.ok()) {
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &acked)) acked = 0;
+  }
+
+  grpc::ChannelArguments args;
+  args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
+  // Keepalive finds a dead collector (or a NAT that forgot us) on an idle stream.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff)));
+  args.SetMaxSendMessageSize(static_cast<int>(kMaxReadBytes + (1u << 20)));
+  auto channel = grpc::CreateCustomChannel(options.target, *creds, args);
+  std::unique_ptr<Uplink> uplink(new Uplink(options, *std::move(spool), std::move(channel), acked));
+  uplink->batcher_ = std::thread([u = uplink.get()] { u->BatchLoop(); });
+  uplink->sender_ = std::thread([u = uplink.get()] { u->SendLoop(); });
+  return uplink;
+}
+
+Uplink::Uplink(UplinkOptions options, std::unique_ptr<Spool> spool, std::shared_ptr<grpc::Channel> channel,
+               uint64_t acked)
+    : options_(std::move(options)),
+      spool_(std::move(spool)),
+      stub_(v1::Collector::NewStub(channel)),
+      ack_path_(options_.spool.dir + "/acked"),
+      appended_(spool_->next_index()),
+      acked_(acked) {
+  const SpoolStats s = spool_->Stats();
+  if (s.next_index > std::max(s.first_index, acked + 1)) {
+    Logger("uplink")->info("{} spooled batches from an earlier run to send first",
+                           s.next_index - std::max(s.first_index, acked + 1));
+  }
+}
+
+Uplink::~Uplink() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    stop_batching_ = true;
+  }
+  batcher_.join();
+  absl::Time deadline = absl::Now() + options_.shutdown_grace;
+  {
+    absl::MutexLock lock(&mu_);
+    draining_ = true;
+    drain_deadline_ = deadline;
+    // Delivered, or the grace is over: then a stream still blocked in a write is cut.
+    auto done = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return acked_ + 1 >= appended_ || !connected_; };
+    mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
+    if (context_ != nullptr) context_->TryCancel();
+    if (acked_ + 1 < appended_) {
+      Logger("uplink")->warn("stopping with {} batches not yet acknowledged; they stay spooled for the next start",
+                             appended_ - acked_ - 1);
+    }
+  }
+  sender_.join();
+}
+
+absl::Status Uplink::Write(const v1::Event& event) {
+  absl::MutexLock lock(&queue_mu_);
+  if (queue_.size() >= options_.queue_capacity) {
+    dropped_queue_.fetch_add(1, std::memory_order_relaxed);
+    return absl::ResourceExhaustedError("uplink queue full: event dropped (counted in the health event)");
+  }
+  queue_.push_back(event);
+  return absl::OkStatus();
+}
+
+absl::Status Uplink::Flush() { return absl::OkStatus(); }
+
+void Uplink::BatchLoop() {
+  std::deque<v1::Event> taken;
+  v1::PublishRequest request;
+  std::string payload;
+  for (;;) {
+    bool stopping;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto full = [this]() ABSL_SHARED_LOCKS_REQUIRED(queue_mu_) {
+        return queue_.size() >= options_.batch_events || stop_batching_;
+      };
+      queue_mu_.AwaitWithTimeout(absl::Condition(&full), options_.batch_delay);
+      taken.swap(queue_);
+      stopping = stop_batching_;
+    }
+    while (!taken.empty()) {
+      request.Clear();
+      const size_t n = std::min(taken.size(), options_.batch_events);
+      for (size_t i = 0; i < n; ++i) {
+        *request.add_events() = std::move(taken.front());
+        taken.pop_front();
+      }
+      payload.clear();
+      request.SerializeToString(&payload);
+      auto index = spool_->Append(payload, static_cast<uint32_t>(n));
+      if (!index.ok()) {
+        spool_errors_.fetch_add(n, std::memory_order_relaxed);
+        static RateLimit limit(absl::Seconds(10));
+        if (uint64_t held; limit.Allow(held)) {
+          Logger("uplink")->error("{} events lost: {} ({} more since)", n, index.status().message(), held);
+        }
+        continue;
+      }
+      absl::MutexLock lock(&mu_);
+      appended_ = *index + 1;
+    }
+    if (stopping) return;
+  }
+}
+
+void Uplink::SendLoop() {
+  auto log = Logger("uplink");
+  std::mt19937_64 rng(std::random_device{}());
+  absl::Duration backoff = absl::Milliseconds(250);
+  for (;;) {
+    if (Session()) backoff = absl::Milliseconds(250);
+    absl::MutexLock lock(&mu_);
+    if (draining_) return;
+    // Full jitter: sensors cut off together do not come back together.
+    const absl::Duration wait = backoff * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
+    auto draining = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return draining_; };
+    if (mu_.AwaitWithTimeout(absl::Condition(&draining), wait)) return;
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+bool Uplink::Session() {
+  auto log = Logger("uplink");
+  grpc::ClientContext context;
+  uint64_t next;
+  uint64_t acked_at_start;
+  {
+    absl::MutexLock lock(&mu_);
+    if (draining_ && acked_ + 1 >= appended_) return false;
+    context_ = &context;
+    stream_broken_ = false;
+    next = acked_ + 1;
+    acked_at_start = acked_;
+    ++sessions_;
+  }
+  auto stream = stub_->Publish(&context);
+  std::thread reader([&] {
+    v1::PublishResponse response;
+    while (stream->Read(&response)) OnAck(response.sequence());
+    absl::MutexLock lock(&mu_);
+    stream_broken_ = true;
+  });
+
+  bool identity_sent = false;
+  v1::PublishRequest request;
+  for (;;) {
+    uint64_t window;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return stream_broken_ || (draining_ && (acked_ + 1 >= appended_ || absl::Now() >= drain_deadline_)) ||
+               (next < appended_ && next <= acked_ + options_.max_in_flight);
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(1));
+      if (stream_broken_ || (draining_ && (acked_ + 1 >= appended_ || absl::Now() >= drain_deadline_))) break;
+      if (!(next < appended_ && next <= acked_ + options_.max_in_flight)) continue;
+      next = std::max(next, acked_ + 1);
+      window = acked_ + options_.max_in_flight + 1 - next;
+    }
+    auto records = spool_->Read(next, window, kMaxReadBytes);
+    if (!records.ok()) {
+      log->error("reading the spool: {}", records.status().message());
+      break;
+    }
+    if (records->empty()) {  // corrupt or evicted: nothing left to send below appended_
+      absl::MutexLock lock(&mu_);
+      next = appended_;
+      continue;
+    }
+    bool written = true;
+    for (const SpoolRecord& record : *records) {
+      request.Clear();
+      if (!request.ParseFromString(record.payload)) {
+        log->error("spool record {} does not parse; skipped", record.index);
+        continue;
+      }
+      request.set_sequence(record.index);
+      if (!identity_sent) *request.mutable_sensor() = options_.identity;
+      if (!stream->Write(request)) {
+        written = false;
+        break;
+      }
+      if (!identity_sent) {
+        absl::MutexLock lock(&mu_);
+        connected_ = true;
+      }
+      identity_sent = true;
+      next = record.index + 1;
+    }
+    if (!written) break;
+  }
+  context.TryCancel();
+  reader.join();
+  const grpc::Status status = stream->Finish();
+  absl::MutexLock lock(&mu_);
+  context_ = nullptr;
+  const bool progressed = acked_ > acked_at_start;
+  if (!draining_ || !status.ok()) {
+    static RateLimit limit(absl::Seconds(10));
+    if (uint64_t held; limit.Allow(held) && status.error_code() != grpc::StatusCode::CANCELLED) {
+      log->warn("collector stream to {} ended: {} ({}); {} batches unacknowledged ({} similar since)", options_.target,
+                static_cast<int>(status.error_code()), status.error_message(), appended_ - acked_ - 1, held);
+    }
+  }
+  connected_ = false;
+  return progressed;
+}
+
+void Uplink::OnAck(uint64_t sequence) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (sequence <= acked_) return;
+    acked_ = sequence;
+  }
+  spool_->Release(sequence + 1);
+  // Not synced: losing it in a power cut only resends acknowledged batches.
+  if (absl::Status s = WriteFileAtomically(ack_path_, absl::StrCat(sequence, "\n"), false); !s.ok()) {
+    static RateLimit limit(absl::Seconds(10));
+    if (uint64_t held; limit.Allow(held)) Logger("uplink")->warn("{} ({} more)", s.message(), held);
+  }
+}
+
+UplinkStats Uplink::Stats() const {
+  UplinkStats s;
+  s.dropped_queue = dropped_queue_.load(std::memory_order_relaxed);
+  s.spool_errors = spool_errors_.load(std::memory_order_relaxed);
+  s.spool = spool_->Stats();
+  {
+    absl::MutexLock lock(&queue_mu_);
+    s.queue_depth = queue_.size();
+  }
+  absl::MutexLock lock(&mu_);
+  s.acked_sequence = acked_;
+  s.sessions = sessions_;
+  s.connected = connected_;
+  return s;
+}
+
+}  // namespace vigil

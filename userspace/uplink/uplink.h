@@ -1,0 +1,96 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "pipeline/stage.h"
+#include "spool/spool.h"
+#include "vigil/v1/collector.grpc.pb.h"
+
+namespace vigil {
+
+struct UplinkOptions {
+  std::string target;             // collector, host:port
+  bool plaintext = false;         // no TLS at all: only when asked for explicitly
+  std::string ca_file;            // PEM: the CA that signed the collector's certificate
+  std::string cert_file;          // PEM: this node's client certificate
+  std::string key_file;           // PEM: its private key
+  SpoolOptions spool;             // dir and cap; not durable (see uplink.cc)
+  size_t queue_capacity = 65536;  // events between the pipeline and the spool
+  size_t batch_events = 512;
+  absl::Duration batch_delay = absl::Milliseconds(200);  // longest an event waits for its batch
+  size_t max_in_flight = 64;                             // batches sent and not yet acknowledged
+  absl::Duration max_backoff = absl::Seconds(30);
+  absl::Duration shutdown_grace = absl::Seconds(5);  // to deliver what is spooled when stopping
+  v1::SensorIdentity identity;
+};
+
+struct UplinkStats {
+  uint64_t dropped_queue = 0;  // events lost: queue to the spool full
+  uint64_t spool_errors = 0;   // events lost: the spool could not be written
+  SpoolStats spool;            // evicted_items: events lost to the spool cap
+  uint64_t queue_depth = 0;
+  uint64_t acked_sequence = 0;
+  uint64_t sessions = 0;  // streams opened
+  bool connected = false;
+};
+
+// The sink that streams events to vigil-collector. Never blocks the
+// pipeline: Write() only queues (bounded; a full queue drops and counts).
+// A batching thread writes batches to the on-disk spool, a sending thread
+// streams them from the spool and deletes them once the collector
+// acknowledged them as durable. What is spooled and unacknowledged survives
+// a restart and is sent first on the next start.
+class Uplink : public Sink {
+ public:
+  static absl::StatusOr<std::unique_ptr<Uplink>> Create(const UplinkOptions& options);
+  // Spools what is queued, then tries for `shutdown_grace` to deliver it.
+  ~Uplink() override;
+
+  absl::Status Write(const v1::Event& event) override;
+  absl::Status Flush() override;
+  UplinkStats Stats() const;
+
+ private:
+  Uplink(UplinkOptions options, std::unique_ptr<Spool> spool, std::shared_ptr<grpc::Channel> channel, uint64_t acked);
+  void BatchLoop();
+  void SendLoop();
+  // One Publish stream, until it breaks or the uplink stops. True when the
+  // collector acknowledged something.
+  bool Session();
+  void OnAck(uint64_t sequence);
+
+  const UplinkOptions options_;
+  const std::unique_ptr<Spool> spool_;
+  const std::unique_ptr<v1::Collector::Stub> stub_;
+  const std::string ack_path_;
+
+  mutable absl::Mutex queue_mu_;
+  std::deque<v1::Event> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stop_batching_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  mutable absl::Mutex mu_;
+  uint64_t appended_ ABSL_GUARDED_BY(mu_);  // next spool index to be written
+  uint64_t acked_ ABSL_GUARDED_BY(mu_);     // highest sequence acknowledged
+  bool stream_broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // of the open stream
+  bool connected_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t sessions_ ABSL_GUARDED_BY(mu_) = 0;
+
+  std::atomic<uint64_t> dropped_queue_{0};
+  std::atomic<uint64_t> spool_errors_{0};
+  std::thread batcher_;
+  std::thread sender_;
+};
+
+}  // namespace vigil
