@@ -24,6 +24,7 @@ absl::Status Validate(const SensorConfig& c) {
   if (c.health_interval < absl::Seconds(1)) return bad("health interval must be at least 1s");
   if (c.node_name.empty()) return bad("node name is empty");
   if (c.output.empty()) return bad("output is empty (use - for stdout)");
+  if (c.api_queue_capacity < 1) return bad("API queue capacity must be at least 1");
   return absl::OkStatus();
 }
 

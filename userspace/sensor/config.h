@@ -21,6 +21,10 @@ struct SensorConfig {
   absl::Duration exit_grace = absl::Seconds(30);
   uint32_t max_ancestors = 8;
   absl::Duration health_interval = absl::Seconds(60);
+  // Local API and metrics (vigilctl).
+  std::string api_socket = "/run/vigil/sensor.sock";  // empty: no local API
+  size_t api_queue_capacity = 4096;                   // events buffered per tail subscriber
+  std::string metrics_address = "127.0.0.1:9476";     // host:port of /metrics, /healthz, /readyz; empty: off
 };
 
 // InvalidArgument naming the first bad setting.

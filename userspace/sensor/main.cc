@@ -24,6 +24,12 @@ ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(60), "interval between 
 ABSL_FLAG(std::string, kernel_btf, "", "BTF file for this kernel (default: /sys/kernel/btf/vmlinux)");
 ABSL_FLAG(std::string, hooks, "auto",
           "auto: the best hook each kernel offers; tracepoint: raw tracepoints only (the stable ABI)");
+ABSL_FLAG(std::string, api_socket, "/run/vigil/sensor.sock",
+          "unix socket of the local API (vigilctl), created mode 0600; empty: off");
+ABSL_FLAG(uint64_t, api_queue_capacity, 4096,
+          "events buffered per `vigilctl tail`; a slow one loses its own events, counted, never anyone else's");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9476",
+          "host:port serving /metrics (Prometheus), /healthz and /readyz; empty: off");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off");
 
 namespace {
@@ -63,6 +69,9 @@ int main(int argc, char** argv) {
   config.exit_grace = absl::GetFlag(FLAGS_exit_grace);
   config.max_ancestors = absl::GetFlag(FLAGS_max_ancestors);
   config.health_interval = absl::GetFlag(FLAGS_health_interval);
+  config.api_socket = absl::GetFlag(FLAGS_api_socket);
+  config.api_queue_capacity = absl::GetFlag(FLAGS_api_queue_capacity);
+  config.metrics_address = absl::GetFlag(FLAGS_metrics_address);
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.

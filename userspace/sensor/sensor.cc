@@ -1,5 +1,7 @@
 #include "sensor/sensor.h"
 
+#include <sys/utsname.h>
+
 #include <random>
 
 #include "absl/strings/str_format.h"
@@ -8,6 +10,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "loader/families.h"
 #include "loader/kernel.h"
+#include "sensor/sensor_metrics.h"
 #include "sink/json_lines_sink.h"
 
 namespace vigil {
@@ -38,6 +41,8 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   if (!sink.ok()) return sink.status();
   std::vector<std::unique_ptr<Sink>> sinks = std::move(extra_sinks);
   sinks.push_back(*std::move(sink));
+  sinks.push_back(sensor->hub_.MakeSink());
+  sinks.push_back(MakeLatencySink(sensor->metrics_));
 
   auto probes = ProbeSet::Load(config.loader, BuiltinFamilies());
   if (!probes.ok()) return probes.status();
@@ -65,10 +70,59 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
                                [pipeline](absl::Span<const uint8_t> record) { pipeline->Submit(record); });
   if (!ring.ok()) return ring.status();
   sensor->ring_ = *std::move(ring);
+  if (absl::Status s = sensor->StartServices(); !s.ok()) return s;
   return sensor;
 }
 
+absl::Status Sensor::StartServices() {
+  if (!config_.metrics_address.empty()) {
+    metrics_.OnScrape([this](metrics::Registry& r) {
+      ExportSensorMetrics(Health(false).health(), probes_->probes(), r);
+      r.GetGauge("vigil_ready", "1 once the probes are attached and the pipeline runs.").Set(ready_ ? 1 : 0);
+      r.GetGauge("vigil_tail_subscribers", "Live `vigilctl tail` subscribers.").Set(hub_.Status().size());
+    });
+    metrics_.GetGauge("vigil_build_info", "Always 1; the labels name the build.", {{"version", VIGIL_VERSION}}).Set(1);
+    auto http = metrics::HttpServer::Start(config_.metrics_address, &metrics_,
+                                           {.healthy = nullptr, .ready = [this] { return ready_.load(); }});
+    if (!http.ok()) return http.status();
+    http_ = *std::move(http);
+  }
+  if (!config_.api_socket.empty()) {
+    auto api = ApiServer::Start(
+        ApiServerOptions{.socket_path = config_.api_socket, .default_queue_capacity = config_.api_queue_capacity},
+        &hub_, [this] { return StatusReport(); });
+    if (!api.ok()) return api.status();
+    api_ = *std::move(api);
+  }
+  return absl::OkStatus();
+}
+
+v1::StatusResponse Sensor::StatusReport() {
+  v1::StatusResponse r;
+  r.set_version(VIGIL_VERSION);
+  r.set_node(config_.node_name);
+  if (utsname u{}; uname(&u) == 0) r.set_kernel(u.release);
+  r.set_btf(config_.loader.kernel_btf.empty() ? "/sys/kernel/btf/vmlinux" : config_.loader.kernel_btf);
+  *r.mutable_started() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(started_));
+  r.set_ready(ready_);
+  for (const ProbeState& p : probes_->probes()) {
+    v1::ProbeStatus* out = r.add_probes();
+    out->set_family(p.family);
+    out->set_name(p.name);
+    out->set_hook(p.hook);
+    out->set_attached(p.attached);
+    for (const std::string& n : p.notes) out->add_notes(n);
+  }
+  *r.mutable_counters() = Health(false).health();
+  if (http_ != nullptr) r.set_metrics_address(http_->address());
+  // Components that report themselves (uplink, container runtimes) add a
+  // v1::ComponentStatus each here.
+  return r;
+}
+
 Sensor::~Sensor() {
+  api_.reset();
+  http_.reset();
   stop_reader_ = true;
   if (reader_.joinable()) reader_.join();
 }
@@ -86,6 +140,7 @@ absl::Status Sensor::Run(const std::function<bool(absl::Duration)>& wait_for_sto
   auto log = Logger("sensor");
   pipeline_->Start();
   reader_ = std::thread([this] { ReadLoop(); });
+  ready_ = true;
   log->info("streaming events from {} probes to {}", probes_->probes().size(), config_.output);
 
   absl::Time next_health = absl::Now() + config_.health_interval;
@@ -99,6 +154,7 @@ absl::Status Sensor::Run(const std::function<bool(absl::Duration)>& wait_for_sto
   }
 
   log->info("stopping: detaching probes and draining");
+  ready_ = false;
   probes_->Detach();
   stop_reader_ = true;
   reader_.join();
