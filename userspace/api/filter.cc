@@ -52,7 +52,9 @@ bool EventFilter::Matches(const v1::Event& e) const {
   return AnyOrEmpty(filter_.kinds(), [&](int k) { return k == e.kind(); }) &&
          AnyOrEmpty(filter_.namespaces(), [&](const std::string& ns) { return ns == w.pod_namespace(); }) &&
          AnyOrEmpty(filter_.pods(),
-                    [&](const std::string& glob) { return fnmatch(glob.c_str(), w.pod_name().c_str(), 0) == 0; }) &&
+                    [&](const std::string& glob) {
+                      return !w.pod_name().empty() && fnmatch(glob.c_str(), w.pod_name().c_str(), 0) == 0;
+                    }) &&
          AnyOrEmpty(filter_.containers(),
                     [&](const std::string& c) {
                       return (in_container && absl::StartsWith(w.container_id(), c)) || c == w.container_name();
