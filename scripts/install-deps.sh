@@ -15,6 +15,7 @@ pkgs=(
   qemu-system-x86 busybox-static cpio debian-archive-keyring apt dpkg binutils
   # azure-logs forwarder (libcurl, nlohmann-json) and its test server (cpp-httplib, openssl CLI)
   libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev openssl
+  libre2-dev libcpp-httplib-dev tmux
 )
 
 missing=()

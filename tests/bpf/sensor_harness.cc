@@ -186,6 +186,7 @@ SensorProcess::SensorProcess(SensorOptions options) : options_(std::move(options
   chmod(dir_.c_str(), 0777);
   output_path_ = dir_ + "/events.jsonl";
   stderr_path_ = dir_ + "/stderr.log";
+  api_socket_ = dir_ + "/api.sock";
 }
 
 SensorProcess::~SensorProcess() {
@@ -216,6 +217,10 @@ absl::Status SensorProcess::Launch() {
     args.push_back("--output=" + output_path_);
     args.push_back("--log_level=warn");
     args.push_back(absl::StrCat("--node_name=", kTestNode));
+    // Private API socket and a free metrics port: sensors of concurrent tests
+    // must not collide on the defaults.
+    args.push_back("--api_socket=" + api_socket_);
+    args.push_back("--metrics_address=127.0.0.1:0");
   }
   args.insert(args.end(), options_.flags.begin(), options_.flags.end());
   std::vector<char*> argv;

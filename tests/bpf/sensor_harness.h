@@ -147,6 +147,8 @@ class SensorProcess {
   // current test has failed, this was called, or VIGIL_KEEP_TEST_FILES is set.
   void KeepFiles() { keep_files_ = true; }
   const std::string& output_path() const { return output_path_; }
+  // The sensor's local API socket (--api_socket), in the test's directory.
+  const std::string& api_socket() const { return api_socket_; }
   std::string Stderr() const;
   // Human-readable wait status ("exit 1", "signal 9").
   static std::string DescribeStatus(int status);
@@ -158,6 +160,7 @@ class SensorProcess {
   std::string dir_;
   std::string output_path_;
   std::string stderr_path_;
+  std::string api_socket_;
   pid_t pid_ = -1;
   int exit_status_ = -1;
   std::string nonce_;

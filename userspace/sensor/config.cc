@@ -40,6 +40,7 @@ absl::Status Validate(const SensorConfig& c) {
                  2 * c.uplink.spool.segment_bytes, " bytes)");
     }
   }
+  if (c.api_queue_capacity < 1) return bad("API queue capacity must be at least 1");
   return absl::OkStatus();
 }
 

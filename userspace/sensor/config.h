@@ -27,6 +27,10 @@ struct SensorConfig {
   // Streaming to vigil-collector: off while uplink.target is empty. The
   // sensor fills in the identity's node, version, kernel and instance id.
   UplinkOptions uplink;
+  // Local API and metrics (vigilctl).
+  std::string api_socket = "/run/vigil/sensor.sock";  // empty: no local API
+  size_t api_queue_capacity = 4096;                   // events buffered per tail subscriber
+  std::string metrics_address = "127.0.0.1:9476";     // host:port of /metrics, /healthz, /readyz; empty: off
 };
 
 // InvalidArgument naming the first bad setting.

@@ -37,6 +37,12 @@ ABSL_FLAG(uint64_t, spool_max_bytes, 256ull << 20, "spool cap; when reached the 
 ABSL_FLAG(absl::Duration, collector_max_backoff, absl::Seconds(30), "longest wait between reconnect attempts");
 ABSL_FLAG(std::string, cluster, "", "cluster name sent to the collector (default: $CLUSTER_NAME)");
 ABSL_FLAG(std::string, cloud, "", "cloud provider sent to the collector: aws, gcp, azure, onprem... ($CLOUD)");
+ABSL_FLAG(std::string, api_socket, "/run/vigil/sensor.sock",
+          "unix socket of the local API (vigilctl), created mode 0600; empty: off");
+ABSL_FLAG(uint64_t, api_queue_capacity, 4096,
+          "events buffered per `vigilctl tail`; a slow one loses its own events, counted, never anyone else's");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9476",
+          "host:port serving /metrics (Prometheus), /healthz and /readyz; empty: off");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off");
 ABSL_FLAG(uint32_t, tcp_socket_entries, 16384, "TCP sockets whose owning process the kernel remembers until close");
 ABSL_FLAG(uint32_t, net_pending_entries, 4096, "threads inside a network syscall the kernel tracks at once");
@@ -115,6 +121,9 @@ int main(int argc, char** argv) {
   config.uplink.max_backoff = absl::GetFlag(FLAGS_collector_max_backoff);
   config.uplink.identity.set_cluster(FlagOrEnv(absl::GetFlag(FLAGS_cluster), "CLUSTER_NAME"));
   config.uplink.identity.set_cloud(FlagOrEnv(absl::GetFlag(FLAGS_cloud), "CLOUD"));
+  config.api_socket = absl::GetFlag(FLAGS_api_socket);
+  config.api_queue_capacity = absl::GetFlag(FLAGS_api_queue_capacity);
+  config.metrics_address = absl::GetFlag(FLAGS_metrics_address);
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.

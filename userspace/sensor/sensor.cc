@@ -11,6 +11,7 @@
 #include "loader/families.h"
 #include "loader/kernel.h"
 #include "network/dns_names.h"
+#include "sensor/sensor_metrics.h"
 #include "sink/json_lines_sink.h"
 
 namespace vigil {
@@ -54,6 +55,8 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
     sensor->uplink_ = uplink->get();
     sinks.push_back(*std::move(uplink));
   }
+  sinks.push_back(sensor->hub_.MakeSink());
+  sinks.push_back(MakeLatencySink(sensor->metrics_));
 
   auto probes = ProbeSet::Load(config.loader, BuiltinFamilies());
   if (!probes.ok()) return probes.status();
@@ -83,10 +86,59 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
                                [pipeline](absl::Span<const uint8_t> record) { pipeline->Submit(record); });
   if (!ring.ok()) return ring.status();
   sensor->ring_ = *std::move(ring);
+  if (absl::Status s = sensor->StartServices(); !s.ok()) return s;
   return sensor;
 }
 
+absl::Status Sensor::StartServices() {
+  if (!config_.metrics_address.empty()) {
+    metrics_.OnScrape([this](metrics::Registry& r) {
+      ExportSensorMetrics(Health(false).health(), probes_->probes(), r);
+      r.GetGauge("vigil_ready", "1 once the probes are attached and the pipeline runs.").Set(ready_ ? 1 : 0);
+      r.GetGauge("vigil_tail_subscribers", "Live `vigilctl tail` subscribers.").Set(hub_.Status().size());
+    });
+    metrics_.GetGauge("vigil_build_info", "Always 1; the labels name the build.", {{"version", VIGIL_VERSION}}).Set(1);
+    auto http = metrics::HttpServer::Start(config_.metrics_address, &metrics_,
+                                           {.healthy = nullptr, .ready = [this] { return ready_.load(); }});
+    if (!http.ok()) return http.status();
+    http_ = *std::move(http);
+  }
+  if (!config_.api_socket.empty()) {
+    auto api = ApiServer::Start(
+        ApiServerOptions{.socket_path = config_.api_socket, .default_queue_capacity = config_.api_queue_capacity},
+        &hub_, [this] { return StatusReport(); });
+    if (!api.ok()) return api.status();
+    api_ = *std::move(api);
+  }
+  return absl::OkStatus();
+}
+
+v1::StatusResponse Sensor::StatusReport() {
+  v1::StatusResponse r;
+  r.set_version(VIGIL_VERSION);
+  r.set_node(config_.node_name);
+  if (utsname u{}; uname(&u) == 0) r.set_kernel(u.release);
+  r.set_btf(config_.loader.kernel_btf.empty() ? "/sys/kernel/btf/vmlinux" : config_.loader.kernel_btf);
+  *r.mutable_started() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(started_));
+  r.set_ready(ready_);
+  for (const ProbeState& p : probes_->probes()) {
+    v1::ProbeStatus* out = r.add_probes();
+    out->set_family(p.family);
+    out->set_name(p.name);
+    out->set_hook(p.hook);
+    out->set_attached(p.attached);
+    for (const std::string& n : p.notes) out->add_notes(n);
+  }
+  *r.mutable_counters() = Health(false).health();
+  if (http_ != nullptr) r.set_metrics_address(http_->address());
+  // Components that report themselves (uplink, container runtimes) add a
+  // v1::ComponentStatus each here.
+  return r;
+}
+
 Sensor::~Sensor() {
+  api_.reset();
+  http_.reset();
   stop_reader_ = true;
   if (reader_.joinable()) reader_.join();
 }
@@ -106,6 +158,8 @@ absl::Status Sensor::Run(const std::function<bool(absl::Duration)>& wait_for_sto
   reader_ = std::thread([this] { ReadLoop(); });
   log->info("streaming events from {} probes to {}{}", probes_->probes().size(), config_.output,
             config_.uplink.target.empty() ? "" : " and to the collector at " + config_.uplink.target);
+  ready_ = true;
+  log->info("streaming events from {} probes to {}", probes_->probes().size(), config_.output);
 
   absl::Time next_health = absl::Now() + config_.health_interval;
   while (!wait_for_stop(absl::Seconds(1))) {
@@ -118,6 +172,7 @@ absl::Status Sensor::Run(const std::function<bool(absl::Duration)>& wait_for_sto
   }
 
   log->info("stopping: detaching probes and draining");
+  ready_ = false;
   probes_->Detach();
   stop_reader_ = true;
   reader_.join();

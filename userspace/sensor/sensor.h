@@ -6,9 +6,13 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "api/server.h"
+#include "api/subscribers.h"
 #include "common/boot_clock.h"
 #include "loader/probe_set.h"
 #include "loader/ring_buffer.h"
+#include "metrics/http_server.h"
+#include "metrics/registry.h"
 #include "pipeline/pipeline.h"
 #include "process/process_cache.h"
 #include "sensor/config.h"
@@ -27,6 +31,8 @@ class Sensor {
   ~Sensor();
 
   const std::vector<ProbeState>& probes() const { return probes_->probes(); }
+  // For `vigilctl status`; called from API threads.
+  v1::StatusResponse StatusReport();
 
   // Streams events until `wait_for_stop(timeout)` returns true; it is called
   // about once a second. Then detaches the probes, drains what the kernel
@@ -36,13 +42,16 @@ class Sensor {
  private:
   explicit Sensor(const SensorConfig& config) : config_(config) {}
   void ReadLoop();
-  // Health event from the kernel's and the pipeline's counters.
+  // Health event from the kernel's and the pipeline's counters. Also called
+  // from API and metrics threads: reads only thread-safe counters.
   v1::Event Health(bool final);
+  absl::Status StartServices();
   void LogNewDrops();
 
   const SensorConfig config_;
   BootClock clock_;
   std::unique_ptr<ProbeSet> probes_;
+  SubscriberHub hub_;  // outlives pipeline_, whose sink feeds it
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<RingBuffer> ring_;
   const ProcessCache* process_cache_ = nullptr;  // owned by pipeline_
@@ -50,6 +59,12 @@ class Sensor {
   std::thread reader_;
   std::atomic<bool> stop_reader_{false};
   uint64_t drops_logged_ = 0;
+  // Local API and metrics: stopped first (~Sensor), they read the rest.
+  absl::Time started_ = absl::Now();
+  std::atomic<bool> ready_{false};
+  metrics::Registry metrics_;
+  std::unique_ptr<metrics::HttpServer> http_;
+  std::unique_ptr<ApiServer> api_;
 };
 
 }  // namespace vigil

@@ -1,0 +1,80 @@
+#include "api/subscribers.h"
+
+#include <algorithm>
+
+namespace vigil {
+
+void Subscription::Offer(const v1::Event& event) {
+  if (!filter_.Matches(event)) return;
+  absl::MutexLock lock(&mu_);
+  if (queue_.size() >= capacity_) {
+    ++dropped_;
+    return;
+  }
+  queue_.push_back(event);
+}
+
+std::vector<v1::Event> Subscription::Take(absl::Duration timeout, uint64_t& dropped) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty(); };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  std::vector<v1::Event> out(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+  queue_.clear();
+  sent_ += out.size();
+  dropped = dropped_;
+  return out;
+}
+
+v1::SubscriberStatus Subscription::Status() const {
+  v1::SubscriberStatus s;
+  s.set_filter(filter_.Describe());
+  s.set_queue_capacity(capacity_);
+  absl::MutexLock lock(&mu_);
+  s.set_queue_depth(queue_.size());
+  s.set_sent(sent_);
+  s.set_dropped(dropped_);
+  return s;
+}
+
+class SubscriberHub::HubSink : public Sink {
+ public:
+  explicit HubSink(SubscriberHub* hub) : hub_(hub) {}
+  absl::Status Write(const v1::Event& event) override {
+    hub_->Offer(event);
+    return absl::OkStatus();
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+
+ private:
+  SubscriberHub* hub_;
+};
+
+std::unique_ptr<Sink> SubscriberHub::MakeSink() { return std::make_unique<HubSink>(this); }
+
+std::shared_ptr<Subscription> SubscriberHub::Subscribe(EventFilter filter, size_t capacity) {
+  auto s = std::make_shared<Subscription>(std::move(filter), std::max<size_t>(capacity, 1));
+  absl::MutexLock lock(&mu_);
+  subscriptions_.push_back(s);
+  return s;
+}
+
+void SubscriberHub::Unsubscribe(const std::shared_ptr<Subscription>& subscription) {
+  absl::MutexLock lock(&mu_);
+  std::erase(subscriptions_, subscription);
+}
+
+std::vector<v1::SubscriberStatus> SubscriberHub::Status() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::SubscriberStatus> out;
+  for (const auto& s : subscriptions_) out.push_back(s->Status());
+  return out;
+}
+
+void SubscriberHub::Offer(const v1::Event& event) {
+  // Held only while events are copied into queues: no I/O, no waiting on a
+  // subscriber.
+  absl::MutexLock lock(&mu_);
+  for (const auto& s : subscriptions_) s->Offer(event);
+}
+
+}  // namespace vigil

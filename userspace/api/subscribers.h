@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "api/filter.h"
+#include "pipeline/stage.h"
+#include "vigil/v1/sensor_api.pb.h"
+
+namespace vigil {
+
+// One live `tail`: its filter and its own bounded queue. The pipeline thread
+// pushes (never waits), the API thread serving the subscriber pops.
+class Subscription {
+ public:
+  Subscription(EventFilter filter, size_t capacity) : filter_(std::move(filter)), capacity_(capacity) {}
+
+  // Pipeline thread. A copy of a matching event is queued, or, when the queue
+  // is full, dropped and counted.
+  void Offer(const v1::Event& event);
+  // Waits up to `timeout` for events; moves out everything queued. `dropped`
+  // is this subscriber's drop count so far.
+  std::vector<v1::Event> Take(absl::Duration timeout, uint64_t& dropped);
+
+  v1::SubscriberStatus Status() const;
+
+ private:
+  const EventFilter filter_;
+  const size_t capacity_;
+  mutable absl::Mutex mu_;
+  std::deque<v1::Event> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t sent_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Every live subscription, fed by one Sink in the pipeline.
+class SubscriberHub {
+ public:
+  std::shared_ptr<Subscription> Subscribe(EventFilter filter, size_t capacity);
+  void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
+  std::vector<v1::SubscriberStatus> Status() const;
+
+  // The sink to put into the pipeline; it must not outlive the hub.
+  std::unique_ptr<Sink> MakeSink();
+
+ private:
+  class HubSink;
+  void Offer(const v1::Event& event);
+
+  mutable absl::Mutex mu_;
+  std::vector<std::shared_ptr<Subscription>> subscriptions_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace vigil

@@ -1,0 +1,64 @@
+#include "sensor/sensor_metrics.h"
+
+#include "google/protobuf/util/time_util.h"
+
+namespace vigil {
+
+void ExportSensorMetrics(const v1::SensorHealth& h, const std::vector<ProbeState>& probes, metrics::Registry& r) {
+  for (const v1::KindCounters& k : h.kinds()) {
+    r.GetCounter("vigil_kernel_events_total", "Events the probes wrote to the ring buffer.", {{"kind", k.kind()}})
+        .Set(k.sent());
+    r.GetCounter("vigil_events_received_total", "Events the sensor took from the ring buffer.", {{"kind", k.kind()}})
+        .Set(k.received());
+    r.GetCounter("vigil_kernel_read_errors_total", "Events sent with a field the probe could not read.",
+                 {{"kind", k.kind()}})
+        .Set(k.read_errors());
+    const char* kDropHelp =
+        "Events lost, by where: ringbuf (kernel ring buffer full), scratch (no kernel scratch "
+        "buffer), queue (sensor queue full).";
+    r.GetCounter("vigil_events_dropped_total", kDropHelp, {{"kind", k.kind()}, {"reason", "ringbuf"}})
+        .Set(k.dropped_ringbuf());
+    r.GetCounter("vigil_events_dropped_total", kDropHelp, {{"kind", k.kind()}, {"reason", "scratch"}})
+        .Set(k.dropped_scratch());
+    r.GetCounter("vigil_events_dropped_total", kDropHelp, {{"kind", k.kind()}, {"reason", "queue"}})
+        .Set(k.dropped_queue());
+  }
+  r.GetCounter("vigil_decode_errors_total", "Records the decoder rejected.").Set(h.decode_errors());
+  r.GetGauge("vigil_pipeline_queue_depth", "Records waiting between the ring buffer reader and the pipeline.")
+      .Set(h.queue_depth());
+  r.GetGauge("vigil_process_cache_entries", "Processes in the lineage cache.").Set(h.process_cache_size());
+  r.GetCounter("vigil_process_cache_evictions_total", "Processes evicted from the full lineage cache.")
+      .Set(h.process_cache_evictions());
+  for (const ProbeState& p : probes) {
+    r.GetGauge("vigil_probe_attached", "1 when the probe is attached, by the hook it uses (none: unavailable).",
+               {{"family", p.family}, {"probe", p.name}, {"hook", p.hook.empty() ? "none" : p.hook}})
+        .Set(p.attached ? 1 : 0);
+  }
+}
+
+namespace {
+
+class LatencySink : public Sink {
+ public:
+  explicit LatencySink(metrics::Histogram* latency) : latency_(latency) {}
+  absl::Status Write(const v1::Event& event) override {
+    if (!event.has_time()) return absl::OkStatus();
+    const int64_t ns = google::protobuf::util::TimeUtil::TimestampToNanoseconds(event.time());
+    latency_->Observe(static_cast<double>(absl::GetCurrentTimeNanos() - ns) / 1e9);
+    return absl::OkStatus();
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+
+ private:
+  metrics::Histogram* latency_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sink> MakeLatencySink(metrics::Registry& r) {
+  return std::make_unique<LatencySink>(&r.GetHistogram(
+      "vigil_event_latency_seconds", "From the kernel seeing an event to the event leaving the pipeline.",
+      metrics::ExponentialBuckets(0.0001, 4, 10)));
+}
+
+}  // namespace vigil
