@@ -10,6 +10,10 @@ pkgs=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libcli11-dev
   linux-libc-dev iproute2 procps util-linux
+  # container enrichment: runtime API .protos, JSON of the Docker API, and a
+  # real containerd + runc for the e2e tests
+  golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev nlohmann-json3-dev
+  containerd runc busybox-static
 )
 
 missing=()

@@ -66,6 +66,10 @@ void ExpectProcessFields(const v1::Event& e, const BootClock& clock) {
   EXPECT_EQ(p.start_time(),
             TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock.ToWall(TestProc().start_boottime_ns))));
   EXPECT_EQ(e.workload().cgroup_id(), 0x1234'5678'9abcULL);
+  EXPECT_EQ(p.ns_pid(), 7u);
+  EXPECT_EQ(e.workload().pid_ns(), 4026531836u);
+  EXPECT_EQ(e.workload().mnt_ns(), 4026531841u);
+  EXPECT_EQ(e.workload().net_ns(), 4026531840u);
 }
 
 TEST_F(DecoderTest, ExecFillsEveryField) {

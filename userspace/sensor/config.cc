@@ -24,6 +24,14 @@ absl::Status Validate(const SensorConfig& c) {
   if (c.health_interval < absl::Seconds(1)) return bad("health interval must be at least 1s");
   if (c.node_name.empty()) return bad("node name is empty");
   if (c.output.empty()) return bad("output is empty (use - for stdout)");
+  if (c.container_cache_size < 16) return bad("container cache size ", c.container_cache_size, " must be at least 16");
+  if (c.container_metadata_cache_size < 16) {
+    return bad("container metadata cache size ", c.container_metadata_cache_size, " must be at least 16");
+  }
+  if (c.container_wait < absl::ZeroDuration() || c.container_wait > absl::Seconds(5)) {
+    return bad("container wait must be between 0 and 5s");
+  }
+  if (c.runtime_timeout <= absl::ZeroDuration()) return bad("runtime timeout must be positive");
   return absl::OkStatus();
 }
 

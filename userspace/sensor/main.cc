@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -25,6 +27,20 @@ ABSL_FLAG(std::string, kernel_btf, "", "BTF file for this kernel (default: /sys/
 ABSL_FLAG(std::string, hooks, "auto",
           "auto: the best hook each kernel offers; tracepoint: raw tracepoints only (the stable ABI)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off");
+// Container and pod enrichment.
+ABSL_FLAG(bool, container_enrichment, true, "label events with their container, pod and image");
+ABSL_FLAG(std::string, cgroup_root, "", "where cgroup2 is mounted (default: from /proc/self/mountinfo)");
+ABSL_FLAG(std::string, containerd_socket, "auto",
+          "containerd's socket; auto: /run/containerd/containerd.sock if there; empty: none");
+ABSL_FLAG(std::vector<std::string>, containerd_namespaces, std::vector<std::string>({"k8s.io", "default", "moby"}),
+          "containerd namespaces to look containers up in, in this order");
+ABSL_FLAG(std::string, cri_socket, "auto", "a CRI runtime's socket (CRI-O); auto: /run/crio/crio.sock if there");
+ABSL_FLAG(std::string, docker_socket, "auto", "the Docker Engine's socket; auto: /run/docker.sock if there");
+ABSL_FLAG(absl::Duration, runtime_timeout, absl::Seconds(2), "deadline of one call to a container runtime");
+ABSL_FLAG(absl::Duration, container_wait, absl::Milliseconds(200),
+          "how long an event of a new cgroup waits for its container's metadata");
+ABSL_FLAG(uint64_t, container_cache_size, 16384, "cgroups remembered with their container");
+ABSL_FLAG(uint64_t, container_metadata_cache_size, 8192, "containers remembered with their runtime metadata");
 
 namespace {
 
@@ -63,6 +79,16 @@ int main(int argc, char** argv) {
   config.exit_grace = absl::GetFlag(FLAGS_exit_grace);
   config.max_ancestors = absl::GetFlag(FLAGS_max_ancestors);
   config.health_interval = absl::GetFlag(FLAGS_health_interval);
+  config.container_enrichment = absl::GetFlag(FLAGS_container_enrichment);
+  config.cgroup_root = absl::GetFlag(FLAGS_cgroup_root);
+  config.containerd_socket = absl::GetFlag(FLAGS_containerd_socket);
+  config.containerd_namespaces = absl::GetFlag(FLAGS_containerd_namespaces);
+  config.cri_socket = absl::GetFlag(FLAGS_cri_socket);
+  config.docker_socket = absl::GetFlag(FLAGS_docker_socket);
+  config.runtime_timeout = absl::GetFlag(FLAGS_runtime_timeout);
+  config.container_wait = absl::GetFlag(FLAGS_container_wait);
+  config.container_cache_size = absl::GetFlag(FLAGS_container_cache_size);
+  config.container_metadata_cache_size = absl::GetFlag(FLAGS_container_metadata_cache_size);
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.

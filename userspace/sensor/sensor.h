@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/boot_clock.h"
+#include "container/container_enricher.h"
 #include "loader/probe_set.h"
 #include "loader/ring_buffer.h"
 #include "pipeline/pipeline.h"
@@ -44,7 +45,8 @@ class Sensor {
   std::unique_ptr<ProbeSet> probes_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<RingBuffer> ring_;
-  const ProcessCache* process_cache_ = nullptr;  // owned by pipeline_
+  const ProcessCache* process_cache_ = nullptr;    // owned by pipeline_
+  const ContainerEnricher* containers_ = nullptr;  // owned by pipeline_; null when off
   std::thread reader_;
   std::atomic<bool> stop_reader_{false};
   uint64_t drops_logged_ = 0;
