@@ -237,7 +237,7 @@ TEST_F(ContainerTest, ContainerNamespacesAreNotTheHosts) {
 
 TEST_F(ContainerTest, HostProcessesAreMarkedHost) {
   const std::string nonce = Nonce();
-  ASSERT_EQ(Run({"/bin/true", nonce}), 0);
+  ASSERT_EQ(vigil::testing::Run({"/bin/true", nonce}), 0);
   auto e = sensor_->WaitFor([&](const v1::Event& e) { return IsExec(e) && ArgvHas(e, nonce); });
   ASSERT_TRUE(e.has_value());
   EXPECT_TRUE(e->workload().host());
