@@ -16,6 +16,10 @@ pkgs=(
   # azure-logs forwarder (libcurl, nlohmann-json) and its test server (cpp-httplib, openssl CLI)
   libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev openssl
   libre2-dev libcpp-httplib-dev tmux
+  # container enrichment: runtime API .protos, JSON of the Docker API, and a
+  # real containerd + runc for the e2e tests
+  golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev nlohmann-json3-dev
+  containerd runc busybox-static
 )
 
 missing=()

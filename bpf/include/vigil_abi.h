@@ -63,6 +63,13 @@ struct vigil_proc {
 	__u32 egid;
 	__u32 _pad0;
 	char comm[VIGIL_COMM_LEN];
+	/* Lineage inside containers: 0 when the kernel could not tell (e.g. the
+	 * task already left its namespaces on exit). Namespace ids are the
+	 * nsfs inode numbers that `ls -li /proc/<pid>/ns/` shows. */
+	__u32 ns_pid;                   /* tgid as seen in its own pid namespace */
+	__u32 pid_ns;
+	__u32 mnt_ns;
+	__u32 net_ns;
 };
 
 struct vigil_header {

@@ -78,6 +78,30 @@ static __always_inline void vigil_emit(void *data, __u64 size, __u32 kind)
 		vigil_count(kind, VIGIL_CNT_DROP_RINGBUF);
 }
 
+/*
+ * The pid a container sees is the leader's number at the deepest level of its
+ * struct pid (what pid_vnr() gives); thread_pid is there since 4.19. numbers[]
+ * is a flexible array, so its element is reached by offset from the relocated
+ * base: struct upid { int nr; struct pid_namespace *ns; } has not changed.
+ */
+static __always_inline void vigil_fill_namespaces(struct vigil_proc *p, struct task_struct *task)
+{
+	struct pid *tp = BPF_CORE_READ(task, group_leader, thread_pid);
+	__u32 level = BPF_CORE_READ(tp, level);
+	struct upid *up;
+
+	vigil_barrier_var(level);
+	if (level > 32) /* MAX_PID_NS_LEVEL */
+		level = 0;
+	up = (struct upid *)((void *)tp + bpf_core_field_offset(struct pid, numbers) +
+			     level * sizeof(struct upid));
+	p->ns_pid = BPF_CORE_READ(up, nr);
+	p->pid_ns = BPF_CORE_READ(up, ns, ns.inum);
+	/* nsproxy is NULL once an exiting task dropped its namespaces: reads give 0. */
+	p->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	p->net_ns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+}
+
 /* Fills who-did-it from `task` (not always current: fork reports the child). */
 static __always_inline void vigil_fill_header(struct vigil_header *h, __u32 kind, __u32 size,
 					      struct task_struct *task)
@@ -104,6 +128,7 @@ static __always_inline void vigil_fill_header(struct vigil_header *h, __u32 kind
 	h->proc.egid = BPF_CORE_READ(cred, egid.val);
 	h->proc._pad0 = 0;
 	BPF_CORE_READ_STR_INTO(&h->proc.comm, task, comm);
+	vigil_fill_namespaces(&h->proc, task);
 }
 
 #endif /* VIGIL_COMMON_BPF_H */

@@ -66,6 +66,10 @@ void ExpectProcessFields(const v1::Event& e, const BootClock& clock) {
   EXPECT_EQ(p.start_time(),
             TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(clock.ToWall(TestProc().start_boottime_ns))));
   EXPECT_EQ(e.workload().cgroup_id(), 0x1234'5678'9abcULL);
+  EXPECT_EQ(p.ns_pid(), 7u);
+  EXPECT_EQ(e.workload().pid_ns(), 4026531836u);
+  EXPECT_EQ(e.workload().mnt_ns(), 4026531841u);
+  EXPECT_EQ(e.workload().net_ns(), 4026531840u);
 }
 
 TEST_F(DecoderTest, ExecFillsEveryField) {
@@ -276,20 +280,20 @@ std::vector<BadRecord> BadRecords() {
        [] { return SetHeader(ForkRecord(1), [](vigil_header& h) { h.abi_version = VIGIL_ABI_VERSION + 1; }); },
        "ABI version 2"},
       {"SizeLargerThanRecord", [] { return SetHeader(ForkRecord(1), [](vigil_header& h) { h.size += 8; }); },
-       "header says 104 bytes, record has 96"},
+       "header says 120 bytes, record has 112"},
       {"SizeSmallerThanRecord",
        [] {
          Record r = ForkRecord(1);
          r.resize(r.size() + 8);
          return r;
        },
-       "header says 96 bytes, record has 104"},
+       "header says 112 bytes, record has 120"},
       {"UnknownProcessKind", [] { return HeaderOnly(7, sizeof(vigil_fork)); }, "unknown event kind 7"},
       {"KindZero", [] { return HeaderOnly(0, sizeof(vigil_fork)); }, "unknown event kind 0"},
       {"UnknownFamilyKind", [] { return HeaderOnly(VIGIL_KIND_NETWORK_FIRST + 1, 200); }, "unknown event kind 17"},
       {"KindAboveMax", [] { return HeaderOnly(1000, 200); }, "unknown event kind 1000"},
       {"ExecShorterThanFixedPart", [] { return HeaderOnly(VIGIL_KIND_EXEC, sizeof(vigil_exec) - 1); },
-       "exec record of 111 bytes is shorter than its fixed part (112)"},
+       "exec record of 127 bytes is shorter than its fixed part (128)"},
       {"ExecLengthsAboveSize", [] { return ExecWithLengths(10, 10, 19); }, "holds args_len 10 and filename_len 10"},
       {"ExecLengthsBelowSize", [] { return ExecWithLengths(10, 8, 19); }, "holds args_len 10 and filename_len 8"},
       {"ExecArgsLenOverflowsWithFilename", [] { return ExecWithLengths(0xFFFFFFFFu, 2, 1); },
@@ -299,13 +303,13 @@ std::vector<BadRecord> BadRecords() {
       {"ExecFilenameLenAbovePathMax", [] { return ExecWithLengths(0, VIGIL_PATH_MAX + 1, VIGIL_PATH_MAX + 1); },
        "filename_len 4097"},
       {"ExitTooShort", [] { return HeaderOnly(VIGIL_KIND_EXIT, sizeof(vigil_exit) - 4); },
-       "exit record of 92 bytes, expected 96"},
+       "exit record of 108 bytes, expected 112"},
       {"ExitTooLong", [] { return HeaderOnly(VIGIL_KIND_EXIT, sizeof(vigil_exit) + 8); },
-       "exit record of 104 bytes, expected 96"},
+       "exit record of 120 bytes, expected 112"},
       {"ForkTooShort", [] { return HeaderOnly(VIGIL_KIND_FORK, sizeof(vigil_header)); },
-       "fork record of 88 bytes, expected 96"},
+       "fork record of 104 bytes, expected 112"},
       {"ForkTooLong", [] { return HeaderOnly(VIGIL_KIND_FORK, sizeof(vigil_fork) + 1); },
-       "fork record of 97 bytes, expected 96"},
+       "fork record of 113 bytes, expected 112"},
   };
 }
 

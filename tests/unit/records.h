@@ -34,6 +34,10 @@ inline vigil_proc TestProc(uint32_t pid = 4242) {
   p.euid = 1001;
   p.egid = 1002;
   std::strncpy(p.comm, "worker", sizeof(p.comm));
+  p.ns_pid = 7;
+  p.pid_ns = 4026531836;
+  p.mnt_ns = 4026531841;
+  p.net_ns = 4026531840;
   return p;
 }
 

@@ -62,7 +62,12 @@ absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) c
     p->set_parent_exec_id(ExecId(options_.node, kp.ppid, StartTicks(kp.parent_start_boottime_ns)));
   }
   SetTimestamp(clock_->ToWall(kp.start_boottime_ns), p->mutable_start_time());
-  out.mutable_workload()->set_cgroup_id(kp.cgroup_id);
+  p->set_ns_pid(kp.ns_pid);
+  v1::Workload* w = out.mutable_workload();
+  w->set_cgroup_id(kp.cgroup_id);
+  w->set_pid_ns(kp.pid_ns);
+  w->set_mnt_ns(kp.mnt_ns);
+  w->set_net_ns(kp.net_ns);
 
   const uint16_t family_first = hdr.kind & ~uint16_t{15};
   switch (family_first) {

@@ -41,6 +41,14 @@ absl::Status Validate(const SensorConfig& c) {
     }
   }
   if (c.api_queue_capacity < 1) return bad("API queue capacity must be at least 1");
+  if (c.container_cache_size < 16) return bad("container cache size ", c.container_cache_size, " must be at least 16");
+  if (c.container_metadata_cache_size < 16) {
+    return bad("container metadata cache size ", c.container_metadata_cache_size, " must be at least 16");
+  }
+  if (c.container_wait < absl::ZeroDuration() || c.container_wait > absl::Seconds(5)) {
+    return bad("container wait must be between 0 and 5s");
+  }
+  if (c.runtime_timeout <= absl::ZeroDuration()) return bad("runtime timeout must be positive");
   return absl::OkStatus();
 }
 

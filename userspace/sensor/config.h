@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -31,6 +32,19 @@ struct SensorConfig {
   std::string api_socket = "/run/vigil/sensor.sock";  // empty: no local API
   size_t api_queue_capacity = 4096;                   // events buffered per tail subscriber
   std::string metrics_address = "127.0.0.1:9476";     // host:port of /metrics, /healthz, /readyz; empty: off
+
+  // Container and pod enrichment (userspace/container). A socket "auto" means
+  // the runtime's standard path when it exists at start, "" means not asked.
+  bool container_enrichment = true;
+  std::string cgroup_root;  // cgroup2 mount; empty: from /proc/self/mountinfo
+  std::string containerd_socket = "auto";
+  std::vector<std::string> containerd_namespaces = {"k8s.io", "default", "moby"};
+  std::string cri_socket = "auto";
+  std::string docker_socket = "auto";
+  absl::Duration runtime_timeout = absl::Seconds(2);
+  absl::Duration container_wait = absl::Milliseconds(200);
+  size_t container_cache_size = 16384;
+  size_t container_metadata_cache_size = 8192;
 };
 
 // InvalidArgument naming the first bad setting.

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -53,6 +55,20 @@ ABSL_FLAG(bool, self_test, false,
           "per probe and exit (non-zero if an attached probe fails); events still go to --output");
 ABSL_FLAG(std::string, self_test_break, "",
           "test only: exec makes the exec probe need a 5.11+ kernel, to prove the kernel matrix catches it");
+// Container and pod enrichment.
+ABSL_FLAG(bool, container_enrichment, true, "label events with their container, pod and image");
+ABSL_FLAG(std::string, cgroup_root, "", "where cgroup2 is mounted (default: from /proc/self/mountinfo)");
+ABSL_FLAG(std::string, containerd_socket, "auto",
+          "containerd's socket; auto: /run/containerd/containerd.sock if there; empty: none");
+ABSL_FLAG(std::vector<std::string>, containerd_namespaces, std::vector<std::string>({"k8s.io", "default", "moby"}),
+          "containerd namespaces to look containers up in, in this order");
+ABSL_FLAG(std::string, cri_socket, "auto", "a CRI runtime's socket (CRI-O); auto: /run/crio/crio.sock if there");
+ABSL_FLAG(std::string, docker_socket, "auto", "the Docker Engine's socket; auto: /run/docker.sock if there");
+ABSL_FLAG(absl::Duration, runtime_timeout, absl::Seconds(2), "deadline of one call to a container runtime");
+ABSL_FLAG(absl::Duration, container_wait, absl::Milliseconds(200),
+          "how long an event of a new cgroup waits for its container's metadata");
+ABSL_FLAG(uint64_t, container_cache_size, 16384, "cgroups remembered with their container");
+ABSL_FLAG(uint64_t, container_metadata_cache_size, 8192, "containers remembered with their runtime metadata");
 
 namespace {
 
@@ -124,6 +140,16 @@ int main(int argc, char** argv) {
   config.api_socket = absl::GetFlag(FLAGS_api_socket);
   config.api_queue_capacity = absl::GetFlag(FLAGS_api_queue_capacity);
   config.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  config.container_enrichment = absl::GetFlag(FLAGS_container_enrichment);
+  config.cgroup_root = absl::GetFlag(FLAGS_cgroup_root);
+  config.containerd_socket = absl::GetFlag(FLAGS_containerd_socket);
+  config.containerd_namespaces = absl::GetFlag(FLAGS_containerd_namespaces);
+  config.cri_socket = absl::GetFlag(FLAGS_cri_socket);
+  config.docker_socket = absl::GetFlag(FLAGS_docker_socket);
+  config.runtime_timeout = absl::GetFlag(FLAGS_runtime_timeout);
+  config.container_wait = absl::GetFlag(FLAGS_container_wait);
+  config.container_cache_size = absl::GetFlag(FLAGS_container_cache_size);
+  config.container_metadata_cache_size = absl::GetFlag(FLAGS_container_metadata_cache_size);
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.

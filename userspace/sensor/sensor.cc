@@ -1,6 +1,7 @@
 #include "sensor/sensor.h"
 
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <random>
 
@@ -17,6 +18,37 @@
 namespace vigil {
 
 namespace {
+
+// "auto": the first of the runtime's standard sockets that exists.
+std::string SocketPath(const std::string& configured, std::initializer_list<const char*> standard) {
+  if (configured != "auto") return configured;
+  for (const char* path : standard) {
+    if (access(path, F_OK) == 0) return path;
+  }
+  return "";
+}
+
+std::vector<std::unique_ptr<RuntimeClient>> RuntimeClients(const SensorConfig& config) {
+  std::vector<std::unique_ptr<RuntimeClient>> clients;
+  const std::string containerd =
+      SocketPath(config.containerd_socket, {"/run/containerd/containerd.sock", "/run/k3s/containerd/containerd.sock"});
+  const std::string cri = SocketPath(config.cri_socket, {"/run/crio/crio.sock", "/var/run/crio/crio.sock"});
+  const std::string docker = SocketPath(config.docker_socket, {"/run/docker.sock", "/var/run/docker.sock"});
+  auto log = Logger("container");
+  if (!containerd.empty()) {
+    log->info("containerd at {}", containerd);
+    clients.push_back(NewContainerdClient(containerd, config.containerd_namespaces, config.runtime_timeout));
+  }
+  if (!cri.empty()) {
+    log->info("CRI runtime at {}", cri);
+    clients.push_back(NewCriClient(cri, config.runtime_timeout));
+  }
+  if (!docker.empty()) {
+    log->info("docker at {}", docker);
+    clients.push_back(NewDockerClient(docker, config.runtime_timeout));
+  }
+  return clients;
+}
 
 std::string RandomInstanceId() {
   std::random_device rd;
@@ -76,6 +108,19 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   enrichers.push_back(std::move(cache));
   enrichers.push_back(std::make_unique<DnsNames>(
       DnsNamesOptions{.max_entries = config.dns_cache_size, .max_age = config.dns_cache_max_age}));
+  if (config.container_enrichment) {
+    auto containers = ContainerEnricher::Create(
+        ContainerEnricherOptions{
+            .cgroup_root = config.cgroup_root,
+            .max_cgroups = config.container_cache_size,
+            .max_containers = config.container_metadata_cache_size,
+            .pending_wait = config.container_wait,
+        },
+        RuntimeClients(config));
+    if (!containers.ok()) return containers.status();
+    sensor->containers_ = containers->get();
+    enrichers.push_back(*std::move(containers));
+  }
 
   sensor->pipeline_ = std::make_unique<Pipeline>(
       PipelineOptions{.queue_capacity = config.queue_capacity, .instance_id = instance_id},
@@ -222,6 +267,12 @@ v1::Event Sensor::Health(bool final) {
     u->set_pending_batches(us.spool.next_index - std::max(us.spool.first_index, us.acked_sequence + 1));
     u->set_acked_sequence(us.acked_sequence);
     u->set_connected(us.connected);
+  if (containers_ != nullptr) {
+    const ContainerCacheStats cs = containers_->Stats();
+    h->set_container_cache_size(cs.size);
+    h->set_container_cache_evictions(cs.evictions);
+    h->set_container_metadata_timeouts(cs.metadata_timeouts);
+    h->set_container_runtime_errors(cs.runtime_errors);
   }
   return event;
 }

@@ -9,6 +9,7 @@
 #include "api/server.h"
 #include "api/subscribers.h"
 #include "common/boot_clock.h"
+#include "container/container_enricher.h"
 #include "loader/probe_set.h"
 #include "loader/ring_buffer.h"
 #include "metrics/http_server.h"
@@ -56,6 +57,8 @@ class Sensor {
   std::unique_ptr<RingBuffer> ring_;
   const ProcessCache* process_cache_ = nullptr;  // owned by pipeline_
   const Uplink* uplink_ = nullptr;               // owned by pipeline_; null without a collector
+  const ProcessCache* process_cache_ = nullptr;    // owned by pipeline_
+  const ContainerEnricher* containers_ = nullptr;  // owned by pipeline_; null when off
   std::thread reader_;
   std::atomic<bool> stop_reader_{false};
   uint64_t drops_logged_ = 0;

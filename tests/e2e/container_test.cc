@@ -1,0 +1,309 @@
+// Container and pod enrichment end to end: a real containerd (started here,
+// with its own root, state and socket) runs containers with runc from a local
+// busybox image, with the labels and kubepods cgroup paths the kubelet gives;
+// the real vigil-sensor must label their events, the first exec included.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "sensor_harness.h"
+
+namespace vigil::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kImage[] = "docker.io/vigil/busybox:e2e";
+
+// Why these tests cannot run here, "" when they can.
+std::string E2eUnavailableReason() {
+  if (std::string why = BpfUnavailableReason(); !why.empty()) return why;
+  for (const char* bin : {"/usr/bin/containerd", "/usr/bin/ctr", "/usr/sbin/runc", "/bin/busybox"}) {
+    if (access(bin, X_OK) != 0) return absl::StrCat(bin, " is missing (scripts/install-deps.sh installs it)");
+  }
+  return "";
+}
+
+#define RequireE2eOrSkip()                                                          \
+  do {                                                                              \
+    if (const std::string why_ = E2eUnavailableReason(); !why_.empty()) {           \
+      if (InCi()) {                                                                 \
+        FAIL() << "CI=true but the e2e tests cannot run: " << why_;                 \
+      } else {                                                                      \
+        GTEST_SKIP() << "e2e tests need root, kernel BTF and containerd: " << why_; \
+      }                                                                             \
+    }                                                                               \
+  } while (0)
+
+absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixNanos(google::protobuf::util::TimeUtil::TimestampToNanoseconds(ts));
+}
+
+int Shell(const std::string& cmd) { return Run({"/bin/sh", "-c", cmd}); }
+
+// A containerd of the test's own (scripts/lib/containerd-sandbox.sh): nothing
+// it does collides with a containerd the machine may run, or other tests'.
+class Containerd {
+ public:
+  explicit Containerd(std::string dir) : dir_(std::move(dir)) {}
+  ~Containerd() { Stop(); }
+
+  std::string socket() const { return dir_ + "/containerd.sock"; }
+
+  absl::Status Start() {
+    pid_ = Spawn({VIGIL_SOURCE_DIR "/scripts/lib/containerd-sandbox.sh", dir_});
+    for (absl::Time deadline = absl::Now() + absl::Seconds(30); absl::Now() < deadline;) {
+      if (Ctr("version >/dev/null 2>&1") == 0) return absl::OkStatus();
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return absl::DeadlineExceededError(absl::StrCat("containerd did not come up; see ", dir_, "/containerd.log"));
+  }
+
+  void Stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    WaitExit(pid_);
+    pid_ = -1;
+  }
+
+  // ctr against this containerd, in the k8s.io namespace (the CRI's).
+  int Ctr(const std::string& args) const {
+    return Shell(absl::StrCat("/usr/bin/ctr -a ", socket(), " -n k8s.io ", args));
+  }
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
+struct Pod {
+  std::string name, ns, uid, container, id, qos_path;
+};
+
+Pod NewPod(const std::string& qos) {
+  const std::string n = Nonce();
+  Pod p;
+  p.name = "web-" + n.substr(0, 6);
+  p.ns = "prod";
+  p.uid = absl::StrCat(n.substr(0, 8), "-1111-4222-8333-", std::string(12, 'a'));
+  p.container = "app";
+  p.id = (n + n + n + n + n + n + n + n).substr(0, 64);  // runtimes' ids are 64 hex digits
+  p.qos_path = qos == "guaranteed" ? absl::StrCat("/kubepods/pod", p.uid, "/", p.id)
+                                   : absl::StrCat("/kubepods/", qos, "/pod", p.uid, "/", p.id);
+  return p;
+}
+
+std::string Labels(const Pod& p) {
+  return absl::StrCat("--label io.kubernetes.pod.name=", p.name, " --label io.kubernetes.pod.namespace=", p.ns,
+                      " --label io.kubernetes.pod.uid=", p.uid, " --label io.kubernetes.container.name=", p.container);
+}
+
+bool ArgvHas(const v1::Event& e, const std::string& s) {
+  for (const auto& a : e.process().argv()) {
+    if (absl::StrContains(a, s)) return true;
+  }
+  return false;
+}
+
+uint32_t NsInode(const std::string& which) {
+  struct stat st {};
+  return stat(("/proc/self/ns/" + which).c_str(), &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+}
+
+class ContainerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!E2eUnavailableReason().empty()) return;
+    char tmpl[] = "/tmp/vigil-e2e-XXXXXX";
+    dir_ = new std::string(mkdtemp(tmpl));
+    containerd_ = new Containerd(*dir_);
+    ASSERT_OK(containerd_->Start());
+    // An OCI image made of busybox and its applet links, imported: no registry.
+    ASSERT_EQ(Shell(absl::StrCat(VIGIL_SOURCE_DIR "/scripts/lib/busybox-image.sh ", containerd_->socket(), " ", kImage,
+                                 " ", *dir_, "/image >", *dir_, "/digest")),
+              0);
+    std::ifstream(*dir_ + "/digest") >> digest_;
+    sensor_ = new SensorProcess(SensorFlags());
+    ASSERT_OK(sensor_->Start());
+  }
+
+  static void TearDownTestSuite() {
+    if (sensor_ != nullptr) sensor_->Stop();
+    delete sensor_;
+    sensor_ = nullptr;
+    delete containerd_;
+    containerd_ = nullptr;
+    if (dir_ != nullptr) {
+      if (!::testing::UnitTest::GetInstance()->Failed()) Shell("umount -R " + *dir_ + "/root 2>/dev/null; true");
+      if (!::testing::UnitTest::GetInstance()->Failed()) fs::remove_all(*dir_);
+    }
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  void SetUp() override {
+    RequireE2eOrSkip();
+    ASSERT_NE(sensor_, nullptr);
+  }
+
+  static std::vector<std::string> SensorFlags() {
+    return {"--containerd_socket=" + containerd_->socket(),
+            "--cri_socket=", "--docker_socket=", "--health_interval=1s"};
+  }
+
+  // ctr run --rm: waits until the container's command is done.
+  static int RunContainer(const Pod& p, const std::string& script) {
+    return containerd_->Ctr(absl::StrCat("run --rm ", Labels(p), " --cgroup ", p.qos_path, " ", kImage, " ", p.id,
+                                         " /bin/sh -c '", script, "' >/dev/null 2>&1"));
+  }
+
+  static void ExpectPod(const v1::Event& e, const Pod& p) {
+    const v1::Workload& w = e.workload();
+    EXPECT_FALSE(w.host());
+    EXPECT_EQ(w.container_id(), p.id);
+    EXPECT_EQ(w.pod_name(), p.name);
+    EXPECT_EQ(w.pod_namespace(), p.ns);
+    EXPECT_EQ(w.pod_uid(), p.uid);
+    EXPECT_EQ(w.container_name(), p.container);
+    EXPECT_EQ(w.image(), kImage);
+    EXPECT_EQ(w.image_digest(), digest_);
+    EXPECT_FALSE(w.metadata_pending());
+  }
+
+  static std::string* dir_;
+  static Containerd* containerd_;
+  static SensorProcess* sensor_;
+  static std::string digest_;
+};
+
+std::string* ContainerTest::dir_ = nullptr;
+Containerd* ContainerTest::containerd_ = nullptr;
+SensorProcess* ContainerTest::sensor_ = nullptr;
+std::string ContainerTest::digest_;
+
+TEST_F(ContainerTest, FirstExecOfEachContainerCarriesItsPodInEveryQosClass) {
+  for (const std::string qos : {"besteffort", "burstable", "guaranteed"}) {
+    SCOPED_TRACE(qos);
+    const Pod pod = NewPod(qos);
+    const std::string nonce = Nonce();
+    ASSERT_EQ(RunContainer(pod, absl::StrCat("/bin/echo ", nonce)), 0);
+    // runc's init execs the container's command: the first exec in the container.
+    auto first = sensor_->WaitFor([&](const v1::Event& e) {
+      return IsExec(e) && e.workload().container_id() == pod.id && e.exec().filename() == "/bin/sh";
+    });
+    ASSERT_TRUE(first.has_value()) << "no exec of /bin/sh in container " << pod.id;
+    ExpectPod(*first, pod);
+    EXPECT_TRUE(ArgvHas(*first, nonce));
+    EXPECT_EQ(first->process().ns_pid(), 1u) << "the container's command is pid 1 in its pid namespace";
+    auto echo = sensor_->WaitFor([&](const v1::Event& e) {
+      return IsExec(e) && e.workload().container_id() == pod.id && ArgvHas(e, nonce) &&
+             e.exec().filename() == "/bin/echo";
+    });
+    ASSERT_TRUE(echo.has_value());
+    ExpectPod(*echo, pod);
+    EXPECT_EQ(echo->workload().runtime(), "containerd");
+  }
+}
+
+TEST_F(ContainerTest, ContainerNamespacesAreNotTheHosts) {
+  const Pod pod = NewPod("besteffort");
+  const std::string nonce = Nonce();
+  ASSERT_EQ(RunContainer(pod, absl::StrCat("/bin/true ", nonce)), 0);
+  auto e = sensor_->WaitFor(
+      [&](const v1::Event& e) { return IsExec(e) && e.workload().container_id() == pod.id && ArgvHas(e, nonce); });
+  ASSERT_TRUE(e.has_value());
+  const v1::Workload& w = e->workload();
+  EXPECT_NE(w.pid_ns(), 0u);
+  EXPECT_NE(w.pid_ns(), NsInode("pid"));
+  EXPECT_NE(w.mnt_ns(), 0u);
+  EXPECT_NE(w.mnt_ns(), NsInode("mnt"));
+  EXPECT_NE(w.net_ns(), 0u);
+  EXPECT_NE(w.net_ns(), NsInode("net"));
+  EXPECT_NE(e->process().ns_pid(), e->process().pid()) << "a container pid differs from the host pid";
+}
+
+TEST_F(ContainerTest, HostProcessesAreMarkedHost) {
+  const std::string nonce = Nonce();
+  ASSERT_EQ(vigil::testing::Run({"/bin/true", nonce}), 0);
+  auto e = sensor_->WaitFor([&](const v1::Event& e) { return IsExec(e) && ArgvHas(e, nonce); });
+  ASSERT_TRUE(e.has_value());
+  EXPECT_TRUE(e->workload().host());
+  EXPECT_EQ(e->workload().container_id(), "");
+  EXPECT_EQ(e->workload().pod_name(), "");
+  EXPECT_EQ(e->workload().pid_ns(), NsInode("pid"));
+  EXPECT_EQ(e->workload().mnt_ns(), NsInode("mnt"));
+  EXPECT_EQ(e->workload().net_ns(), NsInode("net"));
+  EXPECT_EQ(e->process().ns_pid(), e->process().pid());
+}
+
+TEST_F(ContainerTest, RuntimeGoesAwayAndComesBack) {
+  const Pod pod = NewPod("burstable");
+  const std::string nonce = Nonce();
+  // Detached: the container keeps running without containerd (its shim stays).
+  ASSERT_EQ(containerd_->Ctr(absl::StrCat("run -d ", Labels(pod), " --cgroup ", pod.qos_path, " ", kImage, " ", pod.id,
+                                          " /bin/sh -c 'while :; do /bin/true ", nonce,
+                                          "; sleep 0.2; done' >/dev/null 2>&1")),
+            0);
+  auto in_pod = [&](SensorProcess& s, bool with_pod, absl::Time after) {
+    return s.WaitFor(
+        [&](const v1::Event& e) {
+          return IsExec(e) && ArgvHas(e, nonce) && e.workload().container_id() == pod.id &&
+                 (e.workload().pod_name() == pod.name) == with_pod && ToTime(e.time()) > after;
+        },
+        absl::Seconds(20));
+  };
+  ASSERT_TRUE(in_pod(*sensor_, true, absl::InfinitePast()).has_value());
+
+  containerd_->Stop();
+  const absl::Time stopped = absl::Now();
+  // The running sensor keeps going, and keeps what it knew.
+  auto still = in_pod(*sensor_, true, stopped);
+  ASSERT_TRUE(still.has_value()) << "events of the container stopped flowing without containerd";
+  ExpectPod(*still, pod);
+
+  // A sensor that starts now cannot ask anyone: the container id comes from
+  // the cgroup path, the rest is pending.
+  SensorProcess fresh(SensorFlags());
+  ASSERT_OK(fresh.Start());
+  auto pending = in_pod(fresh, false, stopped);
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->workload().container_id(), pod.id);
+  EXPECT_EQ(pending->workload().pod_uid(), pod.uid) << "the pod uid is in the cgroup path";
+  EXPECT_TRUE(pending->workload().metadata_pending());
+
+  ASSERT_OK(containerd_->Start());
+  const absl::Time restarted = absl::Now();
+  auto resumed = in_pod(fresh, true, restarted);
+  ASSERT_TRUE(resumed.has_value()) << "metadata did not come back with containerd";
+  ExpectPod(*resumed, pod);
+  auto health = fresh.WaitFor([](const v1::Event& e) { return e.has_health(); });
+  ASSERT_TRUE(health.has_value());
+  fresh.Stop();
+  auto final_health = fresh.FinalHealth();
+  ASSERT_TRUE(final_health.has_value());
+  EXPECT_GT(final_health->health().container_runtime_errors(), 0u);
+  EXPECT_GT(final_health->health().container_metadata_timeouts(), 0u);
+  EXPECT_GT(final_health->health().container_cache_size(), 0u);
+
+  containerd_->Ctr(absl::StrCat("task kill -s KILL ", pod.id, " >/dev/null 2>&1"));
+  for (int i = 0; i < 50 && containerd_->Ctr(absl::StrCat("task rm ", pod.id, " >/dev/null 2>&1")) != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(containerd_->Ctr(absl::StrCat("containers rm ", pod.id, " >/dev/null 2>&1")), 0);
+}
+
+}  // namespace
+}  // namespace vigil::testing

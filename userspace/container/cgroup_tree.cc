@@ -1,0 +1,149 @@
+#include "container/cgroup_tree.h"
+
+#include <fcntl.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace vigil {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The cgroup id of a cgroup directory: the 8-byte kernfs file handle.
+std::optional<uint64_t> CgroupId(const std::string& dir) {
+  struct {
+    file_handle fh;
+    uint64_t id;
+  } h{};
+  h.fh.handle_bytes = sizeof(uint64_t);
+  int mount_id = 0;
+  if (name_to_handle_at(AT_FDCWD, dir.c_str(), &h.fh, &mount_id, 0) != 0 || h.fh.handle_bytes != sizeof(uint64_t)) {
+    return std::nullopt;
+  }
+  uint64_t id;
+  std::memcpy(&id, h.fh.f_handle, sizeof(id));
+  return id;
+}
+
+// A removed cgroup shows as IN_IGNORED on its own watch, which names its id.
+constexpr uint32_t kWatchMask = IN_CREATE | IN_ONLYDIR | IN_DONT_FOLLOW;
+
+}  // namespace
+
+absl::StatusOr<std::string> Cgroup2MountFromMountinfo(absl::string_view mountinfo) {
+  // "36 25 0:31 / /sys/fs/cgroup/unified rw,... shared:10 - cgroup2 cgroup2 rw,..."
+  for (absl::string_view line : absl::StrSplit(mountinfo, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> halves = absl::StrSplit(line, absl::MaxSplits(" - ", 1));
+    if (halves.size() != 2 || !absl::StartsWith(halves[1], "cgroup2 ")) continue;
+    std::vector<absl::string_view> f = absl::StrSplit(halves[0], ' ');
+    if (f.size() >= 5 && f[3] == "/") return std::string(f[4]);
+  }
+  return absl::NotFoundError("cgroup2 is not mounted");
+}
+
+absl::StatusOr<std::unique_ptr<CgroupTree>> CgroupTree::Open(std::string root) {
+  if (root.empty()) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto mount = Cgroup2MountFromMountinfo(ss.str());
+    if (!mount.ok()) return mount.status();
+    root = *std::move(mount);
+  }
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "inotify_init1");
+  std::unique_ptr<CgroupTree> tree(new CgroupTree(std::move(root), fd));
+  if (!CgroupId(tree->root_)) {
+    return absl::FailedPreconditionError(absl::StrCat("no cgroup id for ", tree->root_));
+  }
+  tree->Rescan();
+  return tree;
+}
+
+CgroupTree::~CgroupTree() { close(inotify_fd_); }
+
+void CgroupTree::Rescan() {
+  for (const auto& [wd, entry] : watches_) inotify_rm_watch(inotify_fd_, wd);
+  watches_.clear();
+  paths_.clear();
+  AddTree("/");
+}
+
+void CgroupTree::Add(const std::string& rel) {
+  const std::string abs = rel == "/" ? root_ : root_ + rel;
+  // Watch first, then read the id and the children: a cgroup made in between
+  // is then seen by one or the other.
+  int wd = inotify_add_watch(inotify_fd_, abs.c_str(), kWatchMask);
+  std::optional<uint64_t> id = CgroupId(abs);
+  if (!id) {
+    if (wd >= 0) inotify_rm_watch(inotify_fd_, wd);
+    return;
+  }
+  paths_[*id] = rel;
+  if (wd >= 0) watches_[wd] = {*id, rel};
+}
+
+void CgroupTree::AddTree(const std::string& rel) {
+  Add(rel);
+  std::error_code ec;
+  const std::string abs = rel == "/" ? root_ : root_ + rel;
+  for (fs::directory_iterator it(abs, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) {
+      AddTree(rel == "/" ? "/" + it->path().filename().string() : rel + "/" + it->path().filename().string());
+    }
+  }
+}
+
+void CgroupTree::ReadEvents(const std::function<void(uint64_t id)>& on_removed) {
+  alignas(inotify_event) char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = read(inotify_fd_, buf, sizeof(buf));
+    if (n <= 0) return;
+    for (char* p = buf; p < buf + n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(p);
+      p += sizeof(inotify_event) + ev->len;
+      if (ev->mask & IN_Q_OVERFLOW) {
+        Logger("container")->warn("inotify queue overflowed: rescanning {}", root_);
+        Rescan();
+        continue;
+      }
+      auto w = watches_.find(ev->wd);
+      if (w == watches_.end()) continue;
+      if (ev->mask & IN_IGNORED) {
+        const auto [id, path] = w->second;
+        watches_.erase(w);
+        if (auto p = paths_.find(id); p != paths_.end() && p->second == path) {
+          paths_.erase(p);
+          on_removed(id);
+        }
+        continue;
+      }
+      if ((ev->mask & IN_CREATE) && (ev->mask & IN_ISDIR) && ev->len > 0) {
+        const std::string& parent = w->second.second;
+        AddTree((parent == "/" ? "/" : parent + "/") + ev->name);
+      }
+    }
+  }
+}
+
+std::optional<std::string> CgroupTree::PathOf(uint64_t id) const {
+  auto it = paths_.find(id);
+  if (it == paths_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace vigil

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace vigil {
+
+// The cgroup v2 hierarchy's directories by cgroup id (the kernfs id that
+// bpf_get_current_cgroup_id() and name_to_handle_at() give), kept current with
+// inotify: a container's cgroup is known from its mkdir, before its first exec.
+// Not thread-safe: one thread owns it.
+class CgroupTree {
+ public:
+  // `root` is where cgroup2 is mounted; empty: found in /proc/self/mountinfo
+  // (/sys/fs/cgroup on cgroup v2 nodes, /sys/fs/cgroup/unified on hybrid ones).
+  static absl::StatusOr<std::unique_ptr<CgroupTree>> Open(std::string root);
+  ~CgroupTree();
+  CgroupTree(const CgroupTree&) = delete;
+  CgroupTree& operator=(const CgroupTree&) = delete;
+
+  // Walks the whole tree again (inotify queue overflow, an id not seen).
+  void Rescan();
+  // Readable when inotify has news; then call ReadEvents().
+  int fd() const { return inotify_fd_; }
+  // Takes what inotify has without waiting; `on_removed` gets the ids of
+  // removed cgroups.
+  void ReadEvents(const std::function<void(uint64_t id)>& on_removed);
+
+  // Path below the root ("/kubepods/..."), "/" for the root itself.
+  std::optional<std::string> PathOf(uint64_t id) const;
+  size_t size() const { return paths_.size(); }
+  const std::string& root() const { return root_; }
+
+ private:
+  CgroupTree(std::string root, int inotify_fd) : root_(std::move(root)), inotify_fd_(inotify_fd) {}
+  // Adds `rel` and everything below it.
+  void AddTree(const std::string& rel);
+  void Add(const std::string& rel);
+
+  const std::string root_;
+  const int inotify_fd_;
+  absl::flat_hash_map<uint64_t, std::string> paths_;
+  absl::flat_hash_map<int, std::pair<uint64_t, std::string>> watches_;  // wd -> (id, path)
+};
+
+// Where cgroup2 is mounted, from a mountinfo file's contents; NotFound if nowhere.
+absl::StatusOr<std::string> Cgroup2MountFromMountinfo(absl::string_view mountinfo);
+
+}  // namespace vigil

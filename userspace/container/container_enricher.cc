@@ -1,0 +1,303 @@
+#include "container/container_enricher.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/log.h"
+#include "common/rate_limit.h"
+#include "common/status.h"
+
+namespace vigil {
+
+namespace {
+
+// The clients to ask for a container, the one its cgroup path names first.
+std::vector<RuntimeClient*> InOrder(const std::vector<std::unique_ptr<RuntimeClient>>& clients,
+                                    const std::string& hint) {
+  std::vector<RuntimeClient*> first, rest;
+  for (const auto& c : clients) {
+    const bool named = (hint == "cri-o" && c->name() == "cri") || (!hint.empty() && c->name() == hint);
+    (named ? first : rest).push_back(c.get());
+  }
+  first.insert(first.end(), rest.begin(), rest.end());
+  return first;
+}
+
+void Warn(RateLimit& limit, const absl::Status& s) {
+  if (uint64_t held; limit.Allow(held)) Logger("container")->warn("{} ({} more like it)", s.message(), held);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ContainerEnricher>> ContainerEnricher::Create(
+    ContainerEnricherOptions options, std::vector<std::unique_ptr<RuntimeClient>> clients) {
+  auto tree = CgroupTree::Open(options.cgroup_root);
+  if (!tree.ok()) return tree.status();
+  Logger("container")->info("{} cgroups under {}; runtimes: {}", (*tree)->size(), (*tree)->root(), clients.size());
+  return std::unique_ptr<ContainerEnricher>(
+      new ContainerEnricher(std::move(options), *std::move(tree), std::move(clients)));
+}
+
+ContainerEnricher::ContainerEnricher(ContainerEnricherOptions options, std::unique_ptr<CgroupTree> tree,
+                                     std::vector<std::unique_ptr<RuntimeClient>> clients)
+    : options_(std::move(options)),
+      tree_(std::move(tree)),
+      clients_(std::move(clients)),
+      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  resolver_ = std::thread([this] { ResolveLoop(); });
+  for (const auto& c : clients_) watchers_.emplace_back([this, c = c.get()] { WatchLoop(c); });
+}
+
+ContainerEnricher::~ContainerEnricher() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  Wake();
+  for (const auto& c : clients_) c->CancelWatch();
+  for (auto& t : watchers_) t.join();
+  resolver_.join();
+  close(wake_fd_);
+}
+
+void ContainerEnricher::Wake() {
+  const uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof(one));
+}
+
+void ContainerEnricher::Enrich(v1::Event& event) {
+  if (!event.has_workload() || event.workload().cgroup_id() == 0) return;
+  v1::Workload& w = *event.mutable_workload();
+  const uint64_t id = w.cgroup_id();
+  absl::MutexLock lock(&mu_);
+  auto it = cgroups_.find(id);
+  if (it == cgroups_.end()) {
+    cgroup_lru_.push_front(id);
+    it = cgroups_.try_emplace(id).first;
+    it->second.wait_until = absl::Now() + options_.pending_wait;
+    it->second.lru = cgroup_lru_.begin();
+    requests_.push_back(id);
+    Wake();
+    EvictOverflow();
+  } else {
+    cgroup_lru_.splice(cgroup_lru_.begin(), cgroup_lru_, it->second.lru);
+  }
+  if (!Settled(it->second) && absl::Now() < it->second.wait_until) {
+    const absl::Time until = it->second.wait_until;
+    auto settled = [this, id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      auto e = cgroups_.find(id);
+      return e == cgroups_.end() || Settled(e->second);
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&settled), until);
+    it = cgroups_.find(id);
+    if (it == cgroups_.end()) return;
+  }
+  Fill(it->second, w);
+}
+
+bool ContainerEnricher::Settled(const CgroupEntry& e) const {
+  return e.resolved && (e.container.container_id.empty() || metadata_.contains(e.container.container_id));
+}
+
+void ContainerEnricher::Fill(const CgroupEntry& entry, v1::Workload& w) {
+  if (!entry.resolved) {
+    w.set_metadata_pending(true);
+    metadata_timeouts_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (!entry.path_known) return;
+  const CgroupContainer& c = entry.container;
+  if (c.host()) {
+    w.set_host(true);
+    return;
+  }
+  w.set_runtime(c.runtime);
+  w.set_pod_uid(c.pod_uid);
+  if (c.container_id.empty()) return;  // a pod's own cgroup
+  w.set_container_id(c.container_id);
+  auto m = metadata_.find(c.container_id);
+  if (m == metadata_.end()) {
+    w.set_metadata_pending(true);
+    metadata_timeouts_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  metadata_lru_.splice(metadata_lru_.begin(), metadata_lru_, m->second.lru);
+  const ContainerMetadata& md = m->second.metadata;
+  if (w.runtime().empty() && m->second.runtime != "cri") w.set_runtime(m->second.runtime);
+  w.set_container_name(md.name);
+  w.set_image(md.image);
+  w.set_image_digest(md.image_digest);
+  w.set_pod_name(md.pod_name);
+  w.set_pod_namespace(md.pod_namespace);
+  if (!md.pod_uid.empty()) w.set_pod_uid(md.pod_uid);
+}
+
+void ContainerEnricher::EvictOverflow() {
+  while (cgroups_.size() > options_.max_cgroups) {
+    cgroups_.erase(cgroup_lru_.back());
+    cgroup_lru_.pop_back();
+    evictions_.fetch_add(1, std::memory_order_relaxed);
+  }
+  while (metadata_.size() > options_.max_containers) {
+    metadata_.erase(metadata_lru_.back());
+    metadata_lru_.pop_back();
+    evictions_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void ContainerEnricher::Store(const std::string& container_id, ContainerMetadata metadata, std::string runtime) {
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = metadata_.try_emplace(container_id);
+  if (inserted) {
+    metadata_lru_.push_front(container_id);
+    it->second.lru = metadata_lru_.begin();
+  }
+  it->second.metadata = std::move(metadata);
+  it->second.runtime = std::move(runtime);
+  missing_.erase(container_id);
+  EvictOverflow();
+}
+
+bool ContainerEnricher::FetchMetadata(const std::string& container_id, const std::string& runtime_hint) {
+  static RateLimit limit(absl::Seconds(10));
+  bool unreachable = false;
+  for (RuntimeClient* client : InOrder(clients_, runtime_hint)) {
+    auto md = client->Lookup(container_id);
+    if (md.ok()) {
+      Store(container_id, *std::move(md), std::string(client->name()));
+      return true;
+    }
+    if (absl::IsNotFound(md.status())) continue;
+    runtime_errors_.fetch_add(1, std::memory_order_relaxed);
+    unreachable = true;
+    Warn(limit, md.status());
+  }
+  if (unreachable) return false;
+  // No runtime knows it: the event keeps what its cgroup path says.
+  Store(container_id, ContainerMetadata{}, "");
+  return true;
+}
+
+void ContainerEnricher::Resolve(uint64_t cgroup_id) {
+  static RateLimit limit(absl::Seconds(10));
+  std::optional<std::string> path = tree_->PathOf(cgroup_id);
+  if (!path && absl::Now() >= next_rescan_) {
+    // inotify has been read: an unknown id is a cgroup that predates a queue
+    // overflow, or one already gone. Bounded, as a walk costs.
+    tree_->Rescan();
+    next_rescan_ = absl::Now() + absl::Seconds(1);
+    path = tree_->PathOf(cgroup_id);
+  }
+  CgroupEntry resolved;
+  resolved.path_known = path.has_value();
+  if (path) {
+    auto parsed = ParseCgroupPath(*path);
+    if (parsed.ok()) {
+      resolved.container = *std::move(parsed);
+    } else {
+      resolved.path_known = false;
+      Warn(limit, parsed.status());
+    }
+  }
+  const std::string& cid = resolved.container.container_id;
+  if (!cid.empty()) {
+    bool known;
+    {
+      absl::MutexLock lock(&mu_);
+      known = metadata_.contains(cid);
+    }
+    if (!known && !FetchMetadata(cid, resolved.container.runtime)) {
+      absl::MutexLock lock(&mu_);
+      missing_[cid] = resolved.container.runtime;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = cgroups_.find(cgroup_id);
+  if (it == cgroups_.end()) return;  // evicted meanwhile
+  it->second.resolved = true;
+  it->second.path_known = resolved.path_known;
+  it->second.container = std::move(resolved.container);
+}
+
+void ContainerEnricher::RetryMissing() {
+  absl::flat_hash_map<std::string, std::string> missing;
+  {
+    absl::MutexLock lock(&mu_);
+    missing = missing_;
+  }
+  for (const auto& [cid, hint] : missing) {
+    if (!FetchMetadata(cid, hint)) return;  // still unreachable: try again next round
+  }
+}
+
+void ContainerEnricher::ResolveLoop() {
+  absl::Time next_retry = absl::Now() + options_.retry_interval;
+  for (;;) {
+    pollfd fds[2] = {{.fd = tree_->fd(), .events = POLLIN, .revents = 0},
+                     {.fd = wake_fd_, .events = POLLIN, .revents = 0}};
+    const int64_t wait_ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(next_retry - absl::Now()));
+    poll(fds, 2, static_cast<int>(std::min<int64_t>(wait_ms, 1000)));
+    if (fds[1].revents & POLLIN) {
+      uint64_t n;
+      (void)!read(wake_fd_, &n, sizeof(n));
+    }
+    // Cgroups made since the last round are known before the requests for them.
+    tree_->ReadEvents([this](uint64_t id) {
+      absl::MutexLock lock(&mu_);
+      if (auto it = cgroups_.find(id); it != cgroups_.end()) {
+        cgroup_lru_.erase(it->second.lru);
+        cgroups_.erase(it);
+      }
+    });
+    std::deque<uint64_t> requests;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      requests.swap(requests_);
+    }
+    for (uint64_t id : requests) Resolve(id);
+    if (absl::Now() >= next_retry) {
+      RetryMissing();
+      next_retry = absl::Now() + options_.retry_interval;
+    }
+  }
+}
+
+void ContainerEnricher::WatchLoop(RuntimeClient* client) {
+  static RateLimit limit(absl::Seconds(30));
+  for (;;) {
+    absl::Status s = client->Watch([this, client](const ContainerChange& change) {
+      if (change.removed) {
+        absl::MutexLock lock(&mu_);
+        if (auto it = metadata_.find(change.container_id); it != metadata_.end()) {
+          metadata_lru_.erase(it->second.lru);
+          metadata_.erase(it);
+        }
+        missing_.erase(change.container_id);
+        return;
+      }
+      auto md = client->Lookup(change.container_id);
+      if (md.ok()) Store(change.container_id, *std::move(md), std::string(client->name()));
+    });
+    if (absl::IsUnimplemented(s)) return;
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    Warn(limit, s);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.retry_interval);
+    if (stopping_) return;
+  }
+}
+
+ContainerCacheStats ContainerEnricher::Stats() const {
+  absl::MutexLock lock(&mu_);
+  return {.size = cgroups_.size(),
+          .evictions = evictions_.load(std::memory_order_relaxed),
+          .metadata_timeouts = metadata_timeouts_.load(std::memory_order_relaxed),
+          .runtime_errors = runtime_errors_.load(std::memory_order_relaxed),
+          .containers = metadata_.size()};
+}
+
+}  // namespace vigil

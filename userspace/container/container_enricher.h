@@ -1,0 +1,115 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "container/cgroup_path.h"
+#include "container/cgroup_tree.h"
+#include "container/runtime_clients.h"
+#include "pipeline/stage.h"
+
+namespace vigil {
+
+struct ContainerEnricherOptions {
+  std::string cgroup_root;       // cgroup2 mount; empty: from /proc/self/mountinfo
+  size_t max_cgroups = 16384;    // cgroup id -> container entries
+  size_t max_containers = 8192;  // container id -> runtime metadata entries
+  // How long an event of a cgroup not resolved yet waits for it, at most once
+  // per cgroup; later events of the cgroup do not wait.
+  absl::Duration pending_wait = absl::Milliseconds(200);
+  // Runtime lookups that failed because the runtime was unreachable are
+  // retried this often, and so is a broken event stream.
+  absl::Duration retry_interval = absl::Seconds(1);
+};
+
+struct ContainerCacheStats {
+  uint64_t size = 0;  // cgroup entries
+  uint64_t evictions = 0;
+  uint64_t metadata_timeouts = 0;
+  uint64_t runtime_errors = 0;
+  uint64_t containers = 0;  // metadata entries
+};
+
+// Fills Workload (host, or container id, runtime, pod and image) from the
+// event's cgroup id. The pipeline thread only reads a cache; a resolver thread
+// maps cgroup ids to paths (CgroupTree), parses them, and asks the runtimes;
+// one watcher thread per runtime with an event stream learns containers as
+// they are created, so their first exec finds them known.
+class ContainerEnricher : public Enricher {
+ public:
+  static absl::StatusOr<std::unique_ptr<ContainerEnricher>> Create(ContainerEnricherOptions options,
+                                                                   std::vector<std::unique_ptr<RuntimeClient>> clients);
+  ~ContainerEnricher() override;
+
+  void Enrich(v1::Event& event) override;
+
+  // Any thread.
+  ContainerCacheStats Stats() const;
+
+ private:
+  struct CgroupEntry {
+    bool resolved = false;    // path looked up, and metadata asked for when there is a container
+    bool path_known = false;  // the cgroup was found and its path parsed
+    absl::Time wait_until;    // events wait until then for the entry to settle
+    CgroupContainer container;
+    std::list<uint64_t>::iterator lru;
+  };
+  struct MetadataEntry {
+    ContainerMetadata metadata;
+    std::string runtime;  // the client that answered
+    std::list<std::string>::iterator lru;
+  };
+
+  ContainerEnricher(ContainerEnricherOptions options, std::unique_ptr<CgroupTree> tree,
+                    std::vector<std::unique_ptr<RuntimeClient>> clients);
+
+  void Wake();
+  void ResolveLoop();
+  void WatchLoop(RuntimeClient* client);
+  void Resolve(uint64_t cgroup_id);
+  // Asks the runtimes; true when one answered or all said NotFound.
+  bool FetchMetadata(const std::string& container_id, const std::string& runtime_hint);
+  void RetryMissing();
+  void Store(const std::string& container_id, ContainerMetadata metadata, std::string runtime);
+  // Resolved, and with metadata if it is a container (or the runtimes have none).
+  bool Settled(const CgroupEntry& e) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Fill(const CgroupEntry& entry, v1::Workload& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EvictOverflow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ContainerEnricherOptions options_;
+  std::unique_ptr<CgroupTree> tree_;  // resolver thread only
+  absl::Time next_rescan_;            // resolver thread only
+  std::vector<std::unique_ptr<RuntimeClient>> clients_;
+  const int wake_fd_;  // eventfd: a request is queued, or stop
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, CgroupEntry> cgroups_ ABSL_GUARDED_BY(mu_);
+  std::list<uint64_t> cgroup_lru_ ABSL_GUARDED_BY(mu_);  // front: most recently used
+  absl::flat_hash_map<std::string, MetadataEntry> metadata_ ABSL_GUARDED_BY(mu_);
+  std::list<std::string> metadata_lru_ ABSL_GUARDED_BY(mu_);
+  std::deque<uint64_t> requests_ ABSL_GUARDED_BY(mu_);
+  // Containers whose runtime was unreachable: (container id, runtime hint).
+  absl::flat_hash_map<std::string, std::string> missing_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::atomic<uint64_t> evictions_{0};
+  std::atomic<uint64_t> metadata_timeouts_{0};
+  std::atomic<uint64_t> runtime_errors_{0};
+
+  std::thread resolver_;
+  std::vector<std::thread> watchers_;
+};
+
+}  // namespace vigil
