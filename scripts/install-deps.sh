@@ -15,11 +15,12 @@ pkgs=(
   qemu-system-x86 busybox-static cpio debian-archive-keyring apt dpkg binutils
   # azure-logs forwarder (libcurl, nlohmann-json) and its test server (cpp-httplib, openssl CLI)
   libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev openssl
-  libre2-dev libcpp-httplib-dev tmux
+  # vigilctl filters (re2), the metrics server (cpp-httplib), its terminal test (tmux)
+  libre2-dev tmux
   # container enrichment: runtime API .protos, JSON of the Docker API, and a
   # real containerd + runc for the e2e tests
-  golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev nlohmann-json3-dev
-  containerd runc busybox-static
+  golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
+  containerd runc
 )
 
 missing=()
