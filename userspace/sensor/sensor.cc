@@ -267,6 +267,7 @@ v1::Event Sensor::Health(bool final) {
     u->set_pending_batches(us.spool.next_index - std::max(us.spool.first_index, us.acked_sequence + 1));
     u->set_acked_sequence(us.acked_sequence);
     u->set_connected(us.connected);
+  }
   if (containers_ != nullptr) {
     const ContainerCacheStats cs = containers_->Stats();
     h->set_container_cache_size(cs.size);
