@@ -19,6 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "decode/dns.h"
+#include "selftest/check.h"
 #include "sensor_harness.h"
 
 namespace vigil::testing {
@@ -95,35 +97,6 @@ uint16_t LocalPort(int fd) {
 std::string RandomLoopbackIp() {
   std::random_device rd;
   return absl::StrCat("127.", 1 + rd() % 254, ".", 1 + rd() % 254, ".", 1 + rd() % 254);
-}
-
-// A DNS query for `name`, one question.
-std::vector<uint8_t> DnsQuery(uint16_t id, const std::string& name, uint16_t type) {
-  std::vector<uint8_t> q = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0,
-                            0, 0};
-  size_t start = 0;
-  while (start <= name.size()) {
-    size_t dot = name.find('.', start);
-    if (dot == std::string::npos) dot = name.size();
-    q.push_back(static_cast<uint8_t>(dot - start));
-    q.insert(q.end(), name.begin() + static_cast<long>(start), name.begin() + static_cast<long>(dot));
-    start = dot + 1;
-  }
-  q.push_back(0);
-  q.insert(q.end(), {static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type), 0, 1});
-  return q;
-}
-
-// The answer to `query` (one question): an A record of `ip`, TTL 60.
-std::vector<uint8_t> DnsAnswerA(std::vector<uint8_t> query, const std::string& ip) {
-  query[2] = 0x81;  // QR, RD
-  query[3] = 0x80;  // RA, NOERROR
-  query[7] = 1;     // ANCOUNT
-  in_addr a{};
-  inet_pton(AF_INET, ip.c_str(), &a);
-  const auto* b = reinterpret_cast<const uint8_t*>(&a);
-  query.insert(query.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, b[0], b[1], b[2], b[3]});
-  return query;
 }
 
 // ---- The suite -----------------------------------------------------------
@@ -376,6 +349,8 @@ TEST_F(NetworkTest, BindOfAPortInUseFails) {
 // A DNS server child on <random 127/8 address>:53 answering every A query
 // with `answer_ip`, until it has answered `count`.
 pid_t DnsServer(const std::string& ip, const std::string& answer_ip, int count, const Pipe& ready) {
+  uint8_t answer[4];
+  inet_pton(AF_INET, answer_ip.c_str(), answer);
   return ForkChild([=, &ready] {
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     Addr a = MakeAddr(ip, 53);
@@ -387,7 +362,7 @@ pid_t DnsServer(const std::string& ip, const std::string& answer_ip, int count, 
       socklen_t from_len = sizeof(from);
       ssize_t n = recvfrom(s, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
       if (n < 12) return 31;
-      auto reply = DnsAnswerA(std::vector<uint8_t>(buf, buf + n), answer_ip);
+      auto reply = decode::EncodeDnsAnswerA(std::vector<uint8_t>(buf, buf + n), answer, 60);
       if (sendto(s, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len) < 0) return 32;
     }
     return 0;
@@ -411,7 +386,7 @@ TEST_F(NetworkTest, DnsQueryAndAnswerNameTheNextConnect) {
   const pid_t client = ForkChild([&] {
     int u = socket(AF_INET, SOCK_DGRAM, 0);
     Addr dns = MakeAddr(dns_ip, 53);
-    auto q = DnsQuery(0x1234, name, 1);
+    auto q = decode::EncodeDnsQuery(0x1234, name, 1);
     if (sendto(u, q.data(), q.size(), 0, dns.sa(), dns.len) != static_cast<ssize_t>(q.size())) return 40;
     uint8_t buf[512];
     sockaddr_storage from{};
@@ -468,16 +443,16 @@ TEST_F(NetworkTest, DnsQueriesOverSendSendmsgAndSendmmsg) {
   const pid_t client = ForkChild([&] {
     int u = socket(AF_INET, SOCK_DGRAM, 0);
     if (connect(u, dns.sa(), dns.len) != 0) return 50;
-    auto q1 = DnsQuery(1, n_send, 1);
+    auto q1 = decode::EncodeDnsQuery(1, n_send, 1);
     if (send(u, q1.data(), q1.size(), 0) < 0) return 51;
-    auto q2 = DnsQuery(2, n_msg, 16);
+    auto q2 = decode::EncodeDnsQuery(2, n_msg, 16);
     iovec iov2{q2.data(), q2.size()};
     msghdr m{};
     m.msg_iov = &iov2;
     m.msg_iovlen = 1;
     if (sendmsg(u, &m, 0) < 0) return 52;
-    auto q3 = DnsQuery(3, n_mm4, 1);
-    auto q4 = DnsQuery(4, n_mm6, 28);
+    auto q3 = decode::EncodeDnsQuery(3, n_mm4, 1);
+    auto q4 = decode::EncodeDnsQuery(4, n_mm6, 28);
     iovec iov3{q3.data(), q3.size()}, iov4{q4.data(), q4.size()};
     mmsghdr mm[2] = {};
     mm[0].msg_hdr.msg_iov = &iov3;
@@ -508,7 +483,7 @@ TEST_F(NetworkTest, UdpToOtherPortsIsNotDns) {
   const pid_t client = ForkChild([&] {
     int u = socket(AF_INET, SOCK_DGRAM, 0);
     Addr to = MakeAddr("127.0.0.1", port);
-    auto q = DnsQuery(9, name, 1);
+    auto q = decode::EncodeDnsQuery(9, name, 1);
     return sendto(u, q.data(), q.size(), 0, to.sa(), to.len) > 0 ? 0 : 1;
   });
   ExpectExitsZero(client, "client");
@@ -521,6 +496,37 @@ TEST_F(NetworkTest, UdpToOtherPortsIsNotDns) {
                        },
                        absl::Seconds(1))
                    .has_value());
+}
+
+// The self-test's checks (`vigil-sensor --self-test`) pass against this
+// sensor, each with only the events that came after it started.
+class SinceStart : public selftest::EventWaiter {
+ public:
+  explicit SinceStart(SensorProcess& sensor) : sensor_(sensor), start_(sensor.Events().size()) {}
+  std::optional<v1::Event> WaitFor(const std::function<bool(const v1::Event&)>& match,
+                                   absl::Duration timeout) override {
+    const absl::Time deadline = absl::Now() + timeout;
+    for (size_t next = start_;;) {
+      const std::vector<v1::Event>& events = sensor_.Events();
+      for (; next < events.size(); ++next) {
+        if (match(events[next])) return events[next];
+      }
+      if (absl::Now() >= deadline) return std::nullopt;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+
+ private:
+  SensorProcess& sensor_;
+  size_t start_;
+};
+
+TEST_F(NetworkTest, SelfTestChecksPass) {
+  for (const selftest::Check& check : selftest::NetworkChecks()) {
+    SinceStart waiter(sensor());
+    const absl::Status status = check.run(waiter);
+    EXPECT_TRUE(status.ok()) << check.probe << ": " << status;
+  }
 }
 
 }  // namespace

@@ -43,13 +43,7 @@ Bytes Header(uint16_t id, uint16_t flags, uint16_t qd, uint16_t an) {
           static_cast<uint8_t>(flags), 0, static_cast<uint8_t>(qd), 0, static_cast<uint8_t>(an), 0, 0, 0, 0};
 }
 
-Bytes Query(const std::string& name, uint16_t type, uint16_t id = 0xbeef) {
-  Bytes b = Header(id, 0x0100, 1, 0);
-  Bytes n = Name(name);
-  b.insert(b.end(), n.begin(), n.end());
-  Append(b, {static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type), 0, 1});
-  return b;
-}
+Bytes Query(const std::string& name, uint16_t type) { return EncodeDnsQuery(0xbeef, name, type); }
 
 // The answer for `name`: a CNAME to a second name, then one A and one AAAA
 // record of that name, all through compression pointers.
