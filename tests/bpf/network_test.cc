@@ -17,9 +17,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "decode/dns.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "decode/dns.h"
 #include "selftest/check.h"
 #include "sensor_harness.h"
 
@@ -262,8 +262,7 @@ TEST_P(TcpLoopbackTest, ConnectAcceptCloseWithBothProcesses) {
 INSTANTIATE_TEST_SUITE_P(Families, TcpLoopbackTest,
                          ::testing::Values(TcpCase{"ipv4", "127.0.0.1", "127.0.0.1", "ipv4", "127.0.0.1"},
                                            TcpCase{"ipv6", "::1", "::1", "ipv6", "::1"},
-                                           TcpCase{"v4mapped", "::", "::ffff:127.0.0.1", "ipv6",
-                                                   "::ffff:127.0.0.1"}),
+                                           TcpCase{"v4mapped", "::", "::ffff:127.0.0.1", "ipv6", "::ffff:127.0.0.1"}),
                          [](const ::testing::TestParamInfo<TcpCase>& info) { return std::string(info.param.name); });
 
 // A port nobody listens on: bound and released by this test just before.
@@ -290,9 +289,11 @@ TEST_F(NetworkTest, ConnectToClosedPortIsRefused) {
   EXPECT_EQ(ev->tcp_connect().error(), static_cast<uint32_t>(ECONNREFUSED));
   EXPECT_EQ(ev->tcp_connect().remote().ip(), "127.0.0.1");
   EXPECT_EQ(ev->tcp_connect().remote().port(), port);
-  EXPECT_TRUE(sensor().FindAll([&](const v1::Event& e) {
-                        return e.kind() == v1::EVENT_KIND_TCP_CLOSE && e.process().pid() == static_cast<uint32_t>(client);
-                      }).empty())
+  EXPECT_TRUE(sensor()
+                  .FindAll([&](const v1::Event& e) {
+                    return e.kind() == v1::EVENT_KIND_TCP_CLOSE && e.process().pid() == static_cast<uint32_t>(client);
+                  })
+                  .empty())
       << "a refused connect is not a closed connection";
 }
 

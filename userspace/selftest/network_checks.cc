@@ -176,9 +176,9 @@ absl::Status CheckListen(EventWaiter& w) {
   Socket listener(AF_INET, SOCK_STREAM);
   uint16_t port;
   if (absl::Status s = Listener(listener, &port, 7); !s.ok()) return s;
-  auto ev = w.WaitFor(
-      [&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_LISTEN) && e.listen().local().port() == port; },
-      kTimeout);
+  auto ev =
+      w.WaitFor([&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_LISTEN) && e.listen().local().port() == port; },
+                kTimeout);
   if (!ev) return Missing("listen");
   return Want(ev->listen().backlog() == 7 && ev->listen().error() == 0, "listen: want backlog 7, no error", *ev);
 }
@@ -203,8 +203,8 @@ absl::Status CheckBind(EventWaiter& w, bool fail) {
       },
       kTimeout);
   if (!ev) return Missing(fail ? "failed bind" : "bind");
-  return Want(ev->bind().protocol() == "udp" && ev->bind().local().ip() == "127.0.0.1",
-              "bind: want udp 127.0.0.1", *ev);
+  return Want(ev->bind().protocol() == "udp" && ev->bind().local().ip() == "127.0.0.1", "bind: want udp 127.0.0.1",
+              *ev);
 }
 
 enum class Send { kSendto, kSendmsg, kSendmmsg };
@@ -229,8 +229,7 @@ absl::Status CheckDnsSend(EventWaiter& w, Send how) {
                                             : sendmmsg(s.fd(), &mm, 1, 0) == 1;
   if (!sent) return Errno("send DNS query");
   auto ev = w.WaitFor(
-      [&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_DNS_QUERY) && e.dns_query().name() == name; },
-      kTimeout);
+      [&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_DNS_QUERY) && e.dns_query().name() == name; }, kTimeout);
   if (!ev) return Missing("dns_query");
   return Want(ev->dns_query().type() == 28 && ev->dns_query().server().ip() == ip &&
                   ev->dns_query().server().port() == 53 && ev->dns_query().id() == 0x5e1f,
