@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -295,6 +296,33 @@ TEST_F(NetworkTest, ConnectToClosedPortIsRefused) {
                   })
                   .empty())
       << "a refused connect is not a closed connection";
+}
+
+// A listener whose accept queue is full drops SYNs: with one SYN retry
+// (TCP_SYNCNT) the connect gives up after about 3 s.
+TEST_F(NetworkTest, ConnectWithoutAnswerTimesOut) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  Addr a = MakeAddr("127.0.0.1", 0);
+  ASSERT_EQ(bind(listener, a.sa(), a.len), 0);
+  ASSERT_EQ(listen(listener, 0), 0);  // room for one connection
+  const uint16_t port = LocalPort(listener);
+  Addr to = MakeAddr("127.0.0.1", port);
+  int filler = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(filler, to.sa(), to.len), 0);
+  const pid_t client = ForkChild([&] {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(s, IPPROTO_TCP, TCP_SYNCNT, &one, sizeof(one));
+    return connect(s, to.sa(), to.len) == -1 && errno == ETIMEDOUT ? 0 : 1;
+  });
+  ExpectExitsZero(client, "client");
+  close(filler);
+  close(listener);
+  auto ev = Wait(v1::EVENT_KIND_TCP_CONNECT, client);
+  ASSERT_TRUE(ev.has_value()) << "no connect event";
+  EXPECT_EQ(ev->tcp_connect().result(), v1::CONNECT_RESULT_TIMED_OUT);
+  EXPECT_EQ(ev->tcp_connect().error(), static_cast<uint32_t>(ETIMEDOUT));
+  EXPECT_EQ(ev->tcp_connect().remote().port(), port);
 }
 
 TEST_F(NetworkTest, NonBlockingConnectIsInProgressThenEstablished) {
