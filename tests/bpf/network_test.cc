@@ -3,14 +3,19 @@
 // loopback; every event is matched by the pids of this test's own children.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -450,6 +455,98 @@ TEST_F(NetworkTest, DnsQueryAndAnswerNameTheNextConnect) {
   EXPECT_EQ(response->dns_response().ttl(), 60u);
   EXPECT_EQ(response->dns_response().server().ip(), dns_ip);
 
+  auto connect = Wait(v1::EVENT_KIND_TCP_CONNECT, client);
+  ASSERT_TRUE(connect.has_value()) << "no connect event";
+  EXPECT_EQ(connect->tcp_connect().remote().ip(), target_ip);
+  EXPECT_EQ(connect->tcp_connect().remote_name(), name);
+}
+
+// glibc's own resolver, end to end: getaddrinfo() in a child whose private
+// mount namespace has a resolv.conf naming this test's server (nothing else
+// is ever asked), then a connect to the answer, which carries the name.
+TEST_F(NetworkTest, GetaddrinfoThenConnectCarriesTheName) {
+  const std::string dns_ip = RandomLoopbackIp();
+  const std::string target_ip = RandomLoopbackIp();
+  const std::string name = absl::StrCat("gai-", Nonce(), ".vigil.test");
+  char dir_templ[] = "/tmp/vigil-net-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_templ), nullptr);
+  const std::string resolv = std::string(dir_templ) + "/resolv.conf";
+  const std::string resolv_text = absl::StrCat("nameserver ", dns_ip, "\noptions attempts:1 timeout:2\n");
+  {
+    std::ofstream out(resolv);
+    out << resolv_text;
+  }
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  Addr la = MakeAddr(target_ip, 0);
+  ASSERT_EQ(bind(listener, la.sa(), la.len), 0) << std::strerror(errno);
+  ASSERT_EQ(listen(listener, 4), 0);
+  const uint16_t port = LocalPort(listener);
+
+  // Answers A with target_ip and anything else (AAAA) with no records.
+  Pipe ready;
+  uint8_t answer[4];
+  inet_pton(AF_INET, target_ip.c_str(), answer);
+  const pid_t server = ForkChild([&] {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    Addr a = MakeAddr(dns_ip, 53);
+    timeval tv{5, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (s < 0 || bind(s, a.sa(), a.len) != 0) return 60;
+    ready.Put(1);
+    for (int answered = 0; answered < 2; ++answered) {
+      uint8_t buf[512];
+      sockaddr_storage from{};
+      socklen_t from_len = sizeof(from);
+      ssize_t n = recvfrom(s, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+      if (n < 16) return 61;
+      std::vector<uint8_t> query(buf, buf + n);
+      const uint16_t type = static_cast<uint16_t>(query[n - 4] << 8 | query[n - 3]);
+      std::vector<uint8_t> reply = decode::EncodeDnsAnswerA(query, answer, 60);
+      if (type != 1) {
+        reply = query;
+        reply[2] |= 0x80;
+        reply[3] = 0x80;
+      }
+      if (sendto(s, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len) < 0) return 62;
+    }
+    return 0;
+  });
+  ASSERT_EQ(ready.Get(), 1u) << "DNS server did not start";
+
+  const pid_t client = ForkChild([&] {
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount(resolv.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0) {
+      return 70;
+    }
+    std::ifstream in("/etc/resolv.conf");
+    std::string seen((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (seen != resolv_text) return 71;  // never ask the host's real resolver
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    if (getaddrinfo(name.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || res == nullptr) return 72;
+    int t = socket(res->ai_family, SOCK_STREAM, 0);
+    const int rc = connect(t, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    close(t);
+    return rc == 0 ? 0 : 73;
+  });
+  ExpectExitsZero(client, "client");
+  ExpectExitsZero(server, "dns server");
+  close(listener);
+  std::filesystem::remove_all(dir_templ);
+
+  for (uint32_t type : {1u, 28u}) {
+    auto query = Wait(v1::EVENT_KIND_DNS_QUERY, client,
+                      [&](const v1::Event& e) { return e.dns_query().name() == name && e.dns_query().type() == type; });
+    EXPECT_TRUE(query.has_value()) << "no DNS query event of type " << type;
+    if (query) EXPECT_EQ(query->dns_query().server().ip(), dns_ip);
+  }
+  auto response = Wait(v1::EVENT_KIND_DNS_RESPONSE, client,
+                       [&](const v1::Event& e) { return e.dns_response().addresses_size() > 0; });
+  ASSERT_TRUE(response.has_value()) << "no DNS response event with an address";
+  EXPECT_THAT(response->dns_response().addresses(), ElementsAre(target_ip));
   auto connect = Wait(v1::EVENT_KIND_TCP_CONNECT, client);
   ASSERT_TRUE(connect.has_value()) << "no connect event";
   EXPECT_EQ(connect->tcp_connect().remote().ip(), target_ip);
