@@ -61,7 +61,7 @@ struct pending {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096); /* placeholder: the loader sets the size from config */
-	__type(key, __u64);        /* (syscall nr << 32) | tid */
+	__type(key, __u64);        /* (PENDING_* << 32) | tid */
 	__type(value, struct pending);
 } vigil_net_pending SEC(".maps");
 
