@@ -540,8 +540,8 @@ TEST_F(NetworkTest, GetaddrinfoThenConnectCarriesTheName) {
   for (uint32_t type : {1u, 28u}) {
     auto query = Wait(v1::EVENT_KIND_DNS_QUERY, client,
                       [&](const v1::Event& e) { return e.dns_query().name() == name && e.dns_query().type() == type; });
-    EXPECT_TRUE(query.has_value()) << "no DNS query event of type " << type;
-    if (query) EXPECT_EQ(query->dns_query().server().ip(), dns_ip);
+    ASSERT_TRUE(query.has_value()) << "no DNS query event of type " << type;
+    EXPECT_EQ(query->dns_query().server().ip(), dns_ip);
   }
   auto response = Wait(v1::EVENT_KIND_DNS_RESPONSE, client,
                        [&](const v1::Event& e) { return e.dns_response().addresses_size() > 0; });
