@@ -50,7 +50,8 @@ struct {
 struct pending {
 	__u64 sk;         /* connect/listen: the socket whose state changed */
 	__u64 buf;        /* recvfrom: user buffer */
-	__u64 addr;       /* recvfrom: user source address; bind: unused */
+	__u64 addr;       /* recvfrom: user source address */
+	__u64 len;        /* recvfrom: user buffer size (MSG_TRUNC returns more) */
 	__s32 fd;
 	__u32 _pad0;
 	__u8 sockaddr[28]; /* bind: the requested address (sockaddr_in6 size) */
@@ -60,7 +61,7 @@ struct pending {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096); /* placeholder: the loader sets the size from config */
-	__type(key, __u64);        /* (syscall nr << 32) | tid */
+	__type(key, __u64);        /* (PENDING_* << 32) | tid */
 	__type(value, struct pending);
 } vigil_net_pending SEC(".maps");
 
@@ -523,7 +524,7 @@ int vigil_dns_sendmmsg(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int vigil_dns_recvfrom_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	struct pending p = {.fd = (int)ctx->args[0], .buf = ctx->args[1], .addr = ctx->args[4]};
+	struct pending p = {.fd = (int)ctx->args[0], .buf = ctx->args[1], .len = ctx->args[2], .addr = ctx->args[4]};
 	__u64 key = pending_key(PENDING_RECVFROM);
 
 	if (!udp_sock_of_fd(p.fd))
@@ -548,6 +549,7 @@ int vigil_dns_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	sk = udp_sock_of_fd(copy.fd);
 	if (sk)
-		emit_dns(VIGIL_KIND_DNS_RESPONSE, sk, (void *)copy.addr, (void *)copy.buf, ctx->ret);
+		emit_dns(VIGIL_KIND_DNS_RESPONSE, sk, (void *)copy.addr, (void *)copy.buf,
+			 (__u64)ctx->ret < copy.len ? (__u64)ctx->ret : copy.len);
 	return 0;
 }

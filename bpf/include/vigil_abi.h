@@ -143,7 +143,7 @@ struct vigil_sock_tuple {
 #define VIGIL_CONNECT_ESTABLISHED 1
 #define VIGIL_CONNECT_REFUSED 2
 #define VIGIL_CONNECT_TIMED_OUT 3
-#define VIGIL_CONNECT_IN_PROGRESS 4 /* non-blocking connect(); the outcome follows as another event */
+#define VIGIL_CONNECT_IN_PROGRESS 4 /* non-blocking connect(); the outcome is another event */
 #define VIGIL_CONNECT_FAILED 5      /* another error, in `error` */
 
 /* hdr.proc is the process that called connect(). */

@@ -3,13 +3,19 @@
 // loopback; every event is matched by the pids of this test's own children.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -17,8 +23,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "decode/dns.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "selftest/check.h"
 #include "sensor_harness.h"
 
 namespace vigil::testing {
@@ -95,35 +103,6 @@ uint16_t LocalPort(int fd) {
 std::string RandomLoopbackIp() {
   std::random_device rd;
   return absl::StrCat("127.", 1 + rd() % 254, ".", 1 + rd() % 254, ".", 1 + rd() % 254);
-}
-
-// A DNS query for `name`, one question.
-std::vector<uint8_t> DnsQuery(uint16_t id, const std::string& name, uint16_t type) {
-  std::vector<uint8_t> q = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0,
-                            0, 0};
-  size_t start = 0;
-  while (start <= name.size()) {
-    size_t dot = name.find('.', start);
-    if (dot == std::string::npos) dot = name.size();
-    q.push_back(static_cast<uint8_t>(dot - start));
-    q.insert(q.end(), name.begin() + static_cast<long>(start), name.begin() + static_cast<long>(dot));
-    start = dot + 1;
-  }
-  q.push_back(0);
-  q.insert(q.end(), {static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type), 0, 1});
-  return q;
-}
-
-// The answer to `query` (one question): an A record of `ip`, TTL 60.
-std::vector<uint8_t> DnsAnswerA(std::vector<uint8_t> query, const std::string& ip) {
-  query[2] = 0x81;  // QR, RD
-  query[3] = 0x80;  // RA, NOERROR
-  query[7] = 1;     // ANCOUNT
-  in_addr a{};
-  inet_pton(AF_INET, ip.c_str(), &a);
-  const auto* b = reinterpret_cast<const uint8_t*>(&a);
-  query.insert(query.end(), {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, b[0], b[1], b[2], b[3]});
-  return query;
 }
 
 // ---- The suite -----------------------------------------------------------
@@ -289,8 +268,7 @@ TEST_P(TcpLoopbackTest, ConnectAcceptCloseWithBothProcesses) {
 INSTANTIATE_TEST_SUITE_P(Families, TcpLoopbackTest,
                          ::testing::Values(TcpCase{"ipv4", "127.0.0.1", "127.0.0.1", "ipv4", "127.0.0.1"},
                                            TcpCase{"ipv6", "::1", "::1", "ipv6", "::1"},
-                                           TcpCase{"v4mapped", "::", "::ffff:127.0.0.1", "ipv6",
-                                                   "::ffff:127.0.0.1"}),
+                                           TcpCase{"v4mapped", "::", "::ffff:127.0.0.1", "ipv6", "::ffff:127.0.0.1"}),
                          [](const ::testing::TestParamInfo<TcpCase>& info) { return std::string(info.param.name); });
 
 // A port nobody listens on: bound and released by this test just before.
@@ -317,10 +295,39 @@ TEST_F(NetworkTest, ConnectToClosedPortIsRefused) {
   EXPECT_EQ(ev->tcp_connect().error(), static_cast<uint32_t>(ECONNREFUSED));
   EXPECT_EQ(ev->tcp_connect().remote().ip(), "127.0.0.1");
   EXPECT_EQ(ev->tcp_connect().remote().port(), port);
-  EXPECT_TRUE(sensor().FindAll([&](const v1::Event& e) {
-                        return e.kind() == v1::EVENT_KIND_TCP_CLOSE && e.process().pid() == static_cast<uint32_t>(client);
-                      }).empty())
+  EXPECT_TRUE(sensor()
+                  .FindAll([&](const v1::Event& e) {
+                    return e.kind() == v1::EVENT_KIND_TCP_CLOSE && e.process().pid() == static_cast<uint32_t>(client);
+                  })
+                  .empty())
       << "a refused connect is not a closed connection";
+}
+
+// A listener whose accept queue is full drops SYNs: with one SYN retry
+// (TCP_SYNCNT) the connect gives up after about 3 s.
+TEST_F(NetworkTest, ConnectWithoutAnswerTimesOut) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  Addr a = MakeAddr("127.0.0.1", 0);
+  ASSERT_EQ(bind(listener, a.sa(), a.len), 0);
+  ASSERT_EQ(listen(listener, 0), 0);  // room for one connection
+  const uint16_t port = LocalPort(listener);
+  Addr to = MakeAddr("127.0.0.1", port);
+  int filler = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(filler, to.sa(), to.len), 0);
+  const pid_t client = ForkChild([&] {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(s, IPPROTO_TCP, TCP_SYNCNT, &one, sizeof(one));
+    return connect(s, to.sa(), to.len) == -1 && errno == ETIMEDOUT ? 0 : 1;
+  });
+  ExpectExitsZero(client, "client");
+  close(filler);
+  close(listener);
+  auto ev = Wait(v1::EVENT_KIND_TCP_CONNECT, client);
+  ASSERT_TRUE(ev.has_value()) << "no connect event";
+  EXPECT_EQ(ev->tcp_connect().result(), v1::CONNECT_RESULT_TIMED_OUT);
+  EXPECT_EQ(ev->tcp_connect().error(), static_cast<uint32_t>(ETIMEDOUT));
+  EXPECT_EQ(ev->tcp_connect().remote().port(), port);
 }
 
 TEST_F(NetworkTest, NonBlockingConnectIsInProgressThenEstablished) {
@@ -376,6 +383,8 @@ TEST_F(NetworkTest, BindOfAPortInUseFails) {
 // A DNS server child on <random 127/8 address>:53 answering every A query
 // with `answer_ip`, until it has answered `count`.
 pid_t DnsServer(const std::string& ip, const std::string& answer_ip, int count, const Pipe& ready) {
+  uint8_t answer[4];
+  inet_pton(AF_INET, answer_ip.c_str(), answer);
   return ForkChild([=, &ready] {
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     Addr a = MakeAddr(ip, 53);
@@ -387,7 +396,7 @@ pid_t DnsServer(const std::string& ip, const std::string& answer_ip, int count, 
       socklen_t from_len = sizeof(from);
       ssize_t n = recvfrom(s, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
       if (n < 12) return 31;
-      auto reply = DnsAnswerA(std::vector<uint8_t>(buf, buf + n), answer_ip);
+      auto reply = decode::EncodeDnsAnswerA(std::vector<uint8_t>(buf, buf + n), answer, 60);
       if (sendto(s, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len) < 0) return 32;
     }
     return 0;
@@ -411,7 +420,7 @@ TEST_F(NetworkTest, DnsQueryAndAnswerNameTheNextConnect) {
   const pid_t client = ForkChild([&] {
     int u = socket(AF_INET, SOCK_DGRAM, 0);
     Addr dns = MakeAddr(dns_ip, 53);
-    auto q = DnsQuery(0x1234, name, 1);
+    auto q = decode::EncodeDnsQuery(0x1234, name, 1);
     if (sendto(u, q.data(), q.size(), 0, dns.sa(), dns.len) != static_cast<ssize_t>(q.size())) return 40;
     uint8_t buf[512];
     sockaddr_storage from{};
@@ -452,6 +461,98 @@ TEST_F(NetworkTest, DnsQueryAndAnswerNameTheNextConnect) {
   EXPECT_EQ(connect->tcp_connect().remote_name(), name);
 }
 
+// glibc's own resolver, end to end: getaddrinfo() in a child whose private
+// mount namespace has a resolv.conf naming this test's server (nothing else
+// is ever asked), then a connect to the answer, which carries the name.
+TEST_F(NetworkTest, GetaddrinfoThenConnectCarriesTheName) {
+  const std::string dns_ip = RandomLoopbackIp();
+  const std::string target_ip = RandomLoopbackIp();
+  const std::string name = absl::StrCat("gai-", Nonce(), ".vigil.test");
+  char dir_templ[] = "/tmp/vigil-net-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_templ), nullptr);
+  const std::string resolv = std::string(dir_templ) + "/resolv.conf";
+  const std::string resolv_text = absl::StrCat("nameserver ", dns_ip, "\noptions attempts:1 timeout:2\n");
+  {
+    std::ofstream out(resolv);
+    out << resolv_text;
+  }
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  Addr la = MakeAddr(target_ip, 0);
+  ASSERT_EQ(bind(listener, la.sa(), la.len), 0) << std::strerror(errno);
+  ASSERT_EQ(listen(listener, 4), 0);
+  const uint16_t port = LocalPort(listener);
+
+  // Answers A with target_ip and anything else (AAAA) with no records.
+  Pipe ready;
+  uint8_t answer[4];
+  inet_pton(AF_INET, target_ip.c_str(), answer);
+  const pid_t server = ForkChild([&] {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    Addr a = MakeAddr(dns_ip, 53);
+    timeval tv{5, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (s < 0 || bind(s, a.sa(), a.len) != 0) return 60;
+    ready.Put(1);
+    for (int answered = 0; answered < 2; ++answered) {
+      uint8_t buf[512];
+      sockaddr_storage from{};
+      socklen_t from_len = sizeof(from);
+      ssize_t n = recvfrom(s, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+      if (n < 16) return 61;
+      std::vector<uint8_t> query(buf, buf + n);
+      const uint16_t type = static_cast<uint16_t>(query[n - 4] << 8 | query[n - 3]);
+      std::vector<uint8_t> reply = decode::EncodeDnsAnswerA(query, answer, 60);
+      if (type != 1) {
+        reply = query;
+        reply[2] |= 0x80;
+        reply[3] = 0x80;
+      }
+      if (sendto(s, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len) < 0) return 62;
+    }
+    return 0;
+  });
+  ASSERT_EQ(ready.Get(), 1u) << "DNS server did not start";
+
+  const pid_t client = ForkChild([&] {
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount(resolv.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0) {
+      return 70;
+    }
+    std::ifstream in("/etc/resolv.conf");
+    std::string seen((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (seen != resolv_text) return 71;  // never ask the host's real resolver
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    if (getaddrinfo(name.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || res == nullptr) return 72;
+    int t = socket(res->ai_family, SOCK_STREAM, 0);
+    const int rc = connect(t, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    close(t);
+    return rc == 0 ? 0 : 73;
+  });
+  ExpectExitsZero(client, "client");
+  ExpectExitsZero(server, "dns server");
+  close(listener);
+  std::filesystem::remove_all(dir_templ);
+
+  for (uint32_t type : {1u, 28u}) {
+    auto query = Wait(v1::EVENT_KIND_DNS_QUERY, client,
+                      [&](const v1::Event& e) { return e.dns_query().name() == name && e.dns_query().type() == type; });
+    ASSERT_TRUE(query.has_value()) << "no DNS query event of type " << type;
+    EXPECT_EQ(query->dns_query().server().ip(), dns_ip);
+  }
+  auto response = Wait(v1::EVENT_KIND_DNS_RESPONSE, client,
+                       [&](const v1::Event& e) { return e.dns_response().addresses_size() > 0; });
+  ASSERT_TRUE(response.has_value()) << "no DNS response event with an address";
+  EXPECT_THAT(response->dns_response().addresses(), ElementsAre(target_ip));
+  auto connect = Wait(v1::EVENT_KIND_TCP_CONNECT, client);
+  ASSERT_TRUE(connect.has_value()) << "no connect event";
+  EXPECT_EQ(connect->tcp_connect().remote().ip(), target_ip);
+  EXPECT_EQ(connect->tcp_connect().remote_name(), name);
+}
+
 // glibc's resolver sends on a connected UDP socket: send() for one question,
 // sendmmsg() for A and AAAA together; other resolvers use sendmsg().
 TEST_F(NetworkTest, DnsQueriesOverSendSendmsgAndSendmmsg) {
@@ -468,16 +569,16 @@ TEST_F(NetworkTest, DnsQueriesOverSendSendmsgAndSendmmsg) {
   const pid_t client = ForkChild([&] {
     int u = socket(AF_INET, SOCK_DGRAM, 0);
     if (connect(u, dns.sa(), dns.len) != 0) return 50;
-    auto q1 = DnsQuery(1, n_send, 1);
+    auto q1 = decode::EncodeDnsQuery(1, n_send, 1);
     if (send(u, q1.data(), q1.size(), 0) < 0) return 51;
-    auto q2 = DnsQuery(2, n_msg, 16);
+    auto q2 = decode::EncodeDnsQuery(2, n_msg, 16);
     iovec iov2{q2.data(), q2.size()};
     msghdr m{};
     m.msg_iov = &iov2;
     m.msg_iovlen = 1;
     if (sendmsg(u, &m, 0) < 0) return 52;
-    auto q3 = DnsQuery(3, n_mm4, 1);
-    auto q4 = DnsQuery(4, n_mm6, 28);
+    auto q3 = decode::EncodeDnsQuery(3, n_mm4, 1);
+    auto q4 = decode::EncodeDnsQuery(4, n_mm6, 28);
     iovec iov3{q3.data(), q3.size()}, iov4{q4.data(), q4.size()};
     mmsghdr mm[2] = {};
     mm[0].msg_hdr.msg_iov = &iov3;
@@ -508,7 +609,7 @@ TEST_F(NetworkTest, UdpToOtherPortsIsNotDns) {
   const pid_t client = ForkChild([&] {
     int u = socket(AF_INET, SOCK_DGRAM, 0);
     Addr to = MakeAddr("127.0.0.1", port);
-    auto q = DnsQuery(9, name, 1);
+    auto q = decode::EncodeDnsQuery(9, name, 1);
     return sendto(u, q.data(), q.size(), 0, to.sa(), to.len) > 0 ? 0 : 1;
   });
   ExpectExitsZero(client, "client");
@@ -521,6 +622,37 @@ TEST_F(NetworkTest, UdpToOtherPortsIsNotDns) {
                        },
                        absl::Seconds(1))
                    .has_value());
+}
+
+// The self-test's checks (`vigil-sensor --self-test`) pass against this
+// sensor, each with only the events that came after it started.
+class SinceStart : public selftest::EventWaiter {
+ public:
+  explicit SinceStart(SensorProcess& sensor) : sensor_(sensor), start_(sensor.Events().size()) {}
+  std::optional<v1::Event> WaitFor(const std::function<bool(const v1::Event&)>& match,
+                                   absl::Duration timeout) override {
+    const absl::Time deadline = absl::Now() + timeout;
+    for (size_t next = start_;;) {
+      const std::vector<v1::Event>& events = sensor_.Events();
+      for (; next < events.size(); ++next) {
+        if (match(events[next])) return events[next];
+      }
+      if (absl::Now() >= deadline) return std::nullopt;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+
+ private:
+  SensorProcess& sensor_;
+  size_t start_;
+};
+
+TEST_F(NetworkTest, SelfTestChecksPass) {
+  for (const selftest::Check& check : selftest::NetworkChecks()) {
+    SinceStart waiter(sensor());
+    const absl::Status status = check.run(waiter);
+    EXPECT_TRUE(status.ok()) << check.probe << ": " << status;
+  }
 }
 
 }  // namespace

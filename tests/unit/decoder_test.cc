@@ -290,7 +290,7 @@ std::vector<BadRecord> BadRecords() {
        "header says 112 bytes, record has 120"},
       {"UnknownProcessKind", [] { return HeaderOnly(7, sizeof(vigil_fork)); }, "unknown event kind 7"},
       {"KindZero", [] { return HeaderOnly(0, sizeof(vigil_fork)); }, "unknown event kind 0"},
-      {"UnknownFamilyKind", [] { return HeaderOnly(VIGIL_KIND_NETWORK_FIRST + 1, 200); }, "unknown event kind 17"},
+      {"UnknownFamilyKind", [] { return HeaderOnly(VIGIL_KIND_NETWORK_FIRST + 15, 200); }, "unknown event kind 31"},
       {"KindAboveMax", [] { return HeaderOnly(1000, 200); }, "unknown event kind 1000"},
       {"ExecShorterThanFixedPart", [] { return HeaderOnly(VIGIL_KIND_EXEC, sizeof(vigil_exec) - 1); },
        "exec record of 127 bytes is shorter than its fixed part (128)"},
@@ -421,7 +421,7 @@ TEST(KindNameTest, NamesKnownKindsAndNumbersOthers) {
   EXPECT_EQ(KindName(VIGIL_KIND_EXIT), "exit");
   EXPECT_EQ(KindName(VIGIL_KIND_FORK), "fork");
   EXPECT_EQ(KindName(0), "kind_0");
-  EXPECT_EQ(KindName(17), "kind_17");
+  EXPECT_EQ(KindName(31), "kind_31");
   EXPECT_EQ(KindName(65535), "kind_65535");
 }
 

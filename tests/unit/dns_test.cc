@@ -39,17 +39,14 @@ Bytes Name(const std::string& name) {
 }
 
 Bytes Header(uint16_t id, uint16_t flags, uint16_t qd, uint16_t an) {
-  return {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), static_cast<uint8_t>(flags >> 8),
-          static_cast<uint8_t>(flags), 0, static_cast<uint8_t>(qd), 0, static_cast<uint8_t>(an), 0, 0, 0, 0};
-}
-
-Bytes Query(const std::string& name, uint16_t type, uint16_t id = 0xbeef) {
-  Bytes b = Header(id, 0x0100, 1, 0);
-  Bytes n = Name(name);
-  b.insert(b.end(), n.begin(), n.end());
-  Append(b, {static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type), 0, 1});
+  Bytes b;
+  for (uint16_t v : {id, flags, qd, an, uint16_t{0}, uint16_t{0}}) {
+    Append(b, {static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)});
+  }
   return b;
 }
+
+Bytes Query(const std::string& name, uint16_t type) { return EncodeDnsQuery(0xbeef, name, type); }
 
 // The answer for `name`: a CNAME to a second name, then one A and one AAAA
 // record of that name, all through compression pointers.
@@ -62,8 +59,8 @@ Bytes Answer() {
   Append(b, {0xc0, 12, 0, 5, 0, 1, 0, 0, 1, 0x2c, 0, 7, 4, 'e', 'd', 'g', 'e', 0xc0, 16});
   const uint8_t edge = 12 + static_cast<uint8_t>(n.size()) + 4 + 12;  // the CNAME's rdata
   Append(b, {0xc0, edge, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 93, 184, 216, 34});
-  Append(b, {0xc0, edge, 0, 28, 0, 1, 0, 0, 0, 90, 0, 16, 0x26, 0x06, 0x28, 0, 0x02, 0x20, 0, 1, 0x2, 0x48, 0x18,
-             0x93, 0x25, 0xc8, 0x19, 0x46});
+  Append(b, {0xc0, edge, 0,    28,   0, 1, 0,   0,    0,    90,   0,    16,   0x26, 0x06,
+             0x28, 0,    0x02, 0x20, 0, 1, 0x2, 0x48, 0x18, 0x93, 0x25, 0xc8, 0x19, 0x46});
   return b;
 }
 
@@ -129,9 +126,9 @@ TEST(ParseDns, PointerLoopsAreRejected) {
   Bytes fwd = Header(1, 0x0100, 1, 0);
   Append(fwd, {0xc0, 14, 0, 0, 1, 0, 1});
   EXPECT_THAT(ParseDns(fwd), StatusIs(absl::StatusCode::kInvalidArgument, "does not point backwards"));
-  // Two answers' names pointing at each other: 1 label, then a pointer back.
+  // An answer's name: one label, then a pointer to itself.
   Bytes pair = Header(1, 0x8180, 1, 1);
-  Append(pair, {1, 'a', 0, 0, 1, 0, 1});        // question at 12..18
+  Append(pair, {1, 'a', 0, 0, 1, 0, 1});         // question at 12..18
   Append(pair, {1, 'b', 0xc0, 21, 0, 1, 0, 1});  // answer name at 19: "b" then a pointer to itself
   Append(pair, {0, 0, 0, 1, 0, 4, 1, 2, 3, 4});
   EXPECT_THAT(ParseDns(pair), StatusIs(absl::StatusCode::kInvalidArgument, "does not point backwards"));
@@ -152,8 +149,8 @@ TEST(ParseDns, OversizedLabelsAndNamesAreRejected) {
   for (int i = 0; i < 5; ++i) longname += std::string(63, 'a' + i) + (i < 4 ? "." : "");
   EXPECT_THAT(ParseDns(Query(longname, 1)), StatusIs(absl::StatusCode::kInvalidArgument, "longer than 255"));
   // Exactly 255 bytes on the wire is fine: 3 x 63 + 61 labels + root.
-  std::string max = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
-                    std::string(61, 'd');
+  std::string max =
+      std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." + std::string(61, 'd');
   auto ok = ParseDns(Query(max, 1));
   ASSERT_THAT(ok, IsOk());
   EXPECT_EQ(ok->name, max);
@@ -185,7 +182,8 @@ TEST(ParseDns, RandomBytesNeverCrash) {
   const Bytes base = Answer();
   for (int i = 0; i < 20000; ++i) {
     Bytes b = base;
-    for (int flips = 1 + static_cast<int>(rng() % 4); flips > 0; --flips) b[rng() % b.size()] = static_cast<uint8_t>(rng());
+    for (int flips = 1 + static_cast<int>(rng() % 4); flips > 0; --flips)
+      b[rng() % b.size()] = static_cast<uint8_t>(rng());
     b.resize(rng() % (b.size() + 1));
     auto m = ParseDns(b, rng() % 2 == 0);
     if (m.ok()) {

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -73,8 +74,9 @@ Record DnsRecord(uint16_t kind, const std::vector<uint8_t>& payload, uint32_t to
   e.payload_len = static_cast<uint32_t>(payload.size());
   e.payload_total = total ? total : e.payload_len;
   FillHeader(e.hdr, kind, static_cast<uint32_t>(sizeof(e) + payload.size()), TestProc());
-  Record r = Bytes(e);
-  r.insert(r.end(), payload.begin(), payload.end());
+  Record r(sizeof(e) + payload.size());
+  std::memcpy(r.data(), &e, sizeof(e));
+  std::copy(payload.begin(), payload.end(), r.begin() + sizeof(e));
   return r;
 }
 
@@ -218,9 +220,9 @@ TEST_F(NetworkDecoderTest, EveryKindRejectsTruncationAndBadFields) {
   b.tuple = c.tuple;
   vigil_tcp_accept a{};
   a.tuple = c.tuple;
-  for (Record r : {Rec(c, VIGIL_KIND_TCP_CONNECT), Rec(a, VIGIL_KIND_TCP_ACCEPT), Rec(l, VIGIL_KIND_LISTEN),
-                   Rec(b, VIGIL_KIND_BIND), Rec(cl, VIGIL_KIND_TCP_CLOSE),
-                   DnsRecord(VIGIL_KIND_DNS_QUERY, QueryBytes())}) {
+  for (Record r :
+       {Rec(c, VIGIL_KIND_TCP_CONNECT), Rec(a, VIGIL_KIND_TCP_ACCEPT), Rec(l, VIGIL_KIND_LISTEN),
+        Rec(b, VIGIL_KIND_BIND), Rec(cl, VIGIL_KIND_TCP_CLOSE), DnsRecord(VIGIL_KIND_DNS_QUERY, QueryBytes())}) {
     v1::Event e;
     const uint16_t kind = Decoder::PeekKind(r);
     ASSERT_THAT(Decode(r, e), IsOk()) << KindName(kind);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace vigil::decode {
 
@@ -57,8 +58,8 @@ class Reader {
         // Only backwards, to before where the previous jump landed (or this
         // name started): jump targets strictly decrease, so no loop.
         if (target >= limit) {
-          return absl::InvalidArgumentError(absl::StrCat("compression pointer at ", at, " to ", target,
-                                                         " does not point backwards"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("compression pointer at ", at, " to ", target, " does not point backwards"));
         }
         if (!jumped) pos_ = at + 2;
         jumped = true;
@@ -173,6 +174,30 @@ std::string DnsTypeName(uint16_t type) {
     default:
       return absl::StrCat("TYPE", type);
   }
+}
+
+std::vector<uint8_t> EncodeDnsQuery(uint16_t id, const std::string& name, uint16_t type) {
+  std::vector<uint8_t> q = {
+      static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  for (absl::string_view label : absl::StrSplit(name, '.', absl::SkipEmpty())) {
+    q.push_back(static_cast<uint8_t>(label.size()));
+    q.insert(q.end(), label.begin(), label.end());
+  }
+  q.insert(q.end(), {0, static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type), 0, 1});
+  return q;
+}
+
+std::vector<uint8_t> EncodeDnsAnswerA(std::vector<uint8_t> query, absl::Span<const uint8_t> ipv4, uint32_t ttl) {
+  if (query.size() < kHeaderSize || ipv4.size() != 4) return query;
+  query[2] = 0x81;  // QR, RD
+  query[3] = 0x80;  // RA, NOERROR
+  query[6] = 0;
+  query[7] = 1;  // ANCOUNT
+  query.insert(query.end(),
+               {0xc0, static_cast<uint8_t>(kHeaderSize), 0, 1, 0, 1, static_cast<uint8_t>(ttl >> 24),
+                static_cast<uint8_t>(ttl >> 16), static_cast<uint8_t>(ttl >> 8), static_cast<uint8_t>(ttl), 0, 4});
+  query.insert(query.end(), ipv4.begin(), ipv4.end());
+  return query;
 }
 
 std::string IpString(absl::Span<const uint8_t> addr) {

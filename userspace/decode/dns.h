@@ -33,6 +33,14 @@ absl::StatusOr<DnsMessage> ParseDns(absl::Span<const uint8_t> packet, bool cut =
 // "A", "AAAA", ... or "TYPE<n>" (RFC 3597).
 std::string DnsTypeName(uint16_t type);
 
+// A query for `name` (dot-separated, no trailing dot), one question of
+// class IN, recursion desired: what a stub resolver sends. For self-tests.
+std::vector<uint8_t> EncodeDnsQuery(uint16_t id, const std::string& name, uint16_t type);
+
+// The answer to `query` (as EncodeDnsQuery makes it): one A record of the
+// 4-byte `ipv4` with `ttl`, its name a pointer to the question.
+std::vector<uint8_t> EncodeDnsAnswerA(std::vector<uint8_t> query, absl::Span<const uint8_t> ipv4, uint32_t ttl);
+
 // inet_ntop of a 4- or 16-byte address.
 std::string IpString(absl::Span<const uint8_t> addr);
 

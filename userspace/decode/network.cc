@@ -122,9 +122,7 @@ absl::Status DecodeNetwork(uint16_t kind, absl::Span<const uint8_t> record, cons
       out.set_kind(v1::EVENT_KIND_BIND);
       v1::Bind* b = out.mutable_bind();
       b->set_family(FamilyName(e.tuple));
-      b->set_protocol(e.tuple.protocol == 6    ? "tcp"
-                      : e.tuple.protocol == 17 ? "udp"
-                                               : absl::StrCat(e.tuple.protocol));
+      b->set_protocol(e.tuple.protocol == 6 ? "tcp" : e.tuple.protocol == 17 ? "udp" : absl::StrCat(e.tuple.protocol));
       SetAddress(e.tuple, e.tuple.local_addr, e.tuple.local_port, b->mutable_local());
       b->set_error(Errno(e.error));
       return absl::OkStatus();

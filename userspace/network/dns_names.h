@@ -12,7 +12,7 @@
 namespace vigil {
 
 struct DnsNamesOptions {
-  size_t max_entries = 4096;                 // (process, address) pairs remembered; oldest go first
+  size_t max_entries = 4096;                  // (process, address) pairs remembered; oldest go first
   absl::Duration max_age = absl::Minutes(5);  // upper bound on an answer's TTL
 };
 

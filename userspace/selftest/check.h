@@ -35,5 +35,6 @@ struct Check {
 
 std::vector<Check> ProcessChecks();
 std::vector<Check> SecurityChecks();
+std::vector<Check> NetworkChecks();
 
 }  // namespace vigil::selftest

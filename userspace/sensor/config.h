@@ -23,7 +23,7 @@ struct SensorConfig {
   absl::Duration exit_grace = absl::Seconds(30);
   uint32_t max_ancestors = 8;
   absl::Duration health_interval = absl::Seconds(60);
-  size_t dns_cache_size = 4096;                    // (process, address) -> name pairs for connect events
+  size_t dns_cache_size = 4096;  // (process, address) -> name pairs for connect events
   absl::Duration dns_cache_max_age = absl::Minutes(5);
   // Streaming to vigil-collector: off while uplink.target is empty. The
   // sensor fills in the identity's node, version, kernel and instance id.
