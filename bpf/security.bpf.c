@@ -528,8 +528,9 @@ int vigil_finit_module_exit(struct trace_event_raw_sys_exit *ctx)
  * Kernels built without CONFIG_MODULES have no module tracepoints, but the
  * syscalls still exist as -ENOSYS stubs, and an attempt to load a module is
  * worth reporting there too. The raw sys_enter/sys_exit tracepoints (4.17+)
- * see every syscall; these programs are only the fallback for that case and
- * handle both module syscalls, since they run on every syscall.
+ * see every syscall; these programs are the fallback for that case, attached
+ * only on request (--module_syscall_fallback) since they run on every
+ * syscall, and handle both module syscalls in one pair.
  */
 SEC("raw_tp/sys_enter")
 int BPF_PROG(vigil_module_enter_raw, struct pt_regs *regs, long id)

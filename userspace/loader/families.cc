@@ -2,9 +2,9 @@
 
 namespace vigil {
 
-std::vector<FamilySpec> BuiltinFamilies() {
+std::vector<FamilySpec> BuiltinFamilies(const LoaderConfig& config) {
   std::vector<FamilySpec> families = {ProcessFamily()};
-  families.push_back(SecurityFamily());
+  families.push_back(SecurityFamily(config));
   return families;
 }
 

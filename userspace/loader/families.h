@@ -9,8 +9,8 @@
 namespace vigil {
 
 FamilySpec ProcessFamily();
-FamilySpec SecurityFamily();
+FamilySpec SecurityFamily(const LoaderConfig& config);
 
-std::vector<FamilySpec> BuiltinFamilies();
+std::vector<FamilySpec> BuiltinFamilies(const LoaderConfig& config = {});
 
 }  // namespace vigil

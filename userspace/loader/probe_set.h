@@ -26,6 +26,9 @@ struct LoaderConfig {
   uint32_t ring_buffer_bytes = 8u << 20;  // power of two, >= page size
   uint32_t max_arg_bytes = 8192;          // <= VIGIL_ARGS_MAX
   std::string kernel_btf;                 // empty: the running kernel's
+  // Security family, kernels without module support only: see module-load
+  // attempts on the raw syscall tracepoints, which cost every syscall.
+  bool module_syscall_fallback = false;
 };
 
 // Hook kinds, in the order a family usually prefers them. Tracepoints are the

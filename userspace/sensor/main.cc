@@ -25,6 +25,9 @@ ABSL_FLAG(std::string, kernel_btf, "", "BTF file for this kernel (default: /sys/
 ABSL_FLAG(std::string, hooks, "auto",
           "auto: the best hook each kernel offers; tracepoint: raw tracepoints only (the stable ABI)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off");
+ABSL_FLAG(bool, module_syscall_fallback, false,
+          "on kernels without module support (no module tracepoints), still report module-load attempts, "
+          "through raw syscall tracepoints that add to every syscall's cost");
 
 namespace {
 
@@ -63,6 +66,7 @@ int main(int argc, char** argv) {
   config.exit_grace = absl::GetFlag(FLAGS_exit_grace);
   config.max_ancestors = absl::GetFlag(FLAGS_max_ancestors);
   config.health_interval = absl::GetFlag(FLAGS_health_interval);
+  config.loader.module_syscall_fallback = absl::GetFlag(FLAGS_module_syscall_fallback);
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.

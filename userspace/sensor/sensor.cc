@@ -39,7 +39,7 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   std::vector<std::unique_ptr<Sink>> sinks = std::move(extra_sinks);
   sinks.push_back(*std::move(sink));
 
-  auto probes = ProbeSet::Load(config.loader, BuiltinFamilies());
+  auto probes = ProbeSet::Load(config.loader, BuiltinFamilies(config.loader));
   if (!probes.ok()) return probes.status();
   sensor->probes_ = *std::move(probes);
 
