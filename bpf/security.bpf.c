@@ -9,7 +9,8 @@
  * Entry copies the arguments, strings from user memory included, into a
  * pending record keyed by thread id; exit adds the result and emits it, so
  * every event has both what was asked and what the kernel answered. What
- * they miss: calls made through io_uring or from inside the kernel, and the
+ * they miss: 32-bit calls (compat tasks, or int 0x80 from a 64-bit one: x86
+ * syscall tracepoints ignore them), calls from inside the kernel, and the
  * new mount API (fsopen/fsmount/move_mount, 5.2+) which is not watched yet.
  * An entry whose exit never fires (the thread died in the call) ages out of
  * the LRU map.
