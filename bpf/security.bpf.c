@@ -9,7 +9,8 @@
  * Entry copies the arguments, strings from user memory included, into a
  * pending record keyed by thread id; exit adds the result and emits it, so
  * every event has both what was asked and what the kernel answered. What
- * they miss: calls made through io_uring or from inside the kernel, and the
+ * they miss: 32-bit calls (compat tasks, or int 0x80 from a 64-bit one: x86
+ * syscall tracepoints ignore them), calls from inside the kernel, and the
  * new mount API (fsopen/fsmount/move_mount, 5.2+) which is not watched yet.
  * An entry whose exit never fires (the thread died in the call) ages out of
  * the LRU map.
@@ -528,8 +529,9 @@ int vigil_finit_module_exit(struct trace_event_raw_sys_exit *ctx)
  * Kernels built without CONFIG_MODULES have no module tracepoints, but the
  * syscalls still exist as -ENOSYS stubs, and an attempt to load a module is
  * worth reporting there too. The raw sys_enter/sys_exit tracepoints (4.17+)
- * see every syscall; these programs are only the fallback for that case and
- * handle both module syscalls, since they run on every syscall.
+ * see every syscall; these programs are the fallback for that case, attached
+ * only on request (--module_syscall_fallback) since they run on every
+ * syscall, and handle both module syscalls in one pair.
  */
 SEC("raw_tp/sys_enter")
 int BPF_PROG(vigil_module_enter_raw, struct pt_regs *regs, long id)

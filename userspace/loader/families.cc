@@ -3,5 +3,10 @@
 namespace vigil {
 
 std::vector<FamilySpec> BuiltinFamilies() { return {ProcessFamily(), NetworkFamily(), SecurityFamily()}; }
+std::vector<FamilySpec> BuiltinFamilies(const LoaderConfig& config) {
+  std::vector<FamilySpec> families = {ProcessFamily()};
+  families.push_back(SecurityFamily(config));
+  return families;
+}
 
 }  // namespace vigil

@@ -11,7 +11,8 @@ namespace vigil {
 FamilySpec ProcessFamily();
 FamilySpec SecurityFamily();
 FamilySpec NetworkFamily();
+FamilySpec SecurityFamily(const LoaderConfig& config);
 
-std::vector<FamilySpec> BuiltinFamilies();
+std::vector<FamilySpec> BuiltinFamilies(const LoaderConfig& config = {});
 
 }  // namespace vigil

@@ -35,6 +35,9 @@ struct LoaderConfig {
   // a newer kernel than some that Vigil supports, to prove the kernel matrix
   // catches a verifier rejection. Empty: none.
   std::string break_probe;
+  // Security family, kernels without module support only: see module-load
+  // attempts on the raw syscall tracepoints, which cost every syscall.
+  bool module_syscall_fallback = false;
 };
 
 // Hook kinds, in the order a family usually prefers them. Tracepoints are the

@@ -1,6 +1,6 @@
 // Self-test checks of the security syscall family: one per watched syscall,
-// named after the probe of its entry; the event only arrives when the probe
-// of its exit ("<name>_exit") works too, so each check proves both.
+// for the probe of its entry and again for that of its exit
+// ("<name>_exit"), since the event only arrives when both work.
 //
 // The sensor does not report its own calls, so every syscall is made by a
 // forked child. The sensor has threads: between fork() and _exit() a child
@@ -391,6 +391,9 @@ std::vector<Check> SecurityChecks() {
   checks.push_back(KillCheck("kill", [](pid_t t) { return static_cast<long>(kill(t, SIGTERM)); }));
   checks.push_back(KillCheck("tgkill", [](pid_t t) { return syscall(SYS_tgkill, t, t, SIGTERM); }));
   checks.push_back(KillCheck("tkill", [](pid_t t) { return syscall(SYS_tkill, t, SIGTERM); }));
+  // The same calls prove the exit probes: no event without them.
+  const size_t entries = checks.size();
+  for (size_t i = 0; i < entries; ++i) checks.push_back({checks[i].probe + "_exit", checks[i].run});
   return checks;
 }
 

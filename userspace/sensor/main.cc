@@ -69,6 +69,9 @@ ABSL_FLAG(absl::Duration, container_wait, absl::Milliseconds(200),
           "how long an event of a new cgroup waits for its container's metadata");
 ABSL_FLAG(uint64_t, container_cache_size, 16384, "cgroups remembered with their container");
 ABSL_FLAG(uint64_t, container_metadata_cache_size, 8192, "containers remembered with their runtime metadata");
+ABSL_FLAG(bool, module_syscall_fallback, false,
+          "on kernels without module support (no module tracepoints), still report module-load attempts, "
+          "through raw syscall tracepoints that add to every syscall's cost");
 
 namespace {
 
@@ -150,6 +153,7 @@ int main(int argc, char** argv) {
   config.container_wait = absl::GetFlag(FLAGS_container_wait);
   config.container_cache_size = absl::GetFlag(FLAGS_container_cache_size);
   config.container_metadata_cache_size = absl::GetFlag(FLAGS_container_metadata_cache_size);
+  config.loader.module_syscall_fallback = absl::GetFlag(FLAGS_module_syscall_fallback);
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.

@@ -90,7 +90,7 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   sinks.push_back(sensor->hub_.MakeSink());
   sinks.push_back(MakeLatencySink(sensor->metrics_));
 
-  auto probes = ProbeSet::Load(config.loader, BuiltinFamilies());
+  auto probes = ProbeSet::Load(config.loader, BuiltinFamilies(config.loader));
   if (!probes.ok()) return probes.status();
   sensor->probes_ = *std::move(probes);
 
