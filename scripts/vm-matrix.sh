@@ -69,6 +69,7 @@ results=$work/results.tsv  # column mode probe family hook result insns ms reaso
 : >"$results"
 kernels=$work/kernels.tsv  # column package version release seconds
 : >"$kernels"
+: >"$work/fetch.log"
 
 log "building vigil-sensor-static"
 ninja -C "$build" -j2 vigil-sensor-static >/dev/null || ninja -C "$build" -j2 vigil-sensor-static
