@@ -9,7 +9,8 @@
 #   --break    passes --self_test_break to the sensor (proves the matrix fails)
 #   --update   rewrites docs/kernel-matrix.md and tests/vm/expected.tsv from this run
 # env: VIGIL_BUILD_DIR (build), VIGIL_KERNEL_CACHE (${XDG_CACHE_HOME:-~/.cache}/vigil/kernels),
-#      VIGIL_VM_TIMEOUT (seconds per VM, 600)
+#      VIGIL_VM_TIMEOUT (seconds per VM, 600),
+#      VIGIL_MAX_VERIFIER_INSNS (500000: half the verifier's 1M limit; more fails)
 #
 # Exit: 0 when every probe that attached passed and nothing regressed against
 # the expectation (a probe no longer attaching, or on a worse hook); 1
@@ -22,6 +23,7 @@ build=${VIGIL_BUILD_DIR:-$root/build}
 [[ $build == /* ]] || build=$root/$build
 cache=${VIGIL_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil/kernels}
 vm_timeout=${VIGIL_VM_TIMEOUT:-600}
+max_insns=${VIGIL_MAX_VERIFIER_INSNS:-500000}
 expected=$root/tests/vm/expected.tsv
 doc=$root/docs/kernel-matrix.md
 
@@ -201,6 +203,9 @@ table() {
 verdict=$work/verdict.txt
 {
   awk -F'\t' '$6 == "fail" { print "FAIL " $1 " " $2 " " $3 ": " $9 }' "$results"
+  # Complexity creeping towards the verifier's limit fails before a kernel rejects it.
+  awk -F'\t' -v max="$max_insns" '$7 ~ /^[0-9]+$/ && $7 + 0 > max + 0 {
+    print "FAIL " $1 " " $2 " " $3 ": the verifier processed " $7 " instructions, more than " max }' "$results"
   if [[ -r $expected ]]; then
     # shellcheck disable=SC2016
     awk -F'\t' -v cols=" ${columns[*]} " '
