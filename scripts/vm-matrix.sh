@@ -61,8 +61,9 @@ source "$root/scripts/lib/debian-kernel.sh"
 command -v qemu-system-x86_64 >/dev/null || missing "qemu-system-x86_64 not installed (scripts/install-deps.sh)"
 command -v cpio >/dev/null || missing "cpio not installed (scripts/install-deps.sh)"
 busybox=/bin/busybox
-[[ -x $busybox ]] && ! readelf -l "$busybox" | grep -q INTERP ||
+if [[ ! -x $busybox ]] || readelf -l "$busybox" | grep -q INTERP; then
   missing "$busybox is not a static busybox (install busybox-static)"
+fi
 (($(id -u) == 0)) || missing "the host column and kernel downloads need root"
 
 work=$build/vm-matrix
@@ -105,19 +106,19 @@ for applet in $("$busybox" --list); do
   [[ -e $work/rootfs/bin/$applet ]] || ln -s busybox "$work/rootfs/bin/$applet"
 done
 strip -o "$work/rootfs/bin/vigil-sensor" "$sensor"
-{
-  echo '#!/bin/sh'
-  echo 'mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev'
-  echo 'mount -t bpf bpf /sys/fs/bpf; mount -t tracefs tracefs /sys/kernel/tracing'
-  echo 'mount -t debugfs debugfs /sys/kernel/debug'
-  echo 'echo "VIGIL-VM-KERNEL $(uname -r)"'
-  echo "for hooks in ${modes[*]}; do"
-  echo '  echo "VIGIL-VM-RUN hooks=$hooks"'
-  echo "  /bin/vigil-sensor --hooks=\$hooks --node_name=vm ${sensor_args[*]}"
-  echo '  echo "VIGIL-VM-EXIT hooks=$hooks code=$?"'
-  echo 'done'
-  echo 'poweroff -f'
-} >"$work/rootfs/init"
+cat >"$work/rootfs/init" <<EOF
+#!/bin/sh
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+mount -t bpf bpf /sys/fs/bpf; mount -t tracefs tracefs /sys/kernel/tracing
+mount -t debugfs debugfs /sys/kernel/debug
+echo "VIGIL-VM-KERNEL \$(uname -r)"
+for hooks in ${modes[*]}; do
+  echo "VIGIL-VM-RUN hooks=\$hooks"
+  /bin/vigil-sensor --hooks=\$hooks --node_name=vm ${sensor_args[*]}
+  echo "VIGIL-VM-EXIT hooks=\$hooks code=\$?"
+done
+poweroff -f
+EOF
 chmod 755 "$work/rootfs/init"
 (cd "$work/rootfs" && find . | cpio -o -H newc --quiet) >"$initramfs"
 
