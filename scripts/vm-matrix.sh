@@ -124,10 +124,15 @@ chmod 755 "$work/rootfs/init"
 
 run_vm() {
   local column=$1 suites=$2 glob=$3 suite vmlinuz="" console=$work/console-$1.log start secs mode
+  # The cache is shared by every checkout on the machine, and apt locks its
+  # lists: one fetch at a time.
+  exec 9>"$cache/.fetch.lock"
+  flock -w 900 9 || missing "kernel cache $cache stayed locked for 15 minutes"
   for suite in $suites; do
     vmlinuz=$(dk_fetch "$suite" "$glob" "$cache" 2>>"$work/fetch.log") && break
     vmlinuz=""
   done
+  flock -u 9
   [[ -n $vmlinuz ]] || missing "no kernel '$glob' from $suites (see $work/fetch.log)"
   read -r pkg ver < <(dk_describe "$vmlinuz")
   log "$column: booting $pkg $ver"
