@@ -9,7 +9,8 @@
 #   --break    passes --self_test_break to the sensor (proves the matrix fails)
 #   --update   rewrites docs/kernel-matrix.md and tests/vm/expected.tsv from this run
 # env: VIGIL_BUILD_DIR (build), VIGIL_KERNEL_CACHE (${XDG_CACHE_HOME:-~/.cache}/vigil/kernels),
-#      VIGIL_VM_TIMEOUT (seconds per VM, 600)
+#      VIGIL_VM_TIMEOUT (seconds per VM, 600),
+#      VIGIL_MAX_VERIFIER_INSNS (500000: half the verifier's 1M limit; more fails)
 #
 # Exit: 0 when every probe that attached passed and nothing regressed against
 # the expectation (a probe no longer attaching, or on a worse hook); 1
@@ -22,6 +23,7 @@ build=${VIGIL_BUILD_DIR:-$root/build}
 [[ $build == /* ]] || build=$root/$build
 cache=${VIGIL_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil/kernels}
 vm_timeout=${VIGIL_VM_TIMEOUT:-600}
+max_insns=${VIGIL_MAX_VERIFIER_INSNS:-500000}
 expected=$root/tests/vm/expected.tsv
 doc=$root/docs/kernel-matrix.md
 
@@ -59,8 +61,9 @@ source "$root/scripts/lib/debian-kernel.sh"
 command -v qemu-system-x86_64 >/dev/null || missing "qemu-system-x86_64 not installed (scripts/install-deps.sh)"
 command -v cpio >/dev/null || missing "cpio not installed (scripts/install-deps.sh)"
 busybox=/bin/busybox
-[[ -x $busybox ]] && ! readelf -l "$busybox" | grep -q INTERP ||
+if [[ ! -x $busybox ]] || readelf -l "$busybox" | grep -q INTERP; then
   missing "$busybox is not a static busybox (install busybox-static)"
+fi
 (($(id -u) == 0)) || missing "the host column and kernel downloads need root"
 
 work=$build/vm-matrix
@@ -69,6 +72,7 @@ results=$work/results.tsv  # column mode probe family hook result insns ms reaso
 : >"$results"
 kernels=$work/kernels.tsv  # column package version release seconds
 : >"$kernels"
+: >"$work/fetch.log"
 
 log "building vigil-sensor-static"
 ninja -C "$build" -j2 vigil-sensor-static >/dev/null || ninja -C "$build" -j2 vigil-sensor-static
@@ -102,28 +106,33 @@ for applet in $("$busybox" --list); do
   [[ -e $work/rootfs/bin/$applet ]] || ln -s busybox "$work/rootfs/bin/$applet"
 done
 strip -o "$work/rootfs/bin/vigil-sensor" "$sensor"
-{
-  echo '#!/bin/sh'
-  echo 'mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev'
-  echo 'mount -t bpf bpf /sys/fs/bpf; mount -t tracefs tracefs /sys/kernel/tracing'
-  echo 'mount -t debugfs debugfs /sys/kernel/debug'
-  echo 'echo "VIGIL-VM-KERNEL $(uname -r)"'
-  echo "for hooks in ${modes[*]}; do"
-  echo '  echo "VIGIL-VM-RUN hooks=$hooks"'
-  echo "  /bin/vigil-sensor --hooks=\$hooks --node_name=vm ${sensor_args[*]}"
-  echo '  echo "VIGIL-VM-EXIT hooks=$hooks code=$?"'
-  echo 'done'
-  echo 'poweroff -f'
-} >"$work/rootfs/init"
+cat >"$work/rootfs/init" <<EOF
+#!/bin/sh
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+mount -t bpf bpf /sys/fs/bpf; mount -t tracefs tracefs /sys/kernel/tracing
+mount -t debugfs debugfs /sys/kernel/debug
+echo "VIGIL-VM-KERNEL \$(uname -r)"
+for hooks in ${modes[*]}; do
+  echo "VIGIL-VM-RUN hooks=\$hooks"
+  /bin/vigil-sensor --hooks=\$hooks --node_name=vm ${sensor_args[*]}
+  echo "VIGIL-VM-EXIT hooks=\$hooks code=\$?"
+done
+poweroff -f
+EOF
 chmod 755 "$work/rootfs/init"
 (cd "$work/rootfs" && find . | cpio -o -H newc --quiet) >"$initramfs"
 
 run_vm() {
   local column=$1 suites=$2 glob=$3 suite vmlinuz="" console=$work/console-$1.log start secs mode
+  # The cache is shared by every checkout on the machine, and apt locks its
+  # lists: one fetch at a time.
+  exec 9>"$cache/.fetch.lock"
+  flock -w 900 9 || missing "kernel cache $cache stayed locked for 15 minutes"
   for suite in $suites; do
     vmlinuz=$(dk_fetch "$suite" "$glob" "$cache" 2>>"$work/fetch.log") && break
     vmlinuz=""
   done
+  flock -u 9
   [[ -n $vmlinuz ]] || missing "no kernel '$glob' from $suites (see $work/fetch.log)"
   read -r pkg ver < <(dk_describe "$vmlinuz")
   log "$column: booting $pkg $ver"
@@ -200,6 +209,9 @@ table() {
 verdict=$work/verdict.txt
 {
   awk -F'\t' '$6 == "fail" { print "FAIL " $1 " " $2 " " $3 ": " $9 }' "$results"
+  # Complexity creeping towards the verifier's limit fails before a kernel rejects it.
+  awk -F'\t' -v max="$max_insns" '$7 ~ /^[0-9]+$/ && $7 + 0 > max + 0 {
+    print "FAIL " $1 " " $2 " " $3 ": the verifier processed " $7 " instructions, more than " max }' "$results"
   if [[ -r $expected ]]; then
     # shellcheck disable=SC2016
     awk -F'\t' -v cols=" ${columns[*]} " '

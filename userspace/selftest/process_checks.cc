@@ -61,6 +61,9 @@ absl::Status CheckExec(EventWaiter& events) {
   }
   int wait_status;
   if (absl::Status s = Reap(pid, &wait_status); !s.ok()) return s;
+  if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(Describe(argv), " did not run: wait status ", wait_status));
+  }
 
   auto e = WaitForKind(events, v1::EVENT_KIND_EXEC, pid);
   if (!e) return absl::NotFoundError(absl::StrCat("no exec event for pid ", pid, " ", Describe(argv)));
@@ -70,6 +73,7 @@ absl::Status CheckExec(EventWaiter& events) {
   if (e->exec().filename() != argv[0]) {
     return absl::InternalError(absl::StrCat("exec filename is \"", e->exec().filename(), "\", want ", argv[0]));
   }
+  if (p.exe() != argv[0]) return absl::InternalError(absl::StrCat("exec exe is \"", p.exe(), "\", want ", argv[0]));
   if (e->exec().argc() != argv.size() || p.argv_truncated()) {
     return absl::InternalError(
         absl::StrCat("exec argc is ", e->exec().argc(), " (truncated ", p.argv_truncated(), "), want ", argv.size()));

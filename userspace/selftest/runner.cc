@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "common/log.h"
 #include "selftest/event_hub.h"
@@ -68,9 +69,8 @@ int RunSelfTest(const SensorConfig& config, const std::vector<Check>& checks, st
     for (size_t i = 0; i < checks.size(); ++i) used[i] = used[i] || checks[i].probe == probe.name;
     if (!probe.attached) {
       ++unavailable;
-      out << line
-          << " result=unavailable reason=" << Quoted(probe.notes.empty() ? "no candidate hook" : probe.notes.back())
-          << std::endl;
+      out << line << " result=unavailable reason="
+          << Quoted(probe.notes.empty() ? "no candidate hook" : absl::StrJoin(probe.notes, "; ")) << std::endl;
       continue;
     }
     absl::StrAppend(&line, " program=", probe.program, " insns=", probe.verified_insns);
