@@ -290,6 +290,41 @@ TEST_F(AzureLogsForwarderTest, ServerErrorsAreRetriedThenDeliveredWithoutDuplica
   ExpectEachExactlyOnce(*emulator_, events);
 }
 
+TEST_F(AzureLogsForwarderTest, RetryAfterIsHonouredAcrossSends) {
+  StartEmulator();
+  config_.retry_budget = absl::Seconds(1);  // shorter than the Retry-After
+  emulator_->FailNext(1, 429, /*retry_after_seconds=*/2);
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  auto events = MakeEvents(3);
+  EXPECT_THAT(forwarder->Send(events), StatusIs(absl::StatusCode::kUnavailable, "429"));
+  // The collector hands the batch back at once: no call before the 2 s are up.
+  EXPECT_THAT(forwarder->Send(events), StatusIs(absl::StatusCode::kUnavailable, "throttled"));
+  EXPECT_THAT(Statuses(*emulator_), ElementsAre(429));
+  // Half a second before the Retry-After ends: within the next Send's budget.
+  absl::SleepFor(emulator_->Calls()[0].at + absl::Milliseconds(1500) - absl::Now());
+  ASSERT_THAT(forwarder->Send(events), IsOk());  // waits out the rest (< budget), then sends
+  auto calls = emulator_->Calls();
+  ASSERT_THAT(Statuses(*emulator_), ElementsAre(429, 204));
+  EXPECT_GE(calls[1].at - calls[0].at, absl::Seconds(2));
+  ExpectEachExactlyOnce(*emulator_, events);
+}
+
+TEST_F(AzureLogsForwarderTest, RowOverTheCallLimitIsParkedAndTheRestDelivered) {
+  StartEmulator();
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  auto events = MakeEvents(3);
+  events[1].mutable_process()->set_argv(1, std::string(1100 * 1000, 'a'));
+  ASSERT_THAT(forwarder->Send(events), IsOk());
+  auto counts = IdCounts(emulator_->Rows());
+  EXPECT_EQ(counts, (std::map<std::string, int>{{"ev-0", 1}, {"ev-2", 1}}));
+  auto bodies = DeadLetters(".json");
+  ASSERT_THAT(bodies, SizeIs(1));
+  EXPECT_EQ(nlohmann::json::parse(ReadFile(bodies[0]))[0]["EventId"], "ev-1");
+  EXPECT_THAT(ReadFile(DeadLetters(".reason")[0]), AllOf(HasSubstr("not sent"), HasSubstr("call limit")));
+}
+
 TEST_F(AzureLogsForwarderTest, PayloadTooLargeSplitsTheBatch) {
   StartEmulator();
   emulator_->SetMaxRowsPerCall(10);
@@ -429,6 +464,24 @@ TEST_F(AzureLogsForwarderTest, RequestsGoThroughTheConfiguredProxy) {
   ASSERT_THAT(forwarder->Send(events), IsOk());
   ExpectEachExactlyOnce(*emulator_, events);
   // Token endpoint and ingestion share one host here, so one tunnel may carry both.
+  EXPECT_GE((*proxy)->tunnels(), 1);
+}
+
+TEST_F(AzureLogsForwarderTest, HttpsProxyFromTheEnvironmentIsUsed) {
+  StartEmulator();
+  auto proxy = vigil::testing::ConnectProxy::Start();
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  std::string url = absl::StrCat("http://127.0.0.1:", (*proxy)->port());
+  ::setenv("HTTPS_PROXY", url.c_str(), 1);
+  ::unsetenv("NO_PROXY");
+  ::unsetenv("no_proxy");
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  auto events = MakeEvents(2);
+  absl::Status sent = forwarder->Send(events);
+  ::unsetenv("HTTPS_PROXY");
+  ASSERT_THAT(sent, IsOk());
+  ExpectEachExactlyOnce(*emulator_, events);
   EXPECT_GE((*proxy)->tunnels(), 1);
 }
 
