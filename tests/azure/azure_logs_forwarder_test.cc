@@ -511,5 +511,29 @@ TEST(AzureLogsConfigTest, NamesTheBadSetting) {
   EXPECT_THAT(MakeAzureLogsForwarder(config), StatusIs(absl::StatusCode::kInvalidArgument, "exactly one of"));
 }
 
+TEST(AzureLogsConfigTest, WorkloadIdentityEnvironmentFillsWhatIsEmpty) {
+  ::setenv("AZURE_TENANT_ID", "tenant-from-env", 1);
+  ::setenv("AZURE_CLIENT_ID", "client-from-env", 1);
+  ::setenv("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/azure/tokens/azure-identity-token", 1);
+  ::setenv("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us/", 1);
+  AzureLogsConfig config;
+  config.client_id = "explicit-client";
+  ApplyWorkloadIdentityEnvironment(config);
+  EXPECT_EQ(config.tenant_id, "tenant-from-env");
+  EXPECT_EQ(config.client_id, "explicit-client");
+  EXPECT_EQ(config.federated_token_file, "/var/run/secrets/azure/tokens/azure-identity-token");
+  EXPECT_EQ(config.authority_host, "https://login.microsoftonline.us");
+
+  AzureLogsConfig with_secret;
+  with_secret.client_secret = "s";
+  with_secret.authority_host = "https://login.example";
+  ApplyWorkloadIdentityEnvironment(with_secret);
+  EXPECT_EQ(with_secret.federated_token_file, "");  // a secret was given: not both
+  EXPECT_EQ(with_secret.authority_host, "https://login.example");
+  for (const char* v : {"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST"}) {
+    ::unsetenv(v);
+  }
+}
+
 }  // namespace
 }  // namespace vigil::collector

@@ -58,7 +58,9 @@ absl::Status Validate(const AzureLogsConfig& config);
 
 // Fills the settings a workload-identity webhook projects into the pod
 // (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE,
-// AZURE_AUTHORITY_HOST) where `config` leaves them empty. For main.cc.
+// AZURE_AUTHORITY_HOST) where `config` leaves them empty (or, for the
+// authority host, at its default). The token file only without a client
+// secret. For main.cc.
 void ApplyWorkloadIdentityEnvironment(AzureLogsConfig& config);
 
 }  // namespace vigil::collector
