@@ -47,8 +47,10 @@ struct AzureLogsConfig {
   absl::Duration initial_backoff = absl::Seconds(1);
   absl::Duration max_backoff = absl::Seconds(60);
   // How long one Send keeps retrying before it hands the batch back to the
-  // collector (which retries it later from its spool).
-  absl::Duration retry_budget = absl::Minutes(5);
+  // collector (which retries it later from its spool). Short, so a collector
+  // shutting down is not held up: giving up costs nothing, delivered rows and
+  // a pending Retry-After are remembered for the next Send.
+  absl::Duration retry_budget = absl::Seconds(20);
   // A token is renewed this long before it expires (at most half its life).
   absl::Duration token_refresh_margin = absl::Minutes(5);
 };
