@@ -230,6 +230,19 @@ TEST_F(AzureLogsForwarderTest, TokenIsRefreshedBeforeItExpires) {
   EXPECT_NE(calls[2].token, calls[0].token);
 }
 
+TEST_F(AzureLogsForwarderTest, RevokedTokenIsReplacedAtOnce) {
+  StartEmulator();
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  ASSERT_THAT(forwarder->Send(MakeEvents(1, "a")), IsOk());
+  emulator_->RevokeTokens();
+  auto events = MakeEvents(2, "b");
+  ASSERT_THAT(forwarder->Send(events), IsOk());
+  EXPECT_THAT(Statuses(*emulator_), ElementsAre(204, 401, 204));
+  EXPECT_EQ(emulator_->token_requests(), 2);
+  EXPECT_EQ(IdCounts(emulator_->Rows()), (std::map<std::string, int>{{"a-0", 1}, {"b-0", 1}, {"b-1", 1}}));
+}
+
 TEST_F(AzureLogsForwarderTest, WorkloadIdentityTokenFileIsReadForEachToken) {
   options_.client_secret.clear();
   options_.client_assertion = "eyJhbGciOi.first.sig";
