@@ -466,6 +466,16 @@ TEST_F(AzureLogsForwarderTest, ServerCertificateFromAnUnknownCaIsRefused) {
   EXPECT_TRUE(emulator_->Calls().empty());
 }
 
+TEST_F(AzureLogsForwarderTest, WithoutTheCaBundleTheSystemStoreRefusesTheTestCa) {
+  StartEmulator();
+  config_.ca_bundle.clear();
+  config_.retry_budget = absl::Milliseconds(300);
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  EXPECT_THAT(forwarder->Send(MakeEvents(1)), StatusIs(absl::StatusCode::kUnavailable, "certificate"));
+  EXPECT_TRUE(emulator_->Calls().empty());
+}
+
 TEST_F(AzureLogsForwarderTest, RequestsGoThroughTheConfiguredProxy) {
   StartEmulator();
   auto proxy = vigil::testing::ConnectProxy::Start();

@@ -1,7 +1,6 @@
 #include "collector/azure/azure_logs_forwarder.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
