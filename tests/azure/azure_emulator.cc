@@ -94,6 +94,11 @@ void AzureEmulator::SetClientAssertion(std::string assertion) {
   options_.client_assertion = std::move(assertion);
 }
 
+void AzureEmulator::RevokeTokens() {
+  absl::MutexLock lock(&mu_);
+  tokens_.clear();
+}
+
 std::vector<nlohmann::json> AzureEmulator::Rows() const {
   absl::MutexLock lock(&mu_);
   return rows_;

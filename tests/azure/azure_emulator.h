@@ -66,6 +66,8 @@ class AzureEmulator {
   // Answer 413 to calls with more than `rows` rows (0: only the byte limit).
   void SetMaxRowsPerCall(size_t rows);
   void SetClientAssertion(std::string assertion);
+  // Every token issued so far stops working (401), as after a revocation.
+  void RevokeTokens();
 
   std::vector<nlohmann::json> Rows() const;
   std::vector<IngestCall> Calls() const;

@@ -230,6 +230,19 @@ TEST_F(AzureLogsForwarderTest, TokenIsRefreshedBeforeItExpires) {
   EXPECT_NE(calls[2].token, calls[0].token);
 }
 
+TEST_F(AzureLogsForwarderTest, RevokedTokenIsReplacedAtOnce) {
+  StartEmulator();
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  ASSERT_THAT(forwarder->Send(MakeEvents(1, "a")), IsOk());
+  emulator_->RevokeTokens();
+  auto events = MakeEvents(2, "b");
+  ASSERT_THAT(forwarder->Send(events), IsOk());
+  EXPECT_THAT(Statuses(*emulator_), ElementsAre(204, 401, 204));
+  EXPECT_EQ(emulator_->token_requests(), 2);
+  EXPECT_EQ(IdCounts(emulator_->Rows()), (std::map<std::string, int>{{"a-0", 1}, {"b-0", 1}, {"b-1", 1}}));
+}
+
 TEST_F(AzureLogsForwarderTest, WorkloadIdentityTokenFileIsReadForEachToken) {
   options_.client_secret.clear();
   options_.client_assertion = "eyJhbGciOi.first.sig";
@@ -288,6 +301,41 @@ TEST_F(AzureLogsForwarderTest, ServerErrorsAreRetriedThenDeliveredWithoutDuplica
   auto calls = emulator_->Calls();
   EXPECT_GT(calls[4].at - calls[3].at, calls[1].at - calls[0].at);
   ExpectEachExactlyOnce(*emulator_, events);
+}
+
+TEST_F(AzureLogsForwarderTest, RetryAfterIsHonouredAcrossSends) {
+  StartEmulator();
+  config_.retry_budget = absl::Seconds(1);  // shorter than the Retry-After
+  emulator_->FailNext(1, 429, /*retry_after_seconds=*/2);
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  auto events = MakeEvents(3);
+  EXPECT_THAT(forwarder->Send(events), StatusIs(absl::StatusCode::kUnavailable, "429"));
+  // The collector hands the batch back at once: no call before the 2 s are up.
+  EXPECT_THAT(forwarder->Send(events), StatusIs(absl::StatusCode::kUnavailable, "throttled"));
+  EXPECT_THAT(Statuses(*emulator_), ElementsAre(429));
+  // Half a second before the Retry-After ends: within the next Send's budget.
+  absl::SleepFor(emulator_->Calls()[0].at + absl::Milliseconds(1500) - absl::Now());
+  ASSERT_THAT(forwarder->Send(events), IsOk());  // waits out the rest (< budget), then sends
+  auto calls = emulator_->Calls();
+  ASSERT_THAT(Statuses(*emulator_), ElementsAre(429, 204));
+  EXPECT_GE(calls[1].at - calls[0].at, absl::Seconds(2));
+  ExpectEachExactlyOnce(*emulator_, events);
+}
+
+TEST_F(AzureLogsForwarderTest, RowOverTheCallLimitIsParkedAndTheRestDelivered) {
+  StartEmulator();
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  auto events = MakeEvents(3);
+  events[1].mutable_process()->set_argv(1, std::string(1100 * 1000, 'a'));
+  ASSERT_THAT(forwarder->Send(events), IsOk());
+  auto counts = IdCounts(emulator_->Rows());
+  EXPECT_EQ(counts, (std::map<std::string, int>{{"ev-0", 1}, {"ev-2", 1}}));
+  auto bodies = DeadLetters(".json");
+  ASSERT_THAT(bodies, SizeIs(1));
+  EXPECT_EQ(nlohmann::json::parse(ReadFile(bodies[0]))[0]["EventId"], "ev-1");
+  EXPECT_THAT(ReadFile(DeadLetters(".reason")[0]), AllOf(HasSubstr("not sent"), HasSubstr("call limit")));
 }
 
 TEST_F(AzureLogsForwarderTest, PayloadTooLargeSplitsTheBatch) {
@@ -418,6 +466,16 @@ TEST_F(AzureLogsForwarderTest, ServerCertificateFromAnUnknownCaIsRefused) {
   EXPECT_TRUE(emulator_->Calls().empty());
 }
 
+TEST_F(AzureLogsForwarderTest, WithoutTheCaBundleTheSystemStoreRefusesTheTestCa) {
+  StartEmulator();
+  config_.ca_bundle.clear();
+  config_.retry_budget = absl::Milliseconds(300);
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  EXPECT_THAT(forwarder->Send(MakeEvents(1)), StatusIs(absl::StatusCode::kUnavailable, "certificate"));
+  EXPECT_TRUE(emulator_->Calls().empty());
+}
+
 TEST_F(AzureLogsForwarderTest, RequestsGoThroughTheConfiguredProxy) {
   StartEmulator();
   auto proxy = vigil::testing::ConnectProxy::Start();
@@ -429,6 +487,24 @@ TEST_F(AzureLogsForwarderTest, RequestsGoThroughTheConfiguredProxy) {
   ASSERT_THAT(forwarder->Send(events), IsOk());
   ExpectEachExactlyOnce(*emulator_, events);
   // Token endpoint and ingestion share one host here, so one tunnel may carry both.
+  EXPECT_GE((*proxy)->tunnels(), 1);
+}
+
+TEST_F(AzureLogsForwarderTest, HttpsProxyFromTheEnvironmentIsUsed) {
+  StartEmulator();
+  auto proxy = vigil::testing::ConnectProxy::Start();
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  std::string url = absl::StrCat("http://127.0.0.1:", (*proxy)->port());
+  ::setenv("HTTPS_PROXY", url.c_str(), 1);
+  ::unsetenv("NO_PROXY");
+  ::unsetenv("no_proxy");
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  auto events = MakeEvents(2);
+  absl::Status sent = forwarder->Send(events);
+  ::unsetenv("HTTPS_PROXY");
+  ASSERT_THAT(sent, IsOk());
+  ExpectEachExactlyOnce(*emulator_, events);
   EXPECT_GE((*proxy)->tunnels(), 1);
 }
 
@@ -456,6 +532,30 @@ TEST(AzureLogsConfigTest, NamesTheBadSetting) {
   config.client_secret = "s";
   config.federated_token_file = "/var/run/secrets/azure/tokens/azure-identity-token";
   EXPECT_THAT(MakeAzureLogsForwarder(config), StatusIs(absl::StatusCode::kInvalidArgument, "exactly one of"));
+}
+
+TEST(AzureLogsConfigTest, WorkloadIdentityEnvironmentFillsWhatIsEmpty) {
+  ::setenv("AZURE_TENANT_ID", "tenant-from-env", 1);
+  ::setenv("AZURE_CLIENT_ID", "client-from-env", 1);
+  ::setenv("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/azure/tokens/azure-identity-token", 1);
+  ::setenv("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us/", 1);
+  AzureLogsConfig config;
+  config.client_id = "explicit-client";
+  ApplyWorkloadIdentityEnvironment(config);
+  EXPECT_EQ(config.tenant_id, "tenant-from-env");
+  EXPECT_EQ(config.client_id, "explicit-client");
+  EXPECT_EQ(config.federated_token_file, "/var/run/secrets/azure/tokens/azure-identity-token");
+  EXPECT_EQ(config.authority_host, "https://login.microsoftonline.us");
+
+  AzureLogsConfig with_secret;
+  with_secret.client_secret = "s";
+  with_secret.authority_host = "https://login.example";
+  ApplyWorkloadIdentityEnvironment(with_secret);
+  EXPECT_EQ(with_secret.federated_token_file, "");  // a secret was given: not both
+  EXPECT_EQ(with_secret.authority_host, "https://login.example");
+  for (const char* v : {"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST"}) {
+    ::unsetenv(v);
+  }
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "collector/azure/azure_logs_forwarder.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -55,6 +54,17 @@ absl::Status WriteFileDurably(const std::string& path, absl::string_view data) {
   return absl::OkStatus();
 }
 
+// So a parked file survives a crash right after Send returned OK.
+absl::Status SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", dir));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoStatus(err, absl::StrCat("fsync ", dir));
+  return absl::OkStatus();
+}
+
 class AzureLogsForwarder : public Forwarder {
  public:
   AzureLogsForwarder(const AzureLogsConfig& config, std::unique_ptr<HttpClient> http)
@@ -81,7 +91,9 @@ class AzureLogsForwarder : public Forwarder {
     std::vector<size_t> oversized;
     std::vector<RowRange> packed = PackRows(rows, config_.max_call_bytes, oversized);
     for (size_t i : oversized) {
-      if (auto s = Park(JsonArrayBody(rows, {i, i + 1}), 0,
+      Logger("azure")->error("event {} makes a row of {} bytes, over the {}-byte call limit", *ids[i], rows[i].size(),
+                             config_.max_call_bytes);
+      if (auto s = Park(JsonArrayBody(rows, {i, i + 1}), "not sent",
                         absl::StrCat("one row of ", rows[i].size(), " bytes is over the ", config_.max_call_bytes,
                                      "-byte call limit"));
           !s.ok()) {
@@ -108,7 +120,7 @@ class AzureLogsForwarder : public Forwarder {
       if (*outcome != Outcome::kDelivered) {
         Logger("azure")->error("Logs Ingestion API refused {} rows with HTTP {}: {}", range.size(), response.status,
                                response.body);
-        if (auto s = Park(body, response.status, response.body); !s.ok()) return s;
+        if (auto s = Park(body, absl::StrCat("HTTP ", response.status), response.body); !s.ok()) return s;
       }
       for (size_t i = range.begin; i < range.end; ++i) delivered_.insert(*ids[i]);
     }
@@ -129,6 +141,12 @@ class AzureLogsForwarder : public Forwarder {
     if (!gzipped.ok()) return gzipped.status();
     absl::Duration backoff = config_.initial_backoff;
     bool refreshed_after_401 = false;
+    // A 429's Retry-After outlives the Send that got it: the collector may
+    // hand the batch back sooner than the service asked.
+    if (absl::Time now = absl::Now(); now < throttled_until_) {
+      if (throttled_until_ > deadline) return absl::UnavailableError("azure-logs is throttled (429 Retry-After)");
+      absl::SleepFor(throttled_until_ - now);
+    }
     for (;;) {
       absl::Duration wait;
       absl::Status failure;
@@ -159,6 +177,7 @@ class AzureLogsForwarder : public Forwarder {
         } else if (response.status == 429) {
           failure = absl::ResourceExhaustedError(absl::StrCat("HTTP 429: ", response.body));
           wait = response.retry_after.value_or(NextBackoff(backoff));
+          throttled_until_ = absl::Now() + wait;
         } else if (response.status == 408 || response.status >= 500 || response.status == 401) {
           failure = absl::UnavailableError(absl::StrCat("HTTP ", response.status, ": ", response.body));
           wait = NextBackoff(backoff);
@@ -187,12 +206,12 @@ class AzureLogsForwarder : public Forwarder {
 
   // The body as sent (uncompressed: replay it with gzip + curl, see
   // deploy/azure/README.md) and, next to it, why it was refused.
-  absl::Status Park(const std::string& body, long status, absl::string_view reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  absl::Status Park(const std::string& body, absl::string_view what, absl::string_view detail)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::string base = absl::StrCat(config_.dead_letter_dir, "/", absl::ToUnixNanos(absl::Now()), "-", ++parked_);
     if (auto s = WriteFileDurably(base + ".json", body); !s.ok()) return s;
-    if (auto s = WriteFileDurably(base + ".reason", absl::StrCat("HTTP ", status, "\n", reason, "\n")); !s.ok()) {
-      return s;
-    }
+    if (auto s = WriteFileDurably(base + ".reason", absl::StrCat(what, "\n", detail, "\n")); !s.ok()) return s;
+    if (auto s = SyncDirectory(config_.dead_letter_dir); !s.ok()) return s;
     Logger("azure")->error("parked a batch of {} bytes in {}.json", body.size(), base);
     return absl::OkStatus();
   }
@@ -206,6 +225,7 @@ class AzureLogsForwarder : public Forwarder {
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> delivered_ ABSL_GUARDED_BY(mu_);
   uint64_t parked_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time throttled_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   RateLimit warn_limit_ ABSL_GUARDED_BY(mu_){absl::Seconds(10)};
   uint64_t suppressed_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -50,7 +50,9 @@ void ApplyWorkloadIdentityEnvironment(AzureLogsConfig& config) {
   FillFromEnv(config.tenant_id, "AZURE_TENANT_ID");
   FillFromEnv(config.client_id, "AZURE_CLIENT_ID");
   if (config.client_secret.empty()) FillFromEnv(config.federated_token_file, "AZURE_FEDERATED_TOKEN_FILE");
-  if (const char* host = std::getenv("AZURE_AUTHORITY_HOST"); host != nullptr && *host != '\0') {
+  // Only in place of the public cloud's default: a host set explicitly wins.
+  if (const char* host = std::getenv("AZURE_AUTHORITY_HOST");
+      host != nullptr && *host != '\0' && config.authority_host == AzureLogsConfig().authority_host) {
     config.authority_host = host;
   }
   // The webhook's host ends in '/'; the token path is appended with one.

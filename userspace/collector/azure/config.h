@@ -47,8 +47,10 @@ struct AzureLogsConfig {
   absl::Duration initial_backoff = absl::Seconds(1);
   absl::Duration max_backoff = absl::Seconds(60);
   // How long one Send keeps retrying before it hands the batch back to the
-  // collector (which retries it later from its spool).
-  absl::Duration retry_budget = absl::Minutes(5);
+  // collector (which retries it later from its spool). Short, so a collector
+  // shutting down is not held up: giving up costs nothing, delivered rows and
+  // a pending Retry-After are remembered for the next Send.
+  absl::Duration retry_budget = absl::Seconds(20);
   // A token is renewed this long before it expires (at most half its life).
   absl::Duration token_refresh_margin = absl::Minutes(5);
 };
@@ -58,7 +60,9 @@ absl::Status Validate(const AzureLogsConfig& config);
 
 // Fills the settings a workload-identity webhook projects into the pod
 // (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE,
-// AZURE_AUTHORITY_HOST) where `config` leaves them empty. For main.cc.
+// AZURE_AUTHORITY_HOST) where `config` leaves them empty (or, for the
+// authority host, at its default). The token file only without a client
+// secret. For main.cc.
 void ApplyWorkloadIdentityEnvironment(AzureLogsConfig& config);
 
 }  // namespace vigil::collector

@@ -79,17 +79,15 @@ absl::StatusOr<HttpResponse> HttpClient::Post(const std::string& url, const std:
                                               absl::string_view body) {
   HttpResponse response;
   std::unique_ptr<curl_slist, SlistDeleter> list;
-  for (const std::string& h : headers) {
-    curl_slist* appended = curl_slist_append(list.get(), h.c_str());
-    if (appended == nullptr) return absl::ResourceExhaustedError("curl_slist_append");
-    list.release();
-    list.reset(appended);
-  }
   // No "Expect: 100-continue" round trip before large bodies.
-  curl_slist* appended = curl_slist_append(list.get(), "Expect:");
-  if (appended == nullptr) return absl::ResourceExhaustedError("curl_slist_append");
-  list.release();
-  list.reset(appended);
+  std::vector<std::string> all = headers;
+  all.push_back("Expect:");
+  for (const std::string& h : all) {
+    curl_slist* head = curl_slist_append(list.get(), h.c_str());
+    if (head == nullptr) return absl::ResourceExhaustedError("curl_slist_append");
+    (void)list.release();  // `head` is the same list, now one longer
+    list.reset(head);
+  }
 
   char error[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error);

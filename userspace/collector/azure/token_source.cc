@@ -55,8 +55,9 @@ absl::StatusOr<std::string> TokenSource::Get() {
   if (!response.ok()) return response.status();
   if (response->status != 200) {
     // Entra's error body names the problem (AADSTS code) and has no secrets.
-    return absl::UnauthenticatedError(
-        absl::StrCat("token request to ", url, " answered ", response->status, ": ", response->body));
+    std::string what = absl::StrCat("token request to ", url, " answered ", response->status, ": ", response->body);
+    if (response->status == 429 || response->status >= 500) return absl::UnavailableError(what);
+    return absl::UnauthenticatedError(what);
   }
   auto json = nlohmann::json::parse(response->body, nullptr, /*allow_exceptions=*/false);
   if (!json.is_object() || !json.contains("access_token") || !json["access_token"].is_string()) {
