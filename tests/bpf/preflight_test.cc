@@ -15,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "ctl_process.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -93,7 +94,11 @@ struct FakeProxy {
         if (c < 0) return;
         char buf[512] = {};
         const ssize_t n = read(c, buf, sizeof(buf) - 1);
-        if (n > 0) request = std::string(buf, n).substr(0, std::string(buf, n).find('\r'));
+        if (n > 0) {
+          const std::string text(buf, static_cast<size_t>(n));
+          absl::MutexLock lock(&mu);
+          request = text.substr(0, text.find('\r'));
+        }
         (void)!write(c, reply.data(), reply.size());
         close(c);
       }
@@ -104,9 +109,14 @@ struct FakeProxy {
     close(fd);
     thread.join();
   }
+  std::string Request() {
+    absl::MutexLock lock(&mu);
+    return request;
+  }
   int fd = -1;
   int port = 0;
-  std::string request;
+  absl::Mutex mu;
+  std::string request ABSL_GUARDED_BY(mu);
   std::thread thread;
 };
 
@@ -177,7 +187,7 @@ TEST(Preflight, AzureEndpointsThroughTheConfiguredProxy) {
     auto c = ByName(r);
     EXPECT_EQ(c["azure/login"].result(), v1::CHECK_RESULT_PASS) << c["azure/login"].ShortDebugString();
     EXPECT_EQ(c["azure/ingestion"].result(), v1::CHECK_RESULT_PASS) << c["azure/ingestion"].ShortDebugString();
-    EXPECT_EQ(proxy.request, "CONNECT vigil-test.eastus-1.ingest.monitor.azure.com:443 HTTP/1.1");
+    EXPECT_EQ(proxy.Request(), "CONNECT vigil-test.eastus-1.ingest.monitor.azure.com:443 HTTP/1.1");
   }
   {
     FakeProxy proxy("HTTP/1.1 403 Forbidden\r\n\r\n");
@@ -188,7 +198,7 @@ TEST(Preflight, AzureEndpointsThroughTheConfiguredProxy) {
     EXPECT_EQ(c["azure/login"].result(), v1::CHECK_RESULT_FAIL);
     EXPECT_THAT(c["azure/login"].detail(), HasSubstr("403 Forbidden"));
     EXPECT_THAT(c["azure/login"].remedy(), HasSubstr("proxy"));
-    EXPECT_EQ(proxy.request, "CONNECT login.microsoftonline.com:443 HTTP/1.1");
+    EXPECT_EQ(proxy.Request(), "CONNECT login.microsoftonline.com:443 HTTP/1.1");
     EXPECT_EQ(code, 1);
   }
 }
