@@ -8,8 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${VIGIL_BUILD_DIR:-build}
 if [ "$(id -u)" -ne 0 ] || [ ! -r /sys/kernel/btf/vmlinux ]; then
+  # Under CI a different message: ctest's skip pattern must not match a failure.
+  if [ "${CI:-}" = true ]; then echo "CI=true but tail-demo cannot run: needs root and kernel BTF"; exit 1; fi
   echo "bpf tests need root and kernel BTF: tail-demo runs a real sensor"
-  [ "${CI:-}" = true ] && exit 1 || exit 0
+  exit 0
 fi
 escapes=${1:-}
 dir=$(mktemp -d /tmp/vigil-tail-demo-XXXXXX)

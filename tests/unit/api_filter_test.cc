@@ -137,6 +137,7 @@ TEST(SubscriberHub, AFullQueueDropsAndCountsWithoutBlocking) {
 
   hub.Unsubscribe(slow);
   EXPECT_EQ(hub.Status().size(), 1u);
+  EXPECT_EQ(hub.dropped_total(), 4u) << "kept after the subscriber left";
 }
 
 }  // namespace

@@ -9,6 +9,7 @@ void Subscription::Offer(const v1::Event& event) {
   absl::MutexLock lock(&mu_);
   if (queue_.size() >= capacity_) {
     ++dropped_;
+    if (dropped_total_ != nullptr) dropped_total_->fetch_add(1, std::memory_order_relaxed);
     return;
   }
   queue_.push_back(event);
@@ -52,7 +53,7 @@ class SubscriberHub::HubSink : public Sink {
 std::unique_ptr<Sink> SubscriberHub::MakeSink() { return std::make_unique<HubSink>(this); }
 
 std::shared_ptr<Subscription> SubscriberHub::Subscribe(EventFilter filter, size_t capacity) {
-  auto s = std::make_shared<Subscription>(std::move(filter), std::max<size_t>(capacity, 1));
+  auto s = std::make_shared<Subscription>(std::move(filter), std::max<size_t>(capacity, 1), &dropped_total_);
   absl::MutexLock lock(&mu_);
   subscriptions_.push_back(s);
   return s;

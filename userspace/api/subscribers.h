@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -18,7 +19,9 @@ namespace vigil {
 // pushes (never waits), the API thread serving the subscriber pops.
 class Subscription {
  public:
-  Subscription(EventFilter filter, size_t capacity) : filter_(std::move(filter)), capacity_(capacity) {}
+  // `dropped_total` (may be null) counts drops of every subscription, for metrics.
+  Subscription(EventFilter filter, size_t capacity, std::atomic<uint64_t>* dropped_total = nullptr)
+      : filter_(std::move(filter)), capacity_(capacity), dropped_total_(dropped_total) {}
 
   // Pipeline thread. A copy of a matching event is queued, or, when the queue
   // is full, dropped and counted.
@@ -32,6 +35,7 @@ class Subscription {
  private:
   const EventFilter filter_;
   const size_t capacity_;
+  std::atomic<uint64_t>* const dropped_total_;
   mutable absl::Mutex mu_;
   std::deque<v1::Event> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t sent_ ABSL_GUARDED_BY(mu_) = 0;
@@ -44,6 +48,8 @@ class SubscriberHub {
   std::shared_ptr<Subscription> Subscribe(EventFilter filter, size_t capacity);
   void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
   std::vector<v1::SubscriberStatus> Status() const;
+  // Events dropped by all subscribers, present and past.
+  uint64_t dropped_total() const { return dropped_total_.load(std::memory_order_relaxed); }
 
   // The sink to put into the pipeline; it must not outlive the hub.
   std::unique_ptr<Sink> MakeSink();
@@ -54,6 +60,7 @@ class SubscriberHub {
 
   mutable absl::Mutex mu_;
   std::vector<std::shared_ptr<Subscription>> subscriptions_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> dropped_total_{0};
 };
 
 }  // namespace vigil
