@@ -96,10 +96,10 @@ class ApiServer::Service final : public v1::SensorApi::Service {
     uint64_t reported = 0;
     while (!ctx->IsCancelled() && !stopping_.load(std::memory_order_relaxed)) {
       uint64_t dropped = 0;
-      std::vector<v1::Event> events = subscription->Take(absl::Milliseconds(200), dropped);
-      for (v1::Event& e : events) {
+      std::vector<Subscription::EventPtr> events = subscription->Take(absl::Milliseconds(200), dropped);
+      for (const Subscription::EventPtr& e : events) {
         response.set_dropped(dropped);
-        *response.mutable_event() = std::move(e);
+        *response.mutable_event() = *e;
         // Blocks only this subscriber's thread when its client stops reading;
         // meanwhile its queue fills and further events are counted as its drops.
         if (!writer->Write(response)) return grpc::Status::OK;

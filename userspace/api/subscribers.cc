@@ -4,8 +4,7 @@
 
 namespace vigil {
 
-void Subscription::Offer(const v1::Event& event) {
-  if (!filter_.Matches(event)) return;
+void Subscription::Offer(const EventPtr& event) {
   absl::MutexLock lock(&mu_);
   if (queue_.size() >= capacity_) {
     ++dropped_;
@@ -15,11 +14,11 @@ void Subscription::Offer(const v1::Event& event) {
   queue_.push_back(event);
 }
 
-std::vector<v1::Event> Subscription::Take(absl::Duration timeout, uint64_t& dropped) {
+std::vector<Subscription::EventPtr> Subscription::Take(absl::Duration timeout, uint64_t& dropped) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty(); };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-  std::vector<v1::Event> out(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+  std::vector<EventPtr> out(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
   queue_.clear();
   sent_ += out.size();
   dropped = dropped_;
@@ -75,7 +74,14 @@ void SubscriberHub::Offer(const v1::Event& event) {
   // Held only while events are copied into queues: no I/O, no waiting on a
   // subscriber.
   absl::MutexLock lock(&mu_);
-  for (const auto& s : subscriptions_) s->Offer(event);
+  // One copy of the event, made only when a subscriber wants it: the cost
+  // to the pipeline does not grow with the number of tails.
+  Subscription::EventPtr copy;
+  for (const auto& s : subscriptions_) {
+    if (!s->Wants(event)) continue;
+    if (copy == nullptr) copy = std::make_shared<const v1::Event>(event);
+    s->Offer(copy);
+  }
 }
 
 }  // namespace vigil

@@ -23,12 +23,15 @@ class Subscription {
   Subscription(EventFilter filter, size_t capacity, std::atomic<uint64_t>* dropped_total = nullptr)
       : filter_(std::move(filter)), capacity_(capacity), dropped_total_(dropped_total) {}
 
-  // Pipeline thread. A copy of a matching event is queued, or, when the queue
-  // is full, dropped and counted.
-  void Offer(const v1::Event& event);
+  using EventPtr = std::shared_ptr<const v1::Event>;
+
+  bool Wants(const v1::Event& event) const { return filter_.Matches(event); }
+  // Pipeline thread, for an event Wants() said yes to: queued, or, when the
+  // queue is full, dropped and counted. Every subscriber shares one copy.
+  void Offer(const EventPtr& event);
   // Waits up to `timeout` for events; moves out everything queued. `dropped`
   // is this subscriber's drop count so far.
-  std::vector<v1::Event> Take(absl::Duration timeout, uint64_t& dropped);
+  std::vector<EventPtr> Take(absl::Duration timeout, uint64_t& dropped);
 
   v1::SubscriberStatus Status() const;
 
@@ -37,7 +40,7 @@ class Subscription {
   const size_t capacity_;
   std::atomic<uint64_t>* const dropped_total_;
   mutable absl::Mutex mu_;
-  std::deque<v1::Event> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<EventPtr> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t sent_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
 };
