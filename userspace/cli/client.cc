@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "api/server.h"
 #include "cli/format.h"
@@ -110,9 +111,11 @@ void PrintStatusText(const v1::StatusResponse& r, FILE* out) {
 
   absl::FPrintF(out, "\nPROBES\n  %-10s %-12s %-11s %-12s %s\n", "FAMILY", "PROBE", "HOOK", "STATE", "NOTES");
   for (const v1::ProbeStatus& p : r.probes()) {
-    absl::FPrintF(out, "  %-10s %-12s %-11s %-12s %s\n", p.family(), p.name(), p.hook().empty() ? "-" : p.hook(),
-                  p.attached() ? "attached" : (p.hook().empty() ? "unavailable" : "not attached"),
-                  absl::StrJoin(p.notes(), "; "));
+    const std::string line =
+        absl::StrFormat("  %-10s %-12s %-11s %-12s %s", p.family(), p.name(), p.hook().empty() ? "-" : p.hook(),
+                        p.attached() ? "attached" : (p.hook().empty() ? "unavailable" : "not attached"),
+                        absl::StrJoin(p.notes(), "; "));
+    absl::FPrintF(out, "%s\n", absl::StripTrailingAsciiWhitespace(line));
   }
 
   const v1::SensorHealth& c = r.counters();
