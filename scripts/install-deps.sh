@@ -10,7 +10,7 @@ pkgs=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libcli11-dev
   linux-libc-dev iproute2 procps util-linux
-  libre2-dev libcpp-httplib-dev tmux
+  libre2-dev libcpp-httplib-dev tmux openssl
 )
 
 missing=()

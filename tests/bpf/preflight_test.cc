@@ -10,6 +10,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -61,10 +65,10 @@ int ClosedPort() {
 // A gRPC server on loopback with only gRPC's default health service, as
 // vigil-collector enables it.
 struct HealthServer {
-  HealthServer() {
+  explicit HealthServer(std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials()) {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder b;
-    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.AddListeningPort("127.0.0.1:0", creds, &port);
     // A sync server needs one sync service of its own besides health.
     b.RegisterService(&unused);
     server = b.BuildAndStart();
@@ -201,6 +205,38 @@ TEST(Preflight, AzureEndpointsThroughTheConfiguredProxy) {
     EXPECT_EQ(proxy.Request(), "CONNECT login.microsoftonline.com:443 HTTP/1.1");
     EXPECT_EQ(code, 1);
   }
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(Preflight, CollectorOverTls) {
+  RequireBpfOrSkip();
+  char templ[] = "/tmp/vigil-preflight-XXXXXX";
+  ASSERT_NE(mkdtemp(templ), nullptr);
+  const std::string dir = templ;
+  // A self-signed certificate for 127.0.0.1, made for this test.
+  const std::string cmd = absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=vigil-test ",
+                                       "-addext subjectAltName=IP:127.0.0.1 -keyout ", dir, "/key.pem -out ", dir,
+                                       "/cert.pem >/dev/null 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({ReadFile(dir + "/key.pem"), ReadFile(dir + "/cert.pem")});
+  HealthServer collector(grpc::SslServerCredentials(ssl));
+  ASSERT_GT(collector.port, 0);
+  const std::string address = absl::StrCat("--collector=127.0.0.1:", collector.port);
+
+  int code = -1;
+  auto c = ByName(Preflight({"--no-azure", address, "--collector-ca=" + dir + "/cert.pem"}, &code));
+  EXPECT_EQ(c["collector"].result(), v1::CHECK_RESULT_PASS) << c["collector"].ShortDebugString();
+  // Plaintext to a TLS collector: a FAIL that points at TLS.
+  c = ByName(Preflight({"--no-azure", address}, &code));
+  EXPECT_EQ(c["collector"].result(), v1::CHECK_RESULT_FAIL);
+  EXPECT_THAT(c["collector"].remedy(), HasSubstr("--collector-ca"));
+  EXPECT_EQ(code, 1);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
