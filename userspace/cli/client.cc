@@ -159,7 +159,10 @@ int RunStatus(const StatusOptions& options, FILE* out, FILE* err) {
   }
   if (options.output == Output::kJson) {
     std::string json;
-    (void)google::protobuf::util::MessageToJsonString(response, &json);
+    // Zero counters are printed: a script reading drops must see 0, not nothing.
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    (void)google::protobuf::util::MessageToJsonString(response, &json, options);
     Print(out, json);
   } else {
     PrintStatusText(response, out);

@@ -139,7 +139,9 @@ int main(int argc, char** argv) {
   const vigil::v1::PreflightReport report = vigil::cli::RunPreflight(pf);
   if (preflight_output == "json") {
     std::string json;
-    (void)google::protobuf::util::MessageToJsonString(report, &json);
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;  // every check shows its remedy field, empty or not
+    (void)google::protobuf::util::MessageToJsonString(report, &json, options);
     std::printf("%s\n", json.c_str());
   } else {
     vigil::cli::PrintPreflightTable(report, stdout, ColorFor(color, stdout));
