@@ -119,10 +119,10 @@ TEST(EventFilter, DescribeNamesEveryField) {
 TEST(SubscriberHub, AFullQueueDropsAndCountsWithoutBlocking) {
   SubscriberHub hub;
   std::unique_ptr<Sink> sink = hub.MakeSink();
-  auto slow = hub.Subscribe(*EventFilter::Create({}), 2);
+  auto slow = hub.Subscribe(*EventFilter::Create({}), {.events = 2});
   v1::TailFilter exits;
   exits.add_kinds(v1::EVENT_KIND_EXIT);
-  auto only_exits = hub.Subscribe(*EventFilter::Create(exits), 100);
+  auto only_exits = hub.Subscribe(*EventFilter::Create(exits), {.events = 100});
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(sink->Write(PodEvent("prod", "web-1", "abc", "nginx")).ok());
   ASSERT_TRUE(sink->Write(HostEvent()).ok());
 
@@ -138,6 +138,22 @@ TEST(SubscriberHub, AFullQueueDropsAndCountsWithoutBlocking) {
   hub.Unsubscribe(slow);
   EXPECT_EQ(hub.Status().size(), 1u);
   EXPECT_EQ(hub.dropped_total(), 4u) << "kept after the subscriber left";
+}
+
+TEST(SubscriberHub, QueueIsBoundedInBytesToo) {
+  SubscriberHub hub;
+  std::unique_ptr<Sink> sink = hub.MakeSink();
+  v1::Event big = PodEvent("prod", "web-1", "abc", "nginx");
+  big.mutable_process()->add_argv(std::string(10000, 'a'));
+  auto s = hub.Subscribe(*EventFilter::Create({}), {.events = 1000, .bytes = 25000});
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(sink->Write(big).ok());
+  uint64_t dropped = 0;
+  EXPECT_EQ(s->Take(absl::ZeroDuration(), dropped).size(), 2u);
+  EXPECT_EQ(dropped, 3u);
+  // One event larger than the whole budget still gets through an empty queue.
+  auto tiny = hub.Subscribe(*EventFilter::Create({}), {.events = 10, .bytes = 100});
+  ASSERT_TRUE(sink->Write(big).ok());
+  EXPECT_EQ(tiny->Take(absl::ZeroDuration(), dropped).size(), 1u);
 }
 
 }  // namespace

@@ -85,7 +85,8 @@ class ApiServer::Service final : public v1::SensorApi::Service {
     const size_t capacity = request->queue_capacity() == 0
                                 ? options_.default_queue_capacity
                                 : std::min<size_t>(request->queue_capacity(), options_.max_queue_capacity);
-    auto subscription = hub_->Subscribe(*std::move(filter), capacity);
+    auto subscription =
+        hub_->Subscribe(*std::move(filter), QueueLimits{.events = capacity, .bytes = options_.queue_bytes});
     absl::Cleanup unsubscribe = [&] { hub_->Unsubscribe(subscription); };
     Logger("api")->debug("tail subscriber {} joined: {}", ctx->peer(), subscription->Status().filter());
 
