@@ -39,11 +39,11 @@ for _ in $(seq 100); do tmux capture-pane -p -t "$session" | grep -q . && break;
 sleep 0.5
 
 b="$dir/bin"
-"$b/sh" -c "$b/echo hello; $b/ls /tmp; $b/false; $b/sleep 30 & kill -9 \$!; wait; $b/cat /etc/hostname" >/dev/null 2>&1 || true
+"$b/sh" -c "$b/echo hello; $b/ls /tmp; $b/false; $b/sh -c 'kill -9 \$\$'; $b/cat /etc/hostname" >/dev/null 2>&1 || true
 sleep 1.5
 screen=$(tmux capture-pane -p $escapes -t "$session")
 echo "$screen"
-for want in 'exec .*/bin/echo hello' 'exit .* false .*exit 1' 'exit .* sleep .*signal 9' 'exec .*/bin/cat /etc/hostname'; do
+for want in 'exec .*/bin/echo hello' 'exit .* false .*exit 1' 'exit .* sh .*signal 9' 'exec .*/bin/cat /etc/hostname'; do
   if ! grep -Eq "$want" <<<"$(tmux capture-pane -p -t "$session")"; then
     echo "tail-demo: no line matching '$want' on the screen" >&2
     exit 1
