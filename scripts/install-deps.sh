@@ -21,6 +21,7 @@ pkgs=(
   # real containerd + runc for the e2e tests
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   containerd runc
+  libre2-dev libcpp-httplib-dev tmux openssl
 )
 
 missing=()

@@ -10,11 +10,16 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "ctl_process.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -60,10 +65,10 @@ int ClosedPort() {
 // A gRPC server on loopback with only gRPC's default health service, as
 // vigil-collector enables it.
 struct HealthServer {
-  HealthServer() {
+  explicit HealthServer(std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials()) {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder b;
-    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.AddListeningPort("127.0.0.1:0", creds, &port);
     // A sync server needs one sync service of its own besides health.
     b.RegisterService(&unused);
     server = b.BuildAndStart();
@@ -93,7 +98,11 @@ struct FakeProxy {
         if (c < 0) return;
         char buf[512] = {};
         const ssize_t n = read(c, buf, sizeof(buf) - 1);
-        if (n > 0) request = std::string(buf, n).substr(0, std::string(buf, n).find('\r'));
+        if (n > 0) {
+          const std::string text(buf, static_cast<size_t>(n));
+          absl::MutexLock lock(&mu);
+          request = text.substr(0, text.find('\r'));
+        }
         (void)!write(c, reply.data(), reply.size());
         close(c);
       }
@@ -104,9 +113,14 @@ struct FakeProxy {
     close(fd);
     thread.join();
   }
+  std::string Request() {
+    absl::MutexLock lock(&mu);
+    return request;
+  }
   int fd = -1;
   int port = 0;
-  std::string request;
+  absl::Mutex mu;
+  std::string request ABSL_GUARDED_BY(mu);
   std::thread thread;
 };
 
@@ -177,7 +191,7 @@ TEST(Preflight, AzureEndpointsThroughTheConfiguredProxy) {
     auto c = ByName(r);
     EXPECT_EQ(c["azure/login"].result(), v1::CHECK_RESULT_PASS) << c["azure/login"].ShortDebugString();
     EXPECT_EQ(c["azure/ingestion"].result(), v1::CHECK_RESULT_PASS) << c["azure/ingestion"].ShortDebugString();
-    EXPECT_EQ(proxy.request, "CONNECT vigil-test.eastus-1.ingest.monitor.azure.com:443 HTTP/1.1");
+    EXPECT_EQ(proxy.Request(), "CONNECT vigil-test.eastus-1.ingest.monitor.azure.com:443 HTTP/1.1");
   }
   {
     FakeProxy proxy("HTTP/1.1 403 Forbidden\r\n\r\n");
@@ -188,9 +202,41 @@ TEST(Preflight, AzureEndpointsThroughTheConfiguredProxy) {
     EXPECT_EQ(c["azure/login"].result(), v1::CHECK_RESULT_FAIL);
     EXPECT_THAT(c["azure/login"].detail(), HasSubstr("403 Forbidden"));
     EXPECT_THAT(c["azure/login"].remedy(), HasSubstr("proxy"));
-    EXPECT_EQ(proxy.request, "CONNECT login.microsoftonline.com:443 HTTP/1.1");
+    EXPECT_EQ(proxy.Request(), "CONNECT login.microsoftonline.com:443 HTTP/1.1");
     EXPECT_EQ(code, 1);
   }
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(Preflight, CollectorOverTls) {
+  RequireBpfOrSkip();
+  char templ[] = "/tmp/vigil-preflight-XXXXXX";
+  ASSERT_NE(mkdtemp(templ), nullptr);
+  const std::string dir = templ;
+  // A self-signed certificate for 127.0.0.1, made for this test.
+  const std::string cmd = absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=vigil-test ",
+                                       "-addext subjectAltName=IP:127.0.0.1 -keyout ", dir, "/key.pem -out ", dir,
+                                       "/cert.pem >/dev/null 2>&1");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({ReadFile(dir + "/key.pem"), ReadFile(dir + "/cert.pem")});
+  HealthServer collector(grpc::SslServerCredentials(ssl));
+  ASSERT_GT(collector.port, 0);
+  const std::string address = absl::StrCat("--collector=127.0.0.1:", collector.port);
+
+  int code = -1;
+  auto c = ByName(Preflight({"--no-azure", address, "--collector-ca=" + dir + "/cert.pem"}, &code));
+  EXPECT_EQ(c["collector"].result(), v1::CHECK_RESULT_PASS) << c["collector"].ShortDebugString();
+  // Plaintext to a TLS collector: a FAIL that points at TLS.
+  c = ByName(Preflight({"--no-azure", address}, &code));
+  EXPECT_EQ(c["collector"].result(), v1::CHECK_RESULT_FAIL);
+  EXPECT_THAT(c["collector"].remedy(), HasSubstr("--collector-ca"));
+  EXPECT_EQ(code, 1);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -70,13 +70,18 @@ TEST(TailStall, StalledSubscriberLosesOnlyItsOwnEventsAndIsTold) {
   std::cout << "stalled subscriber: " << received << " events read before the first drop report, " << dropped
             << " dropped" << std::endl;
   EXPECT_GT(dropped, 0u) << "the stalled subscriber was never told of its drops";
-  EXPECT_LT(dropped, pids.size() * 3) << "it cannot have lost more than there was";
 
   v1::StatusResponse status;
   grpc::ClientContext status_ctx;
   ASSERT_TRUE(stub->Status(&status_ctx, v1::StatusRequest(), &status).ok());
   ASSERT_EQ(status.subscribers_size(), 1);
   EXPECT_GE(status.subscribers(0).dropped(), dropped);
+  // The subscriber sees the whole node (other tests run too), so the bound
+  // is everything the sensor took in, not this test's processes.
+  uint64_t taken_in = 0;
+  for (const v1::KindCounters& k : status.counters().kinds()) taken_in += k.received();
+  EXPECT_LE(status.subscribers(0).dropped() + status.subscribers(0).sent(), taken_in + 10)
+      << "it cannot have lost more than there was (health events aside)";
   EXPECT_EQ(status.subscribers(0).queue_capacity(), static_cast<uint64_t>(kQueue));
   ctx.TryCancel();
 

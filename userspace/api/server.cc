@@ -85,7 +85,8 @@ class ApiServer::Service final : public v1::SensorApi::Service {
     const size_t capacity = request->queue_capacity() == 0
                                 ? options_.default_queue_capacity
                                 : std::min<size_t>(request->queue_capacity(), options_.max_queue_capacity);
-    auto subscription = hub_->Subscribe(*std::move(filter), capacity);
+    auto subscription =
+        hub_->Subscribe(*std::move(filter), QueueLimits{.events = capacity, .bytes = options_.queue_bytes});
     absl::Cleanup unsubscribe = [&] { hub_->Unsubscribe(subscription); };
     Logger("api")->debug("tail subscriber {} joined: {}", ctx->peer(), subscription->Status().filter());
 
@@ -96,10 +97,10 @@ class ApiServer::Service final : public v1::SensorApi::Service {
     uint64_t reported = 0;
     while (!ctx->IsCancelled() && !stopping_.load(std::memory_order_relaxed)) {
       uint64_t dropped = 0;
-      std::vector<v1::Event> events = subscription->Take(absl::Milliseconds(200), dropped);
-      for (v1::Event& e : events) {
+      std::vector<Subscription::EventPtr> events = subscription->Take(absl::Milliseconds(200), dropped);
+      for (const Subscription::EventPtr& e : events) {
         response.set_dropped(dropped);
-        *response.mutable_event() = std::move(e);
+        *response.mutable_event() = *e;
         // Blocks only this subscriber's thread when its client stops reading;
         // meanwhile its queue fills and further events are counted as its drops.
         if (!writer->Write(response)) return grpc::Status::OK;

@@ -19,6 +19,7 @@ struct ApiServerOptions {
   std::string socket_path = "/run/vigil/sensor.sock";
   size_t default_queue_capacity = 4096;  // events buffered per subscriber
   size_t max_queue_capacity = 1 << 20;
+  size_t queue_bytes = 16 << 20;  // encoded event bytes buffered per subscriber
 };
 
 // The sensor's local API (vigil.v1.SensorApi) on a unix socket, mode 0600:

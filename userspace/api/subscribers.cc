@@ -4,22 +4,25 @@
 
 namespace vigil {
 
-void Subscription::Offer(const v1::Event& event) {
-  if (!filter_.Matches(event)) return;
+void Subscription::Offer(const EventPtr& event, size_t bytes) {
   absl::MutexLock lock(&mu_);
-  if (queue_.size() >= capacity_) {
+  // An empty queue takes any one event, however large.
+  if (queue_.size() >= limits_.events || (!queue_.empty() && queued_bytes_ + bytes > limits_.bytes)) {
     ++dropped_;
+    if (dropped_total_ != nullptr) dropped_total_->fetch_add(1, std::memory_order_relaxed);
     return;
   }
   queue_.push_back(event);
+  queued_bytes_ += bytes;
 }
 
-std::vector<v1::Event> Subscription::Take(absl::Duration timeout, uint64_t& dropped) {
+std::vector<Subscription::EventPtr> Subscription::Take(absl::Duration timeout, uint64_t& dropped) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty(); };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-  std::vector<v1::Event> out(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+  std::vector<EventPtr> out(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
   queue_.clear();
+  queued_bytes_ = 0;
   sent_ += out.size();
   dropped = dropped_;
   return out;
@@ -28,7 +31,7 @@ std::vector<v1::Event> Subscription::Take(absl::Duration timeout, uint64_t& drop
 v1::SubscriberStatus Subscription::Status() const {
   v1::SubscriberStatus s;
   s.set_filter(filter_.Describe());
-  s.set_queue_capacity(capacity_);
+  s.set_queue_capacity(limits_.events);
   absl::MutexLock lock(&mu_);
   s.set_queue_depth(queue_.size());
   s.set_sent(sent_);
@@ -51,8 +54,9 @@ class SubscriberHub::HubSink : public Sink {
 
 std::unique_ptr<Sink> SubscriberHub::MakeSink() { return std::make_unique<HubSink>(this); }
 
-std::shared_ptr<Subscription> SubscriberHub::Subscribe(EventFilter filter, size_t capacity) {
-  auto s = std::make_shared<Subscription>(std::move(filter), std::max<size_t>(capacity, 1));
+std::shared_ptr<Subscription> SubscriberHub::Subscribe(EventFilter filter, QueueLimits limits) {
+  limits.events = std::max<size_t>(limits.events, 1);
+  auto s = std::make_shared<Subscription>(std::move(filter), limits, &dropped_total_);
   absl::MutexLock lock(&mu_);
   subscriptions_.push_back(s);
   return s;
@@ -74,7 +78,18 @@ void SubscriberHub::Offer(const v1::Event& event) {
   // Held only while events are copied into queues: no I/O, no waiting on a
   // subscriber.
   absl::MutexLock lock(&mu_);
-  for (const auto& s : subscriptions_) s->Offer(event);
+  // One copy of the event, made only when a subscriber wants it: the cost
+  // to the pipeline does not grow with the number of tails.
+  Subscription::EventPtr copy;
+  size_t bytes = 0;
+  for (const auto& s : subscriptions_) {
+    if (!s->Wants(event)) continue;
+    if (copy == nullptr) {
+      copy = std::make_shared<const v1::Event>(event);
+      bytes = copy->ByteSizeLong();
+    }
+    s->Offer(copy, bytes);
+  }
 }
 
 }  // namespace vigil

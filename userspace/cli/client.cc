@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "api/server.h"
 #include "cli/format.h"
@@ -110,9 +111,11 @@ void PrintStatusText(const v1::StatusResponse& r, FILE* out) {
 
   absl::FPrintF(out, "\nPROBES\n  %-10s %-12s %-11s %-12s %s\n", "FAMILY", "PROBE", "HOOK", "STATE", "NOTES");
   for (const v1::ProbeStatus& p : r.probes()) {
-    absl::FPrintF(out, "  %-10s %-12s %-11s %-12s %s\n", p.family(), p.name(), p.hook().empty() ? "-" : p.hook(),
-                  p.attached() ? "attached" : (p.hook().empty() ? "unavailable" : "not attached"),
-                  absl::StrJoin(p.notes(), "; "));
+    const std::string line =
+        absl::StrFormat("  %-10s %-12s %-11s %-12s %s", p.family(), p.name(), p.hook().empty() ? "-" : p.hook(),
+                        p.attached() ? "attached" : (p.hook().empty() ? "unavailable" : "not attached"),
+                        absl::StrJoin(p.notes(), "; "));
+    absl::FPrintF(out, "%s\n", absl::StripTrailingAsciiWhitespace(line));
   }
 
   const v1::SensorHealth& c = r.counters();
@@ -156,7 +159,10 @@ int RunStatus(const StatusOptions& options, FILE* out, FILE* err) {
   }
   if (options.output == Output::kJson) {
     std::string json;
-    (void)google::protobuf::util::MessageToJsonString(response, &json);
+    // Zero counters are printed: a script reading drops must see 0, not nothing.
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    (void)google::protobuf::util::MessageToJsonString(response, &json, options);
     Print(out, json);
   } else {
     PrintStatusText(response, out);

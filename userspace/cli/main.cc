@@ -89,6 +89,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
   preflight->add_option("--collector", pf.collector, "vigil-collector host:port, checked with gRPC health");
+  preflight->add_flag("--collector-tls", pf.collector_tls, "TLS to the collector with the system's roots");
+  preflight->add_option("--collector-ca", pf.collector_ca, "PEM CA bundle for the collector's certificate (TLS)")
+      ->check(CLI::ExistingFile);
+  preflight->add_option("--collector-cert", pf.collector_cert, "PEM client certificate for mTLS")
+      ->check(CLI::ExistingFile);
+  preflight->add_option("--collector-key", pf.collector_key, "PEM client key for mTLS")->check(CLI::ExistingFile);
   preflight->add_option("--azure-login-endpoint", pf.azure_login_endpoint, "Entra ID token endpoint")
       ->capture_default_str();
   preflight->add_option("--azure-ingestion-endpoint", pf.azure_ingestion_endpoint,
@@ -133,7 +139,9 @@ int main(int argc, char** argv) {
   const vigil::v1::PreflightReport report = vigil::cli::RunPreflight(pf);
   if (preflight_output == "json") {
     std::string json;
-    (void)google::protobuf::util::MessageToJsonString(report, &json);
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;  // every check shows its remedy field, empty or not
+    (void)google::protobuf::util::MessageToJsonString(report, &json, options);
     std::printf("%s\n", json.c_str());
   } else {
     vigil::cli::PrintPreflightTable(report, stdout, ColorFor(color, stdout));

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <iterator>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
@@ -209,8 +210,9 @@ int ConnectUnix(const std::string& path, absl::Duration timeout) {
 // grpc.health.v1.Health/Check with an empty service name. The request is
 // hand-encoded (an empty HealthCheckRequest is zero bytes); the reply's
 // field 1 is the ServingStatus (1 = SERVING). Returns "" when serving, else why not.
-std::string GrpcHealth(const std::string& target, absl::Duration timeout) {
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+std::string GrpcHealth(const std::string& target, absl::Duration timeout,
+                       std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials()) {
+  auto channel = grpc::CreateChannel(target, creds);
   grpc::GenericStub stub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
@@ -435,15 +437,34 @@ v1::PreflightReport RunPreflight(const PreflightOptions& o) {
 
   for (PreflightCheck& c : CheckRuntimes(o.runtime_sockets, o.timeout)) checks.push_back(std::move(c));
 
-  if (o.collector.empty()) {
+  std::shared_ptr<grpc::ChannelCredentials> collector_creds = grpc::InsecureChannelCredentials();
+  std::string tls_error;
+  if (o.collector_tls || !o.collector_ca.empty() || !o.collector_cert.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    auto read = [&tls_error](const std::string& path, std::string& out) {
+      if (path.empty()) return;
+      std::ifstream in(path);
+      if (!in) tls_error = absl::StrCat("cannot read ", path);
+      out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    };
+    read(o.collector_ca, ssl.pem_root_certs);
+    read(o.collector_cert, ssl.pem_cert_chain);
+    read(o.collector_key, ssl.pem_private_key);
+    collector_creds = grpc::SslCredentials(ssl);
+  }
+  if (!tls_error.empty()) {
+    checks.push_back(Check("collector", v1::CHECK_RESULT_FAIL, tls_error,
+                           "give readable PEM files to --collector-ca, --collector-cert and --collector-key"));
+  } else if (o.collector.empty()) {
     checks.push_back(Check("collector", v1::CHECK_RESULT_WARN, "not checked (no --collector)",
                            "give --collector host:port of vigil-collector to check it answers"));
-  } else if (const std::string why = GrpcHealth(o.collector, o.timeout); why.empty()) {
+  } else if (const std::string why = GrpcHealth(o.collector, o.timeout, collector_creds); why.empty()) {
     checks.push_back(Check("collector", v1::CHECK_RESULT_PASS, absl::StrCat(o.collector, " serving (gRPC health)")));
   } else {
     checks.push_back(Check("collector", v1::CHECK_RESULT_FAIL, absl::StrCat(o.collector, ": ", why),
                            "check --collector (the collector Service's host:port, default port 7443), that "
-                           "vigil-collector runs, and that network policy lets this node reach it"));
+                           "vigil-collector runs, that network policy lets this node reach it, and that TLS "
+                           "matches the collector's (--collector-ca, --collector-cert, --collector-key)"));
   }
 
   if (o.azure) {

@@ -20,8 +20,14 @@ std::vector<RuntimeSocket> DefaultRuntimeSockets();
 struct PreflightOptions {
   std::string kernel_btf;  // empty: /sys/kernel/btf/vmlinux
   std::vector<RuntimeSocket> runtime_sockets = DefaultRuntimeSockets();
-  std::string collector;  // host:port of vigil-collector (plaintext gRPC); empty: not checked
-  bool azure = true;      // check the Azure endpoints
+  std::string collector;  // host:port of vigil-collector; empty: not checked
+  // TLS to the collector, as in production (mTLS): on when any is set. PEM
+  // files; no CA file means the system's roots.
+  bool collector_tls = false;
+  std::string collector_ca;
+  std::string collector_cert;  // client certificate, with collector_key
+  std::string collector_key;
+  bool azure = true;  // check the Azure endpoints
   std::string azure_login_endpoint = "https://login.microsoftonline.com";
   std::string azure_ingestion_endpoint;       // the Data Collection Endpoint URL; empty: not checked
   std::string proxy;                          // http://host:port the sensor's HTTPS goes through; empty: direct

@@ -141,6 +141,9 @@ absl::Status Sensor::StartServices() {
       ExportSensorMetrics(Health(false).health(), probes_->probes(), r);
       r.GetGauge("vigil_ready", "1 once the probes are attached and the pipeline runs.").Set(ready_ ? 1 : 0);
       r.GetGauge("vigil_tail_subscribers", "Live `vigilctl tail` subscribers.").Set(hub_.Status().size());
+      r.GetCounter("vigil_tail_events_dropped_total",
+                   "Events `vigilctl tail` subscribers lost by not keeping up (no other output is affected).")
+          .Set(hub_.dropped_total());
     });
     metrics_.GetGauge("vigil_build_info", "Always 1; the labels name the build.", {{"version", VIGIL_VERSION}}).Set(1);
     auto http = metrics::HttpServer::Start(config_.metrics_address, &metrics_,
