@@ -135,7 +135,10 @@ TEST_F(UplinkE2E, CollectorKilledMidStream) {
     collector.Stop(SIGKILL);
     absl::SleepFor(absl::Seconds(2));
     ASSERT_OK(collector.Start(port));
-    absl::SleepFor(absl::Seconds(3));
+    absl::SleepFor(absl::Seconds(2));
+    // The sensor reconnects and catches up while events keep coming.
+    const Delivery caught_up = WaitDelivered({&sensor}, collector);
+    EXPECT_EQ(caught_up.missing, 0u) << "of " << caught_up.expected << " before stopping the sensor";
   }
   ASSERT_EQ(sensor.Stop(), 0) << sensor.Stderr();
   const Delivery d = WaitDelivered({&sensor}, collector);
@@ -185,7 +188,9 @@ TEST_F(UplinkE2E, CollectorUnreachableForAWhile) {
     collector.Stop(SIGTERM);
     absl::SleepFor(Outage());  // events keep coming: the sensor spools them
     ASSERT_OK(collector.Start(port));
-    absl::SleepFor(absl::Seconds(3));
+    absl::SleepFor(absl::Seconds(2));
+    const Delivery caught_up = WaitDelivered({&sensor}, collector);
+    EXPECT_EQ(caught_up.missing, 0u) << "of " << caught_up.expected << " before stopping the sensor";
   }
   ASSERT_EQ(sensor.Stop(), 0) << sensor.Stderr();
   const Delivery d = WaitDelivered({&sensor}, collector);
