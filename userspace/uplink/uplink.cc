@@ -236,6 +236,7 @@ bool Uplink::Session() {
       request.Clear();
       if (!request.ParseFromString(record.payload)) {
         log->error("spool record {} does not parse; skipped", record.index);
+        next = record.index + 1;
         continue;
       }
       request.set_sequence(record.index);
