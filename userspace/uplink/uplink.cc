@@ -263,7 +263,7 @@ bool Uplink::Session() {
   absl::MutexLock lock(&mu_);
   context_ = nullptr;
   const bool progressed = acked_ > acked_at_start;
-  if (!draining_ || !status.ok()) {
+  if (!draining_) {  // when draining, the uplink itself ends the stream
     static RateLimit limit(absl::Seconds(10));
     if (uint64_t held; limit.Allow(held)) {
       log->warn("collector stream to {} ended: {} ({}); {} batches unacknowledged ({} similar since)", options_.target,
