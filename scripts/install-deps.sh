@@ -10,6 +10,8 @@ pkgs=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libcli11-dev
   linux-libc-dev iproute2 procps util-linux
+  # collector uplink e2e tests: certificates made with the openssl CLI
+  openssl
 )
 
 missing=()
