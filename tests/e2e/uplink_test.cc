@@ -199,5 +199,26 @@ TEST_F(UplinkE2E, CollectorUnreachableForAWhile) {
   std::cout << d.expected << " events across a " << Outage() << " outage, " << d.duplicated << " delivered twice\n";
 }
 
+TEST_F(UplinkE2E, SpoolCapLossIsCountedInTheHealthEvent) {
+  CollectorProcess collector(dir_.path() + "/collector", {"--plaintext"});
+  ASSERT_OK(collector.Start());
+  collector.Stop(SIGTERM);  // unreachable throughout: everything piles up in the spool
+  std::vector<std::string> flags = UplinkFlags(collector, dir_.path() + "/spool");
+  flags.push_back("--spool_max_bytes=65536");
+  SensorProcess sensor(flags);
+  ASSERT_OK(sensor.Start());
+  for (int i = 0; i < 300; ++i) vigil::testing::Run({"/bin/true", "vigil-e2e-cap-" + std::to_string(i)});
+  absl::SleepFor(absl::Milliseconds(500));  // a batch is cut at least every 200 ms
+  ASSERT_EQ(sensor.Stop(), 0) << sensor.Stderr();
+  auto health = sensor.FinalHealth();
+  ASSERT_TRUE(health.has_value());
+  const v1::UplinkHealth& u = health->health().uplink();
+  EXPECT_GT(u.dropped_spool_cap(), 0u);
+  // The newest segment always stays; a segment holds at least one batch.
+  EXPECT_LE(u.spool_bytes(), 65536u + 512u * 4096u);
+  EXPECT_FALSE(u.connected());
+  EXPECT_THAT(sensor.Stderr(), ::testing::HasSubstr("oldest data deleted"));
+}
+
 }  // namespace
 }  // namespace vigil::testing
