@@ -91,7 +91,7 @@ class Spool {
     uint64_t first_index;
     std::string path;
     uint64_t size = 0;
-    std::vector<Ref> refs;
+    std::vector<Ref> refs = {};
   };
 
   explicit Spool(SpoolOptions options) : options_(std::move(options)) {}

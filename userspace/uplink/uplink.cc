@@ -123,6 +123,7 @@ absl::Status Uplink::Write(const v1::Event& event) {
   return absl::OkStatus();
 }
 
+// The batching thread cuts batches on its own clock (batch_delay): nothing to do here.
 absl::Status Uplink::Flush() { return absl::OkStatus(); }
 
 void Uplink::BatchLoop() {
@@ -166,7 +167,6 @@ void Uplink::BatchLoop() {
 }
 
 void Uplink::SendLoop() {
-  auto log = Logger("uplink");
   std::mt19937_64 rng(std::random_device{}());
   absl::Duration backoff = absl::Milliseconds(250);
   for (;;) {
