@@ -22,6 +22,8 @@ pkgs=(
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   containerd runc
   libre2-dev libcpp-httplib-dev tmux openssl
+  # collector uplink e2e tests: certificates made with the openssl CLI
+  openssl
 )
 
 missing=()

@@ -1,8 +1,30 @@
 #!/usr/bin/env bash
-# Builds Vigil and runs the sensor on this node, as root: one JSON event per
-# line on stdout (exec, fork, exit, and a health report every minute).
-# Extra arguments go to vigil-sensor, e.g. --output=/tmp/events.jsonl.
+# Builds Vigil and runs it on this node, as root: a vigil-collector with the
+# file forwarder, and the sensor streaming to it over loopback (plaintext,
+# explicitly: both ends are on this machine). Events land as JSON lines in
+# $VIGIL_EVENTS (default /var/lib/vigil/collector/events.jsonl). Ctrl-C stops
+# both. Extra arguments go to vigil-sensor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
-exec "${VIGIL_BUILD_DIR:-build}/userspace/sensor/vigil-sensor" "$@"
+bin=${VIGIL_BUILD_DIR:-build}/userspace
+state=${VIGIL_STATE_DIR:-/var/lib/vigil}
+events=${VIGIL_EVENTS:-$state/collector/events.jsonl}
+port=${VIGIL_COLLECTOR_PORT:-7443}
+mkdir -p "$state/collector" "$(dirname "$events")"
+
+"$bin/collector/vigil-collector" --listen="127.0.0.1:$port" --plaintext --forwarders=file \
+  --spool_dir="$state/collector" --file_path="$events" &
+collector=$!
+sensor=
+stop() {
+  trap - INT TERM EXIT
+  [ -n "$sensor" ] && kill -TERM "$sensor" 2>/dev/null && wait "$sensor" || true
+  kill -TERM "$collector" 2>/dev/null && wait "$collector" || true
+}
+trap stop INT TERM EXIT
+echo "run: events go to $events (tail -f it)" >&2
+"$bin/sensor/vigil-sensor" --collector="127.0.0.1:$port" --collector_plaintext \
+  --spool_dir="$state/spool" --output=/dev/null "$@" &
+sensor=$!
+wait "$sensor" || true

@@ -268,33 +268,54 @@ absl::Status Spool::SyncThrough(uint64_t index) {
 }
 
 absl::StatusOr<std::vector<SpoolRecord>> Spool::Read(uint64_t from, size_t max_records, size_t max_bytes) {
+  // Which records, decided under the lock; read without it, so appends (the
+  // collector's ingest) never wait for a reader's disk reads.
+  std::vector<std::pair<std::string, std::vector<Ref>>> plan;
+  {
+    absl::MutexLock lock(&mu_);
+    size_t records = 0;
+    size_t bytes = 0;
+    auto seg = std::upper_bound(segments_.begin(), segments_.end(), from,
+                                [](uint64_t i, const Segment& s) { return i < s.first_index; });
+    if (seg != segments_.begin()) --seg;
+    for (; seg != segments_.end() && records < max_records; ++seg) {
+      auto ref = std::lower_bound(seg->refs.begin(), seg->refs.end(), from,
+                                  [](const Ref& r, uint64_t i) { return r.index < i; });
+      if (ref == seg->refs.end()) continue;
+      std::vector<Ref> refs;
+      for (; ref != seg->refs.end() && records < max_records; ++ref) {
+        if (records > 0 && bytes + ref->length > max_bytes) break;
+        bytes += ref->length;
+        ++records;
+        refs.push_back(*ref);
+      }
+      plan.emplace_back(seg->path, std::move(refs));
+      if (records > 0 && bytes >= max_bytes) break;
+    }
+  }
   std::vector<SpoolRecord> out;
-  size_t bytes = 0;
-  absl::MutexLock lock(&mu_);
-  auto seg = std::upper_bound(segments_.begin(), segments_.end(), from,
-                              [](uint64_t i, const Segment& s) { return i < s.first_index; });
-  if (seg != segments_.begin()) --seg;
-  for (; seg != segments_.end() && out.size() < max_records; ++seg) {
-    auto ref = std::lower_bound(seg->refs.begin(), seg->refs.end(), from,
-                                [](const Ref& r, uint64_t i) { return r.index < i; });
-    if (ref == seg->refs.end()) continue;
-    const int fd = open(seg->path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", seg->path));
-    for (; ref != seg->refs.end() && out.size() < max_records; ++ref) {
-      if (!out.empty() && bytes + ref->length > max_bytes) break;
-      std::string buf(kHeaderBytes + ref->length, '\0');
-      const ssize_t n = pread(fd, buf.data(), buf.size(), static_cast<off_t>(ref->offset));
+  uint64_t corrupt = 0;
+  for (const auto& [path, refs] : plan) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) continue;  // released or evicted meanwhile (evictions are counted)
+    if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", path));
+    for (const Ref& ref : refs) {
+      std::string buf(kHeaderBytes + ref.length, '\0');
+      const ssize_t n = pread(fd, buf.data(), buf.size(), static_cast<off_t>(ref.offset));
       const auto* head = reinterpret_cast<const uint8_t*>(buf.data());
       if (n != static_cast<ssize_t>(buf.size()) ||
-          Crc(head, buf.data() + kHeaderBytes, ref->length) != Decode(head).crc) {
-        ++corrupt_;  // changed on disk since it was written or scanned
+          Crc(head, buf.data() + kHeaderBytes, ref.length) != Decode(head).crc) {
+        ++corrupt;  // changed on disk since it was written or scanned
         continue;
       }
-      bytes += ref->length;
-      out.push_back(SpoolRecord{ref->index, ref->items, buf.substr(kHeaderBytes)});
+      buf.erase(0, kHeaderBytes);
+      out.push_back(SpoolRecord{ref.index, ref.items, std::move(buf)});
     }
     close(fd);
-    if (!out.empty() && bytes >= max_bytes) break;
+  }
+  if (corrupt > 0) {
+    absl::MutexLock lock(&mu_);
+    corrupt_ += corrupt;
   }
   return out;
 }

@@ -15,7 +15,9 @@ namespace vigil {
 
 struct SpoolOptions {
   std::string dir;
-  uint64_t max_bytes = 256ull << 20;    // cap on all segments; the oldest go first
+  // Cap on all segments; the oldest go first. The newest segment is never
+  // deleted, so a record larger than a segment may overshoot it once.
+  uint64_t max_bytes = 256ull << 20;
   uint64_t segment_bytes = 8ull << 20;  // a segment is closed once it reaches this size
   uint32_t max_record_bytes = 64u << 20;
   // True: closing a segment and creating one fsync the file and the
@@ -89,7 +91,7 @@ class Spool {
     uint64_t first_index;
     std::string path;
     uint64_t size = 0;
-    std::vector<Ref> refs;
+    std::vector<Ref> refs = {};
   };
 
   explicit Spool(SpoolOptions options) : options_(std::move(options)) {}

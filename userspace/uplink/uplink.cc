@@ -64,6 +64,9 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(const UplinkOptions& opti
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff)));
+  // A collector that restarted is found again within a second or so, not
+  // after gRPC's default 30 s between name resolutions.
+  args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 1000);
   args.SetMaxSendMessageSize(static_cast<int>(kMaxReadBytes + (1u << 20)));
   auto channel = grpc::CreateCustomChannel(options.target, *creds, args);
   std::unique_ptr<Uplink> uplink(new Uplink(options, *std::move(spool), std::move(channel), acked));
@@ -120,6 +123,7 @@ absl::Status Uplink::Write(const v1::Event& event) {
   return absl::OkStatus();
 }
 
+// The batching thread cuts batches on its own clock (batch_delay): nothing to do here.
 absl::Status Uplink::Flush() { return absl::OkStatus(); }
 
 void Uplink::BatchLoop() {
@@ -163,7 +167,6 @@ void Uplink::BatchLoop() {
 }
 
 void Uplink::SendLoop() {
-  auto log = Logger("uplink");
   std::mt19937_64 rng(std::random_device{}());
   absl::Duration backoff = absl::Milliseconds(250);
   for (;;) {
@@ -201,6 +204,7 @@ bool Uplink::Session() {
   });
 
   bool identity_sent = false;
+  bool cancel = true;  // false when the call is over anyway: Finish() then has the real status
   v1::PublishRequest request;
   for (;;) {
     uint64_t window;
@@ -211,6 +215,7 @@ bool Uplink::Session() {
                (next < appended_ && next <= acked_ + options_.max_in_flight);
       };
       mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(1));
+      if (stream_broken_) cancel = false;
       if (stream_broken_ || (draining_ && (acked_ + 1 >= appended_ || absl::Now() >= drain_deadline_))) break;
       if (!(next < appended_ && next <= acked_ + options_.max_in_flight)) continue;
       next = std::max(next, acked_ + 1);
@@ -231,6 +236,7 @@ bool Uplink::Session() {
       request.Clear();
       if (!request.ParseFromString(record.payload)) {
         log->error("spool record {} does not parse; skipped", record.index);
+        next = record.index + 1;
         continue;
       }
       request.set_sequence(record.index);
@@ -246,17 +252,20 @@ bool Uplink::Session() {
       identity_sent = true;
       next = record.index + 1;
     }
-    if (!written) break;
+    if (!written) {
+      cancel = false;
+      break;
+    }
   }
-  context.TryCancel();
+  if (cancel) context.TryCancel();
   reader.join();
   const grpc::Status status = stream->Finish();
   absl::MutexLock lock(&mu_);
   context_ = nullptr;
   const bool progressed = acked_ > acked_at_start;
-  if (!draining_ || !status.ok()) {
+  if (!draining_) {  // when draining, the uplink itself ends the stream
     static RateLimit limit(absl::Seconds(10));
-    if (uint64_t held; limit.Allow(held) && status.error_code() != grpc::StatusCode::CANCELLED) {
+    if (uint64_t held; limit.Allow(held)) {
       log->warn("collector stream to {} ended: {} ({}); {} batches unacknowledged ({} similar since)", options_.target,
                 static_cast<int>(status.error_code()), status.error_message(), appended_ - acked_ - 1, held);
     }

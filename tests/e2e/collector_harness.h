@@ -1,0 +1,72 @@
+// Runs the real vigil-collector binary for the uplink e2e tests and reads
+// back what its file forwarder wrote.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "vigil/v1/event.pb.h"
+
+namespace vigil::testing {
+
+// A temporary directory, removed at destruction unless the test failed or
+// VIGIL_KEEP_TEST_FILES is set.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class CollectorProcess {
+ public:
+  // Spool, output and log go under `dir`. `flags` come after the harness's
+  // own (--listen, --spool_dir, --file_path, --port_file).
+  CollectorProcess(std::string dir, std::vector<std::string> flags);
+  ~CollectorProcess();
+  CollectorProcess(const CollectorProcess&) = delete;
+  CollectorProcess& operator=(const CollectorProcess&) = delete;
+
+  // Starts on `port` (0: any free port, then port() tells which) and waits
+  // until it listens.
+  absl::Status Start(int port = 0);
+  // Sends `sig` and reaps it.
+  void Stop(int sig);
+  int port() const { return port_; }
+  std::string address() const;
+  bool running() const { return pid_ > 0; }
+
+  // The file forwarder's output (rotated files included), every line parsed.
+  std::vector<v1::Event> Events() const;
+  // Event id -> how often it arrived.
+  std::map<std::string, int> IdCounts() const;
+  std::string Log() const;
+  const std::string& output_path() const { return output_path_; }
+
+ private:
+  std::string dir_;
+  std::vector<std::string> flags_;
+  std::string output_path_;
+  std::string port_file_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// openssl-made PEM files under `dir`: ca.pem / ca.key (the collector's and
+// sensors' CA), server.pem / server.key (for 127.0.0.1), client.pem /
+// client.key (signed by ca), other-ca.pem and other-client.pem / .key
+// (signed by another CA).
+absl::Status MakeCertificates(const std::string& dir);
+
+std::string ReadWholeFile(const std::string& path);
+
+}  // namespace vigil::testing

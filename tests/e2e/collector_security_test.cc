@@ -1,0 +1,145 @@
+// What the collector refuses, seen from a real gRPC client over loopback:
+// sensors without a certificate from its CA, and invalid or oversized
+// batches, each for that stream alone. Needs no root.
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "collector_harness.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sensor_harness.h"
+#include "vigil/v1/collector.grpc.pb.h"
+
+namespace vigil::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::PublishRequest Batch(uint64_t sequence, int events, const std::string& node) {
+  v1::PublishRequest r;
+  r.set_sequence(sequence);
+  r.mutable_sensor()->set_node(node);
+  r.mutable_sensor()->set_instance_id(node + "-instance");
+  for (int i = 0; i < events; ++i) {
+    v1::Event* e = r.add_events();
+    e->set_id(absl::StrCat(node, "-instance-", sequence, "-", i));
+    e->set_kind(v1::EVENT_KIND_EXEC);
+    e->set_node(node);
+    e->mutable_process()->set_pid(1000 + i);
+    e->mutable_process()->add_argv("/bin/true");
+  }
+  return r;
+}
+
+// One Publish stream.
+class Client {
+ public:
+  explicit Client(std::shared_ptr<grpc::Channel> channel) : stub_(v1::Collector::NewStub(channel)) {
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    stream_ = stub_->Publish(&context_);
+  }
+  // Sends one batch; true when it was acknowledged.
+  bool Publish(const v1::PublishRequest& r) {
+    if (!stream_->Write(r)) return false;
+    v1::PublishResponse ack;
+    return stream_->Read(&ack) && ack.sequence() == r.sequence();
+  }
+  grpc::Status Finish() {
+    stream_->WritesDone();
+    return stream_->Finish();
+  }
+
+ private:
+  std::unique_ptr<v1::Collector::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::PublishRequest, v1::PublishResponse>> stream_;
+};
+
+std::shared_ptr<grpc::Channel> TlsChannel(const std::string& address, const std::string& dir,
+                                          const std::string& client) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadWholeFile(dir + "/ca.pem");
+  if (!client.empty()) {
+    ssl.pem_cert_chain = ReadWholeFile(dir + "/" + client + ".pem");
+    ssl.pem_private_key = ReadWholeFile(dir + "/" + client + ".key");
+  }
+  return grpc::CreateChannel(address, grpc::SslCredentials(ssl));
+}
+
+class CollectorSecurity : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(MakeCertificates(dir_.path()));
+    collector_ = std::make_unique<CollectorProcess>(
+        dir_.path() + "/collector",
+        std::vector<std::string>{"--ca=" + dir_.path() + "/ca.pem", "--cert=" + dir_.path() + "/server.pem",
+                                 "--key=" + dir_.path() + "/server.key", "--max_batch_bytes=1048576"});
+    ASSERT_OK(collector_->Start());
+  }
+  TempDir dir_;
+  std::unique_ptr<CollectorProcess> collector_;
+};
+
+TEST_F(CollectorSecurity, SensorWithCertificateFromItsCaIsAccepted) {
+  Client c(TlsChannel(collector_->address(), dir_.path(), "client"));
+  EXPECT_TRUE(c.Publish(Batch(1, 3, "node-a")));
+  EXPECT_TRUE(c.Finish().ok());
+}
+
+TEST_F(CollectorSecurity, ClientWithoutCertificateIsRefused) {
+  Client c(TlsChannel(collector_->address(), dir_.path(), ""));
+  EXPECT_FALSE(c.Publish(Batch(1, 3, "node-x")));
+  const grpc::Status s = c.Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_EQ(collector_->IdCounts().size(), 0u);
+}
+
+TEST_F(CollectorSecurity, ClientWithCertificateFromAnotherCaIsRefused) {
+  Client c(TlsChannel(collector_->address(), dir_.path(), "other-client"));
+  EXPECT_FALSE(c.Publish(Batch(1, 3, "node-b")));
+  const grpc::Status s = c.Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_EQ(collector_->IdCounts().size(), 0u);
+}
+
+TEST_F(CollectorSecurity, PlaintextClientIsRefused) {
+  Client c(grpc::CreateChannel(collector_->address(), grpc::InsecureChannelCredentials()));
+  EXPECT_FALSE(c.Publish(Batch(1, 3, "node-p")));
+  EXPECT_EQ(c.Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(CollectorSecurity, BadBatchesFailTheirOwnStreamOnly) {
+  auto channel = TlsChannel(collector_->address(), dir_.path(), "client");
+  Client good(channel);
+  ASSERT_TRUE(good.Publish(Batch(1, 10, "node-good")));
+
+  Client malformed(channel);
+  v1::PublishRequest no_id = Batch(1, 3, "node-bad");
+  no_id.mutable_events(1)->clear_id();
+  EXPECT_FALSE(malformed.Publish(no_id));
+  const grpc::Status m = malformed.Finish();
+  EXPECT_EQ(m.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(m.error_message(), HasSubstr("event 1 has no id"));
+
+  Client oversized(channel);
+  v1::PublishRequest big = Batch(1, 1, "node-big");
+  big.mutable_events(0)->mutable_process()->add_argv(std::string(2 << 20, 'a'));  // 2 MiB > 1 MiB cap
+  EXPECT_FALSE(oversized.Publish(big));
+  const grpc::Status o = oversized.Finish();
+  EXPECT_EQ(o.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << o.error_message();
+
+  // The good stream carries on, on the same connection.
+  ASSERT_TRUE(good.Publish(Batch(2, 10, "node-good")));
+  EXPECT_TRUE(good.Finish().ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  std::map<std::string, int> ids;
+  while ((ids = collector_->IdCounts()).size() < 20 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(ids.size(), 20u);
+  for (const auto& [id, n] : ids) EXPECT_TRUE(id.starts_with("node-good")) << id;
+}
+
+}  // namespace
+}  // namespace vigil::testing

@@ -1,0 +1,91 @@
+#include "collector/json_lines_forwarder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "google/protobuf/util/json_util.h"
+#include "status_matchers.h"
+
+namespace vigil::collector {
+namespace {
+
+using test::IsOk;
+
+std::vector<v1::Event> Events(int first, int n) {
+  std::vector<v1::Event> out(n);
+  for (int i = 0; i < n; ++i) {
+    out[i].set_id("inst-" + std::to_string(first + i));
+    out[i].set_kind(v1::EVENT_KIND_EXEC);
+    out[i].mutable_process()->add_argv(std::string(100, 'a'));
+  }
+  return out;
+}
+
+std::vector<std::string> IdsIn(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> ids;
+  for (std::string line; std::getline(in, line);) {
+    v1::Event e;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(line, &e).ok()) << line;
+    ids.push_back(e.id());
+  }
+  return ids;
+}
+
+class JsonLinesForwarderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = (std::filesystem::temp_directory_path() / "vigil-fwd-XXXXXX").string();
+    ASSERT_NE(mkdtemp(templ.data()), nullptr);
+    dir_ = templ;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(JsonLinesForwarderTest, WritesOneEventPerLineInOrder) {
+  auto f = JsonLinesForwarder::Open("file", dir_ + "/events.jsonl", 1 << 20, 3);
+  ASSERT_THAT(f, IsOk());
+  ASSERT_THAT((*f)->Send(Events(0, 3)), IsOk());
+  ASSERT_THAT((*f)->Send(Events(3, 2)), IsOk());
+  EXPECT_THAT(IdsIn(dir_ + "/events.jsonl"), ::testing::ElementsAre("inst-0", "inst-1", "inst-2", "inst-3", "inst-4"));
+}
+
+TEST_F(JsonLinesForwarderTest, RotatesBySizeAndKeepsMaxFiles) {
+  const std::string path = dir_ + "/events.jsonl";
+  auto f = JsonLinesForwarder::Open("file", path, 2000, 3);
+  ASSERT_THAT(f, IsOk());
+  for (int batch = 0; batch < 10; ++batch) ASSERT_THAT((*f)->Send(Events(batch * 5, 5)), IsOk());
+  EXPECT_TRUE(std::filesystem::exists(path));
+  EXPECT_TRUE(std::filesystem::exists(path + ".1"));
+  EXPECT_TRUE(std::filesystem::exists(path + ".2"));
+  EXPECT_FALSE(std::filesystem::exists(path + ".3"));
+  for (const std::string& p : {path, path + ".1", path + ".2"}) {
+    EXPECT_LE(std::filesystem::file_size(p), 2000u) << p;
+  }
+  // Newest in the current file, the previous batch in .1.
+  EXPECT_EQ(IdsIn(path).back(), "inst-49");
+  EXPECT_EQ(IdsIn(path + ".1").back(), "inst-" + std::to_string(50 - 1 - IdsIn(path).size()));
+}
+
+TEST_F(JsonLinesForwarderTest, ReopeningAppends) {
+  const std::string path = dir_ + "/events.jsonl";
+  {
+    auto f = JsonLinesForwarder::Open("file", path, 1 << 20, 2);
+    ASSERT_THAT(f, IsOk());
+    ASSERT_THAT((*f)->Send(Events(0, 2)), IsOk());
+  }
+  auto f = JsonLinesForwarder::Open("file", path, 1 << 20, 2);
+  ASSERT_THAT(f, IsOk());
+  ASSERT_THAT((*f)->Send(Events(2, 1)), IsOk());
+  EXPECT_THAT(IdsIn(path), ::testing::ElementsAre("inst-0", "inst-1", "inst-2"));
+}
+
+}  // namespace
+}  // namespace vigil::collector
