@@ -27,6 +27,7 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 sock=$dir/containerd/containerd.sock
 ctr() { /usr/bin/ctr -a "$sock" -n k8s.io "$@"; }
 for _ in $(seq 100); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done

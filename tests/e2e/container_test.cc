@@ -62,6 +62,7 @@ class Containerd {
   ~Containerd() { Stop(); }
 
   std::string socket() const { return dir_ + "/containerd.sock"; }
+  bool running() const { return pid_ > 0; }
 
   absl::Status Start() {
     pid_ = Spawn({VIGIL_SOURCE_DIR "/scripts/lib/containerd-sandbox.sh", dir_});
@@ -144,6 +145,11 @@ class ContainerTest : public ::testing::Test {
     if (sensor_ != nullptr) sensor_->Stop();
     delete sensor_;
     sensor_ = nullptr;
+    if (containerd_ != nullptr && containerd_->running()) {
+      // A test that failed half way may have left a container running.
+      containerd_->Ctr("task ls -q 2>/dev/null | while read t; do /usr/bin/ctr -a " + containerd_->socket() +
+                       " -n k8s.io task kill -s KILL $t; done >/dev/null 2>&1");
+    }
     delete containerd_;
     containerd_ = nullptr;
     if (dir_ != nullptr) {

@@ -8,10 +8,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "status_matchers.h"
 
@@ -98,6 +101,25 @@ TEST_F(ContainerEnricherTest, CacheStaysWithinItsBound) {
   const ContainerCacheStats s = enricher->Stats();
   EXPECT_LE(s.size, 16u);
   EXPECT_EQ(s.evictions, 100u - s.size);
+}
+
+// kernfs reports a removed cgroup only to its parent's watch.
+TEST_F(ContainerEnricherTest, TreeLearnsAndForgetsCgroupsAsTheyComeAndGo) {
+  if (geteuid() != 0) GTEST_SKIP() << "making a cgroup needs root";
+  auto tree = CgroupTree::Open(root_);
+  ASSERT_THAT(tree, IsOk());
+  const std::string rel = "/vigil-unit-" + std::to_string(getpid());
+  ASSERT_EQ(mkdir((root_ + rel).c_str(), 0755), 0) << std::strerror(errno);
+  ASSERT_EQ(mkdir((root_ + rel + "/child").c_str(), 0755), 0) << std::strerror(errno);
+  const uint64_t id = CgroupIdOf(root_ + rel + "/child");
+  (*tree)->ReadEvents([](uint64_t) {});
+  EXPECT_EQ((*tree)->PathOf(id), rel + "/child");
+  ASSERT_EQ(rmdir((root_ + rel + "/child").c_str()), 0);
+  ASSERT_EQ(rmdir((root_ + rel).c_str()), 0);
+  std::vector<uint64_t> removed;
+  (*tree)->ReadEvents([&](uint64_t r) { removed.push_back(r); });
+  EXPECT_THAT(removed, ::testing::Contains(id));
+  EXPECT_EQ((*tree)->PathOf(id), std::nullopt);
 }
 
 }  // namespace
