@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "container/runtime_clients.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -65,7 +66,8 @@ class Containerd {
   bool running() const { return pid_ > 0; }
 
   absl::Status Start() {
-    pid_ = Spawn({VIGIL_SOURCE_DIR "/scripts/lib/containerd-sandbox.sh", dir_});
+    // With its CRI plugin: the CRI client is checked against it.
+    pid_ = Spawn({VIGIL_SOURCE_DIR "/scripts/lib/containerd-sandbox.sh", dir_, "--cri"});
     for (absl::Time deadline = absl::Now() + absl::Seconds(30); absl::Now() < deadline;) {
       if (Ctr("version >/dev/null 2>&1") == 0) return absl::OkStatus();
       absl::SleepFor(absl::Milliseconds(100));
@@ -309,6 +311,18 @@ TEST_F(ContainerTest, RuntimeGoesAwayAndComesBack) {
     absl::SleepFor(absl::Milliseconds(100));
   }
   EXPECT_EQ(containerd_->Ctr(absl::StrCat("containers rm ", pod.id, " >/dev/null 2>&1")), 0);
+}
+
+// containerd's CRI plugin only knows the containers made through the CRI
+// (none here: no kubelet, no pause image), so this checks the wire: the
+// RuntimeService method and messages of cri/runtime_v1_subset.proto are the
+// real ones (a wrong name would be UNIMPLEMENTED, not NOT_FOUND).
+TEST_F(ContainerTest, CriClientSpeaksToContainerdsCriPlugin) {
+  auto cri = NewCriClient(containerd_->socket(), absl::Seconds(5));
+  auto md = cri->Lookup(std::string(64, 'f'));
+  EXPECT_TRUE(absl::IsNotFound(md.status())) << md.status();
+  auto none = NewCriClient(*dir_ + "/no-such.sock", absl::Seconds(2))->Lookup(std::string(64, 'f'));
+  EXPECT_TRUE(absl::IsUnavailable(none.status())) << none.status();
 }
 
 }  // namespace
