@@ -122,5 +122,27 @@ TEST_F(ContainerEnricherTest, TreeLearnsAndForgetsCgroupsAsTheyComeAndGo) {
   EXPECT_EQ((*tree)->PathOf(id), std::nullopt);
 }
 
+// A removed cgroup's entry serves late events for a grace period, then goes.
+TEST_F(ContainerEnricherTest, RemovedCgroupLeavesTheCacheAfterItsGrace) {
+  if (geteuid() != 0) GTEST_SKIP() << "making a cgroup needs root";
+  auto enricher = NewEnricher({.cgroup_root = root_, .removed_grace = absl::Milliseconds(200)});
+  ASSERT_NE(enricher, nullptr);
+  const std::string dir = root_ + "/vigil-unit-grace-" + std::to_string(getpid());
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << std::strerror(errno);
+  const uint64_t id = CgroupIdOf(dir);
+  v1::Event e = EventIn(id);
+  enricher->Enrich(e);
+  EXPECT_TRUE(e.workload().host()) << "a cgroup of no runtime's is the host's";
+  const uint64_t with = enricher->Stats().size;
+  ASSERT_EQ(rmdir(dir.c_str()), 0);
+  absl::SleepFor(absl::Milliseconds(50));
+  v1::Event late = EventIn(id);
+  enricher->Enrich(late);
+  EXPECT_TRUE(late.workload().host()) << "late events of a removed cgroup keep its workload";
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (enricher->Stats().size >= with && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(enricher->Stats().size, with - 1);
+}
+
 }  // namespace
 }  // namespace vigil

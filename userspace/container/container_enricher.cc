@@ -148,6 +148,25 @@ void ContainerEnricher::EvictOverflow() {
   }
 }
 
+void ContainerEnricher::ExpireRemoved() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  while (!removed_cgroups_.empty() && removed_cgroups_.front().first <= now) {
+    if (auto it = cgroups_.find(removed_cgroups_.front().second); it != cgroups_.end() && it->second.removed) {
+      cgroup_lru_.erase(it->second.lru);
+      cgroups_.erase(it);
+    }
+    removed_cgroups_.pop_front();
+  }
+  while (!removed_containers_.empty() && removed_containers_.front().first <= now) {
+    if (auto it = metadata_.find(removed_containers_.front().second); it != metadata_.end() && it->second.removed) {
+      metadata_lru_.erase(it->second.lru);
+      metadata_.erase(it);
+    }
+    removed_containers_.pop_front();
+  }
+}
+
 void ContainerEnricher::Store(const std::string& container_id, ContainerMetadata metadata, std::string runtime) {
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = metadata_.try_emplace(container_id);
@@ -157,6 +176,7 @@ void ContainerEnricher::Store(const std::string& container_id, ContainerMetadata
   }
   it->second.metadata = std::move(metadata);
   it->second.runtime = std::move(runtime);
+  it->second.removed = false;  // an id made again after a removal
   missing_.erase(container_id);
   EvictOverflow();
 }
@@ -248,10 +268,11 @@ void ContainerEnricher::ResolveLoop() {
     tree_->ReadEvents([this](uint64_t id) {
       absl::MutexLock lock(&mu_);
       if (auto it = cgroups_.find(id); it != cgroups_.end()) {
-        cgroup_lru_.erase(it->second.lru);
-        cgroups_.erase(it);
+        it->second.removed = true;
+        removed_cgroups_.emplace_back(absl::Now() + options_.removed_grace, id);
       }
     });
+    ExpireRemoved();
     std::deque<uint64_t> requests;
     {
       absl::MutexLock lock(&mu_);
@@ -273,8 +294,8 @@ void ContainerEnricher::WatchLoop(RuntimeClient* client) {
       if (change.removed) {
         absl::MutexLock lock(&mu_);
         if (auto it = metadata_.find(change.container_id); it != metadata_.end()) {
-          metadata_lru_.erase(it->second.lru);
-          metadata_.erase(it);
+          it->second.removed = true;
+          removed_containers_.emplace_back(absl::Now() + options_.removed_grace, change.container_id);
         }
         missing_.erase(change.container_id);
         return;
