@@ -77,3 +77,6 @@ done
 echo "processes: $processes in $(($(date +%s) - start)) s"
 sleep 6  # exit grace
 sample "after processes (+grace)"
+# The sensor sees the whole machine: other work there shows in the process cache.
+sleep 30
+sample "idle 30 s later"

@@ -88,7 +88,8 @@ class ContainerEnricher : public Enricher {
   bool FetchMetadata(const std::string& container_id, const std::string& runtime_hint);
   void RetryMissing();
   void ExpireRemoved();
-  void Store(const std::string& container_id, ContainerMetadata metadata, std::string runtime);
+  enum class StoreReason { kCreated, kLookedUp };
+  void Store(const std::string& container_id, ContainerMetadata metadata, std::string runtime, StoreReason reason);
   // Resolved, and with metadata if it is a container (or the runtimes have none).
   bool Settled(const CgroupEntry& e) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Fill(const CgroupEntry& entry, v1::Workload& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
