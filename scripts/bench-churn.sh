@@ -27,6 +27,7 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 sock=$dir/containerd/containerd.sock
 ctr() { /usr/bin/ctr -a "$sock" -n k8s.io "$@"; }
 for _ in $(seq 100); do ctr version >/dev/null 2>&1 && break; sleep 0.1; done
@@ -39,16 +40,16 @@ events=$dir/events.json
   --containerd_socket="$sock" --cri_socket= --docker_socket= 2>"$dir/sensor.err" &
 sensor_pid=$!
 
-# "<label> <rss kB> <process cache> <container cache> <evictions> <timeouts>" from the newest health event.
+# One line of sizes and counters from the newest health event, and the RSS.
 sample() {
   local h rss
   sleep 2.5  # a fresh health event
   h=$(grep '"health"' "$events" | tail -1)
   rss=$(awk '/^VmRSS/ {print $2}' /proc/$sensor_pid/status)
   field() { grep -o "\"$1\":\"[0-9]*\"" <<<"$h" | grep -o '[0-9]*' || echo 0; }
-  printf '%-28s rss_kB=%-8s process_cache=%-7s container_cache=%-6s evictions=%s/%s metadata_timeouts=%s\n' \
-    "$1" "$rss" "$(field processCacheSize)" "$(field containerCacheSize)" "$(field processCacheEvictions)" \
-    "$(field containerCacheEvictions)" "$(field containerMetadataTimeouts)"
+  printf '%-28s rss_kB=%-8s process_cache=%-7s container_cache=%-6s metadata_cache=%-6s evictions=%s/%s metadata_timeouts=%s\n' \
+    "$1" "$rss" "$(field processCacheSize)" "$(field containerCacheSize)" "$(field containerMetadataCacheSize)" \
+    "$(field processCacheEvictions)" "$(field containerCacheEvictions)" "$(field containerMetadataTimeouts)"
 }
 
 for _ in $(seq 200); do grep -q '"health"' "$events" 2>/dev/null && break; sleep 0.1; done
@@ -76,3 +77,6 @@ done
 echo "processes: $processes in $(($(date +%s) - start)) s"
 sleep 6  # exit grace
 sample "after processes (+grace)"
+# The sensor sees the whole machine: other work there shows in the process cache.
+sleep 30
+sample "idle 30 s later"

@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "container/runtime_clients.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -62,9 +63,11 @@ class Containerd {
   ~Containerd() { Stop(); }
 
   std::string socket() const { return dir_ + "/containerd.sock"; }
+  bool running() const { return pid_ > 0; }
 
   absl::Status Start() {
-    pid_ = Spawn({VIGIL_SOURCE_DIR "/scripts/lib/containerd-sandbox.sh", dir_});
+    // With its CRI plugin: the CRI client is checked against it.
+    pid_ = Spawn({VIGIL_SOURCE_DIR "/scripts/lib/containerd-sandbox.sh", dir_, "--cri"});
     for (absl::Time deadline = absl::Now() + absl::Seconds(30); absl::Now() < deadline;) {
       if (Ctr("version >/dev/null 2>&1") == 0) return absl::OkStatus();
       absl::SleepFor(absl::Milliseconds(100));
@@ -144,6 +147,11 @@ class ContainerTest : public ::testing::Test {
     if (sensor_ != nullptr) sensor_->Stop();
     delete sensor_;
     sensor_ = nullptr;
+    if (containerd_ != nullptr && containerd_->running()) {
+      // A test that failed half way may have left a container running.
+      containerd_->Ctr("task ls -q 2>/dev/null | while read t; do /usr/bin/ctr -a " + containerd_->socket() +
+                       " -n k8s.io task kill -s KILL $t; done >/dev/null 2>&1");
+    }
     delete containerd_;
     containerd_ = nullptr;
     if (dir_ != nullptr) {
@@ -303,6 +311,18 @@ TEST_F(ContainerTest, RuntimeGoesAwayAndComesBack) {
     absl::SleepFor(absl::Milliseconds(100));
   }
   EXPECT_EQ(containerd_->Ctr(absl::StrCat("containers rm ", pod.id, " >/dev/null 2>&1")), 0);
+}
+
+// containerd's CRI plugin only knows the containers made through the CRI
+// (none here: no kubelet, no pause image), so this checks the wire: the
+// RuntimeService method and messages of cri/runtime_v1_subset.proto are the
+// real ones (a wrong name would be UNIMPLEMENTED, not NOT_FOUND).
+TEST_F(ContainerTest, CriClientSpeaksToContainerdsCriPlugin) {
+  auto cri = NewCriClient(containerd_->socket(), absl::Seconds(5));
+  auto md = cri->Lookup(std::string(64, 'f'));
+  EXPECT_TRUE(absl::IsNotFound(md.status())) << md.status();
+  auto none = NewCriClient(*dir_ + "/no-such.sock", absl::Seconds(2))->Lookup(std::string(64, 'f'));
+  EXPECT_TRUE(absl::IsUnavailable(none.status())) << none.status();
 }
 
 }  // namespace

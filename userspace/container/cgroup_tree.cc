@@ -39,8 +39,9 @@ std::optional<uint64_t> CgroupId(const std::string& dir) {
   return id;
 }
 
-// A removed cgroup shows as IN_IGNORED on its own watch, which names its id.
-constexpr uint32_t kWatchMask = IN_CREATE | IN_ONLYDIR | IN_DONT_FOLLOW;
+// A removed cgroup shows only as IN_DELETE on its parent's watch: kernfs
+// sends no IN_DELETE_SELF or IN_IGNORED for the removed directory itself.
+constexpr uint32_t kWatchMask = IN_CREATE | IN_DELETE | IN_ONLYDIR | IN_DONT_FOLLOW;
 
 }  // namespace
 
@@ -77,8 +78,9 @@ absl::StatusOr<std::unique_ptr<CgroupTree>> CgroupTree::Open(std::string root) {
 CgroupTree::~CgroupTree() { close(inotify_fd_); }
 
 void CgroupTree::Rescan() {
-  for (const auto& [wd, entry] : watches_) inotify_rm_watch(inotify_fd_, wd);
+  for (const auto& [wd, path] : watches_) inotify_rm_watch(inotify_fd_, wd);
   watches_.clear();
+  nodes_.clear();
   paths_.clear();
   AddTree("/");
 }
@@ -94,7 +96,24 @@ void CgroupTree::Add(const std::string& rel) {
     return;
   }
   paths_[*id] = rel;
-  if (wd >= 0) watches_[wd] = {*id, rel};
+  nodes_[rel] = Node{.id = *id, .wd = wd};
+  if (wd >= 0) watches_[wd] = rel;
+}
+
+void CgroupTree::Remove(const std::string& rel, const std::function<void(uint64_t id)>& on_removed) {
+  auto n = nodes_.find(rel);
+  if (n == nodes_.end()) return;
+  const Node node = n->second;
+  nodes_.erase(n);
+  if (node.wd >= 0) {
+    // The watch pins the removed directory's kernfs node; it goes now.
+    inotify_rm_watch(inotify_fd_, node.wd);
+    watches_.erase(node.wd);
+  }
+  if (auto p = paths_.find(node.id); p != paths_.end() && p->second == rel) {
+    paths_.erase(p);
+    on_removed(node.id);
+  }
 }
 
 void CgroupTree::AddTree(const std::string& rel) {
@@ -123,18 +142,16 @@ void CgroupTree::ReadEvents(const std::function<void(uint64_t id)>& on_removed) 
       }
       auto w = watches_.find(ev->wd);
       if (w == watches_.end()) continue;
-      if (ev->mask & IN_IGNORED) {
-        const auto [id, path] = w->second;
+      if (ev->mask & IN_IGNORED) {  // the kernel dropped the watch (unmount)
         watches_.erase(w);
-        if (auto p = paths_.find(id); p != paths_.end() && p->second == path) {
-          paths_.erase(p);
-          on_removed(id);
-        }
         continue;
       }
-      if ((ev->mask & IN_CREATE) && (ev->mask & IN_ISDIR) && ev->len > 0) {
-        const std::string& parent = w->second.second;
-        AddTree((parent == "/" ? "/" : parent + "/") + ev->name);
+      if (!(ev->mask & IN_ISDIR) || ev->len == 0) continue;
+      const std::string child = (w->second == "/" ? "/" : w->second + "/") + ev->name;
+      if (ev->mask & IN_CREATE) {
+        AddTree(child);
+      } else if (ev->mask & IN_DELETE) {
+        Remove(child, on_removed);
       }
     }
   }

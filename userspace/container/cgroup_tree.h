@@ -40,14 +40,20 @@ class CgroupTree {
 
  private:
   CgroupTree(std::string root, int inotify_fd) : root_(std::move(root)), inotify_fd_(inotify_fd) {}
+  struct Node {
+    uint64_t id;
+    int wd;  // -1 when it could not be watched
+  };
   // Adds `rel` and everything below it.
   void AddTree(const std::string& rel);
   void Add(const std::string& rel);
+  void Remove(const std::string& rel, const std::function<void(uint64_t id)>& on_removed);
 
   const std::string root_;
   const int inotify_fd_;
-  absl::flat_hash_map<uint64_t, std::string> paths_;
-  absl::flat_hash_map<int, std::pair<uint64_t, std::string>> watches_;  // wd -> (id, path)
+  absl::flat_hash_map<uint64_t, std::string> paths_;  // id -> path
+  absl::flat_hash_map<std::string, Node> nodes_;      // path -> id and watch
+  absl::flat_hash_map<int, std::string> watches_;     // watch -> path
 };
 
 // Where cgroup2 is mounted, from a mountinfo file's contents; NotFound if nowhere.

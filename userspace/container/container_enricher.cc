@@ -148,7 +148,27 @@ void ContainerEnricher::EvictOverflow() {
   }
 }
 
-void ContainerEnricher::Store(const std::string& container_id, ContainerMetadata metadata, std::string runtime) {
+void ContainerEnricher::ExpireRemoved() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  while (!removed_cgroups_.empty() && removed_cgroups_.front().first <= now) {
+    if (auto it = cgroups_.find(removed_cgroups_.front().second); it != cgroups_.end() && it->second.removed) {
+      cgroup_lru_.erase(it->second.lru);
+      cgroups_.erase(it);
+    }
+    removed_cgroups_.pop_front();
+  }
+  while (!removed_containers_.empty() && removed_containers_.front().first <= now) {
+    if (auto it = metadata_.find(removed_containers_.front().second); it != metadata_.end() && it->second.removed) {
+      metadata_lru_.erase(it->second.lru);
+      metadata_.erase(it);
+    }
+    removed_containers_.pop_front();
+  }
+}
+
+void ContainerEnricher::Store(const std::string& container_id, ContainerMetadata metadata, std::string runtime,
+                              StoreReason reason) {
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = metadata_.try_emplace(container_id);
   if (inserted) {
@@ -157,6 +177,9 @@ void ContainerEnricher::Store(const std::string& container_id, ContainerMetadata
   }
   it->second.metadata = std::move(metadata);
   it->second.runtime = std::move(runtime);
+  // A lookup's answer that crossed the runtime's removal must not undo it; a
+  // creation (also of an id used before) does.
+  if (reason == StoreReason::kCreated) it->second.removed = false;
   missing_.erase(container_id);
   EvictOverflow();
 }
@@ -167,7 +190,7 @@ bool ContainerEnricher::FetchMetadata(const std::string& container_id, const std
   for (RuntimeClient* client : InOrder(clients_, runtime_hint)) {
     auto md = client->Lookup(container_id);
     if (md.ok()) {
-      Store(container_id, *std::move(md), std::string(client->name()));
+      Store(container_id, *std::move(md), std::string(client->name()), StoreReason::kLookedUp);
       return true;
     }
     if (absl::IsNotFound(md.status())) continue;
@@ -177,7 +200,7 @@ bool ContainerEnricher::FetchMetadata(const std::string& container_id, const std
   }
   if (unreachable) return false;
   // No runtime knows it: the event keeps what its cgroup path says.
-  Store(container_id, ContainerMetadata{}, "");
+  Store(container_id, ContainerMetadata{}, "", StoreReason::kLookedUp);
   return true;
 }
 
@@ -248,10 +271,11 @@ void ContainerEnricher::ResolveLoop() {
     tree_->ReadEvents([this](uint64_t id) {
       absl::MutexLock lock(&mu_);
       if (auto it = cgroups_.find(id); it != cgroups_.end()) {
-        cgroup_lru_.erase(it->second.lru);
-        cgroups_.erase(it);
+        it->second.removed = true;
+        removed_cgroups_.emplace_back(absl::Now() + options_.removed_grace, id);
       }
     });
+    ExpireRemoved();
     std::deque<uint64_t> requests;
     {
       absl::MutexLock lock(&mu_);
@@ -272,15 +296,21 @@ void ContainerEnricher::WatchLoop(RuntimeClient* client) {
     absl::Status s = client->Watch([this, client](const ContainerChange& change) {
       if (change.removed) {
         absl::MutexLock lock(&mu_);
-        if (auto it = metadata_.find(change.container_id); it != metadata_.end()) {
-          metadata_lru_.erase(it->second.lru);
-          metadata_.erase(it);
+        // Also when not known yet: a lookup still in flight then stores into
+        // this removed entry, which expires.
+        auto [it, inserted] = metadata_.try_emplace(change.container_id);
+        if (inserted) {
+          metadata_lru_.push_front(change.container_id);
+          it->second.lru = metadata_lru_.begin();
         }
+        it->second.removed = true;
+        removed_containers_.emplace_back(absl::Now() + options_.removed_grace, change.container_id);
         missing_.erase(change.container_id);
+        EvictOverflow();
         return;
       }
       auto md = client->Lookup(change.container_id);
-      if (md.ok()) Store(change.container_id, *std::move(md), std::string(client->name()));
+      if (md.ok()) Store(change.container_id, *std::move(md), std::string(client->name()), StoreReason::kCreated);
     });
     if (absl::IsUnimplemented(s)) return;
     absl::MutexLock lock(&mu_);

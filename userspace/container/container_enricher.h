@@ -32,6 +32,9 @@ struct ContainerEnricherOptions {
   // Runtime lookups that failed because the runtime was unreachable are
   // retried this often, and so is a broken event stream.
   absl::Duration retry_interval = absl::Seconds(1);
+  // A removed cgroup or container is kept this long for its late events
+  // (the pipeline may still hold some when inotify or the runtime reports it).
+  absl::Duration removed_grace = absl::Seconds(30);
 };
 
 struct ContainerCacheStats {
@@ -64,11 +67,13 @@ class ContainerEnricher : public Enricher {
     bool path_known = false;  // the cgroup was found and its path parsed
     absl::Time wait_until;    // events wait until then for the entry to settle
     CgroupContainer container;
+    bool removed = false;  // its cgroup is gone; expires after removed_grace
     std::list<uint64_t>::iterator lru;
   };
   struct MetadataEntry {
     ContainerMetadata metadata;
-    std::string runtime;  // the client that answered
+    std::string runtime;   // the client that answered
+    bool removed = false;  // the runtime deleted it; expires after removed_grace
     std::list<std::string>::iterator lru;
   };
 
@@ -82,7 +87,9 @@ class ContainerEnricher : public Enricher {
   // Asks the runtimes; true when one answered or all said NotFound.
   bool FetchMetadata(const std::string& container_id, const std::string& runtime_hint);
   void RetryMissing();
-  void Store(const std::string& container_id, ContainerMetadata metadata, std::string runtime);
+  void ExpireRemoved();
+  enum class StoreReason { kCreated, kLookedUp };
+  void Store(const std::string& container_id, ContainerMetadata metadata, std::string runtime, StoreReason reason);
   // Resolved, and with metadata if it is a container (or the runtimes have none).
   bool Settled(const CgroupEntry& e) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Fill(const CgroupEntry& entry, v1::Workload& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -102,6 +109,9 @@ class ContainerEnricher : public Enricher {
   std::deque<uint64_t> requests_ ABSL_GUARDED_BY(mu_);
   // Containers whose runtime was unreachable: (container id, runtime hint).
   absl::flat_hash_map<std::string, std::string> missing_ ABSL_GUARDED_BY(mu_);
+  // (expiry, key) of removed entries, oldest first.
+  std::deque<std::pair<absl::Time, uint64_t>> removed_cgroups_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<absl::Time, std::string>> removed_containers_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   std::atomic<uint64_t> evictions_{0};

@@ -67,6 +67,13 @@ std::string DigestOf(absl::string_view ref) {
   return absl::StartsWith(ref, "sha256:") ? std::string(ref) : "";
 }
 
+// containerd's event Any names its type without the "type.googleapis.com/"
+// prefix ("containerd.events.ContainerCreate"), which Any::UnpackTo refuses.
+template <typename T>
+bool UnpackEvent(const google::protobuf::Any& any, T& out) {
+  return absl::EndsWith(any.type_url(), T::descriptor()->full_name()) && out.ParseFromString(any.value());
+}
+
 class ContainerdClient : public RuntimeClient {
  public:
   ContainerdClient(std::string socket, std::vector<std::string> namespaces, absl::Duration timeout)
@@ -115,11 +122,11 @@ class ContainerdClient : public RuntimeClient {
       ContainerChange change;
       if (env.topic() == "/containers/create") {
         containerd::events::ContainerCreate ev;
-        if (!env.event().UnpackTo(&ev)) continue;
+        if (!UnpackEvent(env.event(), ev)) continue;
         change.container_id = ev.id();
       } else if (env.topic() == "/containers/delete") {
         containerd::events::ContainerDelete ev;
-        if (!env.event().UnpackTo(&ev)) continue;
+        if (!UnpackEvent(env.event(), ev)) continue;
         change.container_id = ev.id();
         change.removed = true;
       } else {
@@ -214,6 +221,8 @@ class DockerClient : public RuntimeClient {
     if (auto n = j.find("Name"); n != j.end() && n->is_string()) {
       out.name = std::string(absl::StripPrefix(n->get<std::string>(), "/"));
     }
+    // The image id (its config's digest): the registry's manifest digest is
+    // only in the image's own record (GET /images/{name}/json, RepoDigests).
     if (auto img = j.find("Image"); img != j.end() && img->is_string()) out.image_digest = DigestOf(*img);
     std::map<std::string, std::string> labels;
     if (auto cfg = j.find("Config"); cfg != j.end() && cfg->is_object()) {

@@ -115,6 +115,8 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
             .max_cgroups = config.container_cache_size,
             .max_containers = config.container_metadata_cache_size,
             .pending_wait = config.container_wait,
+            // Late events of a removed container wait as long as those of an exited process.
+            .removed_grace = config.exit_grace,
         },
         RuntimeClients(config));
     if (!containers.ok()) return containers.status();
@@ -277,6 +279,7 @@ v1::Event Sensor::Health(bool final) {
     h->set_container_cache_evictions(cs.evictions);
     h->set_container_metadata_timeouts(cs.metadata_timeouts);
     h->set_container_runtime_errors(cs.runtime_errors);
+    h->set_container_metadata_cache_size(cs.containers);
   }
   return event;
 }
