@@ -13,3 +13,5 @@ struct vigil_exec vigil_layout_exec;
 struct vigil_exit vigil_layout_exit;
 struct vigil_fork vigil_layout_fork;
 struct vigil_stats vigil_layout_stats;
+struct vigil_file vigil_layout_file;
+struct vigil_prefix_key vigil_layout_prefix_key;

@@ -68,13 +68,15 @@ absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) c
   switch (family_first) {
     case VIGIL_KIND_PROCESS_FIRST:
       return decode::DecodeProcess(hdr.kind, record, options_, out);
+    case VIGIL_KIND_FILE_FIRST:
+      return decode::DecodeFile(hdr.kind, record, options_, out);
     default:
       return absl::InvalidArgumentError(absl::StrCat("unknown event kind ", hdr.kind));
   }
 }
 
 std::string KindName(uint16_t kind) {
-  for (auto name : {decode::ProcessKindName}) {
+  for (auto name : {decode::ProcessKindName, decode::FileKindName}) {
     if (const char* n = name(kind)) return n;
   }
   return absl::StrCat("kind_", kind);

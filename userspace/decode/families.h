@@ -18,4 +18,8 @@ absl::Status DecodeProcess(uint16_t kind, absl::Span<const uint8_t> record, cons
 // Name of one of the family's kinds, or nullptr when the kind is not its own.
 const char* ProcessKindName(uint16_t kind);
 
+absl::Status DecodeFile(uint16_t kind, absl::Span<const uint8_t> record, const DecoderOptions& options,
+                        v1::Event& out);
+const char* FileKindName(uint16_t kind);
+
 }  // namespace vigil::decode

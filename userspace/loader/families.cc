@@ -2,6 +2,9 @@
 
 namespace vigil {
 
-std::vector<FamilySpec> BuiltinFamilies() { return {ProcessFamily()}; }
+std::vector<FamilySpec> BuiltinFamilies() {
+  return {ProcessFamily(),
+          FileFamily()};
+}
 
 }  // namespace vigil

@@ -9,6 +9,7 @@
 namespace vigil {
 
 FamilySpec ProcessFamily();
+FamilySpec FileFamily();
 
 std::vector<FamilySpec> BuiltinFamilies();
 

@@ -8,10 +8,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "loader/file_filter.h"
 #include "vigil_abi.h"
 
 struct bpf_link;
 struct bpf_object;
+struct btf;
 struct bpf_object_open_opts;
 
 namespace vigil {
@@ -26,6 +28,10 @@ struct LoaderConfig {
   uint32_t ring_buffer_bytes = 8u << 20;  // power of two, >= page size
   uint32_t max_arg_bytes = 8192;          // <= VIGIL_ARGS_MAX
   std::string kernel_btf;                 // empty: the running kernel's
+  // Probes not loaded at all: a family ("file"), a probe ("open") or both
+  // ("file/open"). Their programs are switched off before load.
+  std::vector<std::string> disabled;
+  FileFilterConfig file;
 };
 
 // Hook kinds, in the order a family usually prefers them. Tracepoints are the
@@ -40,11 +46,22 @@ enum class Hook {
 };
 const char* HookName(Hook hook);
 
+// A program of a family's object and where it attaches.
+struct HookTarget {
+  const char* program;
+  const char* target;
+};
+
 // One way to attach a probe: a program in the family's object.
 struct HookCandidate {
   const char* program;
   Hook hook;
   const char* target;
+  // More attachments of the same hook kind that make up this candidate (a
+  // syscall's exit half, sibling syscalls; a program may repeat with another
+  // target). Each is attached where this kernel has its target; the first
+  // (program, target) above decides whether the candidate is usable.
+  std::vector<HookTarget> more = {};
 };
 
 // A probe is what the user sees in `status` ("exec"); its candidates are
@@ -62,6 +79,7 @@ struct ProbeState {
   std::string hook;  // empty when no candidate works here
   bool attached = false;
   std::vector<std::string> notes;  // why candidates were passed over, attach errors
+  bool disabled = false;           // switched off by LoaderConfig::disabled
 };
 
 // A BPF object of one family, type-erased over its skeleton.
@@ -77,6 +95,9 @@ struct FamilySpec {
   std::vector<ProbeSpec> probes;
   // Opens a fresh object and writes the config into its read-only data.
   std::function<absl::StatusOr<std::unique_ptr<BpfObject>>(const bpf_object_open_opts*, const LoaderConfig&)> open;
+  // Optional: fills the object's maps from the config after load, before
+  // anything is attached (filter tables).
+  std::function<absl::Status(BpfObject&, const LoaderConfig&)> after_load = nullptr;
 };
 
 // Kernel counters summed over CPUs: [kind][VIGIL_CNT_*].
@@ -101,7 +122,8 @@ class ProbeSet {
   ProbeSet() = default;
   absl::Status CreateSharedMaps(const LoaderConfig& config);
   absl::StatusOr<std::unique_ptr<BpfObject>> TryLoad(const FamilySpec& family, const LoaderConfig& config,
-                                                     const std::vector<int>& choice, std::string* error);
+                                                     const btf* vmlinux, const std::vector<int>& choice,
+                                                     std::string* error);
   void LoadFamily(const FamilySpec& family, const LoaderConfig& config);
 
   int ring_fd_ = -1;

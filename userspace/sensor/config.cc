@@ -24,6 +24,16 @@ absl::Status Validate(const SensorConfig& c) {
   if (c.health_interval < absl::Seconds(1)) return bad("health interval must be at least 1s");
   if (c.node_name.empty()) return bad("node name is empty");
   if (c.output.empty()) return bad("output is empty (use - for stdout)");
+  for (const auto* list : {&c.loader.file.sensitive, &c.loader.file.include, &c.loader.file.exclude}) {
+    for (const std::string& prefix : *list) {
+      if (prefix.empty() || prefix.size() > VIGIL_PREFIX_MAX) {
+        return bad("file path prefix \"", prefix, "\" must have 1 to ", VIGIL_PREFIX_MAX, " bytes");
+      }
+      if (list != &c.loader.file.sensitive && prefix[0] != '/') {
+        return bad("file include/exclude prefix \"", prefix, "\" is not absolute");
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

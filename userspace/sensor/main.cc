@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -25,6 +27,14 @@ ABSL_FLAG(std::string, kernel_btf, "", "BTF file for this kernel (default: /sys/
 ABSL_FLAG(std::string, hooks, "auto",
           "auto: the best hook each kernel offers; tracepoint: raw tracepoints only (the stable ABI)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off");
+ABSL_FLAG(std::vector<std::string>, disable, {},
+          "probes not to load, comma-separated: a family (file), a probe (open) or family/probe (file/open)");
+ABSL_FLAG(std::vector<std::string>, sensitive_paths, vigil::FileFilterConfig::DefaultSensitivePaths(),
+          "path prefixes whose opens are reported even read-only; a relative entry is under every home directory");
+ABSL_FLAG(std::vector<std::string>, file_include, {},
+          "when set, only file events under these absolute path prefixes (and sensitive paths) are reported");
+ABSL_FLAG(std::vector<std::string>, file_exclude, {}, "absolute path prefixes whose file events are never reported");
+ABSL_FLAG(bool, file_writes_only, true, "report opens only for write/create/truncate (and of sensitive paths)");
 
 namespace {
 
@@ -63,6 +73,11 @@ int main(int argc, char** argv) {
   config.exit_grace = absl::GetFlag(FLAGS_exit_grace);
   config.max_ancestors = absl::GetFlag(FLAGS_max_ancestors);
   config.health_interval = absl::GetFlag(FLAGS_health_interval);
+  config.loader.disabled = absl::GetFlag(FLAGS_disable);
+  config.loader.file.sensitive = absl::GetFlag(FLAGS_sensitive_paths);
+  config.loader.file.include = absl::GetFlag(FLAGS_file_include);
+  config.loader.file.exclude = absl::GetFlag(FLAGS_file_exclude);
+  config.loader.file.writes_only = absl::GetFlag(FLAGS_file_writes_only);
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.
