@@ -89,6 +89,21 @@ static __always_inline int prefix_match(void *map, struct vigil_path_buf *pb, st
  * cannot fault it in); such a call is kept with `recheck` and decided at
  * exit, after the kernel itself has read the name.
  */
+/* Whether one resolved path of the call is reported; marks it sensitive. */
+static __always_inline int path_wanted(const struct file_call *c, struct vigil_path_buf *pb, struct vigil_path_ref *ref,
+                                       __u32 *vflags) {
+  if (prefix_match(&vigil_file_exclude, pb, ref)) return 0;
+  if (prefix_match(&vigil_file_sensitive, pb, ref)) {
+    *vflags |= VIGIL_FILE_SENSITIVE;
+    return 1;
+  }
+  if (vigil_file_writes_only && c->kind == VIGIL_KIND_FILE_OPEN && (c->flags & O_ACCMODE) == O_RDONLY &&
+      !(c->flags & (O_CREAT | O_TRUNC)))
+    return 0;
+  if (vigil_file_has_include && !prefix_match(&vigil_file_include, pb, ref)) return 0;
+  return 1;
+}
+
 static __always_inline int file_filter(struct file_call *c) {
   int keep = 0;
 
@@ -97,7 +112,6 @@ static __always_inline int file_filter(struct file_call *c) {
   for (__u32 i = 0; i < 2; i++) {
     struct vigil_path_buf *pb = vigil_path_buf_get(0);
     struct vigil_path_ref ref;
-    int sensitive;
 
     if (!pb) return 0;
     if (i == 0) {
@@ -111,27 +125,52 @@ static __always_inline int file_filter(struct file_call *c) {
       keep = 1;
       continue;
     }
-    if (prefix_match(&vigil_file_exclude, pb, &ref)) continue;
-    sensitive = prefix_match(&vigil_file_sensitive, pb, &ref);
-    if (sensitive) {
-      c->vflags |= VIGIL_FILE_SENSITIVE;
-      keep = 1;
-      continue;
-    }
-    if (vigil_file_writes_only && c->kind == VIGIL_KIND_FILE_OPEN && (c->flags & O_ACCMODE) == O_RDONLY &&
-        !(c->flags & (O_CREAT | O_TRUNC)))
-      continue;
-    if (vigil_file_has_include && !prefix_match(&vigil_file_include, pb, &ref)) continue;
-    keep = 1;
+    keep |= path_wanted(c, pb, &ref, &c->vflags);
   }
   return keep;
 }
 
-static __always_inline int file_enter(struct file_call *c) {
-  __u64 tid = bpf_get_current_pid_tgid();
+/*
+ * The enter half common to every syscall, in one program that each
+ * syscall's enter program tail-calls (with the call in a per-CPU slot), so
+ * the verifier checks the path walk and the filters once, not once per
+ * syscall: that keeps start-up in seconds. Tracing programs do not nest on
+ * a CPU (bpf_prog_active), so the slot is not overwritten in between.
+ */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct file_call);
+} vigil_file_args SEC(".maps");
 
-  if (!file_filter(c)) return 0;
-  bpf_map_update_elem(&vigil_file_calls, &tid, c, BPF_ANY);
+/* Slot 0: vigil_file_filter, set by the loader after load. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} vigil_file_tail SEC(".maps");
+
+SEC("tracepoint")
+int vigil_file_filter(void *ctx) {
+  __u32 zero = 0;
+  __u64 tid = bpf_get_current_pid_tgid();
+  struct file_call *slot = bpf_map_lookup_elem(&vigil_file_args, &zero);
+  struct file_call c;
+
+  if (!slot) return 0;
+  c = *slot;
+  if (!file_filter(&c)) return 0;
+  bpf_map_update_elem(&vigil_file_calls, &tid, &c, BPF_ANY);
+  return 0;
+}
+
+static __always_inline int file_enter(void *ctx, struct file_call *c) {
+  __u32 zero = 0;
+
+  if (bpf_map_update_elem(&vigil_file_args, &zero, c, BPF_ANY) == 0) bpf_tail_call(ctx, &vigil_file_tail, 0);
+  /* Only when the loader did not fill the slot: nothing is reported. */
   return 0;
 }
 
@@ -148,8 +187,6 @@ static __always_inline int file_exit(long ret) {
   if (!pending) return 0;
   c = *pending;
   bpf_map_delete_elem(&vigil_file_calls, &tid);
-  /* Still unreadable now: reported, with the read error flagged below. */
-  if (c.recheck && !file_filter(&c)) return 0;
   kind = c.kind;
 
   e = vigil_scratch_get(kind);
@@ -162,6 +199,10 @@ static __always_inline int file_exit(long ret) {
   e->uid = c.uid;
   e->gid = c.gid;
   e->vflags = c.vflags;
+  /* With recheck, the filters run here on the paths as built below (a
+   * path still unreadable is reported, flagged). In map memory: see
+   * vigil_path_buf.pos. */
+  pb->keep = !c.recheck;
 
   /* Resolved again rather than kept from enter: a path is 8 KiB of
    * map value per call in flight, and only kept calls get here. */
@@ -173,6 +214,7 @@ static __always_inline int file_exit(long ret) {
     vigil_count(kind, VIGIL_CNT_READ_ERROR);
   }
   if (ref.truncated) e->vflags |= VIGIL_FILE_PATH_TRUNCATED;
+  if (c.recheck && (len == 0 || path_wanted(&c, pb, &ref, &e->vflags))) pb->keep = 1;
   if (c.name2) {
     ref = vigil_path_at(c.dfd2, (const char *)c.name2, pb);
     vigil_barrier_var(len);
@@ -183,7 +225,9 @@ static __always_inline int file_exit(long ret) {
       vigil_count(kind, VIGIL_CNT_READ_ERROR);
     }
     if (ref.truncated) e->vflags |= VIGIL_FILE_PATH2_TRUNCATED;
+    if (c.recheck && (len2 == 0 || path_wanted(&c, pb, &ref, &e->vflags))) pb->keep = 1;
   }
+  if (!pb->keep) return 0;
   e->path_len = len;
   e->path2_len = len2;
   vigil_fill_header(&e->hdr, kind, sizeof(*e) + len + len2, (struct task_struct *)bpf_get_current_task());
@@ -217,7 +261,7 @@ int vigil_file_openat(struct trace_event_raw_sys_enter *ctx) {
   c.name = ARG(1);
   c.flags = ARG(2);
   c.mode = ARG(3);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat2")
@@ -230,7 +274,7 @@ int vigil_file_openat2(struct trace_event_raw_sys_enter *ctx) {
   bpf_probe_read_user(&how, sizeof(how), (void *)ARG(2));
   c.flags = how.flags;
   c.mode = how.mode;
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_open")
@@ -239,7 +283,7 @@ int vigil_file_open(struct trace_event_raw_sys_enter *ctx) {
   c.name = ARG(0);
   c.flags = ARG(1);
   c.mode = ARG(2);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_creat")
@@ -248,7 +292,7 @@ int vigil_file_creat(struct trace_event_raw_sys_enter *ctx) {
   c.name = ARG(0);
   c.flags = O_CREAT | O_WRONLY | O_TRUNC; /* what creat() means */
   c.mode = ARG(1);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 /* ---- unlink: unlinkat, unlink, rmdir ---- */
@@ -259,14 +303,14 @@ int vigil_file_unlinkat(struct trace_event_raw_sys_enter *ctx) {
   c.dfd = ARG(0);
   c.name = ARG(1);
   c.flags = ARG(2);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_unlink")
 int vigil_file_unlink(struct trace_event_raw_sys_enter *ctx) {
   FILE_CALL(VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_UNLINK);
   c.name = ARG(0);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_rmdir")
@@ -274,7 +318,7 @@ int vigil_file_rmdir(struct trace_event_raw_sys_enter *ctx) {
   FILE_CALL(VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_RMDIR);
   c.name = ARG(0);
   c.flags = AT_REMOVEDIR;
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 /* ---- rename: renameat2 (3.15), renameat, rename ---- */
@@ -287,7 +331,7 @@ int vigil_file_renameat2(struct trace_event_raw_sys_enter *ctx) {
   c.dfd2 = ARG(2);
   c.name2 = ARG(3);
   c.flags = ARG(4);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_renameat")
@@ -297,7 +341,7 @@ int vigil_file_renameat(struct trace_event_raw_sys_enter *ctx) {
   c.name = ARG(1);
   c.dfd2 = ARG(2);
   c.name2 = ARG(3);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_rename")
@@ -305,7 +349,7 @@ int vigil_file_rename(struct trace_event_raw_sys_enter *ctx) {
   FILE_CALL(VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAME);
   c.name = ARG(0);
   c.name2 = ARG(1);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 /* ---- chmod: fchmodat, fchmodat2 (6.6), chmod, fchmod ---- */
@@ -316,7 +360,7 @@ int vigil_file_fchmodat(struct trace_event_raw_sys_enter *ctx) {
   c.dfd = ARG(0);
   c.name = ARG(1);
   c.mode = ARG(2);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_fchmodat2")
@@ -326,7 +370,7 @@ int vigil_file_fchmodat2(struct trace_event_raw_sys_enter *ctx) {
   c.name = ARG(1);
   c.mode = ARG(2);
   c.flags = ARG(3);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_chmod")
@@ -334,7 +378,7 @@ int vigil_file_chmod(struct trace_event_raw_sys_enter *ctx) {
   FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_CHMOD);
   c.name = ARG(0);
   c.mode = ARG(1);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_fchmod")
@@ -343,7 +387,7 @@ int vigil_file_fchmod(struct trace_event_raw_sys_enter *ctx) {
   c.dfd = ARG(0);
   c.fd_only = 1;
   c.mode = ARG(1);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 /* ---- chown: fchownat, chown, lchown, fchown ---- */
@@ -356,7 +400,7 @@ int vigil_file_fchownat(struct trace_event_raw_sys_enter *ctx) {
   c.uid = ARG(2);
   c.gid = ARG(3);
   c.flags = ARG(4);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_chown")
@@ -365,7 +409,7 @@ int vigil_file_chown(struct trace_event_raw_sys_enter *ctx) {
   c.name = ARG(0);
   c.uid = ARG(1);
   c.gid = ARG(2);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_lchown")
@@ -374,7 +418,7 @@ int vigil_file_lchown(struct trace_event_raw_sys_enter *ctx) {
   c.name = ARG(0);
   c.uid = ARG(1);
   c.gid = ARG(2);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_fchown")
@@ -384,7 +428,7 @@ int vigil_file_fchown(struct trace_event_raw_sys_enter *ctx) {
   c.fd_only = 1;
   c.uid = ARG(1);
   c.gid = ARG(2);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }
 
 /* ---- timestamps: utimensat (2.6.22; also what utimes/futimens use in glibc) ---- */
@@ -396,5 +440,5 @@ int vigil_file_utimensat(struct trace_event_raw_sys_enter *ctx) {
   c.name = ARG(1);
   c.fd_only = c.name == 0; /* futimens(): NULL name means dfd itself */
   c.flags = ARG(3);
-  return file_enter(&c);
+  return file_enter(ctx, &c);
 }

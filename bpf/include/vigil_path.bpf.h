@@ -38,7 +38,8 @@ struct vigil_path_buf {
    * and its states prune; a tracked position makes each one unique and
    * blows the 1M-instruction budget. */
   __u32 pos;
-  __u32 _pad;
+  /* For the caller: a decision kept in map memory, for the same reason. */
+  __u32 keep;
 };
 
 /* Two per CPU: rename reports two paths. */

@@ -23,7 +23,8 @@ std::vector<HookTarget> Syscall(const char* program, const char* enter, const ch
 // A probe on the first syscall of `syscalls` ("openat": present on every
 // architecture); the others are attached where the kernel has them.
 ProbeSpec FileProbe(const char* name, const std::vector<std::vector<HookTarget>>& syscalls) {
-  HookCandidate cand{syscalls[0][0].program, Hook::kTracepoint, syscalls[0][0].target};
+  HookCandidate cand{
+      syscalls[0][0].program, Hook::kTracepoint, syscalls[0][0].target, {{"vigil_file_filter", nullptr}}};
   for (size_t s = 0; s < syscalls.size(); ++s) {
     for (size_t t = s == 0 ? 1 : 0; t < syscalls[s].size(); ++t) cand.more.push_back(syscalls[s][t]);
   }
@@ -94,6 +95,13 @@ FamilySpec FileFamily() {
         return std::unique_ptr<BpfObject>(*std::move(skel));
       },
       [](BpfObject& obj, const LoaderConfig& config) -> absl::Status {
+        // Every enter program tail-calls the shared filter (file.bpf.c).
+        const int tail = bpf_map__fd(bpf_object__find_map_by_name(obj.object(), "vigil_file_tail"));
+        const int filter = bpf_program__fd(bpf_object__find_program_by_name(obj.object(), "vigil_file_filter"));
+        const uint32_t zero = 0;
+        if (bpf_map_update_elem(tail, &zero, &filter, BPF_ANY) != 0) {
+          return LibbpfStatus(-errno, "set the file filter tail call");
+        }
         for (size_t m = 0; m < std::size(kPrefixMaps); ++m) {
           if (absl::Status s = FillPrefixMap(obj.object(), kPrefixMaps[m], PrefixList(config, m)); !s.ok()) return s;
         }

@@ -80,7 +80,9 @@ bool HookPresent(const btf* vmlinux, const HookCandidate& cand, std::string* why
 std::vector<HookTarget> PresentTargets(const btf* vmlinux, const HookCandidate& cand) {
   std::vector<HookTarget> targets{{cand.program, cand.target}};
   for (const HookTarget& t : cand.more) {
-    if (std::string why; HookPresent(vmlinux, cand.hook, t.target, &why)) targets.push_back(t);
+    if (std::string why; t.target == nullptr || HookPresent(vmlinux, cand.hook, t.target, &why)) {
+      targets.push_back(t);
+    }
   }
   return targets;
 }
@@ -267,6 +269,7 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
     state.hook = HookName(cand.hook);
     state.attached = true;
     for (const HookTarget& t : PresentTargets(vmlinux, cand)) {
+      if (t.target == nullptr) continue;
       bpf_link* link = Attach(bpf_object__find_program_by_name((*obj)->object(), t.program), cand.hook, t.target);
       if (link == nullptr) {
         state.notes.push_back(
