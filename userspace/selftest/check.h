@@ -34,5 +34,6 @@ struct Check {
 };
 
 std::vector<Check> ProcessChecks();
+std::vector<Check> FileChecks();
 
 }  // namespace vigil::selftest
