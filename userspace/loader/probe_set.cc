@@ -307,6 +307,16 @@ void ProbeSet::Detach() {
 
 ProbeSet::~ProbeSet() {
   Detach();
+  // Tail-call tables hold their programs until the kernel clears them, which
+  // it does only later, from a work queue, once the last fd is closed: empty
+  // them here so every program is gone when the sensor is.
+  for (const auto& obj : objects_) {
+    bpf_map* map;
+    bpf_object__for_each_map(map, obj->object()) {
+      if (bpf_map__type(map) != BPF_MAP_TYPE_PROG_ARRAY) continue;
+      for (uint32_t key = 0; key < bpf_map__max_entries(map); ++key) bpf_map_delete_elem(bpf_map__fd(map), &key);
+    }
+  }
   objects_.clear();
   for (int fd : {ring_fd_, stats_fd_, scratch_fd_}) {
     if (fd >= 0) close(fd);
