@@ -14,8 +14,8 @@ absl::Status DecodeExec(absl::Span<const uint8_t> record, const DecoderOptions& 
   if (e.args_len > VIGIL_ARGS_MAX || e.filename_len > VIGIL_PATH_MAX || e.cwd_len > VIGIL_PATH_MAX ||
       sizeof(vigil_exec) + e.args_len + e.filename_len + e.cwd_len != record.size()) {
     return absl::InvalidArgumentError(absl::StrCat("exec record of ", record.size(), " bytes holds args_len ",
-                                                   e.args_len, " and filename_len ", e.filename_len,
-                                                   " and cwd_len ", e.cwd_len));
+                                                   e.args_len, " and filename_len ", e.filename_len, " and cwd_len ",
+                                                   e.cwd_len));
   }
   const char* args = reinterpret_cast<const char*>(record.data() + sizeof(vigil_exec));
   const char* filename = args + e.args_len;
