@@ -165,6 +165,23 @@ TEST_F(FileTest, OpenRelativeToCwdIsAbsolute) {
   EXPECT_GE(e->file().result(), 0);
 }
 
+// The kernel's path walk crosses mount points: /dev/shm is a tmpfs mounted
+// on /dev, itself a mount on /.
+TEST_F(FileTest, RelativePathAcrossMountPoints) {
+  char tmpl[] = "/dev/shm/vigil-file-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr) << strerror(errno);
+  const std::string dir = tmpl;
+  const pid_t pid = InChild([&] {
+    if (chdir(dir.c_str()) != 0) return false;
+    const int fd = open("shm.txt", O_WRONLY | O_CREAT, 0600);
+    return fd >= 0 && close(fd) == 0;
+  });
+  auto e = sensor().WaitFor(FileEvent(v1::EVENT_KIND_FILE_OPEN, pid, dir + "/shm.txt"));
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  ASSERT_TRUE(e.has_value()) << "no open event for " << dir << "/shm.txt";
+}
+
 TEST_F(FileTest, OpenRelativeToDirfdIsAbsolute) {
   TempDir dir;
   ASSERT_EQ(mkdir((dir / "d").c_str(), 0755), 0);
@@ -381,6 +398,16 @@ TEST(FileFilters, DisabledProbeGivesNothingOthersStillWork) {
   ASSERT_TRUE(sensor.WaitFor(FileEvent(v1::EVENT_KIND_FILE_UNLINK, getpid(), dir / "f")));
   EXPECT_THAT(sensor.FindAll(FileEvent(v1::EVENT_KIND_FILE_OPEN, getpid(), dir / "f")), IsEmpty());
   sensor.Stop();
+}
+
+// A typo in --disable would leave the probe on: the sensor refuses it.
+TEST(FileFilters, DisablingAnUnknownProbeIsAnError) {
+  RequireBpfOrSkip();
+  SensorProcess sensor({"--disable=file/opne"});
+  ASSERT_OK(sensor.Launch());
+  const int status = sensor.WaitExit(absl::Seconds(30));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << SensorProcess::DescribeStatus(status);
+  EXPECT_THAT(sensor.Stderr(), ::testing::HasSubstr("nothing to disable named \"file/opne\""));
 }
 
 }  // namespace

@@ -141,6 +141,15 @@ absl::Status ProbeSet::CreateSharedMaps(const LoaderConfig& config) {
 absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& config,
                                                          const std::vector<FamilySpec>& families) {
   libbpf_set_print(LibbpfPrint);
+  // A name that matches nothing is a typo that would leave probes on.
+  for (const std::string& d : config.disabled) {
+    bool known = false;
+    for (const FamilySpec& family : families) {
+      for (const ProbeSpec& probe : family.probes)
+        known |= Disabled(LoaderConfig{.disabled = {d}}, family.name, probe.name);
+    }
+    if (!known) return absl::InvalidArgumentError(absl::StrCat("nothing to disable named \"", d, "\""));
+  }
   std::unique_ptr<ProbeSet> set(new ProbeSet());
   if (absl::Status s = set->CreateSharedMaps(config); !s.ok()) return s;
   for (const FamilySpec& family : families) set->LoadFamily(family, config);
