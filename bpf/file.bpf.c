@@ -74,13 +74,40 @@ struct {
   __type(value, struct file_call);
 } vigil_file_calls SEC(".maps");
 
-static __always_inline int prefix_match(void *map, struct vigil_path_buf *pb, struct vigil_path_ref *ref) {
+/* Loads the lookup key from the path once; every prefix map then takes it. */
+static __always_inline void prefix_key_fill(struct vigil_path_buf *pb, struct vigil_path_ref *ref) {
   __u32 len = ref->len ? ref->len - 1 : 0; /* without the NUL */
 
   if (len > VIGIL_PREFIX_MAX) len = VIGIL_PREFIX_MAX;
   pb->key.prefixlen = len * 8;
   bpf_probe_read_kernel(pb->key.data, VIGIL_PREFIX_MAX, pb->data + (ref->start & (2 * VIGIL_PATH_MAX - 1)));
+}
+
+static __always_inline int prefix_match(void *map, struct vigil_path_buf *pb) {
   return bpf_map_lookup_elem(map, &pb->key) != NULL;
+}
+
+/*
+ * Whether one resolved path of the call is reported; marks it sensitive.
+ * Exclude wins over everything. The sensitive lookup comes first because a
+ * read-only open, the bulk of all file syscalls, is then decided by it alone.
+ */
+static __always_inline int path_wanted(const struct file_call *c, struct vigil_path_buf *pb, struct vigil_path_ref *ref,
+                                       __u32 *vflags) {
+  int sensitive;
+
+  prefix_key_fill(pb, ref);
+  sensitive = prefix_match(&vigil_file_sensitive, pb);
+  if (!sensitive && vigil_file_writes_only && c->kind == VIGIL_KIND_FILE_OPEN && (c->flags & O_ACCMODE) == O_RDONLY &&
+      !(c->flags & (O_CREAT | O_TRUNC)))
+    return 0;
+  if (prefix_match(&vigil_file_exclude, pb)) return 0;
+  if (sensitive) {
+    *vflags |= VIGIL_FILE_SENSITIVE;
+    return 1;
+  }
+  if (vigil_file_has_include && !prefix_match(&vigil_file_include, pb)) return 0;
+  return 1;
 }
 
 /*
@@ -89,21 +116,6 @@ static __always_inline int prefix_match(void *map, struct vigil_path_buf *pb, st
  * cannot fault it in); such a call is kept with `recheck` and decided at
  * exit, after the kernel itself has read the name.
  */
-/* Whether one resolved path of the call is reported; marks it sensitive. */
-static __always_inline int path_wanted(const struct file_call *c, struct vigil_path_buf *pb, struct vigil_path_ref *ref,
-                                       __u32 *vflags) {
-  if (prefix_match(&vigil_file_exclude, pb, ref)) return 0;
-  if (prefix_match(&vigil_file_sensitive, pb, ref)) {
-    *vflags |= VIGIL_FILE_SENSITIVE;
-    return 1;
-  }
-  if (vigil_file_writes_only && c->kind == VIGIL_KIND_FILE_OPEN && (c->flags & O_ACCMODE) == O_RDONLY &&
-      !(c->flags & (O_CREAT | O_TRUNC)))
-    return 0;
-  if (vigil_file_has_include && !prefix_match(&vigil_file_include, pb, ref)) return 0;
-  return 1;
-}
-
 static __always_inline int file_filter(struct file_call *c) {
   int keep = 0;
 

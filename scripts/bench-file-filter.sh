@@ -16,24 +16,37 @@ trap 'kill "$spid" 2>/dev/null || true; rm -rf "$work"' EXIT
 target=$work/plain.txt
 echo data >"$target"
 
-run() { "$loop" "$target" "$opens"; }
+# The machine is shared: the best of three runs is the least disturbed one.
+runs=${VIGIL_BENCH_RUNS:-3}
+best() {
+  local best_s="" pid s
+  for _ in $(seq 1 "$runs"); do
+    read -r pid _ s < <("$loop" "$target" "$opens")
+    if [ -z "$best_s" ] || python3 -c "import sys; sys.exit(not $s < $best_s)"; then best_s=$s; fi
+  done
+  echo "$pid $best_s"
+}
 
-read -r _ _ base < <(run)
-echo "without sensor: $opens opens in ${base}s"
+read -r _ base < <(best)
+echo "without sensor: $opens opens in ${base}s (best of $runs)"
 
-"$sensor" --output="$work/events.json" --node_name=bench --health_interval=3600s 2>"$work/sensor.log" &
+# VIGIL_BENCH_SENSOR_FLAGS: e.g. --disable=file, to see the cost of the
+# sensor without the file family.
+# shellcheck disable=SC2086
+"$sensor" --output="$work/events.json" --node_name=bench --health_interval=3600s ${VIGIL_BENCH_SENSOR_FLAGS:-} \
+  2>"$work/sensor.log" &
 spid=$!
 for _ in $(seq 1 120); do
   grep -q "streaming events" "$work/sensor.log" && break
   kill -0 "$spid" 2>/dev/null || { cat "$work/sensor.log"; exit 1; }
   sleep 0.5
 done
-read -r wpid _ with < <(run)
+read -r wpid with < <(best)
 kill -TERM "$spid"
 wait "$spid" || true
 spid=
 
-echo "with sensor:    $opens opens in ${with}s (workload pid $wpid)"
+echo "with sensor:    $opens opens in ${with}s (best of $runs; last workload pid $wpid)"
 python3 - "$work/events.json" "$wpid" "$base" "$with" "$opens" <<'PY'
 import json, sys
 path, wpid, base, with_, opens = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
