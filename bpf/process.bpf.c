@@ -9,6 +9,7 @@
  * is not enough: we need the task and linux_binprm pointers.
  */
 #include "vigil_common.bpf.h"
+#include "vigil_path.bpf.h"
 
 /* Set by the loader before load. */
 const volatile __u32 vigil_max_arg_bytes = 8192;
@@ -27,6 +28,7 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	__u64 total, len, limit = vigil_max_arg_bytes;
 	long fn_len;
 	char *args, *fn;
+	struct vigil_path_buf *pb;
 
 	if (!e)
 		return 0;
@@ -34,7 +36,6 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 		bpf_get_current_task_btf();
 
 	e->flags = 0;
-	e->_pad0 = 0;
 	e->argc = BPF_CORE_READ(bprm, argc);
 
 	/* The new image's argv sits in its own memory by now; copy the whole
@@ -85,7 +86,22 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	}
 	e->filename_len = fn_len;
 
-	total = sizeof(*e) + len + fn_len;
+	/* The cwd the new image starts in, read now: a /proc read later races
+	 * with the process changing it or exiting. */
+	e->cwd_len = 0;
+	pb = vigil_path_buf_get(0);
+	if (pb) {
+		struct vigil_path_ref cwd = vigil_path_of(vigil_cwd(), pb);
+
+		vigil_barrier_var(fn_len);
+		if (fn_len > VIGIL_PATH_MAX)
+			fn_len = VIGIL_PATH_MAX;
+		e->cwd_len = vigil_path_copy(fn + fn_len, pb->data, &cwd);
+		if (cwd.truncated)
+			e->flags |= VIGIL_EXEC_CWD_TRUNCATED;
+	}
+
+	total = sizeof(*e) + len + fn_len + e->cwd_len;
 	vigil_barrier_var(total);
 	if (total > VIGIL_SCRATCH_SIZE)
 		return 0;

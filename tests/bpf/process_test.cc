@@ -498,15 +498,17 @@ TEST_F(ProcessTest, CgroupIdOfAChildCgroup) {
 }
 
 // exe resolves a relative filename against the cwd the process has when it
-// execs, which is not always its parent's: `cd /bin && exec ./echo`.
+// execs, which is not always its parent's: `cd /usr/bin && exec ./echo`. The
+// cwd is the kernel's, physical like /proc/<pid>/cwd: /usr/bin, not /bin,
+// which is a symlink to it on merged-/usr systems.
 TEST_F(ProcessTest, RelativeExecAfterChdir) {
-  const pid_t pid = Spawn("/bin/sh", {"sh", "-c", "cd /bin && exec ./echo relative"});
+  const pid_t pid = Spawn("/bin/sh", {"sh", "-c", "cd /usr/bin && exec ./echo relative"});
   ASSERT_EQ(WaitExit(pid), 0);
   auto exec = sensor().WaitFor(ExecOf(pid, "./echo"));
   ASSERT_TRUE(exec.has_value());
   EXPECT_THAT(Argv(*exec), ElementsAre("./echo", "relative"));
-  EXPECT_EQ(exec->process().cwd(), "/bin");
-  EXPECT_EQ(exec->process().exe(), "/bin/echo");
+  EXPECT_EQ(exec->process().cwd(), "/usr/bin");
+  EXPECT_EQ(exec->process().exe(), "/usr/bin/echo");
 }
 
 // ---------------------------------------------------------------------------

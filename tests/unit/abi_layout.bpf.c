@@ -32,3 +32,5 @@ struct vigil_listen vigil_layout_listen;
 struct vigil_bind vigil_layout_bind;
 struct vigil_tcp_close vigil_layout_tcp_close;
 struct vigil_dns vigil_layout_dns;
+struct vigil_file vigil_layout_file;
+struct vigil_prefix_key vigil_layout_prefix_key;

@@ -54,7 +54,7 @@ const std::vector<Layout>& HostLayouts() {
        sizeof(vigil_exec),
        {VIGIL_MEMBER(vigil_exec, hdr), VIGIL_MEMBER(vigil_exec, flags), VIGIL_MEMBER(vigil_exec, argc),
         VIGIL_MEMBER(vigil_exec, args_len), VIGIL_MEMBER(vigil_exec, args_total),
-        VIGIL_MEMBER(vigil_exec, filename_len), VIGIL_MEMBER(vigil_exec, _pad0)}},
+        VIGIL_MEMBER(vigil_exec, filename_len), VIGIL_MEMBER(vigil_exec, cwd_len)}},
       {"vigil_exit",
        sizeof(vigil_exit),
        {VIGIL_MEMBER(vigil_exit, hdr), VIGIL_MEMBER(vigil_exit, exit_code), VIGIL_MEMBER(vigil_exit, _pad0)}},
@@ -146,6 +146,15 @@ const std::vector<Layout>& HostLayouts() {
        sizeof(vigil_dns),
        {VIGIL_MEMBER(vigil_dns, hdr), VIGIL_MEMBER(vigil_dns, tuple), VIGIL_MEMBER(vigil_dns, payload_len),
         VIGIL_MEMBER(vigil_dns, payload_total)}},
+      {"vigil_file",
+       sizeof(vigil_file),
+       {VIGIL_MEMBER(vigil_file, hdr), VIGIL_MEMBER(vigil_file, result), VIGIL_MEMBER(vigil_file, op),
+        VIGIL_MEMBER(vigil_file, flags), VIGIL_MEMBER(vigil_file, mode), VIGIL_MEMBER(vigil_file, uid),
+        VIGIL_MEMBER(vigil_file, gid), VIGIL_MEMBER(vigil_file, vflags), VIGIL_MEMBER(vigil_file, path_len),
+        VIGIL_MEMBER(vigil_file, path2_len)}},
+      {"vigil_prefix_key",
+       sizeof(vigil_prefix_key),
+       {VIGIL_MEMBER(vigil_prefix_key, prefixlen), VIGIL_MEMBER(vigil_prefix_key, data)}},
   };
   return *layouts;
 }

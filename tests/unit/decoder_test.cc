@@ -149,6 +149,17 @@ TEST_F(DecoderTest, KilledBySignalWithCoreDump) {
 
 // --- argv ---
 
+// The cwd the kernel read at exec comes after the filename.
+TEST_F(DecoderTest, ExecCarriesTheKernelsCwd) {
+  ExecSpec spec = ExecOf({"./tool", "x"});
+  spec.filename = "./tool";
+  spec.cwd = "/srv/app";
+  const v1::Event e = Decoded(ExecRecord(spec));
+  EXPECT_EQ(e.process().cwd(), "/srv/app");
+  EXPECT_EQ(e.exec().filename(), "./tool");
+  EXPECT_THAT(e.process().argv(), ElementsAre("./tool", "x"));
+}
+
 ExecSpec RawArgs(std::string args, uint32_t argc, uint32_t flags = 0) {
   ExecSpec s;
   s.args = std::move(args);

@@ -23,7 +23,7 @@ inline constexpr uint64_t kBootNs = 987'654'321'000;
 // "optional" shows.
 inline vigil_proc TestProc(uint32_t pid = 4242) {
   vigil_proc p{};
-  p.start_boottime_ns = 123'459'999'999;     // 12345 ticks
+  p.start_boottime_ns = 123'459'999'999;       // 12345 ticks
   p.parent_start_boottime_ns = 1'500'000'001;  // 150 ticks
   p.cgroup_id = 0x1234'5678'9abcULL;
   p.pid = pid;
@@ -81,6 +81,7 @@ struct ExecSpec {
   uint32_t argc = 0;
   uint32_t flags = 0;
   std::string filename = "/usr/bin/tool";  // the record holds it NUL-terminated
+  std::string cwd;                         // empty: none in the record (cwd_len 0)
 };
 
 // An exec of `argv`, complete and untruncated.
@@ -93,17 +94,23 @@ inline ExecSpec ExecOf(std::initializer_list<std::string_view> argv) {
 
 inline Record ExecRecord(const ExecSpec& s) {
   const uint32_t filename_len = static_cast<uint32_t>(s.filename.size() + 1);
+  const uint32_t cwd_len = s.cwd.empty() ? 0 : static_cast<uint32_t>(s.cwd.size() + 1);
   vigil_exec e{};
-  FillHeader(e.hdr, VIGIL_KIND_EXEC, static_cast<uint32_t>(sizeof(e) + s.args.size() + filename_len), s.proc);
+  FillHeader(e.hdr, VIGIL_KIND_EXEC, static_cast<uint32_t>(sizeof(e) + s.args.size() + filename_len + cwd_len), s.proc);
   e.flags = s.flags;
   e.argc = s.argc;
   e.args_len = static_cast<uint32_t>(s.args.size());
   e.args_total = e.args_len;
   e.filename_len = filename_len;
+  e.cwd_len = cwd_len;
   Record r = Bytes(e);
   r.insert(r.end(), s.args.begin(), s.args.end());
   r.insert(r.end(), s.filename.begin(), s.filename.end());
   r.push_back('\0');
+  if (cwd_len != 0) {
+    r.insert(r.end(), s.cwd.begin(), s.cwd.end());
+    r.push_back('\0');
+  }
   return r;
 }
 
@@ -120,6 +127,44 @@ inline Record ForkRecord(uint32_t parent_tid, const vigil_proc& proc = TestProc(
   FillHeader(e.hdr, VIGIL_KIND_FORK, sizeof(e), proc);
   e.parent_tid = parent_tid;
   return Bytes(e);
+}
+
+struct FileSpec {
+  uint16_t kind = VIGIL_KIND_FILE_OPEN;
+  vigil_proc proc = TestProc();
+  int64_t result = 3;
+  uint32_t op = VIGIL_FILE_OP_OPENAT;
+  uint32_t flags = 0;
+  uint32_t mode = 0;
+  uint32_t uid = VIGIL_FILE_ID_UNCHANGED;
+  uint32_t gid = VIGIL_FILE_ID_UNCHANGED;
+  uint32_t vflags = 0;
+  std::string path = "/etc/app.conf";  // NUL-terminated in the record
+  std::string path2;                   // empty: none (path2_len 0)
+};
+
+inline Record FileRecord(const FileSpec& s) {
+  const uint32_t len = static_cast<uint32_t>(s.path.size() + 1);
+  const uint32_t len2 = s.path2.empty() ? 0 : static_cast<uint32_t>(s.path2.size() + 1);
+  vigil_file e{};
+  FillHeader(e.hdr, s.kind, static_cast<uint32_t>(sizeof(e) + len + len2), s.proc);
+  e.result = s.result;
+  e.op = s.op;
+  e.flags = s.flags;
+  e.mode = s.mode;
+  e.uid = s.uid;
+  e.gid = s.gid;
+  e.vflags = s.vflags;
+  e.path_len = len;
+  e.path2_len = len2;
+  Record r = Bytes(e);
+  r.insert(r.end(), s.path.begin(), s.path.end());
+  r.push_back('\0');
+  if (len2 != 0) {
+    r.insert(r.end(), s.path2.begin(), s.path2.end());
+    r.push_back('\0');
+  }
+  return r;
 }
 
 }  // namespace vigil::test

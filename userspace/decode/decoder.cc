@@ -77,6 +77,8 @@ absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) c
       return decode::DecodeSecurity(hdr.kind, record, options_, out);
     case VIGIL_KIND_NETWORK_FIRST:
       return decode::DecodeNetwork(hdr.kind, record, options_, out);
+    case VIGIL_KIND_FILE_FIRST:
+      return decode::DecodeFile(hdr.kind, record, options_, out);
     default:
       return absl::InvalidArgumentError(absl::StrCat("unknown event kind ", hdr.kind));
   }
@@ -84,6 +86,7 @@ absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) c
 
 std::string KindName(uint16_t kind) {
   for (auto name : {decode::ProcessKindName, decode::NetworkKindName, decode::SecurityKindName}) {
+  for (auto name : {decode::ProcessKindName, decode::FileKindName}) {
     if (const char* n = name(kind)) return n;
   }
   return absl::StrCat("kind_", kind);

@@ -11,10 +11,11 @@ namespace {
 absl::Status DecodeExec(absl::Span<const uint8_t> record, const DecoderOptions& options, v1::Event& out) {
   if (auto s = ExpectAtLeast<vigil_exec>(record, "exec"); !s.ok()) return s;
   const auto e = Load<vigil_exec>(record);
-  if (e.args_len > VIGIL_ARGS_MAX || e.filename_len > VIGIL_PATH_MAX ||
-      sizeof(vigil_exec) + e.args_len + e.filename_len != record.size()) {
+  if (e.args_len > VIGIL_ARGS_MAX || e.filename_len > VIGIL_PATH_MAX || e.cwd_len > VIGIL_PATH_MAX ||
+      sizeof(vigil_exec) + e.args_len + e.filename_len + e.cwd_len != record.size()) {
     return absl::InvalidArgumentError(absl::StrCat("exec record of ", record.size(), " bytes holds args_len ",
-                                                   e.args_len, " and filename_len ", e.filename_len));
+                                                   e.args_len, " and filename_len ", e.filename_len, " and cwd_len ",
+                                                   e.cwd_len));
   }
   const char* args = reinterpret_cast<const char*>(record.data() + sizeof(vigil_exec));
   const char* filename = args + e.args_len;
@@ -27,6 +28,8 @@ absl::Status DecodeExec(absl::Span<const uint8_t> record, const DecoderOptions& 
 
   v1::Process* p = out.mutable_process();
   p->set_exe(x->filename());
+  // Empty when the kernel could not read it: the process cache fills it in.
+  p->set_cwd(SanitizeUtf8(CString(filename + e.filename_len, e.cwd_len)));
   // argv is NUL-separated; the last one has no NUL when the byte limit cut it.
   absl::string_view block(args, e.args_len);
   bool truncated = (e.flags & (VIGIL_EXEC_ARGS_TRUNCATED | VIGIL_EXEC_ARGS_READ_ERROR)) != 0;

@@ -7,6 +7,9 @@ std::vector<FamilySpec> BuiltinFamilies(const LoaderConfig& config) {
   std::vector<FamilySpec> families = {ProcessFamily()};
   families.push_back(SecurityFamily(config));
   return families;
+std::vector<FamilySpec> BuiltinFamilies() {
+  return {ProcessFamily(),
+          FileFamily()};
 }
 
 }  // namespace vigil

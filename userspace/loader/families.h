@@ -12,6 +12,7 @@ FamilySpec ProcessFamily();
 FamilySpec SecurityFamily();
 FamilySpec NetworkFamily();
 FamilySpec SecurityFamily(const LoaderConfig& config);
+FamilySpec FileFamily();
 
 std::vector<FamilySpec> BuiltinFamilies(const LoaderConfig& config = {});
 

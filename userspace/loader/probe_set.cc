@@ -81,10 +81,9 @@ absl::string_view AfterSlash(absl::string_view target) { return target.substr(ta
 
 // Whether this kernel has the hook point at all; the verifier has the last
 // word at load time.
-bool HookPresent(const btf* vmlinux, const HookCandidate& cand, std::string* why) {
-  const std::string target(cand.target);
+bool HookPresent(const btf* vmlinux, Hook hook, const std::string& target, std::string* why) {
   bool present = false;
-  switch (cand.hook) {
+  switch (hook) {
     case Hook::kTpBtf:
       // tp_btf attaches through the typedef the kernel emits per tracepoint.
       present =
@@ -103,10 +102,44 @@ bool HookPresent(const btf* vmlinux, const HookCandidate& cand, std::string* why
       break;
   }
   if (!present) {
-    *why = cand.hook == Hook::kKprobe && !KprobesSupported() ? "kprobes are not available in this kernel"
-                                                             : absl::StrCat(target, " is not in this kernel");
+    *why = hook == Hook::kKprobe && !KprobesSupported() ? "kprobes are not available in this kernel"
+                                                        : absl::StrCat(target, " is not in this kernel");
   }
   return present;
+}
+
+bool HookPresent(const btf* vmlinux, const HookCandidate& cand, std::string* why) {
+  return HookPresent(vmlinux, cand.hook, cand.target, why);
+}
+
+// The candidate's attachments this kernel has: its own, then those of `more`
+// whose target exists.
+std::vector<HookTarget> PresentTargets(const btf* vmlinux, const HookCandidate& cand) {
+  std::vector<HookTarget> targets{{cand.program, cand.target}};
+  for (const HookTarget& t : cand.more) {
+    if (std::string why; t.target == nullptr || HookPresent(vmlinux, cand.hook, t.target, &why)) {
+      targets.push_back(t);
+    }
+  }
+  return targets;
+}
+
+bool Disabled(const LoaderConfig& config, const std::string& family, const std::string& probe) {
+  for (const std::string& d : config.disabled) {
+    if (d == family || d == probe || d == absl::StrCat(family, "/", probe)) return true;
+  }
+  return false;
+}
+
+bpf_link* Attach(bpf_program* prog, Hook hook, absl::string_view target) {
+  // Classic tracepoints are attached by target, so one program can serve
+  // several of them; the others attach as their SEC() names say.
+  if (hook == Hook::kTracepoint) {
+    const size_t slash = target.find('/');
+    return bpf_program__attach_tracepoint(prog, std::string(target.substr(0, slash)).c_str(),
+                                          std::string(target.substr(slash + 1)).c_str());
+  }
+  return bpf_program__attach(prog);
 }
 
 }  // namespace
@@ -145,6 +178,15 @@ absl::Status ProbeSet::CreateSharedMaps(const LoaderConfig& config) {
 absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& config,
                                                          const std::vector<FamilySpec>& families) {
   libbpf_set_print(LibbpfPrint);
+  // A name that matches nothing is a typo that would leave probes on.
+  for (const std::string& d : config.disabled) {
+    bool known = false;
+    for (const FamilySpec& family : families) {
+      for (const ProbeSpec& probe : family.probes)
+        known |= Disabled(LoaderConfig{.disabled = {d}}, family.name, probe.name);
+    }
+    if (!known) return absl::InvalidArgumentError(absl::StrCat("nothing to disable named \"", d, "\""));
+  }
   std::unique_ptr<ProbeSet> set(new ProbeSet());
   if (absl::Status s = set->CreateSharedMaps(config); !s.ok()) return s;
   for (const FamilySpec& family : families) set->LoadFamily(family, config);
@@ -152,7 +194,9 @@ absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& con
   bool any = false;
   for (const ProbeState& p : set->probes_) {
     any |= p.attached;
-    if (p.attached) {
+    if (p.disabled) {
+      Logger("loader")->info("probe {}/{}: disabled", p.family, p.name);
+    } else if (p.attached) {
       Logger("loader")->info("probe {}/{}: attached via {}", p.family, p.name, p.hook);
     } else {
       Logger("loader")->warn("probe {}/{}: not available: {}", p.family, p.name,
@@ -166,6 +210,8 @@ absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& con
 absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& family, const LoaderConfig& config,
                                                              const std::vector<int>& choice, std::string* error,
                                                              std::vector<uint32_t>* verified_insns) {
+                                                             const btf* vmlinux, const std::vector<int>& choice,
+                                                             std::string* error) {
   LIBBPF_OPTS(bpf_object_open_opts, opts);
   if (!config.kernel_btf.empty()) opts.btf_custom_path = config.kernel_btf.c_str();
   auto obj = family.open(&opts, config);
@@ -193,6 +239,8 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
       logs[i].resize(kStatsLogSize);
       bpf_program__set_log_buf(chosen, logs[i].data(), logs[i].size());
       bpf_program__set_log_level(chosen, kLogStats);
+    for (const HookTarget& t : PresentTargets(vmlinux, family.probes[i].candidates[choice[i]])) {
+      bpf_program__set_autoload(bpf_object__find_program_by_name(o, t.program), true);
     }
   }
   tl_last_error.clear();
@@ -210,6 +258,11 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
   if (verified_insns != nullptr) {
     verified_insns->assign(family.probes.size(), 0);
     for (size_t i = 0; i < logs.size(); ++i) (*verified_insns)[i] = ProcessedInsns(logs[i].c_str());
+  if (family.after_load) {
+    if (absl::Status s = family.after_load(**obj, config); !s.ok()) {
+      *error = std::string(s.message());
+      return s;
+    }
   }
   return obj;
 }
@@ -223,6 +276,13 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
   for (size_t i = 0; i < family.probes.size(); ++i) {
     const ProbeSpec& spec = family.probes[i];
     ProbeState state{family.name, spec.name, "", false, {}, "", 0};
+    ProbeState state{family.name, spec.name, "", false, {}};
+    if (Disabled(config, family.name, spec.name)) {
+      state.disabled = true;
+      state.notes.push_back("disabled by config");
+      probes_.push_back(std::move(state));
+      continue;
+    }
     for (size_t c = 0; c < spec.candidates.size() && choice[i] < 0; ++c) {
       const HookCandidate& cand = spec.candidates[c];
       if (config.hooks == HookPolicy::kTracepointOnly && cand.hook != Hook::kRawTp && cand.hook != Hook::kTracepoint) {
@@ -237,7 +297,11 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
     }
     probes_.push_back(std::move(state));
   }
-  btf__free(vmlinux);
+  if (std::all_of(choice.begin(), choice.end(), [](int c) { return c < 0; })) {
+    // Nothing to load: no object, so a disabled family costs nothing.
+    btf__free(vmlinux);
+    return;
+  }
 
   // Load everything chosen at once; on failure, find the programs this
   // kernel's verifier refuses, one probe at a time, and fall back for those.
@@ -245,23 +309,26 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
   std::vector<uint32_t> insns;
   tl_trial = true;
   auto obj = TryLoad(family, config, choice, &error, &insns);
+  auto obj = TryLoad(family, config, vmlinux, choice, &error);
   if (!obj.ok()) {
     for (size_t i = 0; i < family.probes.size(); ++i) {
       while (choice[i] >= 0) {
         std::vector<int> alone(family.probes.size(), -1);
         alone[i] = choice[i];
-        if (TryLoad(family, config, alone, &error).ok()) break;
+        if (TryLoad(family, config, vmlinux, alone, &error).ok()) break;
         const HookCandidate& cand = family.probes[i].candidates[choice[i]];
         probes_[first + i].notes.push_back(absl::StrCat(HookName(cand.hook), ": ", error));
         choice[i] = choice[i] + 1 < static_cast<int>(family.probes[i].candidates.size()) ? choice[i] + 1 : -1;
       }
     }
     obj = TryLoad(family, config, choice, &error, &insns);
+    obj = TryLoad(family, config, vmlinux, choice, &error);
   }
   tl_trial = false;
   if (!obj.ok()) {
     for (size_t i = 0; i < family.probes.size(); ++i)
       probes_[first + i].notes.push_back(std::string(obj.status().message()));
+    btf__free(vmlinux);
     return;
   }
 
@@ -279,7 +346,19 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
     }
     links_.push_back(link);
     state.attached = true;
+    for (const HookTarget& t : PresentTargets(vmlinux, cand)) {
+      if (t.target == nullptr) continue;
+      bpf_link* link = Attach(bpf_object__find_program_by_name((*obj)->object(), t.program), cand.hook, t.target);
+      if (link == nullptr) {
+        state.notes.push_back(
+            std::string(LibbpfStatus(-errno, absl::StrCat("attach ", state.hook, " ", t.target)).message()));
+        state.attached = false;
+        continue;
+      }
+      links_.push_back(link);
+    }
   }
+  btf__free(vmlinux);
   objects_.push_back(*std::move(obj));
 }
 
@@ -306,6 +385,16 @@ void ProbeSet::Detach() {
 
 ProbeSet::~ProbeSet() {
   Detach();
+  // Tail-call tables hold their programs until the kernel clears them, which
+  // it does only later, from a work queue, once the last fd is closed: empty
+  // them here so every program is gone when the sensor is.
+  for (const auto& obj : objects_) {
+    bpf_map* map;
+    bpf_object__for_each_map(map, obj->object()) {
+      if (bpf_map__type(map) != BPF_MAP_TYPE_PROG_ARRAY) continue;
+      for (uint32_t key = 0; key < bpf_map__max_entries(map); ++key) bpf_map_delete_elem(bpf_map__fd(map), &key);
+    }
+  }
   objects_.clear();
   for (int fd : {ring_fd_, stats_fd_, scratch_fd_}) {
     if (fd >= 0) close(fd);

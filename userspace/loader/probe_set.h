@@ -8,10 +8,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "loader/file_filter.h"
 #include "vigil_abi.h"
 
 struct bpf_link;
 struct bpf_object;
+struct btf;
 struct bpf_object_open_opts;
 
 namespace vigil {
@@ -38,6 +40,10 @@ struct LoaderConfig {
   // Security family, kernels without module support only: see module-load
   // attempts on the raw syscall tracepoints, which cost every syscall.
   bool module_syscall_fallback = false;
+  // Probes not loaded at all: a family ("file"), a probe ("open") or both
+  // ("file/open"). Their programs are switched off before load.
+  std::vector<std::string> disabled;
+  FileFilterConfig file;
 };
 
 // Hook kinds, in the order a family usually prefers them. Tracepoints are the
@@ -52,11 +58,23 @@ enum class Hook {
 };
 const char* HookName(Hook hook);
 
+// A program of a family's object and where it attaches.
+struct HookTarget {
+  const char* program;
+  const char* target;
+};
+
 // One way to attach a probe: a program in the family's object.
 struct HookCandidate {
   const char* program;
   Hook hook;
   const char* target;
+  // More attachments of the same hook kind that make up this candidate (a
+  // syscall's exit half, sibling syscalls; a program may repeat with another
+  // target). Each is attached where this kernel has its target; the first
+  // (program, target) above decides whether the candidate is usable. A null
+  // target loads the program without attaching it (a tail-call target).
+  std::vector<HookTarget> more = {};
 };
 
 // A probe is what the user sees in `status` ("exec"); its candidates are
@@ -76,6 +94,7 @@ struct ProbeState {
   std::vector<std::string> notes;  // why candidates were passed over, attach errors
   std::string program;             // the BPF program loaded for it
   uint32_t verified_insns = 0;     // instructions the verifier processed (0: not measured)
+  bool disabled = false;           // switched off by LoaderConfig::disabled
 };
 
 // A BPF object of one family, type-erased over its skeleton.
@@ -91,6 +110,9 @@ struct FamilySpec {
   std::vector<ProbeSpec> probes;
   // Opens a fresh object and writes the config into its read-only data.
   std::function<absl::StatusOr<std::unique_ptr<BpfObject>>(const bpf_object_open_opts*, const LoaderConfig&)> open;
+  // Optional: fills the object's maps from the config after load, before
+  // anything is attached (filter tables).
+  std::function<absl::Status(BpfObject&, const LoaderConfig&)> after_load = nullptr;
 };
 
 // Kernel counters summed over CPUs: [kind][VIGIL_CNT_*].
@@ -118,6 +140,8 @@ class ProbeSet {
   absl::StatusOr<std::unique_ptr<BpfObject>> TryLoad(const FamilySpec& family, const LoaderConfig& config,
                                                      const std::vector<int>& choice, std::string* error,
                                                      std::vector<uint32_t>* verified_insns = nullptr);
+                                                     const btf* vmlinux, const std::vector<int>& choice,
+                                                     std::string* error);
   void LoadFamily(const FamilySpec& family, const LoaderConfig& config);
 
   int ring_fd_ = -1;

@@ -120,8 +120,9 @@ void ProcessCache::Enrich(v1::Event& event) {
     case v1::EVENT_KIND_EXEC: {
       Entry* before = Find(p.exec_id());
       if (before == nullptr) before = LearnFromProc(p);
-      // cwd survives exec, and a relative filename is relative to it.
-      if (before != nullptr) p.set_cwd(before->process.cwd());
+      // cwd survives exec, and a relative filename is relative to it. The
+      // kernel's cwd at exec wins; what we knew before is a fallback.
+      if (before != nullptr && p.cwd().empty()) p.set_cwd(before->process.cwd());
       p.set_exe(Resolve(p.exe(), p.cwd()));
       Insert(p);
       AddAncestors(event);

@@ -36,5 +36,6 @@ struct Check {
 std::vector<Check> ProcessChecks();
 std::vector<Check> SecurityChecks();
 std::vector<Check> NetworkChecks();
+std::vector<Check> FileChecks();
 
 }  // namespace vigil::selftest

@@ -49,6 +49,16 @@ absl::Status Validate(const SensorConfig& c) {
     return bad("container wait must be between 0 and 5s");
   }
   if (c.runtime_timeout <= absl::ZeroDuration()) return bad("runtime timeout must be positive");
+  for (const auto* list : {&c.loader.file.sensitive, &c.loader.file.include, &c.loader.file.exclude}) {
+    for (const std::string& prefix : *list) {
+      if (prefix.empty() || prefix.size() > VIGIL_PREFIX_MAX) {
+        return bad("file path prefix \"", prefix, "\" must have 1 to ", VIGIL_PREFIX_MAX, " bytes");
+      }
+      if (list != &c.loader.file.sensitive && prefix[0] != '/') {
+        return bad("file include/exclude prefix \"", prefix, "\" is not absolute");
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

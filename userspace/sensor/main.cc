@@ -72,6 +72,14 @@ ABSL_FLAG(uint64_t, container_metadata_cache_size, 8192, "containers remembered 
 ABSL_FLAG(bool, module_syscall_fallback, false,
           "on kernels without module support (no module tracepoints), still report module-load attempts, "
           "through raw syscall tracepoints that add to every syscall's cost");
+ABSL_FLAG(std::vector<std::string>, disable, {},
+          "probes not to load, comma-separated: a family (file), a probe (open) or family/probe (file/open)");
+ABSL_FLAG(std::vector<std::string>, sensitive_paths, vigil::FileFilterConfig::DefaultSensitivePaths(),
+          "path prefixes whose opens are reported even read-only; a relative entry is under every home directory");
+ABSL_FLAG(std::vector<std::string>, file_include, {},
+          "when set, only file events under these absolute path prefixes (and sensitive paths) are reported");
+ABSL_FLAG(std::vector<std::string>, file_exclude, {}, "absolute path prefixes whose file events are never reported");
+ABSL_FLAG(bool, file_writes_only, true, "report opens only for write/create/truncate (and of sensitive paths)");
 
 namespace {
 
@@ -154,6 +162,11 @@ int main(int argc, char** argv) {
   config.container_cache_size = absl::GetFlag(FLAGS_container_cache_size);
   config.container_metadata_cache_size = absl::GetFlag(FLAGS_container_metadata_cache_size);
   config.loader.module_syscall_fallback = absl::GetFlag(FLAGS_module_syscall_fallback);
+  config.loader.disabled = absl::GetFlag(FLAGS_disable);
+  config.loader.file.sensitive = absl::GetFlag(FLAGS_sensitive_paths);
+  config.loader.file.include = absl::GetFlag(FLAGS_file_include);
+  config.loader.file.exclude = absl::GetFlag(FLAGS_file_exclude);
+  config.loader.file.writes_only = absl::GetFlag(FLAGS_file_writes_only);
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.

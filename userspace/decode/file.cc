@@ -1,0 +1,135 @@
+// File family: open, unlink, rename, chmod, chown, utimes.
+#include <fcntl.h>
+
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/utf8.h"
+#include "decode/families.h"
+#include "decode/record.h"
+#include "vigil_abi.h"
+
+namespace vigil::decode {
+
+namespace {
+
+const char* OpName(uint32_t op) {
+  static constexpr const char* kNames[VIGIL_FILE_OP_MAX] = {
+      nullptr,  "openat",   "openat2", "open",   "creat",    "unlinkat", "unlink", "rmdir",  "renameat2", "renameat",
+      "rename", "fchmodat", "chmod",   "fchmod", "fchownat", "chown",    "lchown", "fchown", "utimensat", "fchmodat2",
+  };
+  return op < VIGIL_FILE_OP_MAX ? kNames[op] : nullptr;
+}
+
+bool IsOpen(uint32_t op) {
+  return op == VIGIL_FILE_OP_OPENAT || op == VIGIL_FILE_OP_OPENAT2 || op == VIGIL_FILE_OP_OPEN ||
+         op == VIGIL_FILE_OP_CREAT;
+}
+
+// Drops "." components and repeated slashes, which the kernel resolves
+// without looking; ".." stays, since it depends on symlinks.
+std::string Normalize(absl::string_view path) {
+  if (path.empty() || path[0] != '/') return std::string(path);
+  std::vector<absl::string_view> kept;
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    if (part != ".") kept.push_back(part);
+  }
+  const bool dir = path.back() == '/' && !kept.empty();
+  return absl::StrCat("/", absl::StrJoin(kept, "/"), dir ? "/" : "");
+}
+
+void AddOpenFlags(uint32_t flags, v1::File* f) {
+  switch (flags & O_ACCMODE) {
+    case O_RDONLY:
+      f->add_open_flags("O_RDONLY");
+      break;
+    case O_WRONLY:
+      f->add_open_flags("O_WRONLY");
+      break;
+    default:
+      f->add_open_flags("O_RDWR");
+      break;
+  }
+  static constexpr std::pair<uint32_t, const char*> kFlags[] = {
+      {O_CREAT, "O_CREAT"},         {O_EXCL, "O_EXCL"},
+      {O_NOCTTY, "O_NOCTTY"},       {O_TRUNC, "O_TRUNC"},
+      {O_APPEND, "O_APPEND"},       {O_NONBLOCK, "O_NONBLOCK"},
+      {O_DSYNC, "O_DSYNC"},         {O_DIRECT, "O_DIRECT"},
+      {O_DIRECTORY, "O_DIRECTORY"}, {O_NOFOLLOW, "O_NOFOLLOW"},
+      {O_NOATIME, "O_NOATIME"},     {O_CLOEXEC, "O_CLOEXEC"},
+      {O_PATH, "O_PATH"},           {O_TMPFILE & ~O_DIRECTORY, "O_TMPFILE"},
+  };
+  for (const auto& [bit, name] : kFlags) {
+    if ((flags & bit) == bit) f->add_open_flags(name);
+  }
+}
+
+}  // namespace
+
+absl::Status DecodeFile(uint16_t kind, absl::Span<const uint8_t> record, const DecoderOptions& /*options*/,
+                        v1::Event& out) {
+  if (FileKindName(kind) == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown event kind ", kind));
+  if (auto s = ExpectAtLeast<vigil_file>(record, "file"); !s.ok()) return s;
+  const auto e = Load<vigil_file>(record);
+  if (e.path_len > VIGIL_PATH_MAX || e.path2_len > VIGIL_PATH_MAX ||
+      sizeof(vigil_file) + e.path_len + e.path2_len != record.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("file record of ", record.size(), " bytes holds path_len ",
+                                                   e.path_len, " and path2_len ", e.path2_len));
+  }
+  const char* op = OpName(e.op);
+  if (op == nullptr) return absl::InvalidArgumentError(absl::StrCat("file record has unknown syscall ", e.op));
+  const char* path = reinterpret_cast<const char*>(record.data() + sizeof(vigil_file));
+
+  out.set_kind(static_cast<v1::EventKind>(kind));
+  v1::File* f = out.mutable_file();
+  f->set_path(Normalize(SanitizeUtf8(CString(path, e.path_len))));
+  if (e.path2_len > 0) f->set_new_path(Normalize(SanitizeUtf8(CString(path + e.path_len, e.path2_len))));
+  f->set_syscall(op);
+  f->set_result(e.result);
+  if (e.result < 0) {
+    const char* name = strerrorname_np(static_cast<int>(-e.result));
+    f->set_error(name != nullptr ? name : absl::StrCat("errno ", -e.result));
+  }
+  f->set_flags(e.flags);
+  f->set_sensitive((e.vflags & VIGIL_FILE_SENSITIVE) != 0);
+  f->set_path_truncated((e.vflags & (VIGIL_FILE_PATH_TRUNCATED | VIGIL_FILE_PATH2_TRUNCATED)) != 0);
+  switch (kind) {
+    case VIGIL_KIND_FILE_OPEN:
+      if (IsOpen(e.op)) AddOpenFlags(e.flags, f);
+      if ((e.flags & O_CREAT) != 0 || (e.flags & O_TMPFILE) == O_TMPFILE) f->set_mode(e.mode);
+      break;
+    case VIGIL_KIND_FILE_CHMOD:
+      f->set_mode(e.mode);
+      break;
+    case VIGIL_KIND_FILE_CHOWN:
+      if (e.uid != VIGIL_FILE_ID_UNCHANGED) f->set_uid(e.uid);
+      if (e.gid != VIGIL_FILE_ID_UNCHANGED) f->set_gid(e.gid);
+      break;
+    default:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+const char* FileKindName(uint16_t kind) {
+  switch (kind) {
+    case VIGIL_KIND_FILE_OPEN:
+      return "file_open";
+    case VIGIL_KIND_FILE_UNLINK:
+      return "file_unlink";
+    case VIGIL_KIND_FILE_RENAME:
+      return "file_rename";
+    case VIGIL_KIND_FILE_CHMOD:
+      return "file_chmod";
+    case VIGIL_KIND_FILE_CHOWN:
+      return "file_chown";
+    case VIGIL_KIND_FILE_UTIMES:
+      return "file_utimes";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace vigil::decode

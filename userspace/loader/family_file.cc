@@ -1,0 +1,112 @@
+// File family: opens, unlink, rename, chmod, chown, utimensat on the
+// syscalls/sys_{enter,exit}_* tracepoints, with the path filters of
+// LoaderConfig::file applied in the kernel.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "file.skel.h"
+#include "loader/families.h"
+#include "loader/skeleton.h"
+
+namespace vigil {
+
+namespace {
+
+// One syscall: its enter program, and the shared exit program at its exit.
+std::vector<HookTarget> Syscall(const char* program, const char* enter, const char* exit) {
+  return {{program, enter}, {"vigil_file_exit", exit}};
+}
+
+// A probe on the first syscall of `syscalls` ("openat": present on every
+// architecture); the others are attached where the kernel has them.
+ProbeSpec FileProbe(const char* name, const std::vector<std::vector<HookTarget>>& syscalls) {
+  HookCandidate cand{
+      syscalls[0][0].program, Hook::kTracepoint, syscalls[0][0].target, {{"vigil_file_filter", nullptr}}};
+  for (size_t s = 0; s < syscalls.size(); ++s) {
+    for (size_t t = s == 0 ? 1 : 0; t < syscalls[s].size(); ++t) cand.more.push_back(syscalls[s][t]);
+  }
+  return ProbeSpec{name, {cand}};
+}
+
+#define VIGIL_SYSCALL(sys) Syscall("vigil_file_" #sys, "syscalls/sys_enter_" #sys, "syscalls/sys_exit_" #sys)
+
+constexpr const char* kPrefixMaps[] = {"vigil_file_sensitive", "vigil_file_include", "vigil_file_exclude"};
+
+std::vector<std::string> PrefixList(const LoaderConfig& config, size_t map) {
+  switch (map) {
+    case 0:
+      return ExpandHomePaths(config.file.sensitive);
+    case 1:
+      return config.file.include;
+    default:
+      return config.file.exclude;
+  }
+}
+
+absl::Status FillPrefixMap(bpf_object* obj, const char* name, const std::vector<std::string>& prefixes) {
+  bpf_map* map = bpf_object__find_map_by_name(obj, name);
+  if (map == nullptr) return absl::InternalError(absl::StrCat("file object has no map ", name));
+  const uint8_t one = 1;
+  for (const std::string& prefix : prefixes) {
+    // The kernel compares this many bytes at most (an LPM trie's limit).
+    if (prefix.size() > VIGIL_PREFIX_MAX) {
+      return absl::InvalidArgumentError(absl::StrCat("path prefix longer than ", VIGIL_PREFIX_MAX, " bytes: ", prefix));
+    }
+    vigil_prefix_key key{};
+    key.prefixlen = static_cast<uint32_t>(prefix.size() * 8);
+    std::memcpy(key.data, prefix.data(), prefix.size());
+    if (bpf_map_update_elem(bpf_map__fd(map), &key, &one, BPF_ANY) != 0) {
+      return LibbpfStatus(-errno, absl::StrCat("add prefix ", prefix, " to ", name));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+FamilySpec FileFamily() {
+  using FileSkel = Skeleton<file_bpf, file_bpf__open_opts, file_bpf__destroy>;
+  return FamilySpec{
+      "file",
+      {
+          FileProbe("open", {VIGIL_SYSCALL(openat), VIGIL_SYSCALL(openat2), VIGIL_SYSCALL(open), VIGIL_SYSCALL(creat)}),
+          FileProbe("unlink", {VIGIL_SYSCALL(unlinkat), VIGIL_SYSCALL(unlink), VIGIL_SYSCALL(rmdir)}),
+          FileProbe("rename", {VIGIL_SYSCALL(renameat2), VIGIL_SYSCALL(renameat), VIGIL_SYSCALL(rename)}),
+          FileProbe("chmod",
+                    {VIGIL_SYSCALL(fchmodat), VIGIL_SYSCALL(fchmodat2), VIGIL_SYSCALL(chmod), VIGIL_SYSCALL(fchmod)}),
+          FileProbe("chown",
+                    {VIGIL_SYSCALL(fchownat), VIGIL_SYSCALL(chown), VIGIL_SYSCALL(lchown), VIGIL_SYSCALL(fchown)}),
+          FileProbe("utimes", {VIGIL_SYSCALL(utimensat)}),
+      },
+      [](const bpf_object_open_opts* opts, const LoaderConfig& config) -> absl::StatusOr<std::unique_ptr<BpfObject>> {
+        auto skel = FileSkel::Make(opts);
+        if (!skel.ok()) return skel.status();
+        file_bpf* s = (*skel)->skel();
+        s->rodata->vigil_file_writes_only = config.file.writes_only ? 1 : 0;
+        s->rodata->vigil_file_has_include = config.file.include.empty() ? 0 : 1;
+        // An LPM trie cannot have zero entries.
+        for (size_t m = 0; m < std::size(kPrefixMaps); ++m) {
+          const size_t n = std::max<size_t>(PrefixList(config, m).size(), 1);
+          bpf_map__set_max_entries(bpf_object__find_map_by_name(s->obj, kPrefixMaps[m]), static_cast<uint32_t>(n));
+        }
+        return std::unique_ptr<BpfObject>(*std::move(skel));
+      },
+      [](BpfObject& obj, const LoaderConfig& config) -> absl::Status {
+        // Every enter program tail-calls the shared filter (file.bpf.c).
+        const int tail = bpf_map__fd(bpf_object__find_map_by_name(obj.object(), "vigil_file_tail"));
+        const int filter = bpf_program__fd(bpf_object__find_program_by_name(obj.object(), "vigil_file_filter"));
+        const uint32_t zero = 0;
+        if (bpf_map_update_elem(tail, &zero, &filter, BPF_ANY) != 0) {
+          return LibbpfStatus(-errno, "set the file filter tail call");
+        }
+        for (size_t m = 0; m < std::size(kPrefixMaps); ++m) {
+          if (absl::Status s = FillPrefixMap(obj.object(), kPrefixMaps[m], PrefixList(config, m)); !s.ok()) return s;
+        }
+        return absl::OkStatus();
+      }};
+}
+
+}  // namespace vigil

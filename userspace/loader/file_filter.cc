@@ -1,0 +1,64 @@
+#include "loader/file_filter.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace vigil {
+
+std::vector<std::string> FileFilterConfig::DefaultSensitivePaths() {
+  return {
+      "/etc/shadow",
+      "/etc/gshadow",
+      "/etc/sudoers",
+      "/etc/sudoers.d/",
+      "/etc/ld.so.preload",
+      // Service account tokens mounted into pods (/var/run is a link to /run
+      // on most nodes, but not inside every container image).
+      "/var/run/secrets/kubernetes.io/serviceaccount/",
+      "/run/secrets/kubernetes.io/serviceaccount/",
+      "/var/lib/kubelet/kubeconfig",
+      "/var/lib/kubelet/pki/",
+      "/etc/kubernetes/",
+      "/root/.ssh/",
+      "/etc/ssh/ssh_host_",
+      ".ssh/",
+      ".aws/credentials",
+      ".azure/",
+      ".config/gcloud/",
+      ".kube/config",
+  };
+}
+
+std::vector<std::string> ExpandHomePaths(const std::vector<std::string>& paths, const std::string& passwd_path,
+                                         const std::string& home_root) {
+  std::set<std::string> homes{"/root"};
+  std::ifstream passwd(passwd_path);
+  for (std::string line; std::getline(passwd, line);) {
+    std::vector<std::string> fields = absl::StrSplit(line, ':');
+    std::error_code ec;
+    if (fields.size() >= 6 && fields[5].size() > 1 && fields[5][0] == '/' &&
+        std::filesystem::is_directory(fields[5], ec)) {
+      homes.insert(fields[5]);
+    }
+  }
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(home_root, ec)) {
+    if (entry.is_directory(ec)) homes.insert(entry.path().string());
+  }
+  std::vector<std::string> out;
+  for (const std::string& p : paths) {
+    if (p.empty()) continue;
+    if (p[0] == '/') {
+      out.push_back(p);
+      continue;
+    }
+    for (const std::string& home : homes) out.push_back(absl::StrCat(home, "/", p));
+  }
+  return out;
+}
+
+}  // namespace vigil
