@@ -13,7 +13,8 @@ pkgs=(
   # kernel matrix (scripts/vm-matrix.sh): qemu boots Debian kernels with a
   # busybox initramfs; apt and dpkg-deb fetch and unpack kernel packages.
   qemu-system-x86 busybox-static cpio debian-archive-keyring apt dpkg binutils
-  # azure-logs forwarder (libcurl, nlohmann-json) and its test server (cpp-httplib, openssl CLI)
+  # azure-logs forwarder (libcurl, nlohmann-json) and its test server (cpp-httplib);
+  # test certificates (mTLS, HTTPS) are made with the openssl CLI
   libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev openssl
   # vigilctl filters (re2), the metrics server (cpp-httplib), its terminal test (tmux)
   libre2-dev tmux
@@ -21,9 +22,6 @@ pkgs=(
   # real containerd + runc for the e2e tests
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   containerd runc
-  libre2-dev libcpp-httplib-dev tmux openssl
-  # collector uplink e2e tests: certificates made with the openssl CLI
-  openssl
 )
 
 missing=()

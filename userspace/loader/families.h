@@ -9,10 +9,9 @@
 namespace vigil {
 
 FamilySpec ProcessFamily();
-FamilySpec SecurityFamily();
 FamilySpec NetworkFamily();
-FamilySpec SecurityFamily(const LoaderConfig& config);
 FamilySpec FileFamily();
+FamilySpec SecurityFamily(const LoaderConfig& config);
 
 std::vector<FamilySpec> BuiltinFamilies(const LoaderConfig& config = {});
 

@@ -208,10 +208,9 @@ absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& con
 }
 
 absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& family, const LoaderConfig& config,
-                                                             const std::vector<int>& choice, std::string* error,
-                                                             std::vector<uint32_t>* verified_insns) {
                                                              const btf* vmlinux, const std::vector<int>& choice,
-                                                             std::string* error) {
+                                                             std::string* error,
+                                                             std::vector<uint32_t>* verified_insns) {
   LIBBPF_OPTS(bpf_object_open_opts, opts);
   if (!config.kernel_btf.empty()) opts.btf_custom_path = config.kernel_btf.c_str();
   auto obj = family.open(&opts, config);
@@ -232,15 +231,15 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
   std::vector<std::string> logs(family.probes.size());  // per probe, when config.verifier_stats
   for (size_t i = 0; i < family.probes.size(); ++i) {
     if (choice[i] < 0) continue;
-    const char* name = family.probes[i].candidates[choice[i]].program;
-    bpf_program* chosen = bpf_object__find_program_by_name(o, name);
-    bpf_program__set_autoload(chosen, true);
+    for (const HookTarget& t : PresentTargets(vmlinux, family.probes[i].candidates[choice[i]])) {
+      bpf_program__set_autoload(bpf_object__find_program_by_name(o, t.program), true);
+    }
+    // Statistics of the candidate's main program, the one status names.
     if (config.verifier_stats) {
+      bpf_program* chosen = bpf_object__find_program_by_name(o, family.probes[i].candidates[choice[i]].program);
       logs[i].resize(kStatsLogSize);
       bpf_program__set_log_buf(chosen, logs[i].data(), logs[i].size());
       bpf_program__set_log_level(chosen, kLogStats);
-    for (const HookTarget& t : PresentTargets(vmlinux, family.probes[i].candidates[choice[i]])) {
-      bpf_program__set_autoload(bpf_object__find_program_by_name(o, t.program), true);
     }
   }
   tl_last_error.clear();
@@ -258,6 +257,7 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
   if (verified_insns != nullptr) {
     verified_insns->assign(family.probes.size(), 0);
     for (size_t i = 0; i < logs.size(); ++i) (*verified_insns)[i] = ProcessedInsns(logs[i].c_str());
+  }
   if (family.after_load) {
     if (absl::Status s = family.after_load(**obj, config); !s.ok()) {
       *error = std::string(s.message());
@@ -276,7 +276,6 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
   for (size_t i = 0; i < family.probes.size(); ++i) {
     const ProbeSpec& spec = family.probes[i];
     ProbeState state{family.name, spec.name, "", false, {}, "", 0};
-    ProbeState state{family.name, spec.name, "", false, {}};
     if (Disabled(config, family.name, spec.name)) {
       state.disabled = true;
       state.notes.push_back("disabled by config");
@@ -308,8 +307,7 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
   std::string error;
   std::vector<uint32_t> insns;
   tl_trial = true;
-  auto obj = TryLoad(family, config, choice, &error, &insns);
-  auto obj = TryLoad(family, config, vmlinux, choice, &error);
+  auto obj = TryLoad(family, config, vmlinux, choice, &error, &insns);
   if (!obj.ok()) {
     for (size_t i = 0; i < family.probes.size(); ++i) {
       while (choice[i] >= 0) {
@@ -321,8 +319,7 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
         choice[i] = choice[i] + 1 < static_cast<int>(family.probes[i].candidates.size()) ? choice[i] + 1 : -1;
       }
     }
-    obj = TryLoad(family, config, choice, &error, &insns);
-    obj = TryLoad(family, config, vmlinux, choice, &error);
+    obj = TryLoad(family, config, vmlinux, choice, &error, &insns);
   }
   tl_trial = false;
   if (!obj.ok()) {
@@ -339,12 +336,6 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
     state.hook = HookName(cand.hook);
     state.program = cand.program;
     state.verified_insns = insns[i];
-    bpf_link* link = bpf_program__attach(bpf_object__find_program_by_name((*obj)->object(), cand.program));
-    if (link == nullptr) {
-      state.notes.push_back(std::string(LibbpfStatus(-errno, absl::StrCat("attach ", state.hook)).message()));
-      continue;
-    }
-    links_.push_back(link);
     state.attached = true;
     for (const HookTarget& t : PresentTargets(vmlinux, cand)) {
       if (t.target == nullptr) continue;

@@ -138,10 +138,9 @@ class ProbeSet {
   absl::Status CreateSharedMaps(const LoaderConfig& config);
   // `verified_insns` (one per probe) is filled when config.verifier_stats.
   absl::StatusOr<std::unique_ptr<BpfObject>> TryLoad(const FamilySpec& family, const LoaderConfig& config,
-                                                     const std::vector<int>& choice, std::string* error,
-                                                     std::vector<uint32_t>* verified_insns = nullptr);
                                                      const btf* vmlinux, const std::vector<int>& choice,
-                                                     std::string* error);
+                                                     std::string* error,
+                                                     std::vector<uint32_t>* verified_insns = nullptr);
   void LoadFamily(const FamilySpec& family, const LoaderConfig& config);
 
   int ring_fd_ = -1;

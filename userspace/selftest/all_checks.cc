@@ -14,6 +14,9 @@ void Append(std::vector<Check>& all, std::vector<Check> family) {
 std::vector<Check> AllChecks() {
   std::vector<Check> all;
   Append(all, ProcessChecks());
+  Append(all, NetworkChecks());
+  Append(all, FileChecks());
+  Append(all, SecurityChecks());
   return all;
 }
 

@@ -133,10 +133,6 @@ int main(int argc, char** argv) {
     std::cerr << "vigil-sensor: --self_test_break must be exec or empty, not " << config.loader.break_probe << "\n";
     return 2;
   }
-  if (absl::GetFlag(FLAGS_self_test)) {
-    config.loader.verifier_stats = true;
-    return vigil::selftest::RunSelfTest(config, vigil::selftest::AllChecks(), std::cout);
-  }
   config.uplink.target = absl::GetFlag(FLAGS_collector);
   config.uplink.plaintext = absl::GetFlag(FLAGS_collector_plaintext);
   config.uplink.ca_file = absl::GetFlag(FLAGS_collector_ca);
@@ -167,6 +163,14 @@ int main(int argc, char** argv) {
   config.loader.file.include = absl::GetFlag(FLAGS_file_include);
   config.loader.file.exclude = absl::GetFlag(FLAGS_file_exclude);
   config.loader.file.writes_only = absl::GetFlag(FLAGS_file_writes_only);
+  if (absl::GetFlag(FLAGS_self_test)) {
+    config.loader.verifier_stats = true;
+    // A one-shot check serves nothing: it must not take a running sensor's
+    // socket or port.
+    config.api_socket.clear();
+    config.metrics_address.clear();
+    return vigil::selftest::RunSelfTest(config, vigil::selftest::AllChecks(), std::cout);
+  }
 
   // Signals are taken synchronously by the main thread; every thread the
   // sensor starts inherits this mask.
