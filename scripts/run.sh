@@ -12,9 +12,12 @@ state=${VIGIL_STATE_DIR:-/var/lib/vigil}
 events=${VIGIL_EVENTS:-$state/collector/events.jsonl}
 port=${VIGIL_COLLECTOR_PORT:-7443}
 mkdir -p "$state/collector" "$(dirname "$events")"
+rm -f "$state/collector/port"
 
-"$bin/collector/vigil-collector" --listen="127.0.0.1:$port" --plaintext --forwarders=file \
-  --spool_dir="$state/collector" --file_path="$events" &
+# Its own session: Ctrl-C reaches the sensor only, and the collector is
+# stopped after the sensor has delivered its last events.
+setsid "$bin/collector/vigil-collector" --listen="127.0.0.1:$port" --plaintext --forwarders=file \
+  --spool_dir="$state/collector" --file_path="$events" --port_file="$state/collector/port" &
 collector=$!
 sensor=
 stop() {
@@ -23,6 +26,7 @@ stop() {
   kill -TERM "$collector" 2>/dev/null && wait "$collector" || true
 }
 trap stop INT TERM EXIT
+for _ in $(seq 100); do [ -s "$state/collector/port" ] && break; sleep 0.1; done  # listening
 echo "run: events go to $events (tail -f it)" >&2
 "$bin/sensor/vigil-sensor" --collector="127.0.0.1:$port" --collector_plaintext \
   --spool_dir="$state/spool" --output=/dev/null "$@" &

@@ -66,8 +66,11 @@ struct Delivery {
 };
 
 // Waits until every event id the sensors wrote locally is at the collector.
+// Generous: the sensor sees every process on this shared machine, so a busy
+// neighbour can make it 100k events, and the file forwarder's JSON encoding
+// (~7k events/s on a loaded 2-core machine) then takes a while.
 Delivery WaitDelivered(std::vector<SensorProcess*> sensors, const CollectorProcess& collector,
-                       absl::Duration timeout = absl::Seconds(60)) {
+                       absl::Duration timeout = absl::Seconds(180)) {
   std::set<std::string> ids;
   for (SensorProcess* s : sensors) {
     for (const v1::Event& e : s->Events()) ids.insert(e.id());
