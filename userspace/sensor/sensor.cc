@@ -115,7 +115,7 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
             .max_cgroups = config.container_cache_size,
             .max_containers = config.container_metadata_cache_size,
             .pending_wait = config.container_wait,
-            // Late events of a removed container wait as long as those of an exited process.
+            // A removed container serves its late events as long as an exited process does.
             .removed_grace = config.exit_grace,
         },
         RuntimeClients(config));
