@@ -171,8 +171,7 @@ TEST_F(FileDecoderTest, RejectsUnknownKindOfTheFamily) {
   FileSpec s;
   s.kind = VIGIL_KIND_FILE_FIRST + 10;
   v1::Event e;
-  EXPECT_THAT(Decode(FileRecord(s), e),
-              StatusIs(absl::StatusCode::kInvalidArgument, "unknown event kind 42"));
+  EXPECT_THAT(Decode(FileRecord(s), e), StatusIs(absl::StatusCode::kInvalidArgument, "unknown event kind 42"));
 }
 
 // Random bytes after a valid header never crash the decoder or read past
