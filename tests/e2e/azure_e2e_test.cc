@@ -238,6 +238,13 @@ TEST_F(AzureE2E, ThrottledAndFailingApiExactlyOnce) {
   EXPECT_GE(m["vigil_collector_delivery_latency_seconds_count{forwarder=\"azure-logs\"}"], d.expected);
   EXPECT_EQ(m.count("vigil_collector_spool_bytes"), 1u);
   EXPECT_EQ(m.count("vigil_collector_streams"), 1u);
+  const double count = m["vigil_collector_delivery_latency_seconds_count{forwarder=\"azure-logs\"}"];
+  const double sum = m["vigil_collector_delivery_latency_seconds_sum{forwarder=\"azure-logs\"}"];
+  std::cout << d.expected
+            << " events; Azure calls 204/429/500: " << m["vigil_collector_azure_calls_total{status=\"204\"}"] << "/"
+            << m["vigil_collector_azure_calls_total{status=\"429\"}"] << "/"
+            << m["vigil_collector_azure_calls_total{status=\"500\"}"] << "; mean delivery latency "
+            << (count > 0 ? sum / count : 0) << " s\n";
 }
 
 // SIGKILL mid-stream, then a restart on the same port: at least once.
