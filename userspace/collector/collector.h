@@ -48,7 +48,8 @@ absl::Status Validate(const CollectorConfig& config);
 class Collector {
  public:
   // The vigil_collector_* metrics go to `metrics` (which must outlive the
-  // collector), or to a registry of its own when null.
+  // collector, and not be scraped once it is gone: a scrape hook reads the
+  // spool), or to a registry of its own when null.
   static absl::StatusOr<std::unique_ptr<Collector>> Start(const CollectorConfig& config,
                                                           std::vector<std::unique_ptr<Forwarder>> forwarders,
                                                           metrics::Registry* metrics = nullptr);
