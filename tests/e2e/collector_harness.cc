@@ -77,6 +77,7 @@ absl::Status CollectorProcess::Start(int port) {
   std::vector<std::string> args = {VIGIL_COLLECTOR_PATH, absl::StrCat("--listen=127.0.0.1:", port),
                                    "--spool_dir=" + dir_ + "/spool", "--file_path=" + output_path_,
                                    "--port_file=" + port_file_};
+  args.push_back("--metrics_address=127.0.0.1:0");  // never the fixed :9477 in tests (int5)
   args.insert(args.end(), flags_.begin(), flags_.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -63,13 +64,20 @@ class Collector::Service final : public v1::Collector::Service {
   grpc::Status Publish(grpc::ServerContext* context,
                        grpc::ServerReaderWriter<v1::PublishResponse, v1::PublishRequest>* stream) override {
     auto log = Logger("collector");
+    const StreamMetrics& m = collector_->stream_metrics_;
+    m.streams->Add(1);
+    absl::Cleanup disconnected = [&m] { m.streams->Add(-1); };
     StreamState state;
     v1::SensorIdentity identity;
     v1::PublishRequest request;
     v1::PublishResponse response;
     std::string payload;
     while (stream->Read(&request)) {
+      m.batches_received->Increment();
+      m.events_received->Increment(request.events_size());
       if (absl::Status s = ValidateRequest(request, collector_->config_.limits, state); !s.ok()) {
+        m.batches_refused->Increment();
+        m.events_refused->Increment(request.events_size());
         static RateLimit limit(absl::Seconds(10));
         if (uint64_t held; limit.Allow(held)) {
           log->warn("refused a stream from {} ({}): {} ({} more since)", context->peer(),
@@ -93,11 +101,15 @@ class Collector::Service final : public v1::Collector::Service {
       absl::Status stored = index.ok() ? collector_->spool_->SyncThrough(*index) : index.status();
       if (!stored.ok()) {
         log->error("cannot store a batch from {}: {}", identity.node(), stored.message());
+        m.batches_refused->Increment();
+        m.events_refused->Increment(request.events_size());
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, absl::StrCat("collector spool: ", stored.message()));
       }
       collector_->OnAppended();
       response.set_sequence(request.sequence());
       if (!stream->Write(response)) break;
+      m.batches_acked->Increment();
+      m.events_acked->Increment(request.events_size());
     }
     return grpc::Status::OK;
   }
@@ -107,7 +119,8 @@ class Collector::Service final : public v1::Collector::Service {
 };
 
 absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(const CollectorConfig& config,
-                                                            std::vector<std::unique_ptr<Forwarder>> forwarders) {
+                                                            std::vector<std::unique_ptr<Forwarder>> forwarders,
+                                                            metrics::Registry* metrics) {
   if (absl::Status s = Validate(config); !s.ok()) return s;
   if (forwarders.empty()) return absl::InvalidArgumentError("no forwarders: events would pile up in the spool");
   auto creds = Credentials(config);
@@ -137,6 +150,11 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(const CollectorConfi
     lane->forwarder = std::move(f);
     c->lanes_.push_back(std::move(lane));
   }
+  if (metrics == nullptr) {
+    c->own_metrics_ = std::make_unique<metrics::Registry>("vigil_collector_");
+    metrics = c->own_metrics_.get();
+  }
+  c->RegisterMetrics(*metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
   c->service_ = std::make_unique<Service>(c.get());
@@ -153,6 +171,7 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(const CollectorConfi
   if (c->server_ == nullptr || c->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
   }
+  c->serving_ = true;
   for (auto& lane : c->lanes_) {
     lane->thread = std::thread([c = c.get(), l = lane.get()] { c->Forward(*l); });
   }
@@ -164,9 +183,39 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(const CollectorConfi
 
 Collector::Collector(CollectorConfig config) : config_(std::move(config)) {}
 
+void Collector::RegisterMetrics(metrics::Registry& r) {
+  StreamMetrics& m = stream_metrics_;
+  m.streams = &r.GetGauge("vigil_collector_streams", "Sensor Publish streams connected now.");
+  m.batches_received = &r.GetCounter("vigil_collector_batches_received_total", "Batches sensors sent.");
+  m.batches_acked = &r.GetCounter("vigil_collector_batches_acked_total", "Batches stored durably and acknowledged.");
+  m.batches_refused = &r.GetCounter("vigil_collector_batches_refused_total",
+                                    "Batches refused (malformed, over a limit, or the spool failed).");
+  m.events_received = &r.GetCounter("vigil_collector_events_received_total", "Events in the batches sensors sent.");
+  m.events_acked = &r.GetCounter("vigil_collector_events_acked_total", "Events stored durably and acknowledged.");
+  m.events_refused = &r.GetCounter("vigil_collector_events_refused_total", "Events in refused batches.");
+  for (auto& lane : lanes_) {
+    const metrics::Labels labels = {{"forwarder", lane->forwarder->name()}};
+    lane->delivered = &r.GetCounter("vigil_collector_forwarder_events_delivered_total",
+                                    "Events a forwarder delivered (or parked as dead letters).", labels);
+    lane->failed = &r.GetCounter("vigil_collector_forwarder_events_failed_total",
+                                 "Events of forwarder sends that failed and are retried.", labels);
+    lane->latency = &r.GetHistogram("vigil_collector_delivery_latency_seconds",
+                                    "From an event's time on the node to its delivery by a forwarder.",
+                                    metrics::ExponentialBuckets(0.01, 2, 16), labels);
+  }
+  r.OnScrape([this](metrics::Registry& r) {
+    const SpoolStats s = spool_->Stats();
+    r.GetGauge("vigil_collector_spool_bytes", "Bytes in the collector's durable spool.").Set(s.bytes);
+    r.GetCounter("vigil_collector_spool_evicted_events_total",
+                 "Events deleted unforwarded because the spool reached its cap.")
+        .Set(s.evicted_items);
+  });
+}
+
 Collector::~Collector() { Shutdown(); }
 
 void Collector::Shutdown() {
+  serving_ = false;
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     server_->Wait();
@@ -226,6 +275,7 @@ void Collector::Forward(Lane& lane) {
     for (;;) {
       absl::Status s = lane.forwarder->Send(events);
       if (s.ok()) break;
+      lane.failed->Increment(events.size());
       static RateLimit limit(absl::Seconds(10));
       if (uint64_t held; limit.Allow(held)) {
         log->warn("forwarder {}: {} events not delivered, retrying: {} ({} more since)", name, events.size(),
@@ -236,6 +286,13 @@ void Collector::Forward(Lane& lane) {
       // Cursor stays: the same batch is retried, after stopping on the next start.
       if (mu_.AwaitWithTimeout(absl::Condition(&stop), backoff)) return;
       backoff = std::min(backoff * 2, config_.max_retry_backoff);
+    }
+    lane.delivered->Increment(events.size());
+    const absl::Time now = absl::Now();
+    for (const v1::Event& e : events) {
+      if (!e.has_time()) continue;
+      const absl::Time t = absl::FromUnixSeconds(e.time().seconds()) + absl::Nanoseconds(e.time().nanos());
+      lane.latency->Observe(absl::ToDoubleSeconds(now - t));
     }
     lane.cursor = records->back().index + 1;
     if (absl::Status s = WriteFileAtomically(lane.cursor_path, absl::StrCat(lane.cursor.load(), "\n"), false);

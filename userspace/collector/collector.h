@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "collector/forwarder.h"
 #include "collector/validate.h"
+#include "metrics/registry.h"
 #include "spool/spool.h"
 
 namespace vigil::collector {
@@ -46,10 +47,16 @@ absl::Status Validate(const CollectorConfig& config);
 // fsynced: after a power loss a forwarder may repeat batches, never skip them.
 class Collector {
  public:
+  // The vigil_collector_* metrics go to `metrics` (which must outlive the
+  // collector, and not be scraped once it is gone: a scrape hook reads the
+  // spool), or to a registry of its own when null.
   static absl::StatusOr<std::unique_ptr<Collector>> Start(const CollectorConfig& config,
-                                                          std::vector<std::unique_ptr<Forwarder>> forwarders);
+                                                          std::vector<std::unique_ptr<Forwarder>> forwarders,
+                                                          metrics::Registry* metrics = nullptr);
   ~Collector();
   int port() const { return port_; }
+  // Taking streams: started and not shutting down (/readyz).
+  bool ready() const { return serving_; }
   // Stops taking streams, lets forwarders finish their current batch, saves cursors.
   void Shutdown();
 
@@ -60,9 +67,22 @@ class Collector {
     std::string cursor_path;
     std::atomic<uint64_t> cursor{0};
     std::thread thread;
+    metrics::Counter* delivered = nullptr;  // events
+    metrics::Counter* failed = nullptr;     // events of failed Send attempts
+    metrics::Histogram* latency = nullptr;  // seconds from the event to its delivery
+  };
+  struct StreamMetrics {
+    metrics::Gauge* streams = nullptr;
+    metrics::Counter* batches_received = nullptr;
+    metrics::Counter* batches_acked = nullptr;
+    metrics::Counter* batches_refused = nullptr;
+    metrics::Counter* events_received = nullptr;
+    metrics::Counter* events_acked = nullptr;
+    metrics::Counter* events_refused = nullptr;
   };
 
   explicit Collector(CollectorConfig config);
+  void RegisterMetrics(metrics::Registry& registry);
   void Forward(Lane& lane);
   void ReleaseConsumed();
   void OnAppended();
@@ -73,6 +93,9 @@ class Collector {
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   int port_ = 0;
+  std::unique_ptr<metrics::Registry> own_metrics_;
+  StreamMetrics stream_metrics_;
+  std::atomic<bool> serving_{false};
 
   absl::Mutex mu_;
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // bumped at each append, wakes forwarders

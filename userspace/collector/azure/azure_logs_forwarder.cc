@@ -19,6 +19,7 @@
 #include "collector/azure/http_client.h"
 #include "collector/azure/rows.h"
 #include "collector/azure/token_source.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/rate_limit.h"
 #include "common/status.h"
@@ -28,31 +29,6 @@ namespace {
 
 // What became of one call's rows.
 enum class Outcome { kDelivered, kTooLarge, kRejected };
-
-absl::Status WriteFileDurably(const std::string& path, absl::string_view data) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("create ", tmp));
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return ErrnoStatus(err, absl::StrCat("write ", tmp));
-    }
-    done += n;
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoStatus(err, absl::StrCat("fsync ", tmp));
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus(errno, absl::StrCat("rename to ", path));
-  return absl::OkStatus();
-}
 
 // So a parked file survives a crash right after Send returned OK.
 absl::Status SyncDirectory(const std::string& dir) {
@@ -67,8 +43,9 @@ absl::Status SyncDirectory(const std::string& dir) {
 
 class AzureLogsForwarder : public Forwarder {
  public:
-  AzureLogsForwarder(const AzureLogsConfig& config, std::unique_ptr<HttpClient> http)
+  AzureLogsForwarder(const AzureLogsConfig& config, std::unique_ptr<HttpClient> http, metrics::Registry* metrics)
       : config_(config),
+        metrics_(metrics),
         http_(std::move(http)),
         tokens_(config_, *http_),
         url_(absl::StrCat(config_.endpoint, "/dataCollectionRules/", config_.dcr_immutable_id, "/streams/",
@@ -159,6 +136,7 @@ class AzureLogsForwarder : public Forwarder {
                              {absl::StrCat("Authorization: Bearer ", *token), "Content-Type: application/json",
                               "Content-Encoding: gzip"},
                              *gzipped);
+        CountCall(r.ok() ? absl::StrCat(r->status) : "error");
         if (r.ok()) response = *std::move(r);
         if (r.ok() && (response.status == 204 || response.status == 200)) return Outcome::kDelivered;
         if (r.ok() && response.status == 413) return Outcome::kTooLarge;
@@ -196,6 +174,15 @@ class AzureLogsForwarder : public Forwarder {
     }
   }
 
+  // Ingestion calls by HTTP status ("error": no answer).
+  void CountCall(const std::string& status) {
+    if (metrics_ == nullptr) return;
+    metrics_
+        ->GetCounter("vigil_collector_azure_calls_total", "Logs Ingestion API calls, by HTTP status.",
+                     {{"status", status}})
+        .Increment();
+  }
+
   // Capped exponential backoff with jitter (50..100% of the step), so
   // collector replicas do not retry in lockstep.
   absl::Duration NextBackoff(absl::Duration& step) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -209,8 +196,9 @@ class AzureLogsForwarder : public Forwarder {
   absl::Status Park(const std::string& body, absl::string_view what, absl::string_view detail)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::string base = absl::StrCat(config_.dead_letter_dir, "/", absl::ToUnixNanos(absl::Now()), "-", ++parked_);
-    if (auto s = WriteFileDurably(base + ".json", body); !s.ok()) return s;
-    if (auto s = WriteFileDurably(base + ".reason", absl::StrCat(what, "\n", detail, "\n")); !s.ok()) return s;
+    if (auto s = WriteFileAtomically(base + ".json", body, /*sync=*/true); !s.ok()) return s;
+    if (auto s = WriteFileAtomically(base + ".reason", absl::StrCat(what, "\n", detail, "\n"), /*sync=*/true); !s.ok())
+      return s;
     if (auto s = SyncDirectory(config_.dead_letter_dir); !s.ok()) return s;
     Logger("azure")->error("parked a batch of {} bytes in {}.json", body.size(), base);
     return absl::OkStatus();
@@ -218,6 +206,7 @@ class AzureLogsForwarder : public Forwarder {
 
   const std::string name_ = "azure-logs";
   const AzureLogsConfig config_;
+  metrics::Registry* const metrics_;
   absl::Mutex mu_;
   std::unique_ptr<HttpClient> http_ ABSL_GUARDED_BY(mu_);
   TokenSource tokens_ ABSL_GUARDED_BY(mu_);
@@ -232,7 +221,8 @@ class AzureLogsForwarder : public Forwarder {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Forwarder>> MakeAzureLogsForwarder(const AzureLogsConfig& config) {
+absl::StatusOr<std::unique_ptr<Forwarder>> MakeAzureLogsForwarder(const AzureLogsConfig& config,
+                                                                  metrics::Registry* metrics) {
   if (auto s = Validate(config); !s.ok()) return s;
   std::error_code ec;
   std::filesystem::create_directories(config.dead_letter_dir, ec);
@@ -244,7 +234,7 @@ absl::StatusOr<std::unique_ptr<Forwarder>> MakeAzureLogsForwarder(const AzureLog
   options.connect_timeout = config.connect_timeout;
   auto http = HttpClient::Create(options);
   if (!http.ok()) return http.status();
-  return std::unique_ptr<Forwarder>(new AzureLogsForwarder(config, *std::move(http)));
+  return std::unique_ptr<Forwarder>(new AzureLogsForwarder(config, *std::move(http), metrics));
 }
 
 }  // namespace vigil::collector

@@ -1,0 +1,322 @@
+// Node to Azure end to end: the real vigil-sensor (real probes, as root)
+// streams to the real vigil-collector, whose azure-logs forwarder posts to
+// the real vigil-azure-emulator over HTTPS on loopback (a CA the emulator
+// makes for the test). Every event id the sensor wrote locally must arrive
+// as a row: at least once always, exactly once when nothing crashed.
+#include <httplib.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "collector_harness.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "sensor_harness.h"
+
+namespace vigil::testing {
+namespace {
+
+// vigil-azure-emulator as a child process: Entra token endpoint and Logs
+// Ingestion API on one HTTPS port, accepted rows appended to a file.
+class EmulatorProcess {
+ public:
+  explicit EmulatorProcess(std::string dir) : dir_(std::move(dir)) { mkdir(dir_.c_str(), 0700); }
+  ~EmulatorProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  absl::Status Start() {
+    const std::string port_file = dir_ + "/port";
+    pid_ = Spawn(VIGIL_AZURE_EMULATOR_PATH, {VIGIL_AZURE_EMULATOR_PATH, "--pki_dir=" + dir_, "--port_file=" + port_file,
+                                             "--rows_file=" + rows_file(), "--client_secret=" + std::string(kSecret)});
+    for (absl::Time until = absl::Now() + absl::Seconds(30); absl::Now() < until;) {
+      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadWholeFile(port_file)), &port_) && port_ > 0) {
+        return absl::OkStatus();
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return absl::DeadlineExceededError("vigil-azure-emulator did not start");
+  }
+
+  // Faults for the next ingestion calls, through its control endpoint.
+  absl::Status Control(const nlohmann::json& request) {
+    httplib::SSLClient client("127.0.0.1", port_);
+    client.set_ca_cert_path(ca().c_str());
+    client.enable_server_certificate_verification(true);
+    auto r = client.Post("/vigil-emulator/control", request.dump(), "application/json");
+    if (!r || r->status != 204) return absl::InternalError("emulator control failed");
+    return absl::OkStatus();
+  }
+
+  // The collector flags that point its azure-logs forwarder here.
+  std::vector<std::string> CollectorFlags() const {
+    const std::string secret_file = dir_ + "/secret";
+    std::ofstream(secret_file) << kSecret << "\n";
+    const std::string url = absl::StrCat("https://127.0.0.1:", port_);
+    return {"--plaintext",
+            "--forwarders=azure-logs",
+            "--azure_endpoint=" + url,
+            "--azure_authority_host=" + url,
+            "--azure_dcr_immutable_id=dcr-00000000000000000000000000000000",
+            "--azure_tenant_id=test-tenant",
+            "--azure_client_id=test-client",
+            "--azure_client_secret_file=" + secret_file,
+            "--azure_ca_bundle=" + ca(),
+            "--azure_dead_letter_dir=" + dir_ + "/dead-letter",
+            "--azure_initial_backoff=100ms",
+            "--azure_max_backoff=1s",
+            "--azure_retry_budget=5s"};
+  }
+
+  // EventId -> how many rows carry it.
+  std::map<std::string, int> IdCounts() const {
+    std::map<std::string, int> counts;
+    std::ifstream rows(rows_file());
+    for (std::string line; std::getline(rows, line);) {
+      auto row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (row.is_object() && row.contains("EventId")) ++counts[row["EventId"].get<std::string>()];
+    }
+    return counts;
+  }
+
+ private:
+  static constexpr const char* kSecret = "e2e-secret";
+  std::string ca() const { return dir_ + "/ca.pem"; }
+  std::string rows_file() const { return dir_ + "/rows.jsonl"; }
+
+  std::string dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+std::vector<std::string> UplinkFlags(const CollectorProcess& c, const std::string& spool) {
+  return {"--collector=" + c.address(), "--collector_plaintext", "--spool_dir=" + spool, "--collector_max_backoff=1s",
+          "--health_interval=5s"};
+}
+
+// Execs of a tagged /bin/true on a thread, so events keep coming.
+class Load {
+ public:
+  explicit Load(std::string tag)
+      : thread_([this, tag] {
+          for (int i = 0; !stop_; ++i) {
+            Run({"/bin/true", absl::StrCat(tag, "-", i)});
+            absl::SleepFor(absl::Milliseconds(10));
+          }
+        }) {}
+  ~Load() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+struct Delivery {
+  size_t expected = 0;
+  size_t missing = 0;
+  size_t duplicated = 0;
+};
+
+// Waits until every event id the sensors wrote locally is a row at the emulator.
+Delivery WaitDelivered(std::vector<SensorProcess*> sensors, const EmulatorProcess& azure,
+                       absl::Duration timeout = absl::Seconds(60)) {
+  std::set<std::string> ids;
+  for (SensorProcess* s : sensors) {
+    for (const v1::Event& e : s->Events()) ids.insert(e.id());
+  }
+  Delivery d;
+  for (const absl::Time deadline = absl::Now() + timeout;; absl::SleepFor(absl::Milliseconds(250))) {
+    const std::map<std::string, int> got = azure.IdCounts();
+    d = Delivery{.expected = ids.size()};
+    for (const std::string& id : ids) {
+      auto it = got.find(id);
+      if (it == got.end()) {
+        ++d.missing;
+      } else if (it->second > 1) {
+        ++d.duplicated;
+      }
+    }
+    if (d.missing == 0 || absl::Now() >= deadline) return d;
+  }
+}
+
+// The collector's /metrics, parsed: "name{labels}" -> value.
+std::map<std::string, double> Scrape(const CollectorProcess& collector) {
+  std::string address;
+  for (absl::Time until = absl::Now() + absl::Seconds(10); address.empty() && absl::Now() < until;) {
+    const std::string log = collector.Log();
+    const std::string kMarker = "metrics and health on http://";
+    if (size_t at = log.rfind(kMarker); at != std::string::npos) {
+      address = log.substr(at + kMarker.size(), log.find("/metrics", at) - at - kMarker.size());
+    } else {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+  std::map<std::string, double> values;
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return values;
+  httplib::Client client(address.substr(0, colon), std::stoi(address.substr(colon + 1)));
+  auto ready = client.Get("/readyz");
+  values["readyz_status"] = ready ? ready->status : 0;
+  auto r = client.Get("/metrics");
+  if (!r || r->status != 200) return values;
+  for (absl::string_view line : absl::StrSplit(r->body, '\n', absl::SkipEmpty())) {
+    if (absl::StartsWith(line, "#")) continue;
+    const size_t space = line.rfind(' ');
+    double v = 0;
+    if (space != absl::string_view::npos && absl::SimpleAtod(line.substr(space + 1), &v)) {
+      values[std::string(line.substr(0, space))] = v;
+    }
+  }
+  return values;
+}
+
+class AzureE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RequireBpfOrSkip();
+    ASSERT_OK(azure_.Start());
+  }
+  TempDir dir_;
+  EmulatorProcess azure_{dir_.path() + "/azure"};
+};
+
+// Nothing crashes, but the API throttles (429 with Retry-After) and then
+// fails (500) for a stretch: every event arrives exactly once, and the
+// collector's metrics say what happened.
+TEST_F(AzureE2E, ThrottledAndFailingApiExactlyOnce) {
+  CollectorProcess collector(dir_.path() + "/collector", azure_.CollectorFlags());
+  ASSERT_OK(collector.Start());
+  SensorProcess sensor(UplinkFlags(collector, dir_.path() + "/spool"));
+  ASSERT_OK(sensor.Start());
+  const std::string tag = "vigil-azure-e2e-" + Nonce();
+  {
+    Load load(tag);
+    absl::SleepFor(absl::Seconds(2));
+    ASSERT_OK(azure_.Control({{"fail", {{"count", 2}, {"status", 429}, {"retry_after", 2}}}}));
+    absl::SleepFor(absl::Seconds(3));
+    ASSERT_OK(azure_.Control({{"fail", {{"count", 4}, {"status", 500}}}}));
+    absl::SleepFor(absl::Seconds(3));
+  }
+  ASSERT_EQ(sensor.Stop(), 0) << sensor.Stderr();
+
+  const Delivery d = WaitDelivered({&sensor}, azure_);
+  EXPECT_GT(d.expected, 300u);
+  EXPECT_EQ(d.missing, 0u) << "of " << d.expected << "\n" << collector.Log();
+  EXPECT_EQ(d.duplicated, 0u);
+
+  std::map<std::string, double> m = Scrape(collector);
+  EXPECT_EQ(m["readyz_status"], 200);
+  EXPECT_GE(m["vigil_collector_azure_calls_total{status=\"429\"}"], 2);
+  EXPECT_GE(m["vigil_collector_azure_calls_total{status=\"500\"}"], 4);
+  EXPECT_GE(m["vigil_collector_azure_calls_total{status=\"204\"}"], 1);
+  EXPECT_GE(m["vigil_collector_events_acked_total"], d.expected);
+  EXPECT_EQ(m["vigil_collector_batches_refused_total"], 0);
+  EXPECT_GE(m["vigil_collector_forwarder_events_delivered_total{forwarder=\"azure-logs\"}"], d.expected);
+  EXPECT_GE(m["vigil_collector_delivery_latency_seconds_count{forwarder=\"azure-logs\"}"], d.expected);
+  EXPECT_EQ(m.count("vigil_collector_spool_bytes"), 1u);
+  EXPECT_EQ(m.count("vigil_collector_streams"), 1u);
+  const double count = m["vigil_collector_delivery_latency_seconds_count{forwarder=\"azure-logs\"}"];
+  const double sum = m["vigil_collector_delivery_latency_seconds_sum{forwarder=\"azure-logs\"}"];
+  std::cout << d.expected
+            << " events; Azure calls 204/429/500: " << m["vigil_collector_azure_calls_total{status=\"204\"}"] << "/"
+            << m["vigil_collector_azure_calls_total{status=\"429\"}"] << "/"
+            << m["vigil_collector_azure_calls_total{status=\"500\"}"] << "; mean delivery latency "
+            << (count > 0 ? sum / count : 0) << " s\n";
+}
+
+// SIGKILL mid-stream, then a restart on the same port: at least once.
+TEST_F(AzureE2E, CollectorKilledMidStream) {
+  CollectorProcess collector(dir_.path() + "/collector", azure_.CollectorFlags());
+  ASSERT_OK(collector.Start());
+  const int port = collector.port();
+  SensorProcess sensor(UplinkFlags(collector, dir_.path() + "/spool"));
+  ASSERT_OK(sensor.Start());
+  {
+    Load load("vigil-azure-kill-" + Nonce());
+    absl::SleepFor(absl::Seconds(3));
+    collector.Stop(SIGKILL);
+    absl::SleepFor(absl::Seconds(2));
+    ASSERT_OK(collector.Start(port));
+    absl::SleepFor(absl::Seconds(2));
+  }
+  ASSERT_EQ(sensor.Stop(), 0) << sensor.Stderr();
+  const Delivery d = WaitDelivered({&sensor}, azure_);
+  EXPECT_GT(d.expected, 200u);
+  EXPECT_EQ(d.missing, 0u) << "of " << d.expected << "\n" << collector.Log();
+  std::cout << d.expected << " events, " << d.duplicated << " delivered twice (a crash may repeat a batch)\n";
+}
+
+// The sensor restarts on its spool while the collector is down: both runs'
+// events arrive, exactly once.
+TEST_F(AzureE2E, SensorRestarted) {
+  CollectorProcess collector(dir_.path() + "/collector", azure_.CollectorFlags());
+  ASSERT_OK(collector.Start());
+  const int port = collector.port();
+  const std::string spool = dir_.path() + "/spool";
+  SensorProcess first(UplinkFlags(collector, spool));
+  ASSERT_OK(first.Start());
+  for (int i = 0; i < 50; ++i) vigil::testing::Run({"/bin/true", "vigil-azure-first-" + std::to_string(i)});
+  collector.Stop(SIGTERM);
+  for (int i = 0; i < 50; ++i) vigil::testing::Run({"/bin/true", "vigil-azure-spooled-" + std::to_string(i)});
+  ASSERT_EQ(first.Stop(), 0) << first.Stderr();
+
+  ASSERT_OK(collector.Start(port));
+  SensorProcess second(UplinkFlags(collector, spool));
+  ASSERT_OK(second.Start());
+  for (int i = 0; i < 50; ++i) vigil::testing::Run({"/bin/true", "vigil-azure-second-" + std::to_string(i)});
+  ASSERT_EQ(second.Stop(), 0) << second.Stderr();
+
+  const Delivery d = WaitDelivered({&first, &second}, azure_);
+  EXPECT_GT(d.expected, 300u);
+  EXPECT_EQ(d.missing, 0u) << "of " << d.expected << "\n" << collector.Log();
+  EXPECT_EQ(d.duplicated, 0u);
+}
+
+// The collector is away for 20 s while events keep coming: the sensor
+// spools, then catches up; nothing crashed, so exactly once.
+TEST_F(AzureE2E, CollectorUnreachableForAWhile) {
+  CollectorProcess collector(dir_.path() + "/collector", azure_.CollectorFlags());
+  ASSERT_OK(collector.Start());
+  const int port = collector.port();
+  SensorProcess sensor(UplinkFlags(collector, dir_.path() + "/spool"));
+  ASSERT_OK(sensor.Start());
+  {
+    Load load("vigil-azure-outage-" + Nonce());
+    absl::SleepFor(absl::Seconds(2));
+    collector.Stop(SIGTERM);
+    absl::SleepFor(absl::Seconds(20));
+    ASSERT_OK(collector.Start(port));
+    absl::SleepFor(absl::Seconds(2));
+  }
+  ASSERT_EQ(sensor.Stop(), 0) << sensor.Stderr();
+  const Delivery d = WaitDelivered({&sensor}, azure_);
+  EXPECT_GT(d.expected, 300u);
+  EXPECT_EQ(d.missing, 0u) << "of " << d.expected << "\n" << collector.Log();
+  EXPECT_EQ(d.duplicated, 0u);
+}
+
+}  // namespace
+}  // namespace vigil::testing
