@@ -289,7 +289,7 @@ std::vector<BadRecord> BadRecords() {
       {"ShorterThanHeader", [] { return Record(sizeof(vigil_header) - 1, 1); }, "shorter than a header"},
       {"WrongAbiVersion",
        [] { return SetHeader(ForkRecord(1), [](vigil_header& h) { h.abi_version = VIGIL_ABI_VERSION + 1; }); },
-       "ABI version 2"},
+       absl::StrCat("record has ABI version ", VIGIL_ABI_VERSION + 1, ", this sensor reads ", VIGIL_ABI_VERSION)},
       {"SizeLargerThanRecord", [] { return SetHeader(ForkRecord(1), [](vigil_header& h) { h.size += 8; }); },
        "header says 120 bytes, record has 112"},
       {"SizeSmallerThanRecord",
