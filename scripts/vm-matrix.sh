@@ -74,9 +74,9 @@ kernels=$work/kernels.tsv  # column package version release seconds
 : >"$kernels"
 : >"$work/fetch.log"
 
-log "building vigil-sensor-static"
-ninja -C "$build" -j2 vigil-sensor-static >/dev/null || ninja -C "$build" -j2 vigil-sensor-static
-sensor=$build/userspace/sensor/vigil-sensor-static
+log "building vigil-sensor"
+ninja -C "$build" -j2 vigil-sensor >/dev/null || ninja -C "$build" -j2 vigil-sensor
+sensor=$build/userspace/sensor/vigil-sensor
 sensor_args=(--self_test --output=/dev/null --log_level=warn)
 [[ -n $break_probe ]] && sensor_args+=("--self_test_break=$break_probe")
 
@@ -96,8 +96,11 @@ collect() {
     /^VIGIL-SELFTEST-ERROR/ { print col "\t" mode "\t*\t*\tnone\tfail\t-\t-\t" val("reason") }'
 }
 
-# The initramfs: static busybox with its applet links, the static sensor and
-# an init that mounts what the sensor needs and runs the self-test per mode.
+# The initramfs: static busybox with its applet links, the sensor as built
+# with every shared library it loads (at the same paths, with the dynamic
+# loader), and an init that mounts what the sensor needs and runs the
+# self-test per mode. Not a static sensor: Debian ships cpp-httplib (the
+# metrics server) only as a shared library.
 initramfs=$work/initramfs.cpio
 rm -rf "$work/rootfs"
 mkdir -p "$work/rootfs"/{bin,dev,proc,sys,tmp,run}
@@ -106,11 +109,16 @@ for applet in $("$busybox" --list); do
   [[ -e $work/rootfs/bin/$applet ]] || ln -s busybox "$work/rootfs/bin/$applet"
 done
 strip -o "$work/rootfs/bin/vigil-sensor" "$sensor"
+for lib in $(ldd "$sensor" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+  mkdir -p "$work/rootfs$(dirname "$lib")"
+  cp -L "$lib" "$work/rootfs$lib"
+done
 cat >"$work/rootfs/init" <<EOF
 #!/bin/sh
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
 mount -t bpf bpf /sys/fs/bpf; mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
 echo "VIGIL-VM-KERNEL \$(uname -r)"
 for hooks in ${modes[*]}; do
   echo "VIGIL-VM-RUN hooks=\$hooks"

@@ -51,11 +51,6 @@ struct CloneArgs {
   uint64_t tls;
 };
 
-// The result of the call a child made, carried in its exit code: 0..127 is
-// the return value (fds and such are small), 128 + errno a failure.
-int EncodeResult(long ret) { return ret >= 0 ? static_cast<int>(ret & 0x7f) : 0x80 | (errno & 0x7f); }
-int64_t DecodeResult(int code) { return (code & 0x80) != 0 ? -(code & 0x7f) : code; }
-
 long Reap(pid_t pid) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
@@ -65,14 +60,33 @@ long Reap(pid_t pid) {
 }
 
 // Forks a child that runs `body` and exits; returns its pid and the result
-// it reported.
+// of its call (the return value, or -errno). The result comes through a pipe,
+// not the 8-bit exit code: in the sensor's own process (--self_test) a new fd
+// is numbered in the hundreds.
 absl::StatusOr<std::pair<pid_t, int64_t>> RunChild(const std::function<long()>& body) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe");
   const pid_t pid = fork();
-  if (pid < 0) return ErrnoStatus(errno, "fork");
-  if (pid == 0) _exit(EncodeResult(body()));
+  if (pid < 0) {
+    const int err = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return ErrnoStatus(err, "fork");
+  }
+  if (pid == 0) {
+    const long ret = body();
+    const int64_t result = ret >= 0 ? ret : -errno;
+    _exit(write(fds[1], &result, sizeof(result)) == sizeof(result) ? 0 : 1);
+  }
+  close(fds[1]);
+  int64_t result = 0;
+  const ssize_t n = read(fds[0], &result, sizeof(result));
+  close(fds[0]);
   const long status = Reap(pid);
-  if (status < 0 || !WIFEXITED(status)) return absl::InternalError(absl::StrCat("child ", pid, " did not exit"));
-  return std::pair{pid, DecodeResult(WEXITSTATUS(status))};
+  if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || n != sizeof(result)) {
+    return absl::InternalError(absl::StrCat("child ", pid, " did not report its result"));
+  }
+  return std::pair{pid, result};
 }
 
 // A child that waits in pause() to be signalled or traced; killed and
