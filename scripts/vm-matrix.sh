@@ -119,6 +119,7 @@ mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs 
 mount -t bpf bpf /sys/fs/bpf; mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+ip link set lo up
 echo "VIGIL-VM-KERNEL \$(uname -r)"
 for hooks in ${modes[*]}; do
   echo "VIGIL-VM-RUN hooks=\$hooks"
