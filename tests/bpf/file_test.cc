@@ -64,50 +64,10 @@ void WriteFile(const std::string& path) {
   close(fd);
 }
 
-class FileTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!BpfUnavailableReason().empty()) return;  // each test skips (or fails under CI) in SetUp
-    sensor_ = new SensorProcess();
-    start_ = new absl::Status(sensor_->Start());
-  }
-
-  static void TearDownTestSuite() {
-    if (sensor_ != nullptr && start_->ok()) {
-      const int status = sensor_->Stop();
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << "shared sensor: " << SensorProcess::DescribeStatus(status) << "\n"
-          << sensor_->Stderr();
-      auto health = sensor_->FinalHealth();
-      EXPECT_TRUE(health.has_value()) << "no final health event";
-      if (health) {
-        EXPECT_EQ(health->health().decode_errors(), 0u);
-      }
-    }
-    delete sensor_;
-    delete start_;
-    sensor_ = nullptr;
-    start_ = nullptr;
-  }
-
-  void SetUp() override {
-    RequireBpfOrSkip();
-    ASSERT_NE(sensor_, nullptr);
-    ASSERT_TRUE(start_->ok()) << *start_;
-  }
-
-  void TearDown() override {
-    if (HasFailure() && sensor_ != nullptr) sensor_->KeepFiles();
-  }
-
-  static SensorProcess& sensor() { return *sensor_; }
-
-  static SensorProcess* sensor_;
-  static absl::Status* start_;
+class FileTest : public SharedSensorSuite<FileTest> {
+ public:  // the hooks are called from the base
+  static void CheckFinalHealth(const v1::Event& health) { EXPECT_EQ(health.health().decode_errors(), 0u); }
 };
-
-SensorProcess* FileTest::sensor_ = nullptr;
-absl::Status* FileTest::start_ = nullptr;
 
 TEST_F(FileTest, CreateGivesPathFlagsModeAndFd) {
   TempDir dir;

@@ -107,64 +107,27 @@ std::string RandomLoopbackIp() {
 
 // ---- The suite -----------------------------------------------------------
 
-class NetworkTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!BpfUnavailableReason().empty()) return;
-    sensor_ = new SensorProcess();
-    start_ = new absl::Status(sensor_->Start());
-  }
-
-  static void TearDownTestSuite() {
-    if (sensor_ != nullptr && start_->ok()) {
-      const int status = sensor_->Stop();
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << "shared sensor: " << SensorProcess::DescribeStatus(status) << "\n"
-          << sensor_->Stderr();
-      // Every kind in the health report has its name, and the suite's
-      // connections (this test's and the machine's) were counted by it.
-      auto health = sensor_->FinalHealth();
-      EXPECT_TRUE(health.has_value()) << "no final health event";
-      if (health) {
-        for (const v1::KindCounters& k : health->health().kinds()) {
-          EXPECT_FALSE(absl::StartsWith(k.kind(), "kind_")) << k.ShortDebugString();
-        }
-        for (const char* kind : {"tcp_connect", "listen", "bind", "tcp_close"}) {
-          EXPECT_GT(KindCountersOf(*health, kind).received(), 0u) << kind;
-        }
-      }
+class NetworkTest : public SharedSensorSuite<NetworkTest> {
+ public:  // the hooks are called from the base
+  // Every kind in the health report has its name, and the suite's
+  // connections (this test's and the machine's) were counted by it.
+  static void CheckFinalHealth(const v1::Event& health) {
+    for (const v1::KindCounters& k : health.health().kinds()) {
+      EXPECT_FALSE(absl::StartsWith(k.kind(), "kind_")) << k.ShortDebugString();
     }
-    delete sensor_;
-    delete start_;
-    sensor_ = nullptr;
-    start_ = nullptr;
+    for (const char* kind : {"tcp_connect", "listen", "bind", "tcp_close"}) {
+      EXPECT_GT(KindCountersOf(health, kind).received(), 0u) << kind;
+    }
   }
 
-  void SetUp() override {
-    RequireBpfOrSkip();
-    ASSERT_NE(sensor_, nullptr);
-    ASSERT_TRUE(start_->ok()) << *start_;
-  }
-
-  void TearDown() override {
-    if (HasFailure() && sensor_ != nullptr) sensor_->KeepFiles();
-  }
-
-  static SensorProcess& sensor() { return *sensor_; }
-
+ protected:
   static std::optional<v1::Event> Wait(v1::EventKind kind, pid_t pid,
                                        const std::function<bool(const v1::Event&)>& more = nullptr) {
     return sensor().WaitFor([&](const v1::Event& e) {
       return e.kind() == kind && e.process().pid() == static_cast<uint32_t>(pid) && (!more || more(e));
     });
   }
-
-  static SensorProcess* sensor_;
-  static absl::Status* start_;
 };
-
-SensorProcess* NetworkTest::sensor_ = nullptr;
-absl::Status* NetworkTest::start_ = nullptr;
 
 struct TcpCase {
   const char* name;

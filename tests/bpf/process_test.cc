@@ -94,57 +94,9 @@ auto ForkOf(pid_t pid) {
 // ---------------------------------------------------------------------------
 // One sensor, default settings, for all the simple cases.
 
-class ProcessTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!BpfUnavailableReason().empty()) return;  // each test skips (or fails under CI) in SetUp
-    sensor_ = new SensorProcess();
-    start_ = new absl::Status(sensor_->Start());
-  }
-
-  static void TearDownTestSuite() {
-    if (sensor_ != nullptr && start_->ok()) {
-      const int status = sensor_->Stop();
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << "shared sensor: " << SensorProcess::DescribeStatus(status) << "\n"
-          << sensor_->Stderr();
-      // Over the whole suite nothing was lost: a few hundred events fit the
-      // default 8 MiB ring buffer many times over.
-      auto health = sensor_->FinalHealth();
-      EXPECT_TRUE(health.has_value()) << "no final health event";
-      if (health) {
-        for (const v1::KindCounters& k : health->health().kinds()) {
-          EXPECT_EQ(k.dropped_ringbuf() + k.dropped_scratch() + k.dropped_queue(), 0u) << k.ShortDebugString();
-          EXPECT_EQ(k.sent(), k.received()) << k.ShortDebugString();
-        }
-        EXPECT_EQ(health->health().decode_errors(), 0u);
-      }
-    }
-    delete sensor_;
-    delete start_;
-    sensor_ = nullptr;
-    start_ = nullptr;
-  }
-
-  void SetUp() override {
-    RequireBpfOrSkip();
-    ASSERT_NE(sensor_, nullptr);
-    ASSERT_TRUE(start_->ok()) << *start_;
-  }
-
-  void TearDown() override {
-    if (HasFailure() && sensor_ != nullptr) sensor_->KeepFiles();
-  }
-
-  static SensorProcess& sensor() { return *sensor_; }
-
- private:
-  static SensorProcess* sensor_;
-  static absl::Status* start_;
-};
-
-SensorProcess* ProcessTest::sensor_ = nullptr;
-absl::Status* ProcessTest::start_ = nullptr;
+// Over the whole suite nothing was lost: a few hundred events fit the default
+// 8 MiB ring buffer many times over.
+class ProcessTest : public SharedSensorSuite<ProcessTest> {};
 
 TEST_F(ProcessTest, ShExecsEchoWithExactArgvAndLineage) {
   const std::string self_exec_id = SelfExecId();

@@ -120,50 +120,13 @@ void ExpectFailure(const v1::SyscallResult& call, const std::string& name, int e
   EXPECT_EQ(call.error(), strerrorname_np(err));
 }
 
-class SecurityTest : public ::testing::Test {
+class SecurityTest : public SharedSensorSuite<SecurityTest> {
+ public:  // the hooks are called from the base
+  // This host's kernel has no module support: module loads are only seen
+  // through the fallback (a kernel with modules uses its tracepoints anyway).
+  static std::vector<std::string> SensorFlags() { return {"--module_syscall_fallback"}; }
+
  protected:
-  static void SetUpTestSuite() {
-    if (!BpfUnavailableReason().empty()) return;  // each test skips (or fails under CI) in SetUp
-    // This host's kernel has no module support: module loads are only seen
-    // through the fallback (a kernel with modules uses its tracepoints anyway).
-    sensor_ = new SensorProcess({"--module_syscall_fallback"});
-    start_ = new absl::Status(sensor_->Start());
-  }
-
-  static void TearDownTestSuite() {
-    if (sensor_ != nullptr && start_->ok()) {
-      const int status = sensor_->Stop();
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << "shared sensor: " << SensorProcess::DescribeStatus(status) << "\n"
-          << sensor_->Stderr();
-      auto health = sensor_->FinalHealth();
-      EXPECT_TRUE(health.has_value()) << "no final health event";
-      if (health) {
-        for (const v1::KindCounters& k : health->health().kinds()) {
-          EXPECT_EQ(k.dropped_ringbuf() + k.dropped_scratch() + k.dropped_queue(), 0u) << k.ShortDebugString();
-          EXPECT_EQ(k.sent(), k.received()) << k.ShortDebugString();
-        }
-        EXPECT_EQ(health->health().decode_errors(), 0u);
-      }
-    }
-    delete sensor_;
-    delete start_;
-    sensor_ = nullptr;
-    start_ = nullptr;
-  }
-
-  void SetUp() override {
-    RequireBpfOrSkip();
-    ASSERT_NE(sensor_, nullptr);
-    ASSERT_TRUE(start_->ok()) << *start_;
-  }
-
-  void TearDown() override {
-    if (HasFailure() && sensor_ != nullptr) sensor_->KeepFiles();
-  }
-
-  static SensorProcess& sensor() { return *sensor_; }
-
   // The one event of `kind` from `pid` (waiting for it); fails the test if
   // there is none or more than one.
   static std::optional<v1::Event> OnlyEvent(v1::EventKind kind, pid_t pid) {
@@ -175,14 +138,7 @@ class SecurityTest : public ::testing::Test {
     EXPECT_THAT(sensor().FindAll(KindOf(kind, pid)), SizeIs(1)) << v1::EventKind_Name(kind) << " from pid " << pid;
     return e;
   }
-
- private:
-  static SensorProcess* sensor_;
-  static absl::Status* start_;
 };
-
-SensorProcess* SecurityTest::sensor_ = nullptr;
-absl::Status* SecurityTest::start_ = nullptr;
 
 TEST_F(SecurityTest, UnshareThenSetnsIntoItFromAnotherChild) {
   int ready[2];

@@ -424,4 +424,22 @@ bool IsExec(const v1::Event& e) { return e.kind() == v1::EVENT_KIND_EXEC && e.ha
 bool IsExit(const v1::Event& e) { return e.kind() == v1::EVENT_KIND_EXIT && e.has_exit(); }
 bool IsFork(const v1::Event& e) { return e.kind() == v1::EVENT_KIND_FORK && e.has_fork(); }
 
+std::optional<v1::Event> StopSharedSensor(SensorProcess& sensor) {
+  const int status = sensor.Stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "shared sensor: " << SensorProcess::DescribeStatus(status) << "\n"
+      << sensor.Stderr();
+  std::optional<v1::Event> health = sensor.FinalHealth();
+  EXPECT_TRUE(health.has_value()) << "no final health event";
+  return health;
+}
+
+void ExpectNothingLost(const v1::Event& health) {
+  for (const v1::KindCounters& k : health.health().kinds()) {
+    EXPECT_EQ(k.dropped_ringbuf() + k.dropped_scratch() + k.dropped_queue(), 0u) << k.ShortDebugString();
+    EXPECT_EQ(k.sent(), k.received()) << k.ShortDebugString();
+  }
+  EXPECT_EQ(health.health().decode_errors(), 0u);
+}
+
 }  // namespace vigil::testing

@@ -180,4 +180,64 @@ bool IsExec(const v1::Event& e);
 bool IsExit(const v1::Event& e);
 bool IsFork(const v1::Event& e);
 
+// ---- One sensor for a whole suite ----------------------------------------
+
+// Stops a suite's shared sensor, expecting a clean exit (with its stderr
+// otherwise), and returns its final health event (a failure when missing).
+std::optional<v1::Event> StopSharedSensor(SensorProcess& sensor);
+
+// Over the whole suite nothing was lost: every kind's drop counters are zero,
+// it sent all it received, and nothing failed to decode.
+void ExpectNothingLost(const v1::Event& health);
+
+// The fixture of a suite whose tests share one sensor (starting one per test
+// would take seconds each). CRTP, so each suite has its own sensor:
+//
+//   class FooTest : public SharedSensorSuite<FooTest> {
+//    public:  // the hooks are called from the base
+//     static std::vector<std::string> SensorFlags() { return {"--foo"}; }
+//     static void CheckFinalHealth(const v1::Event& health) { ... }
+//   };
+//
+// Both hooks are optional: by default no extra flags, and ExpectNothingLost.
+template <typename Suite>
+class SharedSensorSuite : public ::testing::Test {
+ protected:
+  static std::vector<std::string> SensorFlags() { return {}; }
+  static void CheckFinalHealth(const v1::Event& health) { ExpectNothingLost(health); }
+
+  static void SetUpTestSuite() {
+    if (!BpfUnavailableReason().empty()) return;  // each test skips (or fails under CI) in SetUp
+    sensor_ = new SensorProcess(Suite::SensorFlags());
+    start_ = new absl::Status(sensor_->Start());
+  }
+
+  static void TearDownTestSuite() {
+    if (sensor_ != nullptr && start_->ok()) {
+      if (const std::optional<v1::Event> health = StopSharedSensor(*sensor_)) Suite::CheckFinalHealth(*health);
+    }
+    delete sensor_;
+    delete start_;
+    sensor_ = nullptr;
+    start_ = nullptr;
+  }
+
+  void SetUp() override {
+    RequireBpfOrSkip();
+    ASSERT_NE(sensor_, nullptr);
+    ASSERT_TRUE(start_->ok()) << *start_;
+  }
+
+  void TearDown() override {
+    if (HasFailure() && sensor_ != nullptr) sensor_->KeepFiles();
+  }
+
+  static SensorProcess& sensor() { return *sensor_; }
+
+ private:
+  // Raw pointers: a static with a destructor would run after gtest is gone.
+  static inline SensorProcess* sensor_ = nullptr;
+  static inline absl::Status* start_ = nullptr;
+};
+
 }  // namespace vigil::testing

@@ -107,38 +107,6 @@ class EmulatorProcess {
   int port_ = 0;
 };
 
-std::vector<std::string> UplinkFlags(const CollectorProcess& c, const std::string& spool) {
-  return {"--collector=" + c.address(), "--collector_plaintext", "--spool_dir=" + spool, "--collector_max_backoff=1s",
-          "--health_interval=5s"};
-}
-
-// Execs of a tagged /bin/true on a thread, so events keep coming.
-class Load {
- public:
-  explicit Load(std::string tag)
-      : thread_([this, tag] {
-          for (int i = 0; !stop_; ++i) {
-            Run({"/bin/true", absl::StrCat(tag, "-", i)});
-            absl::SleepFor(absl::Milliseconds(10));
-          }
-        }) {}
-  ~Load() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-struct Delivery {
-  size_t expected = 0;
-  size_t missing = 0;
-  size_t duplicated = 0;
-};
-
 // Waits until every event id the sensors wrote locally is a row at the emulator.
 Delivery WaitDelivered(std::vector<SensorProcess*> sensors, const EmulatorProcess& azure,
                        absl::Duration timeout = absl::Seconds(60)) {
@@ -213,7 +181,7 @@ TEST_F(AzureE2E, ThrottledAndFailingApiExactlyOnce) {
   ASSERT_OK(sensor.Start());
   const std::string tag = "vigil-azure-e2e-" + Nonce();
   {
-    Load load(tag);
+    Load load(tag, absl::Milliseconds(10));
     absl::SleepFor(absl::Seconds(2));
     ASSERT_OK(azure_.Control({{"fail", {{"count", 2}, {"status", 429}, {"retry_after", 2}}}}));
     absl::SleepFor(absl::Seconds(3));
@@ -255,7 +223,7 @@ TEST_F(AzureE2E, CollectorKilledMidStream) {
   SensorProcess sensor(UplinkFlags(collector, dir_.path() + "/spool"));
   ASSERT_OK(sensor.Start());
   {
-    Load load("vigil-azure-kill-" + Nonce());
+    Load load("vigil-azure-kill-" + Nonce(), absl::Milliseconds(10));
     absl::SleepFor(absl::Seconds(3));
     collector.Stop(SIGKILL);
     absl::SleepFor(absl::Seconds(2));
@@ -304,7 +272,7 @@ TEST_F(AzureE2E, CollectorUnreachableForAWhile) {
   SensorProcess sensor(UplinkFlags(collector, dir_.path() + "/spool"));
   ASSERT_OK(sensor.Start());
   {
-    Load load("vigil-azure-outage-" + Nonce());
+    Load load("vigil-azure-outage-" + Nonce(), absl::Milliseconds(10));
     absl::SleepFor(absl::Seconds(2));
     collector.Stop(SIGTERM);
     absl::SleepFor(absl::Seconds(20));

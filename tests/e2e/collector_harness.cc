@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "sensor_harness.h"
 
 #ifndef VIGIL_COLLECTOR_PATH
 #error "VIGIL_COLLECTOR_PATH must name the vigil-collector binary (set by tests/e2e/CMakeLists.txt)"
@@ -168,6 +169,24 @@ leaf other-client other-ca DNS:node-b
   const int status = system(absl::StrCat("/bin/sh '", path, "'").c_str());
   if (status != 0) return absl::InternalError(absl::StrCat("openssl certificate generation failed: ", status));
   return absl::OkStatus();
+}
+
+std::vector<std::string> UplinkFlags(const CollectorProcess& c, const std::string& spool) {
+  return {"--collector=" + c.address(), "--collector_plaintext", "--spool_dir=" + spool, "--collector_max_backoff=1s",
+          "--health_interval=5s"};
+}
+
+Load::Load(std::string tag, absl::Duration pause)
+    : thread_([this, tag = std::move(tag), pause] {
+        for (int i = 0; !stop_; ++i) {
+          Run({"/bin/true", absl::StrCat(tag, "-", i)});
+          absl::SleepFor(pause);
+        }
+      }) {}
+
+void Load::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace vigil::testing

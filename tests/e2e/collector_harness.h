@@ -4,8 +4,10 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -68,5 +70,31 @@ class CollectorProcess {
 absl::Status MakeCertificates(const std::string& dir);
 
 std::string ReadWholeFile(const std::string& path);
+
+// The sensor flags that stream to `c` in plaintext, spooling under `spool`,
+// retrying quickly and reporting health often.
+std::vector<std::string> UplinkFlags(const CollectorProcess& c, const std::string& spool);
+
+// Runs /bin/true <tag>-<i> again and again on a thread, `pause` apart, so
+// events keep coming.
+class Load {
+ public:
+  Load(std::string tag, absl::Duration pause);
+  ~Load() { Stop(); }
+  void Stop();
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// What a wait for delivery found: of `expected` event ids, how many never
+// arrived and how many arrived more than once.
+struct Delivery {
+  size_t expected = 0;
+  size_t missing = 0;
+  size_t duplicated = 0;
+  std::string first_missing;  // "" if nothing is missing or the waiter does not tell
+};
 
 }  // namespace vigil::testing

@@ -32,39 +32,6 @@ absl::Duration Outage() {
   return absl::Seconds(s);
 }
 
-std::vector<std::string> UplinkFlags(const CollectorProcess& c, const std::string& spool) {
-  return {"--collector=" + c.address(), "--collector_plaintext", "--spool_dir=" + spool, "--collector_max_backoff=1s",
-          "--health_interval=5s"};
-}
-
-// Runs /bin/true again and again on a thread, so events keep coming.
-class Load {
- public:
-  explicit Load(std::string tag)
-      : thread_([this, tag] {
-          for (int i = 0; !stop_; ++i) {
-            Run({"/bin/true", absl::StrCat(tag, "-", i)});
-            absl::SleepFor(absl::Milliseconds(5));
-          }
-        }) {}
-  ~Load() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-struct Delivery {
-  size_t expected = 0;
-  size_t missing = 0;
-  size_t duplicated = 0;
-  std::string first_missing;
-};
-
 // Waits until every event id the sensors wrote locally is at the collector.
 // Generous: the sensor sees every process on this shared machine, so a busy
 // neighbour can make it 100k events, and the file forwarder's JSON encoding
@@ -133,7 +100,7 @@ TEST_F(UplinkE2E, CollectorKilledMidStream) {
   SensorProcess sensor(UplinkFlags(collector, dir_.path() + "/spool"));
   ASSERT_OK(sensor.Start());
   {
-    Load load("vigil-e2e-kill-" + Nonce());
+    Load load("vigil-e2e-kill-" + Nonce(), absl::Milliseconds(5));
     absl::SleepFor(absl::Seconds(3));
     collector.Stop(SIGKILL);
     absl::SleepFor(absl::Seconds(2));
@@ -186,7 +153,7 @@ TEST_F(UplinkE2E, CollectorUnreachableForAWhile) {
   SensorProcess sensor(UplinkFlags(collector, dir_.path() + "/spool"));
   ASSERT_OK(sensor.Start());
   {
-    Load load("vigil-e2e-outage-" + Nonce());
+    Load load("vigil-e2e-outage-" + Nonce(), absl::Milliseconds(5));
     absl::SleepFor(absl::Seconds(2));
     collector.Stop(SIGTERM);
     absl::SleepFor(Outage());  // events keep coming: the sensor spools them
