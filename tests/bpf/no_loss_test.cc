@@ -92,8 +92,8 @@ TEST(NoLoss, TenThousandExecsDefaultRingBuffer) {
   const absl::Duration workload = absl::Now() - t0;
 
   const int status = sensor.Stop(absl::Minutes(3));
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << SensorProcess::DescribeStatus(status) << "\n" << sensor.Stderr();
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << SensorProcess::DescribeStatus(status) << "\n"
+                                                             << sensor.Stderr();
   auto health = sensor.FinalHealth();
   ASSERT_TRUE(health.has_value()) << "no final health event";
   const Tally t = Count(sensor, tag);
@@ -148,8 +148,8 @@ TEST(NoLoss, TenThousandExecsTinyRingBufferAccountsForEveryLoss) {
   ASSERT_EQ(ran, kExecs);
 
   const int status = sensor.Stop(absl::Minutes(3));
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << SensorProcess::DescribeStatus(status) << "\n" << sensor.Stderr();
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << SensorProcess::DescribeStatus(status) << "\n"
+                                                             << sensor.Stderr();
   auto health = sensor.FinalHealth();
   ASSERT_TRUE(health.has_value()) << "no final health event";
   const Tally t = Count(sensor, tag);

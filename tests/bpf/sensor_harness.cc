@@ -283,8 +283,8 @@ absl::Status SensorProcess::WaitReady(absl::Duration timeout) {
   const std::string prefix = absl::StrCat("vigil-ready-", nonce_, "-");
   for (int attempt = 0;; ++attempt) {
     if (pid_ <= 0 || Reap(WNOHANG) > 0) {
-      return absl::FailedPreconditionError(absl::StrCat("sensor exited before it was ready (",
-                                                        DescribeStatus(exit_status_), "); stderr:\n", Stderr()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("sensor exited before it was ready (", DescribeStatus(exit_status_), "); stderr:\n", Stderr()));
     }
     const int status = Run({"/bin/true", absl::StrCat(prefix, attempt)});
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -42,16 +42,15 @@ bool InCi();
 // When BPF is unavailable it skips with the reason, except under CI=true,
 // where it fails: a CI run that silently skipped the kernel tests would
 // prove nothing.
-#define RequireBpfOrSkip()                                                                          \
-  do {                                                                                              \
-    if (const std::string vigil_bpf_why_ = ::vigil::testing::BpfUnavailableReason();                \
-        !vigil_bpf_why_.empty()) {                                                                  \
-      if (::vigil::testing::InCi()) {                                                               \
-        FAIL() << "CI=true but the bpf tests cannot run: " << vigil_bpf_why_;                       \
-      } else {                                                                                      \
-        GTEST_SKIP() << "bpf tests need root and kernel BTF: " << vigil_bpf_why_;                   \
-      }                                                                                             \
-    }                                                                                               \
+#define RequireBpfOrSkip()                                                                                      \
+  do {                                                                                                          \
+    if (const std::string vigil_bpf_why_ = ::vigil::testing::BpfUnavailableReason(); !vigil_bpf_why_.empty()) { \
+      if (::vigil::testing::InCi()) {                                                                           \
+        FAIL() << "CI=true but the bpf tests cannot run: " << vigil_bpf_why_;                                   \
+      } else {                                                                                                  \
+        GTEST_SKIP() << "bpf tests need root and kernel BTF: " << vigil_bpf_why_;                               \
+      }                                                                                                         \
+    }                                                                                                           \
   } while (0)
 
 #ifndef ASSERT_OK

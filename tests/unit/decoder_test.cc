@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <functional>
-#include <random>
 #include <ostream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -20,8 +20,6 @@ namespace vigil {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using test::ExecOf;
 using test::ExecRecord;
 using test::ExecSpec;
@@ -33,6 +31,8 @@ using test::kNode;
 using test::Record;
 using test::StatusIs;
 using test::TestProc;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 absl::Span<const uint8_t> Span(const Record& r) { return absl::MakeConstSpan(r); }
 
@@ -308,8 +308,7 @@ std::vector<BadRecord> BadRecords() {
        "exec record of 127 bytes is shorter than its fixed part (128)"},
       {"ExecLengthsAboveSize", [] { return ExecWithLengths(10, 10, 19); }, "holds args_len 10 and filename_len 10"},
       {"ExecLengthsBelowSize", [] { return ExecWithLengths(10, 8, 19); }, "holds args_len 10 and filename_len 8"},
-      {"ExecArgsLenOverflowsWithFilename", [] { return ExecWithLengths(0xFFFFFFFFu, 2, 1); },
-       "args_len 4294967295"},
+      {"ExecArgsLenOverflowsWithFilename", [] { return ExecWithLengths(0xFFFFFFFFu, 2, 1); }, "args_len 4294967295"},
       {"ExecArgsLenAboveMax", [] { return ExecWithLengths(VIGIL_ARGS_MAX + 1, 1, VIGIL_ARGS_MAX + 2); },
        "args_len 32769"},
       {"ExecFilenameLenAbovePathMax", [] { return ExecWithLengths(0, VIGIL_PATH_MAX + 1, VIGIL_PATH_MAX + 1); },

@@ -19,11 +19,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using google::protobuf::util::MessageDifferencer;
+using test::IsOk;
+using test::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::SizeIs;
-using test::IsOk;
-using test::StatusIs;
 
 v1::Event ExecEvent() {
   v1::Event e;
@@ -124,7 +124,7 @@ TEST_F(JsonLinesSinkTest, ProtobufJsonNamesAndPresence) {
   EXPECT_THAT(exec, HasSubstr("\"cgroupId\":\"77\""));  // 64-bit ints are strings in protobuf JSON
   EXPECT_THAT(exec, HasSubstr("\"kind\":\"EVENT_KIND_EXEC\""));
   EXPECT_THAT(exec, HasSubstr("\"time\":\"2023-11-14T22:13:20.123456789Z\""));
-  EXPECT_THAT(exec, HasSubstr("\"uid\":0"));   // root shows
+  EXPECT_THAT(exec, HasSubstr("\"uid\":0"));  // root shows
   EXPECT_THAT(exec, HasSubstr("\"euid\":0"));
   EXPECT_THAT(exec, Not(HasSubstr("\"gid\"")));  // unknown does not
   EXPECT_THAT(exec, Not(HasSubstr("exec_id")));

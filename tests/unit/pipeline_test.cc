@@ -14,14 +14,14 @@
 namespace vigil {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::ElementsAreArray;
-using ::testing::IsEmpty;
 using test::ExecOf;
 using test::ExecRecord;
 using test::ExitRecord;
 using test::ForkRecord;
 using test::Record;
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::IsEmpty;
 
 // What the test stages saw, in order; shared with the test, which owns it.
 struct Journal {
@@ -88,8 +88,7 @@ class PipelineTest : public ::testing::Test {
     if (failing_sink) sinks.push_back(std::make_unique<FailingSink>());
     sinks.push_back(std::make_unique<RecordingSink>(&journal_));
     return std::make_unique<Pipeline>(PipelineOptions{.queue_capacity = queue_capacity, .instance_id = "inst"},
-                                      Decoder({.node = test::kNode}, &clock_), std::move(enrichers),
-                                      std::move(sinks));
+                                      Decoder({.node = test::kNode}, &clock_), std::move(enrichers), std::move(sinks));
   }
 
   std::vector<uint32_t> WrittenPids() {
@@ -220,8 +219,7 @@ TEST_F(PipelineTest, EnrichesBeforeWriting) {
   pipeline->Stop();
   std::vector<std::string> calls = journal_.Calls();
   ASSERT_GE(calls.size(), 2u);
-  EXPECT_THAT(std::vector<std::string>(calls.begin(), calls.begin() + 2),
-              ElementsAre("enrich inst-0", "write inst-0"));
+  EXPECT_THAT(std::vector<std::string>(calls.begin(), calls.begin() + 2), ElementsAre("enrich inst-0", "write inst-0"));
 }
 
 TEST_F(PipelineTest, SinkErrorsAreCountedAndOtherSinksStillWritten) {

@@ -62,8 +62,8 @@ class FakeProcRoot {
                                      "140740 0\n"));
     Write(dir / "status", absl::StrCat("Name:\t", p.comm, "\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t", p.pid,
                                        "\nNgid:\t0\nPid:\t", p.pid, "\nPPid:\t", p.ppid, "\nTracerPid:\t0\nUid:\t",
-                                       p.uid, "\t", p.euid, "\t", p.euid, "\t", p.euid, "\nGid:\t", p.gid, "\t",
-                                       p.egid, "\t", p.egid, "\t", p.egid, "\nFDSize:\t64\nGroups:\t\n"));
+                                       p.uid, "\t", p.euid, "\t", p.euid, "\t", p.euid, "\nGid:\t", p.gid, "\t", p.egid,
+                                       "\t", p.egid, "\t", p.egid, "\nFDSize:\t64\nGroups:\t\n"));
     std::string cmdline;
     for (const auto& arg : p.argv) absl::StrAppend(&cmdline, arg, std::string(1, '\0'));
     Write(dir / "cmdline", cmdline);
@@ -130,11 +130,25 @@ const std::vector<std::string> kShellArgv = {"bash", "-c", "run it"};
 class ProcessCacheTest : public ::testing::Test {
  protected:
   ProcessCacheTest() {
-    proc_.Add({.pid = 1, .ppid = 0, .start_ticks = 2, .comm = "systemd", .exe = "/usr/lib/systemd/systemd",
-               .cwd = "/", .argv = {"/sbin/init", "splash"}});
+    proc_.Add({.pid = 1,
+               .ppid = 0,
+               .start_ticks = 2,
+               .comm = "systemd",
+               .exe = "/usr/lib/systemd/systemd",
+               .cwd = "/",
+               .argv = {"/sbin/init", "splash"}});
     // comm with spaces and parentheses, as a process may name itself.
-    proc_.Add({.pid = 100, .ppid = 1, .start_ticks = 500, .comm = "we) ird (sh", .exe = "/usr/bin/bash",
-               .cwd = "/srv", .argv = kShellArgv, .uid = 1000, .euid = 0, .gid = 1001, .egid = 1002});
+    proc_.Add({.pid = 100,
+               .ppid = 1,
+               .start_ticks = 500,
+               .comm = "we) ird (sh",
+               .exe = "/usr/bin/bash",
+               .cwd = "/srv",
+               .argv = kShellArgv,
+               .uid = 1000,
+               .euid = 0,
+               .gid = 1001,
+               .egid = 1002});
   }
 
   ProcessCacheOptions Options() {
@@ -312,9 +326,7 @@ TEST_F(ProcessCacheTest, EvictsLeastRecentlyUsedWhenFull) {
   ProcessCacheOptions options = Options();
   options.max_entries = 3;
   ProcessCache cache(options);
-  auto exec = [&](uint32_t pid, const std::string& exe) {
-    Enriched(cache, ExecEvent({pid, 1}, kInit, exe, {exe}));
-  };
+  auto exec = [&](uint32_t pid, const std::string& exe) { Enriched(cache, ExecEvent({pid, 1}, kInit, exe, {exe})); };
   auto exe_of = [&](uint32_t pid) { return Enriched(cache, ExitEvent({pid, 1}, kInit)).process().exe(); };
   exec(1001, "/bin/a");
   exec(1002, "/bin/b");
@@ -351,8 +363,13 @@ TEST_F(ProcessCacheTest, SeedFromProcRespectsMaxEntries) {
 
 TEST_F(ProcessCacheTest, UnseenProcessFilledFromProcWhenStartTimeMatches) {
   ProcessCache cache(Options());  // not seeded
-  proc_.Add({.pid = 400, .ppid = 1, .start_ticks = 1000, .comm = "app", .exe = "/opt/app/bin/app",
-             .cwd = "/var/lib/app", .argv = {"app", "--serve"}});
+  proc_.Add({.pid = 400,
+             .ppid = 1,
+             .start_ticks = 1000,
+             .comm = "app",
+             .exe = "/opt/app/bin/app",
+             .cwd = "/var/lib/app",
+             .argv = {"app", "--serve"}});
 
   v1::Process same = Enriched(cache, ExitEvent({400, 1000}, kInit)).process();
   EXPECT_EQ(same.exe(), "/opt/app/bin/app");
@@ -369,8 +386,13 @@ TEST_F(ProcessCacheTest, UnseenProcessFilledFromProcWhenStartTimeMatches) {
 
 TEST_F(ProcessCacheTest, UnseenProcessExecResolvesAgainstProcCwd) {
   ProcessCache cache(Options());
-  proc_.Add({.pid = 401, .ppid = 1, .start_ticks = 1000, .comm = "make", .exe = "/usr/bin/make",
-             .cwd = "/home/u/src", .argv = {"make"}});
+  proc_.Add({.pid = 401,
+             .ppid = 1,
+             .start_ticks = 1000,
+             .comm = "make",
+             .exe = "/usr/bin/make",
+             .cwd = "/home/u/src",
+             .argv = {"make"}});
   v1::Process p = Enriched(cache, ExecEvent({401, 1000}, kInit, "./configure", {"./configure"})).process();
   EXPECT_EQ(p.exe(), "/home/u/src/configure");
   EXPECT_EQ(p.cwd(), "/home/u/src");

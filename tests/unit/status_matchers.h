@@ -18,8 +18,8 @@ const absl::Status& GetStatus(const absl::StatusOr<T>& s) {
 
 // The exact error: its code, and a piece of its message.
 MATCHER_P2(StatusIs, code, message_part,
-           std::string("status is ") + absl::StatusCodeToString(code) + " containing \"" +
-               std::string(message_part) + "\"") {
+           std::string("status is ") + absl::StatusCodeToString(code) + " containing \"" + std::string(message_part) +
+               "\"") {
   const absl::Status& s = GetStatus(arg);
   *result_listener << "got " << s.ToString();
   return s.code() == code && absl::StrContains(s.message(), std::string(message_part));

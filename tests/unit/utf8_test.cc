@@ -40,7 +40,7 @@ TEST(SanitizeUtf8, AsciiAndEmptyUnchanged) {
 }
 
 TEST(SanitizeUtf8, ValidMultibyteUnchanged) {
-  for (const char* s : {"caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x98\x80",  // é, 日本, 😀
+  for (const char* s : {"caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x98\x80",   // é, 日本, 😀
                         "\xc2\x80", "\xdf\xbf",                                          // U+0080, U+07FF
                         "\xe0\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80", "\xef\xbf\xbf",  // U+0800 U+D7FF U+E000 U+FFFF
                         "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf"}) {                       // U+10000, U+10FFFF
@@ -57,9 +57,9 @@ TEST(SanitizeUtf8, EveryValidCodePointUnchanged) {
 }
 
 TEST(SanitizeUtf8, OverlongEscaped) {
-  EXPECT_EQ(SanitizeUtf8("\xc0\x80"), "\\xc0\\x80");              // NUL in 2 bytes
+  EXPECT_EQ(SanitizeUtf8("\xc0\x80"), "\\xc0\\x80");  // NUL in 2 bytes
   EXPECT_EQ(SanitizeUtf8("\xc1\xbf"), "\\xc1\\xbf");
-  EXPECT_EQ(SanitizeUtf8("\xe0\x80\xaf"), "\\xe0\\x80\\xaf");      // '/' in 3 bytes
+  EXPECT_EQ(SanitizeUtf8("\xe0\x80\xaf"), "\\xe0\\x80\\xaf");  // '/' in 3 bytes
   EXPECT_EQ(SanitizeUtf8("\xe0\x9f\xbf"), "\\xe0\\x9f\\xbf");
   EXPECT_EQ(SanitizeUtf8("\xf0\x8f\xbf\xbf"), "\\xf0\\x8f\\xbf\\xbf");
 }
@@ -78,7 +78,10 @@ TEST(SanitizeUtf8, TruncatedSequencesEscaped) {
   EXPECT_EQ(SanitizeUtf8("a\xe2\x82z"), "a\\xe2\\x82z");       // and in the middle
   EXPECT_EQ(SanitizeUtf8("\xf0\x9f\x98"), "\\xf0\\x9f\\x98");  // 😀 cut
   EXPECT_EQ(SanitizeUtf8("\xc3"), "\\xc3");
-  EXPECT_EQ(SanitizeUtf8("\xc3" "a"), "\\xc3" "a");
+  EXPECT_EQ(SanitizeUtf8("\xc3"
+                         "a"),
+            "\\xc3"
+            "a");
 }
 
 TEST(SanitizeUtf8, LoneContinuationEscaped) {

@@ -85,8 +85,7 @@ absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) c
 }
 
 std::string KindName(uint16_t kind) {
-  for (auto name :
-       {decode::ProcessKindName, decode::NetworkKindName, decode::FileKindName, decode::SecurityKindName}) {
+  for (auto name : {decode::ProcessKindName, decode::NetworkKindName, decode::FileKindName, decode::SecurityKindName}) {
     if (const char* n = name(kind)) return n;
   }
   return absl::StrCat("kind_", kind);

@@ -24,8 +24,7 @@ const char* SecurityKindName(uint16_t kind);
 absl::Status DecodeNetwork(uint16_t kind, absl::Span<const uint8_t> record, const DecoderOptions& options,
                            v1::Event& out);
 const char* NetworkKindName(uint16_t kind);
-absl::Status DecodeFile(uint16_t kind, absl::Span<const uint8_t> record, const DecoderOptions& options,
-                        v1::Event& out);
+absl::Status DecodeFile(uint16_t kind, absl::Span<const uint8_t> record, const DecoderOptions& options, v1::Event& out);
 const char* FileKindName(uint16_t kind);
 
 }  // namespace vigil::decode

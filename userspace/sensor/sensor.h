@@ -55,8 +55,8 @@ class Sensor {
   SubscriberHub hub_;  // outlives pipeline_, whose sink feeds it
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<RingBuffer> ring_;
-  const ProcessCache* process_cache_ = nullptr;  // owned by pipeline_
-  const Uplink* uplink_ = nullptr;               // owned by pipeline_; null without a collector
+  const ProcessCache* process_cache_ = nullptr;    // owned by pipeline_
+  const Uplink* uplink_ = nullptr;                 // owned by pipeline_; null without a collector
   const ContainerEnricher* containers_ = nullptr;  // owned by pipeline_; null when off
   std::thread reader_;
   std::atomic<bool> stop_reader_{false};
