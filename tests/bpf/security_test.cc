@@ -28,6 +28,7 @@
 #include "gtest/gtest.h"
 #include "loader/families.h"
 #include "selftest/check.h"
+#include "selftest/clone_args.h"
 #include "sensor_harness.h"
 
 namespace vigil::testing {
@@ -41,18 +42,7 @@ using ::testing::UnorderedElementsAreArray;
 
 constexpr uint32_t kNobody = 65534;
 
-// struct clone_args of <linux/sched.h> (5.3+), version 0; that header
-// clashes with glibc's <sched.h>.
-struct CloneArgs {
-  uint64_t flags;
-  uint64_t pidfd;
-  uint64_t child_tid;
-  uint64_t parent_tid;
-  uint64_t exit_signal;
-  uint64_t stack;
-  uint64_t stack_size;
-  uint64_t tls;
-};
+using selftest::CloneArgs;
 
 // Runs `body` in a forked child, which exits with its return value.
 pid_t ForkChild(const std::function<int()>& body) {

@@ -30,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "selftest/check.h"
+#include "selftest/clone_args.h"
 
 namespace vigil::selftest {
 
@@ -37,19 +38,6 @@ namespace {
 
 constexpr absl::Duration kTimeout = absl::Seconds(5);
 constexpr uint32_t kNobody = 65534;
-
-// struct clone_args of <linux/sched.h> (5.3+), version 0; that header
-// clashes with glibc's <sched.h>.
-struct CloneArgs {
-  uint64_t flags;
-  uint64_t pidfd;
-  uint64_t child_tid;
-  uint64_t parent_tid;
-  uint64_t exit_signal;
-  uint64_t stack;
-  uint64_t stack_size;
-  uint64_t tls;
-};
 
 long Reap(pid_t pid) {
   int status = 0;
