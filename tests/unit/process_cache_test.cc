@@ -251,6 +251,69 @@ TEST_F(ProcessCacheTest, MaxAncestorsBoundsTheChain) {
   EXPECT_THAT(Enriched(none, ExecEvent(kChild, kShell, "/bin/ls", {"ls"})).ancestors(), IsEmpty());
 }
 
+// A process running before the sensor with a huge command line (a CI
+// harness's `bash -c <script>`) must not carry it into every event below it.
+TEST_F(ProcessCacheTest, ArgvFromProcObeysTheKernelLimits) {
+  const std::string script(30000, 's');
+  proc_.Add({.pid = 60,
+             .ppid = 1,
+             .start_ticks = 45,
+             .comm = "bash",
+             .exe = "/usr/bin/bash",
+             .cwd = "/",
+             .argv = {"bash", "-c", script, "never-reached"}});
+  proc_.Add({.pid = 61,
+             .ppid = 1,
+             .start_ticks = 46,
+             .comm = "many",
+             .exe = "/bin/many",
+             .cwd = "/",
+             .argv = {"a", "b", "c", "d"}});
+  ProcessCacheOptions options = Options();
+  options.max_arg_bytes = 100;
+  options.max_args = 3;
+  ProcessCache cache(options);
+  cache.SeedFromProc();
+
+  // "bash\0-c\0" is 8 bytes: 92 of the script fit, nothing after it.
+  v1::Process bash = Enriched(cache, ExitEvent({60, 45}, kInit)).process();
+  ASSERT_EQ(bash.argv_size(), 3);
+  EXPECT_EQ(bash.argv(2), std::string(92, 's'));
+  EXPECT_TRUE(bash.argv_truncated());
+
+  v1::Process many = Enriched(cache, ExitEvent({61, 46}, kInit)).process();
+  EXPECT_THAT(many.argv(), ElementsAre("a", "b", "c"));
+  EXPECT_TRUE(many.argv_truncated());
+
+  // Within the limits: exact, not flagged.
+  v1::Process shell = Enriched(cache, ExitEvent(kShell, kInit)).process();
+  EXPECT_THAT(shell.argv(), ElementsAreArray(kShellArgv));
+  EXPECT_FALSE(shell.argv_truncated());
+}
+
+TEST_F(ProcessCacheTest, AncestorArgvIsCutAtItsOwnLimit) {
+  ProcessCacheOptions options = Options();
+  options.ancestor_arg_bytes = 10;
+  ProcessCache cache(options);
+  cache.SeedFromProc();
+  const Id parent{300, 800}, child{301, 801};
+  Enriched(cache, ForkEvent(parent, kShell));
+  // A multi-byte character straddles the cut: it goes whole, never half.
+  Enriched(cache, ExecEvent(parent, kShell, "/bin/sh", {"sh", "-c", "a\u00e9\u00e9\u00e9"}));
+  Enriched(cache, ForkEvent(child, parent));
+  v1::Event exec = Enriched(cache, ExecEvent(child, parent, "/bin/true", {"true"}));
+  ASSERT_GE(exec.ancestors_size(), 2);
+  // "sh\0-c\0" is 6 bytes; 4 left: "a" and one two-byte character, the next would split.
+  EXPECT_THAT(exec.ancestors(0).argv(), ElementsAre("sh", "-c", "a\u00e9"));
+  EXPECT_TRUE(exec.ancestors(0).argv_truncated());
+  // "bash\0-c\0" is 8 bytes, "run it" does not fit in the 2 left.
+  EXPECT_THAT(exec.ancestors(1).argv(), ElementsAre("bash", "-c", "ru"));
+  // The cut is only in the ancestor list: the process's own events keep all of it.
+  EXPECT_THAT(Enriched(cache, ExitEvent(parent, kShell)).process().argv(),
+              ElementsAre("sh", "-c", "a\u00e9\u00e9\u00e9"));
+  EXPECT_FALSE(Enriched(cache, ExitEvent(parent, kShell)).process().argv_truncated());
+}
+
 TEST_F(ProcessCacheTest, RelativeFilenames) {
   proc_.Add({.pid = 50, .ppid = 1, .start_ticks = 40, .comm = "rooted", .exe = "/bin/sh", .cwd = "/", .argv = {}});
   ProcessCache cache(Options());

@@ -12,8 +12,33 @@ namespace vigil {
 
 namespace {
 
+// Cuts argv to max_bytes (each argument counted with its NUL, as the kernel
+// counts) and max_args entries; true when anything was cut. The strings are
+// valid UTF-8 and are cut only before a lead byte, so they stay valid.
+bool TrimArgv(google::protobuf::RepeatedPtrField<std::string>& argv, size_t max_bytes, size_t max_args) {
+  size_t used = 0;
+  for (int i = 0; i < argv.size(); ++i) {
+    std::string& arg = *argv.Mutable(i);
+    if (static_cast<size_t>(i) == max_args || used >= max_bytes) {
+      argv.DeleteSubrange(i, argv.size() - i);
+      return true;
+    }
+    if (used + arg.size() > max_bytes) {
+      size_t keep = max_bytes - used;
+      while (keep > 0 && (static_cast<unsigned char>(arg[keep]) & 0xC0) == 0x80) --keep;
+      arg.resize(keep);
+      argv.DeleteSubrange(i + 1, argv.size() - i - 1);
+      return true;
+    }
+    used += arg.size() + 1;
+  }
+  return false;
+}
+
 // Processes read from /proc: exec ids from their start ticks.
-v1::Process FromProc(const ProcEntry& e, uint64_t parent_start_ticks, bool parent_known, absl::string_view node) {
+v1::Process FromProc(const ProcEntry& e, uint64_t parent_start_ticks, bool parent_known,
+                     const ProcessCacheOptions& options) {
+  const absl::string_view node = options.node;
   v1::Process p;
   p.set_pid(e.pid);
   p.set_ppid(e.ppid);
@@ -25,6 +50,7 @@ v1::Process FromProc(const ProcEntry& e, uint64_t parent_start_ticks, bool paren
   p.set_exe(SanitizeUtf8(e.exe));
   p.set_cwd(SanitizeUtf8(e.cwd));
   for (const auto& arg : e.argv) p.add_argv(SanitizeUtf8(arg));
+  p.set_argv_truncated(TrimArgv(*p.mutable_argv(), options.max_arg_bytes, options.max_args));
   p.set_exec_id(ExecId(node, e.pid, e.start_ticks));
   if (parent_known) p.set_parent_exec_id(ExecId(node, e.ppid, parent_start_ticks));
   return p;
@@ -46,7 +72,7 @@ size_t ProcessCache::SeedFromProc() {
   }
   for (const auto& [pid, e] : seen) {
     auto parent = seen.find(e.ppid);
-    Insert(FromProc(e, parent != seen.end() ? parent->second.start_ticks : 0, parent != seen.end(), options_.node));
+    Insert(FromProc(e, parent != seen.end() ? parent->second.start_ticks : 0, parent != seen.end(), options_));
   }
   EvictOverflow();
   Logger("process")->info("learned {} running processes from {}", seen.size(), options_.proc_root);
@@ -78,7 +104,7 @@ ProcessCache::Entry& ProcessCache::Insert(const v1::Process& process) {
 ProcessCache::Entry* ProcessCache::LearnFromProc(const v1::Process& seen) {
   auto e = ReadProcEntry(options_.proc_root, seen.pid());
   if (!e.ok() || ExecId(options_.node, e->pid, e->start_ticks) != seen.exec_id()) return nullptr;
-  v1::Process p = FromProc(*e, 0, false, options_.node);
+  v1::Process p = FromProc(*e, 0, false, options_);
   p.set_parent_exec_id(seen.parent_exec_id());
   return &Insert(p);
 }
@@ -98,7 +124,11 @@ void ProcessCache::AddAncestors(v1::Event& event) {
   for (uint32_t depth = 0; depth < options_.max_ancestors && !parent.empty(); ++depth) {
     Entry* entry = Find(parent);
     if (entry == nullptr) break;
-    *event.add_ancestors() = entry->process;
+    v1::Process& ancestor = *event.add_ancestors();
+    ancestor = entry->process;
+    if (TrimArgv(*ancestor.mutable_argv(), options_.ancestor_arg_bytes, options_.max_args)) {
+      ancestor.set_argv_truncated(true);
+    }
     parent = entry->process.parent_exec_id();
   }
 }

@@ -21,6 +21,14 @@ struct ProcessCacheOptions {
   // An exited process stays this long, for its children's lineage and late events.
   absl::Duration exit_grace = absl::Seconds(30);
   uint32_t max_ancestors = 8;
+  // argv read from /proc obeys the kernel's limits (bytes counted with each
+  // argument's NUL), so a process that was running before the sensor is not
+  // the one that carries a 100 KiB command line into every event.
+  uint32_t max_arg_bytes = 8192;
+  uint32_t max_args = 256;
+  // An ancestor's argv is context, repeated in every exec below it; the whole
+  // of it is in that ancestor's own exec event.
+  uint32_t ancestor_arg_bytes = 1024;
   std::string proc_root = "/proc";
   std::function<absl::Time()> now = absl::Now;
 };

@@ -22,6 +22,7 @@ struct SensorConfig {
   size_t process_cache_size = 32768;
   absl::Duration exit_grace = absl::Seconds(30);
   uint32_t max_ancestors = 8;
+  uint32_t ancestor_arg_bytes = 1024;
   absl::Duration health_interval = absl::Seconds(60);
   size_t dns_cache_size = 4096;  // (process, address) -> name pairs for connect events
   absl::Duration dns_cache_max_age = absl::Minutes(5);

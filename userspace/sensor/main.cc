@@ -25,6 +25,8 @@ ABSL_FLAG(uint64_t, queue_capacity, 65536, "records buffered between the ring bu
 ABSL_FLAG(uint64_t, process_cache_size, 32768, "processes remembered for lineage");
 ABSL_FLAG(absl::Duration, exit_grace, absl::Seconds(30), "how long an exited process stays in the cache");
 ABSL_FLAG(uint32_t, max_ancestors, 8, "ancestors listed on exec events");
+ABSL_FLAG(uint32_t, ancestor_arg_bytes, 1024,
+          "argv bytes kept per ancestor on exec events; longer is flagged truncated");
 ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(60), "interval between sensor health events");
 ABSL_FLAG(std::string, kernel_btf, "", "BTF file for this kernel (default: /sys/kernel/btf/vmlinux)");
 ABSL_FLAG(std::string, hooks, "auto",
@@ -123,6 +125,7 @@ int main(int argc, char** argv) {
   config.process_cache_size = absl::GetFlag(FLAGS_process_cache_size);
   config.exit_grace = absl::GetFlag(FLAGS_exit_grace);
   config.max_ancestors = absl::GetFlag(FLAGS_max_ancestors);
+  config.ancestor_arg_bytes = absl::GetFlag(FLAGS_ancestor_arg_bytes);
   config.health_interval = absl::GetFlag(FLAGS_health_interval);
   config.loader.tcp_socket_entries = absl::GetFlag(FLAGS_tcp_socket_entries);
   config.loader.net_pending_entries = absl::GetFlag(FLAGS_net_pending_entries);

@@ -101,6 +101,9 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
       .max_entries = config.process_cache_size,
       .exit_grace = config.exit_grace,
       .max_ancestors = config.max_ancestors,
+      .max_arg_bytes = config.loader.max_arg_bytes,
+      .max_args = config.max_args,
+      .ancestor_arg_bytes = config.ancestor_arg_bytes,
   });
   cache->SeedFromProc();
   sensor->process_cache_ = cache.get();
