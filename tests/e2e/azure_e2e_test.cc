@@ -237,11 +237,10 @@ TEST_F(AzureE2E, CollectorKilledMidStream) {
   std::cout << d.expected << " events, " << d.duplicated << " delivered twice (a crash may repeat a batch)\n";
 }
 
-// The sensor restarts on its spool while the collector is down: both runs'
-// events arrive. At least once, not exactly: a batch the collector made
-// durable just before SIGTERM can lose its ack in the shutdown and is sent
-// again (same event ids); the collector does not yet drain acks on stop or
-// drop a resent (instance, sequence).
+// The collector stops (SIGTERM) mid-stream, the sensor restarts on its
+// spool while the collector is down: both runs' events arrive, exactly once
+// (the collector acknowledges what it stored before it stops, and knows a
+// resent batch when it sees one again).
 TEST_F(AzureE2E, SensorRestarted) {
   CollectorProcess collector(dir_.path() + "/collector", azure_.CollectorFlags());
   ASSERT_OK(collector.Start());
@@ -263,10 +262,10 @@ TEST_F(AzureE2E, SensorRestarted) {
   const Delivery d = WaitDelivered({&first, &second}, azure_);
   EXPECT_GT(d.expected, 300u);
   EXPECT_EQ(d.missing, 0u) << "of " << d.expected << "\n" << collector.Log();
-  std::cout << d.expected << " events, " << d.duplicated << " delivered twice (acks lost when the collector stopped)\n";
+  EXPECT_EQ(d.duplicated, 0u) << "nothing crashed: exactly once";
 }
 
-// The collector is away for 20 s while events keep coming: the sensor
+// The collector is away for a minute while events keep coming: the sensor
 // spools, then catches up; nothing crashed, so exactly once.
 TEST_F(AzureE2E, CollectorUnreachableForAWhile) {
   CollectorProcess collector(dir_.path() + "/collector", azure_.CollectorFlags());
@@ -278,7 +277,7 @@ TEST_F(AzureE2E, CollectorUnreachableForAWhile) {
     Load load("vigil-azure-outage-" + Nonce(), absl::Milliseconds(10));
     absl::SleepFor(absl::Seconds(2));
     collector.Stop(SIGTERM);
-    absl::SleepFor(absl::Seconds(20));
+    absl::SleepFor(absl::Seconds(60));
     ASSERT_OK(collector.Start(port));
     absl::SleepFor(absl::Seconds(2));
   }

@@ -1,11 +1,14 @@
 // What the collector refuses, seen from a real gRPC client over loopback:
 // sensors without a certificate from its CA, and invalid or oversized
-// batches, each for that stream alone. Needs no root.
+// batches, each for that stream alone; and that a batch a sensor resends
+// (its ack was lost) is acknowledged again but stored once, also across a
+// normal collector restart. Needs no root.
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "collector_harness.h"
 #include "gmock/gmock.h"
@@ -139,6 +142,65 @@ TEST_F(CollectorSecurity, BadBatchesFailTheirOwnStreamOnly) {
   while ((ids = collector_->IdCounts()).size() < 20 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(ids.size(), 20u);
   for (const auto& [id, n] : ids) EXPECT_TRUE(id.starts_with("node-good")) << id;
+}
+
+// Waits for `want` distinct ids at the collector, then a little longer, so a
+// duplicate forwarded after them would be seen too.
+std::map<std::string, int> Settled(const CollectorProcess& c, size_t want) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (c.IdCounts().size() < want && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  absl::SleepFor(absl::Seconds(1));
+  return c.IdCounts();
+}
+
+void ExpectEachOnce(const std::map<std::string, int>& ids, size_t want) {
+  EXPECT_EQ(ids.size(), want);
+  for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
+}
+
+TEST_F(CollectorSecurity, ResentBatchIsAcknowledgedAndStoredOnce) {
+  auto channel = TlsChannel(collector_->address(), dir_.path(), "client");
+  Client first(channel);
+  for (uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(first.Publish(Batch(s, 5, "node-r")));
+  // As after a broken stream: the sensor resends from its last ack it saw.
+  Client again(channel);
+  for (uint64_t s = 2; s <= 4; ++s) EXPECT_TRUE(again.Publish(Batch(s, 5, "node-r"))) << s;
+  EXPECT_TRUE(again.Finish().ok());
+  EXPECT_TRUE(first.Finish().ok());
+  ExpectEachOnce(Settled(*collector_, 20), 20);
+}
+
+TEST_F(CollectorSecurity, AfterANormalStopAResendIsStillStoredOnce) {
+  const int port = collector_->port();
+  {
+    Client c(TlsChannel(collector_->address(), dir_.path(), "client"));
+    ASSERT_TRUE(c.Publish(Batch(1, 5, "node-s")));
+    EXPECT_TRUE(c.Finish().ok());
+  }
+  collector_->Stop(SIGTERM);
+  ASSERT_OK(collector_->Start(port));
+  Client c(TlsChannel(collector_->address(), dir_.path(), "client"));
+  EXPECT_TRUE(c.Publish(Batch(1, 5, "node-s"))) << "a resend is acknowledged";
+  EXPECT_TRUE(c.Publish(Batch(2, 5, "node-s")));
+  EXPECT_TRUE(c.Finish().ok());
+  ExpectEachOnce(Settled(*collector_, 10), 10);
+}
+
+TEST_F(CollectorSecurity, StoppingCollectorEndsStreamsWithoutStoringMore) {
+  const int port = collector_->port();
+  Client c(TlsChannel(collector_->address(), dir_.path(), "client"));
+  ASSERT_TRUE(c.Publish(Batch(1, 5, "node-t")));
+  std::thread stop([this] { collector_->Stop(SIGTERM); });
+  absl::SleepFor(absl::Milliseconds(500));  // the collector is draining, our stream still open
+  EXPECT_FALSE(c.Publish(Batch(2, 5, "node-t")));
+  const grpc::Status s = c.Finish();
+  stop.join();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("shutting down"));
+  ASSERT_OK(collector_->Start(port));
+  const std::map<std::string, int> ids = Settled(*collector_, 5);
+  ExpectEachOnce(ids, 5);
+  for (const auto& [id, n] : ids) EXPECT_TRUE(id.starts_with("node-t-instance-1-")) << id << " was not acknowledged";
 }
 
 }  // namespace

@@ -73,6 +73,10 @@ class Collector::Service final : public v1::Collector::Service {
     v1::PublishResponse response;
     std::string payload;
     while (stream->Read(&request)) {
+      if (collector_->draining_) {
+        // Not stored, so not acknowledged: the sensor resends it to whoever is next.
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "collector is shutting down");
+      }
       m.batches_received->Increment();
       m.events_received->Increment(request.events_size());
       if (absl::Status s = ValidateRequest(request, collector_->config_.limits, state); !s.ok()) {
@@ -95,17 +99,25 @@ class Collector::Service final : public v1::Collector::Service {
       } else {
         *request.mutable_sensor() = identity;  // every stored batch says where it came from
       }
-      payload.clear();
-      request.SerializeToString(&payload);
-      auto index = collector_->spool_->Append(payload, static_cast<uint32_t>(request.events_size()));
-      absl::Status stored = index.ok() ? collector_->spool_->SyncThrough(*index) : index.status();
-      if (!stored.ok()) {
-        log->error("cannot store a batch from {}: {}", identity.node(), stored.message());
+      auto stored = collector_->resend_filter_.StoreOnce(request, [&]() -> absl::StatusOr<uint64_t> {
+        payload.clear();
+        request.SerializeToString(&payload);
+        return collector_->spool_->Append(payload, static_cast<uint32_t>(request.events_size()));
+      });
+      absl::Status durable = stored.ok() ? absl::OkStatus() : stored.status();
+      if (stored.ok() && stored->spool_index.has_value())
+        durable = collector_->spool_->SyncThrough(*stored->spool_index);
+      if (!durable.ok()) {
+        log->error("cannot store a batch from {}: {}", identity.node(), durable.message());
         m.batches_refused->Increment();
         m.events_refused->Increment(request.events_size());
-        return grpc::Status(grpc::StatusCode::UNAVAILABLE, absl::StrCat("collector spool: ", stored.message()));
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, absl::StrCat("collector spool: ", durable.message()));
       }
-      collector_->OnAppended();
+      if (stored->resent) {
+        m.batches_resent->Increment();
+      } else {
+        collector_->OnAppended();
+      }
       response.set_sequence(request.sequence());
       if (!stream->Write(response)) break;
       m.batches_acked->Increment();
@@ -138,6 +150,11 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(const CollectorConfi
   std::filesystem::create_directories(cursors, ec);
   if (ec) return absl::InternalError(absl::StrCat("create ", cursors, ": ", ec.message()));
 
+  c->resend_filter_path_ = config.spool_dir + "/resend-filter";
+  if (absl::Status s = c->resend_filter_.Load(c->resend_filter_path_); !s.ok() && !absl::IsNotFound(s)) {
+    // Costs only duplicates of batches resent now, never a lost one.
+    Logger("collector")->warn("resend filter not loaded, starting empty: {}", s.message());
+  }
   const SpoolStats stats = c->spool_->Stats();
   for (auto& f : forwarders) {
     auto lane = std::make_unique<Lane>();
@@ -190,6 +207,8 @@ void Collector::RegisterMetrics(metrics::Registry& r) {
   m.batches_acked = &r.GetCounter("vigil_collector_batches_acked_total", "Batches stored durably and acknowledged.");
   m.batches_refused = &r.GetCounter("vigil_collector_batches_refused_total",
                                     "Batches refused (malformed, over a limit, or the spool failed).");
+  m.batches_resent = &r.GetCounter("vigil_collector_batches_resent_total",
+                                   "Batches sensors resent that were stored already: acknowledged, not stored twice.");
   m.events_received = &r.GetCounter("vigil_collector_events_received_total", "Events in the batches sensors sent.");
   m.events_acked = &r.GetCounter("vigil_collector_events_acked_total", "Events stored durably and acknowledged.");
   m.events_refused = &r.GetCounter("vigil_collector_events_refused_total", "Events in refused batches.");
@@ -216,10 +235,17 @@ Collector::~Collector() { Shutdown(); }
 
 void Collector::Shutdown() {
   serving_ = false;
+  draining_ = true;
   if (server_ != nullptr) {
+    // A stream waiting in Read ends at its sensor's next batch; one still
+    // idle at the deadline is cancelled, with nothing stored unacknowledged.
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     server_->Wait();
     server_.reset();
+    if (absl::Status s = resend_filter_.Save(resend_filter_path_); !s.ok()) {
+      Logger("collector")
+          ->warn("resend filter not saved (a resend after restart may be stored twice): {}", s.message());
+    }
   }
   {
     absl::MutexLock lock(&mu_);

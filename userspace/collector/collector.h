@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "collector/forwarder.h"
+#include "collector/resend_filter.h"
 #include "collector/validate.h"
 #include "metrics/registry.h"
 #include "spool/spool.h"
@@ -41,8 +42,11 @@ absl::Status Validate(const CollectorConfig& config);
 // written to the spool and fdatasync'ed (concurrent streams share one
 // fdatasync); so an acknowledged batch survives a collector crash and a
 // power loss. A crash between the write and the ack costs nothing but a
-// resend: the sensor sends the batch again, so it may be stored twice and
-// forwarded twice, identifiable by its event ids. Forwarder cursors
+// resend. Resends are recognised (ResendFilter) and acknowledged without
+// storing twice; the filter is saved on a normal stop, so only a crash can
+// make a resend a stored duplicate (identifiable by its event ids). A normal
+// stop (Shutdown) first drains: each stream acknowledges what it stored and
+// then ends with UNAVAILABLE before storing anything more. Forwarder cursors
 // (<spool>/cursors/<name>) are written after each delivered batch but not
 // fsynced: after a power loss a forwarder may repeat batches, never skip them.
 class Collector {
@@ -76,6 +80,7 @@ class Collector {
     metrics::Counter* batches_received = nullptr;
     metrics::Counter* batches_acked = nullptr;
     metrics::Counter* batches_refused = nullptr;
+    metrics::Counter* batches_resent = nullptr;
     metrics::Counter* events_received = nullptr;
     metrics::Counter* events_acked = nullptr;
     metrics::Counter* events_refused = nullptr;
@@ -96,6 +101,9 @@ class Collector {
   std::unique_ptr<metrics::Registry> own_metrics_;
   StreamMetrics stream_metrics_;
   std::atomic<bool> serving_{false};
+  std::atomic<bool> draining_{false};
+  ResendFilter resend_filter_{ResendFilter::Options{}};
+  std::string resend_filter_path_;
 
   absl::Mutex mu_;
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // bumped at each append, wakes forwarders
