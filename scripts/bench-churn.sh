@@ -2,8 +2,9 @@
 # Churn benchmark (not a ctest test: it takes minutes). Runs CONTAINERS
 # short-lived containers, then PROCESSES short-lived host processes, in a row,
 # under a real vigil-sensor and a containerd of its own; records the sensor's
-# cache sizes (from its health events) and RSS before, during and after.
-# Both must come back to their baseline once the churn is over.
+# cache sizes (from its health events), CPU time and memory before, during
+# and after. Caches and memory must come back to their baseline once the
+# churn is over.
 #
 #   sudo scripts/bench-churn.sh                      # 1000 containers, 100000 processes
 #   sudo CONTAINERS=200 PROCESSES=20000 scripts/bench-churn.sh
@@ -45,10 +46,18 @@ sample() {
   local h rss
   sleep 2.5  # a fresh health event
   h=$(grep '"health"' "$events" | tail -1)
+  # VmRSS counts the ring buffer's pages (file-backed, resident once the
+  # kernel has written all of it: a fixed cost that grows in the first
+  # minutes whatever the load) and shared libraries' pages as their code is
+  # first used. RssAnon is the sensor's own heap and stacks.
   rss=$(awk '/^VmRSS/ {print $2}' /proc/$sensor_pid/status)
+  anon=$(awk '/^RssAnon/ {print $2}' /proc/$sensor_pid/status)
+  ring=$(awk '/^[0-9a-f]+-[0-9a-f]+ / {m = ($6 == "anon_inode:bpf-map")} m && /^Rss:/ {s += $2} END {print s + 0}' \
+    /proc/$sensor_pid/smaps)
+  cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' /proc/$sensor_pid/stat)
   field() { grep -o "\"$1\":\"[0-9]*\"" <<<"$h" | grep -o '[0-9]*' || echo 0; }
-  printf '%-28s rss_kB=%-8s process_cache=%-7s container_cache=%-6s metadata_cache=%-6s evictions=%s/%s metadata_timeouts=%s\n' \
-    "$1" "$rss" "$(field processCacheSize)" "$(field containerCacheSize)" "$(field containerMetadataCacheSize)" \
+  printf '%-28s cpu_s=%-5s rss_kB=%-7s anon_kB=%-6s bpf_maps_kB=%-6s process_cache=%-6s container_cache=%-5s metadata_cache=%-5s evictions=%s/%s metadata_timeouts=%s\n' \
+    "$1" "$cpu" "$rss" "$anon" "$ring" "$(field processCacheSize)" "$(field containerCacheSize)" "$(field containerMetadataCacheSize)" \
     "$(field processCacheEvictions)" "$(field containerCacheEvictions)" "$(field containerMetadataTimeouts)"
 }
 

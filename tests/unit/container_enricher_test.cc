@@ -144,5 +144,27 @@ TEST_F(ContainerEnricherTest, RemovedCgroupLeavesTheCacheAfterItsGrace) {
   EXPECT_EQ(enricher->Stats().size, with - 1);
 }
 
+// A container that lives for one /bin/true: its cgroup is gone, and its
+// removal read, before the sensor sees its first event. No removal comes
+// after that, so the entry must expire all the same (churn left 14 of 1000
+// such entries behind before).
+TEST_F(ContainerEnricherTest, CgroupGoneBeforeItsFirstEventLeavesTheCacheToo) {
+  if (geteuid() != 0) GTEST_SKIP() << "making a cgroup needs root";
+  auto enricher = NewEnricher({.cgroup_root = root_, .removed_grace = absl::Milliseconds(200)});
+  ASSERT_NE(enricher, nullptr);
+  const uint64_t before = enricher->Stats().size;
+  const std::string dir = root_ + "/vigil-unit-gone-" + std::to_string(getpid());
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << std::strerror(errno);
+  const uint64_t id = CgroupIdOf(dir);
+  ASSERT_EQ(rmdir(dir.c_str()), 0);
+  absl::SleepFor(absl::Milliseconds(300));  // the enricher has read the creation and the removal
+  v1::Event e = EventIn(id);
+  enricher->Enrich(e);
+  EXPECT_EQ(enricher->Stats().size, before + 1);
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (enricher->Stats().size > before && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(enricher->Stats().size, before);
+}
+
 }  // namespace
 }  // namespace vigil

@@ -243,6 +243,13 @@ void ContainerEnricher::Resolve(uint64_t cgroup_id) {
   it->second.resolved = true;
   it->second.path_known = resolved.path_known;
   it->second.container = std::move(resolved.container);
+  if (!path && !it->second.removed) {
+    // No such cgroup (any more): its removal was read before its first event
+    // (a container that lived for one /bin/true), so no removal will come.
+    // It expires like a removed one; an event after that resolves it anew.
+    it->second.removed = true;
+    removed_cgroups_.emplace_back(absl::Now() + options_.removed_grace, cgroup_id);
+  }
 }
 
 void ContainerEnricher::RetryMissing() {

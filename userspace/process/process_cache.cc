@@ -184,6 +184,9 @@ void ProcessCache::ExpireExited() {
     }
     exited_.pop_front();
   }
+  // A burst of short-lived processes leaves the table's slots behind: shrink
+  // it once it is mostly empty, so memory follows the cache back down.
+  if (entries_.capacity() > 1024 && entries_.size() < entries_.capacity() / 8) entries_.rehash(0);
   size_.store(entries_.size(), std::memory_order_relaxed);
 }
 
