@@ -71,6 +71,27 @@ class RecordingSink : public Sink {
   Journal* journal_;
 };
 
+// Raises one alert per exec event; on the final Tick, one more (as an
+// aggregation window closing at shutdown would).
+class ExecAlertDetector : public Detector {
+ public:
+  void Evaluate(const v1::Event& event, std::vector<v1::Event>& alerts) override {
+    if (event.kind() != v1::EVENT_KIND_EXEC) return;
+    v1::Event& alert = alerts.emplace_back();
+    alert.set_kind(v1::EVENT_KIND_ALERT);
+    *alert.mutable_process() = event.process();
+    alert.mutable_alert()->set_rule_id("exec-seen");
+    alert.mutable_alert()->add_event_ids(event.id());
+  }
+  void Tick(absl::Time now, std::vector<v1::Event>& alerts) override {
+    if (now != absl::InfiniteFuture()) return;
+    v1::Event& alert = alerts.emplace_back();
+    alert.set_kind(v1::EVENT_KIND_ALERT);
+    alert.mutable_alert()->set_rule_id("closing");
+  }
+  DetectorStats Stats() const override { return {}; }
+};
+
 class FailingSink : public Sink {
  public:
   absl::Status Write(const v1::Event&) override { return absl::UnavailableError("down"); }
@@ -81,14 +102,16 @@ vigil_proc Proc(uint32_t pid) { return test::TestProc(pid); }
 
 class PipelineTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Pipeline> Make(size_t queue_capacity = 1024, bool failing_sink = false) {
+  std::unique_ptr<Pipeline> Make(size_t queue_capacity = 1024, bool failing_sink = false,
+                                 std::unique_ptr<Detector> detector = nullptr) {
     std::vector<std::unique_ptr<Enricher>> enrichers;
     enrichers.push_back(std::make_unique<RecordingEnricher>(&journal_));
     std::vector<std::unique_ptr<Sink>> sinks;
     if (failing_sink) sinks.push_back(std::make_unique<FailingSink>());
     sinks.push_back(std::make_unique<RecordingSink>(&journal_));
     return std::make_unique<Pipeline>(PipelineOptions{.queue_capacity = queue_capacity, .instance_id = "inst"},
-                                      Decoder({.node = test::kNode}, &clock_), std::move(enrichers), std::move(sinks));
+                                      Decoder({.node = test::kNode}, &clock_), std::move(enrichers), std::move(detector),
+                                      std::move(sinks));
   }
 
   std::vector<uint32_t> WrittenPids() {
@@ -133,6 +156,26 @@ TEST_F(PipelineTest, DeliversInOrderWithUniqueIds) {
   EXPECT_EQ(c.received[VIGIL_KIND_EXIT], 1u);
   EXPECT_EQ(c.decode_errors[VIGIL_KIND_EXEC], 0u);
   EXPECT_EQ(c.queue_depth, 0u);
+}
+
+TEST_F(PipelineTest, AlertsFollowTheirEventWithIdsFromTheSameSequence) {
+  auto pipeline = Make(1024, false, std::make_unique<ExecAlertDetector>());
+  pipeline->Start();
+  pipeline->Submit(ExecOfPid(1));
+  pipeline->Submit(ForkRecord(7, Proc(2)));
+  pipeline->Submit(ExecOfPid(3));
+  pipeline->Stop();
+
+  std::vector<std::string> seen;
+  for (const auto& e : journal_.Written()) {
+    seen.push_back(absl::StrCat(e.id(), " ", v1::EventKind_Name(e.kind()), " ", e.alert().rule_id(), " ",
+                                e.alert().event_ids_size() ? e.alert().event_ids(0) : ""));
+  }
+  EXPECT_THAT(seen, ElementsAre("inst-0 EVENT_KIND_EXEC  ", "inst-1 EVENT_KIND_ALERT exec-seen inst-0",
+                                "inst-2 EVENT_KIND_FORK  ", "inst-3 EVENT_KIND_EXEC  ",
+                                "inst-4 EVENT_KIND_ALERT exec-seen inst-3", "inst-5 EVENT_KIND_ALERT closing "));
+  // The detector sees enriched events; alerts skip the enrichers.
+  EXPECT_EQ(journal_.Written()[1].process().pid(), 1u);
 }
 
 TEST_F(PipelineTest, InvalidRecordsAreCountedPerKindAndDropped) {

@@ -11,10 +11,11 @@ size_t KindIndex(uint16_t kind) { return kind < VIGIL_KIND_MAX ? kind : 0; }
 }  // namespace
 
 Pipeline::Pipeline(PipelineOptions options, Decoder decoder, std::vector<std::unique_ptr<Enricher>> enrichers,
-                   std::vector<std::unique_ptr<Sink>> sinks)
+                   std::unique_ptr<Detector> detector, std::vector<std::unique_ptr<Sink>> sinks)
     : options_(std::move(options)),
       decoder_(std::move(decoder)),
       enrichers_(std::move(enrichers)),
+      detector_(std::move(detector)),
       sinks_(std::move(sinks)) {}
 
 Pipeline::~Pipeline() { Stop(); }
@@ -66,8 +67,17 @@ void Pipeline::Run() {
       if (queue_.empty()) break;
       continue;
     }
+    if (detector_ != nullptr) {
+      detector_->Tick(absl::Now(), alerts_);
+      WriteAlerts();
+    }
     // Idle now or soon: make what we wrote visible to readers.
     FlushSinks();
+  }
+  if (detector_ != nullptr) {
+    // Aggregated alerts still open go out with their final counts.
+    detector_->Tick(absl::InfiniteFuture(), alerts_);
+    WriteAlerts();
   }
   FlushSinks();
 }
@@ -92,6 +102,21 @@ void Pipeline::Handle(Item& item, v1::Event& scratch) {
 void Pipeline::Deliver(v1::Event& event) {
   event.set_id(absl::StrCat(options_.instance_id, "-", next_seq_++));
   for (auto& enricher : enrichers_) enricher->Enrich(event);
+  if (detector_ != nullptr) detector_->Evaluate(event, alerts_);
+  WriteToSinks(event);
+  WriteAlerts();
+}
+
+void Pipeline::WriteAlerts() {
+  // Alerts take ids from the same sequence, after the event that raised them.
+  for (v1::Event& alert : alerts_) {
+    alert.set_id(absl::StrCat(options_.instance_id, "-", next_seq_++));
+    WriteToSinks(alert);
+  }
+  alerts_.clear();
+}
+
+void Pipeline::WriteToSinks(v1::Event& event) {
   for (auto& sink : sinks_) {
     if (absl::Status s = sink->Write(event); !s.ok()) {
       sink_errors_.fetch_add(1, std::memory_order_relaxed);

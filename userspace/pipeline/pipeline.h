@@ -14,6 +14,7 @@
 #include "absl/types/span.h"
 #include "decode/decoder.h"
 #include "pipeline/stage.h"
+#include "rules/detector.h"
 #include "vigil_abi.h"
 
 namespace vigil {
@@ -33,13 +34,15 @@ struct PipelineCounters {
 };
 
 // reader thread --Submit()--> bounded queue --> pipeline thread:
-// decode -> enrichers in order -> every sink.
+// decode -> enrichers in order -> detector -> every sink (the event, then the
+// alerts it raised).
 // The reader side only copies bytes and never blocks: when the queue is full
 // the record is dropped and counted.
 class Pipeline {
  public:
+  // `detector` may be null: no detection.
   Pipeline(PipelineOptions options, Decoder decoder, std::vector<std::unique_ptr<Enricher>> enrichers,
-           std::vector<std::unique_ptr<Sink>> sinks);
+           std::unique_ptr<Detector> detector, std::vector<std::unique_ptr<Sink>> sinks);
   ~Pipeline();
 
   void Start();
@@ -61,12 +64,16 @@ class Pipeline {
   void Run();
   void Handle(Item& item, v1::Event& scratch);
   void Deliver(v1::Event& event);
+  void WriteToSinks(v1::Event& event);
+  void WriteAlerts();
   void FlushSinks();
 
   const PipelineOptions options_;
   const Decoder decoder_;
   std::vector<std::unique_ptr<Enricher>> enrichers_;
+  std::unique_ptr<Detector> detector_;
   std::vector<std::unique_ptr<Sink>> sinks_;
+  std::vector<v1::Event> alerts_;  // pipeline thread only: reused for every event
 
   mutable absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);

@@ -86,6 +86,11 @@ ProcessCache::Entry* ProcessCache::Find(const std::string& exec_id) {
   return &it->second;
 }
 
+const v1::Process* ProcessCache::Lookup(absl::string_view exec_id) const {
+  auto it = entries_.find(exec_id);
+  return it == entries_.end() ? nullptr : &it->second.process;
+}
+
 ProcessCache::Entry& ProcessCache::Insert(const v1::Process& process) {
   auto [it, inserted] = entries_.try_emplace(process.exec_id());
   Entry& entry = it->second;

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "pipeline/stage.h"
+#include "process/process_view.h"
 #include "vigil/v1/event.pb.h"
 
 namespace vigil {
@@ -37,7 +38,7 @@ struct ProcessCacheOptions {
 // parent is. Fills those into events that the kernel sent without them, and
 // the ancestor chain into exec events. Bounded: least recently used entries
 // go first when full, exited ones after a grace period.
-class ProcessCache : public Enricher {
+class ProcessCache : public Enricher, public ProcessView {
  public:
   explicit ProcessCache(ProcessCacheOptions options) : options_(std::move(options)) {}
 
@@ -46,6 +47,7 @@ class ProcessCache : public Enricher {
   size_t SeedFromProc();
 
   void Enrich(v1::Event& event) override;
+  const v1::Process* Lookup(absl::string_view exec_id) const override;
 
   // Safe to call from any thread.
   size_t size() const { return size_.load(std::memory_order_relaxed); }

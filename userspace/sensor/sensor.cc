@@ -134,7 +134,7 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   sensor->pipeline_ = std::make_unique<Pipeline>(
       PipelineOptions{.queue_capacity = config.queue_capacity, .instance_id = instance_id},
       Decoder(DecoderOptions{.node = config.node_name, .max_args = config.max_args}, &sensor->clock_),
-      std::move(enrichers), std::move(sinks));
+      std::move(enrichers), /*detector=*/nullptr, std::move(sinks));
   Pipeline* pipeline = sensor->pipeline_.get();
   auto ring = RingBuffer::Open(sensor->probes_->ring_buffer_fd(),
                                [pipeline](absl::Span<const uint8_t> record) { pipeline->Submit(record); });
