@@ -5,10 +5,15 @@
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "google/protobuf/util/json_util.h"
+#include "sink/json_encoder.h"
 
 namespace vigil {
 
 absl::Status AppendJsonLine(const v1::Event& event, std::string& line) {
+  if (AppendJson(event, line)) {
+    line += '\n';
+    return absl::OkStatus();
+  }
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.always_print_primitive_fields = false;

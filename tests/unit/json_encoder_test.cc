@@ -1,0 +1,289 @@
+#include "sink/json_encoder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/json_util.h"
+#include "vigil/v1/collector.pb.h"
+#include "vigil/v1/event.pb.h"
+#include "vigil/v1/sensor_api.pb.h"
+
+namespace vigil {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// What the sensor printed before: protobuf's own printer, default options.
+std::string ProtobufJson(const Message& m) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(m, &json, options).ok());
+  return json;
+}
+
+std::string OurJson(const Message& m) {
+  std::string json;
+  EXPECT_TRUE(AppendJson(m, json)) << m.DebugString();
+  return json;
+}
+
+std::string Utf8(uint32_t cp) {
+  std::string s;
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    s += static_cast<char>(0xC0 | cp >> 6);
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    s += static_cast<char>(0xE0 | cp >> 12);
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    s += static_cast<char>(0xF0 | cp >> 18);
+    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return s;
+}
+
+// Fills any message with random values: every field type, presence or not,
+// one random member (or none) of each oneof, repeated and map fields of
+// 0-3 elements, strings that need every kind of escaping.
+class RandomFiller {
+ public:
+  explicit RandomFiller(uint64_t seed) : rng_(seed) {}
+
+  void Fill(Message* m, int depth) {
+    const Descriptor* d = m->GetDescriptor();
+    const Reflection* r = m->GetReflection();
+    for (int i = 0; i < d->real_oneof_decl_count(); ++i) {
+      const auto* oneof = d->oneof_decl(i);
+      const int pick = Uniform(0, oneof->field_count());  // field_count() = none
+      if (pick < oneof->field_count()) Set(m, r, oneof->field(pick), depth);
+    }
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      if (f->real_containing_oneof() != nullptr) continue;
+      if (Uniform(0, 9) < 3) continue;
+      Set(m, r, f, depth);
+    }
+  }
+
+  // Payloads: one event of every kind a oneof member of Event names.
+  const std::vector<const FieldDescriptor*>& Payloads() {
+    if (payloads_.empty()) {
+      const auto* oneof = v1::Event::descriptor()->FindOneofByName("payload");
+      for (int i = 0; i < oneof->field_count(); ++i) payloads_.push_back(oneof->field(i));
+    }
+    return payloads_;
+  }
+
+  std::mt19937_64& rng() { return rng_; }
+
+ private:
+  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+
+  std::string RandomString() {
+    static const std::vector<std::string> kFixed = {"",
+                                                    "bash",
+                                                    "/usr/bin/curl",
+                                                    "quote\" backslash\\ slash/",
+                                                    "\n\t\r\b\f\x01\x1f\x7f",
+                                                    "<script>&amp;'x'</script>",
+                                                    "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
+                                                    "\xe2\x80\xa8\xe2\x80\xa9\xc2\xad\xef\xbb\xbf",
+                                                    "sha256:0123456789abcdef",
+                                                    "host-1:123456789:4242"};
+    if (Uniform(0, 2) == 0) return kFixed[Uniform(0, static_cast<int>(kFixed.size()) - 1)];
+    std::string s;
+    const int n = Uniform(0, 24);
+    for (int i = 0; i < n; ++i) {
+      switch (Uniform(0, 5)) {
+        case 0:
+          s += Utf8(Uniform(0, 0x7F));
+          break;
+        case 1:
+          s += Utf8(Uniform(0x80, 0x7FF));
+          break;
+        case 2:
+          s += Utf8(Uniform(0x800, 0xD7FF));
+          break;
+        case 3:
+          s += Utf8(Uniform(0xE000, 0xFFFF));
+          break;
+        case 4:
+          s += Utf8(Uniform(0x10000, 0x10FFFF));
+          break;
+        default:
+          s += static_cast<char>(Uniform(0x20, 0x7E));
+      }
+    }
+    return s;
+  }
+
+  template <typename T>
+  T Integer() {
+    switch (Uniform(0, 3)) {
+      case 0:
+        return 0;
+      case 1:
+        return static_cast<T>(Uniform(1, 1000));
+      case 2:
+        return std::numeric_limits<T>::max();
+      default:
+        return static_cast<T>(rng_());
+    }
+  }
+
+  void Set(Message* m, const Reflection* r, const FieldDescriptor* f, int depth) {
+    if (f->is_map()) {
+      const int n = Uniform(0, 3);
+      for (int i = 0; i < n; ++i) {
+        Message* e = r->AddMessage(m, f);
+        e->GetReflection()->SetString(e, f->message_type()->map_key(), RandomString());
+        e->GetReflection()->SetString(e, f->message_type()->map_value(), RandomString());
+      }
+      return;
+    }
+    const int n = f->is_repeated() ? Uniform(0, 3) : 1;
+    for (int i = 0; i < n; ++i) {
+      const bool rep = f->is_repeated();
+      switch (f->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_INT32:
+          rep ? r->AddInt32(m, f, Integer<int32_t>()) : r->SetInt32(m, f, Integer<int32_t>());
+          break;
+        case FieldDescriptor::CPPTYPE_UINT32:
+          rep ? r->AddUInt32(m, f, Integer<uint32_t>()) : r->SetUInt32(m, f, Integer<uint32_t>());
+          break;
+        case FieldDescriptor::CPPTYPE_INT64:
+          rep ? r->AddInt64(m, f, Integer<int64_t>()) : r->SetInt64(m, f, Integer<int64_t>());
+          break;
+        case FieldDescriptor::CPPTYPE_UINT64:
+          rep ? r->AddUInt64(m, f, Integer<uint64_t>()) : r->SetUInt64(m, f, Integer<uint64_t>());
+          break;
+        case FieldDescriptor::CPPTYPE_BOOL:
+          rep ? r->AddBool(m, f, Uniform(0, 1)) : r->SetBool(m, f, Uniform(0, 1));
+          break;
+        case FieldDescriptor::CPPTYPE_ENUM: {
+          // Now and then a number the enum does not name.
+          const auto* e = f->enum_type();
+          const int v = Uniform(0, 9) == 0 ? 999 : e->value(Uniform(0, e->value_count() - 1))->number();
+          rep ? r->AddEnumValue(m, f, v) : r->SetEnumValue(m, f, v);
+          break;
+        }
+        case FieldDescriptor::CPPTYPE_STRING:
+          rep ? r->AddString(m, f, RandomString()) : r->SetString(m, f, RandomString());
+          break;
+        case FieldDescriptor::CPPTYPE_MESSAGE: {
+          Message* sub = rep ? r->AddMessage(m, f) : r->MutableMessage(m, f);
+          if (f->message_type()->full_name() == "google.protobuf.Timestamp") {
+            const auto* sd = sub->GetDescriptor();
+            // 0001-01-01 .. 9999-12-31, nanos of every precision.
+            const int64_t seconds = std::uniform_int_distribution<int64_t>(-62135596800, 253402300799)(rng_);
+            static const int32_t kNanos[] = {0, 120000000, 123456000, 123456789, 1, 999999999};
+            sub->GetReflection()->SetInt64(sub, sd->field(0), Uniform(0, 3) == 0 ? 0 : seconds);
+            sub->GetReflection()->SetInt32(sub, sd->field(1), kNanos[Uniform(0, 5)]);
+          } else if (depth < 4) {
+            Fill(sub, depth + 1);
+          }
+          break;
+        }
+        default:
+          FAIL() << "field type the encoder does not know: " << f->full_name();
+      }
+    }
+  }
+
+  std::mt19937_64 rng_;
+  std::vector<const FieldDescriptor*> payloads_;
+};
+
+TEST(JsonEncoderTest, RandomEventsOfEveryPayloadKindMatchProtobuf) {
+  RandomFiller filler(20261204);
+  for (const FieldDescriptor* payload : filler.Payloads()) {
+    for (int i = 0; i < 300; ++i) {
+      v1::Event e;
+      filler.Fill(&e, 0);
+      // The payload under test, filled again, whatever Fill picked.
+      Message* p = e.GetReflection()->MutableMessage(&e, payload);
+      filler.Fill(p, 1);
+      ASSERT_EQ(OurJson(e), ProtobufJson(e)) << payload->name() << " #" << i;
+    }
+  }
+}
+
+TEST(JsonEncoderTest, OtherMessagesMatchProtobuf) {
+  RandomFiller filler(7);
+  for (int i = 0; i < 300; ++i) {
+    v1::PublishRequest batch;
+    filler.Fill(&batch, 0);
+    ASSERT_EQ(OurJson(batch), ProtobufJson(batch)) << "#" << i;
+    v1::TailResponse tail;
+    filler.Fill(&tail, 0);
+    ASSERT_EQ(OurJson(tail), ProtobufJson(tail)) << "#" << i;
+  }
+}
+
+TEST(JsonEncoderTest, DefaultsAndEmptyMessages) {
+  v1::Event e;
+  EXPECT_EQ(OurJson(e), "{}");
+  e.mutable_fork();                 // present, all fields default
+  e.mutable_process()->set_uid(0);  // optional: 0 shows
+  EXPECT_EQ(OurJson(e), ProtobufJson(e));
+  EXPECT_EQ(OurJson(e), R"({"process":{"uid":0},"fork":{}})");
+}
+
+TEST(JsonEncoderTest, EveryEscapedCodePointRangeEdgeMatchesProtobuf) {
+  // The ranges protobuf escapes, each with its neighbours, and all of ASCII.
+  std::vector<uint32_t> cps;
+  for (uint32_t c = 0; c < 0x80; ++c) cps.push_back(c);
+  for (uint32_t edge : {0x80u,    0x9Fu,    0xADu,    0x600u,   0x603u,   0x6DDu,  0x70Fu,   0x17B4u,  0x17B5u, 0x200Bu,
+                        0x200Fu,  0x2028u,  0x202Eu,  0x2060u,  0x2064u,  0x206Au, 0x206Fu,  0xFEFFu,  0xFFF9u, 0xFFFBu,
+                        0x1D173u, 0x1D17Au, 0xE0001u, 0xE0020u, 0xE007Fu, 0xFFFFu, 0x10000u, 0x10FFFFu}) {
+    cps.push_back(edge - 1);
+    cps.push_back(edge);
+    cps.push_back(edge + 1);
+  }
+  for (uint32_t cp : cps) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    if (cp > 0x10FFFF) continue;
+    v1::Event e;
+    e.set_node("a" + Utf8(cp) + "b");
+    ASSERT_EQ(OurJson(e), ProtobufJson(e)) << std::hex << cp;
+  }
+}
+
+TEST(JsonEncoderTest, InvalidUtf8IsLeftToProtobuf) {
+  v1::Event e;
+  e.set_node("ok");
+  std::string out = "prefix";
+  e.mutable_process()->set_comm("bad \xff byte");
+  EXPECT_FALSE(AppendJson(e, out));
+  EXPECT_EQ(out, "prefix");
+  e.mutable_process()->set_comm("cut \xe6\x97");
+  EXPECT_FALSE(AppendJson(e, out));
+  e.mutable_process()->set_comm("surrogate \xed\xa0\x80");
+  EXPECT_FALSE(AppendJson(e, out));
+  e.mutable_process()->set_comm("overlong \xc0\xaf");
+  EXPECT_FALSE(AppendJson(e, out));
+}
+
+TEST(JsonEncoderTest, AppendsToWhatIsThere) {
+  v1::Event e;
+  e.set_id("x");
+  std::string out = "{}\n";
+  ASSERT_TRUE(AppendJson(e, out));
+  EXPECT_EQ(out, "{}\n{\"id\":\"x\"}");
+}
+
+}  // namespace
+}  // namespace vigil

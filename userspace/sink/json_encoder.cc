@@ -1,0 +1,442 @@
+#include "sink/json_encoder.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "vigil/v1/event.pb.h"
+
+namespace vigil {
+
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+struct MessageTable;
+
+struct FieldEntry {
+  const FieldDescriptor* field;
+  std::string key;                        // "\"jsonName\":"
+  const MessageTable* message = nullptr;  // message fields and map values of message type
+  bool timestamp = false;
+  bool process = false;  // vigil.v1.Process: AppendProcess
+  bool map = false;
+};
+
+struct MessageTable {
+  std::vector<FieldEntry> fields;  // in field-number order, as protobuf prints them (a map entry: key, value)
+};
+
+// Tables live as long as the process, like the descriptors they describe.
+class Tables {
+ public:
+  const MessageTable* Get(const Descriptor* d) {
+    absl::MutexLock lock(&mu_);
+    return BuildLocked(d);
+  }
+
+ private:
+  MessageTable* BuildLocked(const Descriptor* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = tables_.find(d);
+    if (it != tables_.end()) return it->second.get();
+    MessageTable* table = tables_.emplace(d, std::make_unique<MessageTable>()).first->second.get();
+    std::vector<const FieldDescriptor*> fields;
+    for (int i = 0; i < d->field_count(); ++i) fields.push_back(d->field(i));
+    std::sort(fields.begin(), fields.end(),
+              [](const FieldDescriptor* a, const FieldDescriptor* b) { return a->number() < b->number(); });
+    table->fields.reserve(fields.size());
+    for (const FieldDescriptor* f : fields) {
+      FieldEntry e{f, "\"" + f->json_name() + "\":"};
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        if (f->is_map()) {
+          e.map = true;
+          e.message = BuildLocked(f->message_type());
+        } else if (f->message_type() == google::protobuf::Timestamp::descriptor()) {
+          e.timestamp = true;
+        } else {
+          e.process = f->message_type() == v1::Process::descriptor();
+          e.message = BuildLocked(f->message_type());
+        }
+      }
+      table->fields.push_back(std::move(e));
+    }
+    return table;
+  }
+
+  absl::Mutex mu_;
+  absl::flat_hash_map<const Descriptor*, std::unique_ptr<MessageTable>> tables_ ABSL_GUARDED_BY(mu_);
+};
+
+const MessageTable* TableFor(const Descriptor* d) {
+  // One message type (vigil.v1.Event) is nearly all a thread encodes.
+  thread_local const Descriptor* last = nullptr;
+  thread_local const MessageTable* last_table = nullptr;
+  if (d == last) return last_table;
+  static Tables* tables = new Tables();
+  last_table = tables->Get(d);
+  last = d;
+  return last_table;
+}
+
+// Code points protobuf's printer writes as \u escapes besides the ASCII
+// controls: C1 controls, format and invisible characters (measured against
+// protobuf 3.21 over every code point; json_encoder_test keeps that true).
+constexpr std::array<std::pair<uint32_t, uint32_t>, 15> kEscapedRanges = {{
+    {0x80, 0x9F},
+    {0xAD, 0xAD},
+    {0x600, 0x603},
+    {0x6DD, 0x6DD},
+    {0x70F, 0x70F},
+    {0x17B4, 0x17B5},
+    {0x200B, 0x200F},
+    {0x2028, 0x202E},
+    {0x2060, 0x2064},
+    {0x206A, 0x206F},
+    {0xFEFF, 0xFEFF},
+    {0xFFF9, 0xFFFB},
+    {0x1D173, 0x1D17A},
+    {0xE0001, 0xE0001},
+    {0xE0020, 0xE007F},
+}};
+
+bool Escaped(uint32_t cp) {
+  for (const auto& [lo, hi] : kEscapedRanges) {
+    if (cp < lo) return false;
+    if (cp <= hi) return true;
+  }
+  return false;
+}
+
+void AppendU16Escape(uint32_t unit, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char s[6] = {'\\',           'u', kHex[(unit >> 12) & 15], kHex[(unit >> 8) & 15], kHex[(unit >> 4) & 15],
+                     kHex[unit & 15]};
+  out.append(s, 6);
+}
+
+// What each ASCII byte becomes: 0 = itself, 1 = \u00XX, else the escape letter.
+constexpr std::array<char, 128> MakeAsciiTable() {
+  std::array<char, 128> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = 1;
+  t['\b'] = 'b';
+  t['\t'] = 't';
+  t['\n'] = 'n';
+  t['\f'] = 'f';
+  t['\r'] = 'r';
+  t['"'] = '"';
+  t['\\'] = '\\';
+  t['<'] = 1;
+  t['>'] = 1;
+  t[0x7f] = 1;
+  return t;
+}
+constexpr std::array<char, 128> kAscii = MakeAsciiTable();
+
+// Decodes one UTF-8 sequence at s[i..n); 0 when it is not valid UTF-8.
+size_t DecodeUtf8(const unsigned char* s, size_t i, size_t n, uint32_t& cp) {
+  const unsigned char c = s[i];
+  size_t len;
+  uint32_t min;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2, cp = c & 0x1F, min = 0x80;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3, cp = c & 0x0F, min = 0x800;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4, cp = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (n - i < len) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    if ((s[i + k] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i + k] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+bool AppendString(const std::string& s, std::string& out) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  out += '"';
+  size_t run = 0;  // start of the bytes not yet copied
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      const char e = kAscii[c];
+      if (e == 0) {
+        ++i;
+        continue;
+      }
+      out.append(s, run, i - run);
+      if (e == 1) {
+        AppendU16Escape(c, out);
+      } else {
+        const char esc[2] = {'\\', e};
+        out.append(esc, 2);
+      }
+      run = ++i;
+      continue;
+    }
+    uint32_t cp;
+    const size_t len = DecodeUtf8(p, i, n, cp);
+    if (len == 0) return false;
+    if (Escaped(cp)) {
+      out.append(s, run, i - run);
+      if (cp >= 0x10000) {
+        AppendU16Escape(0xD800 + ((cp - 0x10000) >> 10), out);
+        AppendU16Escape(0xDC00 + ((cp - 0x10000) & 0x3FF), out);
+      } else {
+        AppendU16Escape(cp, out);
+      }
+      run = i + len;
+    }
+    i += len;
+  }
+  out.append(s, run, n - run);
+  out += '"';
+  return true;
+}
+
+template <typename T>
+void AppendNumber(T v, std::string& out) {
+  char buf[absl::numbers_internal::kFastToBufferSize];
+  const char* end = absl::numbers_internal::FastIntToBuffer(v, buf);
+  out.append(buf, end - buf);
+}
+
+template <typename T>
+void AppendQuotedNumber(T v, std::string& out) {
+  out += '"';
+  AppendNumber(v, out);
+  out += '"';
+}
+
+void AppendDigits(uint32_t v, int width, char* dst) {
+  for (int i = width - 1; i >= 0; --i) {
+    dst[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+}
+
+// RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as protobuf prints.
+bool AppendTimestamp(const google::protobuf::Timestamp& ts, std::string& out) {
+  const int64_t seconds = ts.seconds();
+  const int32_t nanos = ts.nanos();
+  // 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z, as protobuf accepts.
+  if (seconds < -62135596800 || seconds > 253402300799 || nanos < 0 || nanos > 999999999) return false;
+  int64_t days = seconds / 86400;
+  int64_t rem = seconds % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const uint32_t doe = static_cast<uint32_t>(z - era * 146097);
+  const uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const uint32_t mp = (5 * doy + 2) / 153;
+  const uint32_t day = doy - (153 * mp + 2) / 5 + 1;
+  const uint32_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = static_cast<int64_t>(yoe) + era * 400 + (month <= 2);
+  char buf[32] = "\"0000-00-00T00:00:00";
+  AppendDigits(static_cast<uint32_t>(year), 4, buf + 1);
+  AppendDigits(month, 2, buf + 6);
+  AppendDigits(day, 2, buf + 9);
+  AppendDigits(static_cast<uint32_t>(rem / 3600), 2, buf + 12);
+  AppendDigits(static_cast<uint32_t>(rem / 60 % 60), 2, buf + 15);
+  AppendDigits(static_cast<uint32_t>(rem % 60), 2, buf + 18);
+  size_t len = 20;
+  if (nanos != 0) {
+    buf[len++] = '.';
+    if (nanos % 1000000 == 0) {
+      AppendDigits(nanos / 1000000, 3, buf + len);
+      len += 3;
+    } else if (nanos % 1000 == 0) {
+      AppendDigits(nanos / 1000, 6, buf + len);
+      len += 6;
+    } else {
+      AppendDigits(nanos, 9, buf + len);
+      len += 9;
+    }
+  }
+  buf[len++] = 'Z';
+  buf[len++] = '"';
+  out.append(buf, len);
+  return true;
+}
+
+// A separator and a key: ',' before every member but the first.
+void Key(const char* key, size_t len, bool& first, std::string& out) {
+  if (!first) out += ',';
+  first = false;
+  out.append(key, len);
+}
+#define VIGIL_KEY(k) Key("\"" k "\":", sizeof("\"" k "\":") - 1, first, out)
+
+// The process is most of an event's bytes (the event's own, and each
+// ancestor's): written through the generated accessors rather than
+// reflection. json_encoder_test compares it with protobuf's on random ones.
+bool AppendProcess(const v1::Process& p, std::string& out) {
+  static_assert(v1::Process::kNsPidFieldNumber == 16, "a field was added to Process: add it here too");
+  out += '{';
+  bool first = true;
+  if (p.pid() != 0) VIGIL_KEY("pid"), AppendNumber(p.pid(), out);
+  if (p.tid() != 0) VIGIL_KEY("tid"), AppendNumber(p.tid(), out);
+  if (p.ppid() != 0) VIGIL_KEY("ppid"), AppendNumber(p.ppid(), out);
+  if (p.has_uid()) VIGIL_KEY("uid"), AppendNumber(p.uid(), out);
+  if (p.has_gid()) VIGIL_KEY("gid"), AppendNumber(p.gid(), out);
+  if (p.has_euid()) VIGIL_KEY("euid"), AppendNumber(p.euid(), out);
+  if (p.has_egid()) VIGIL_KEY("egid"), AppendNumber(p.egid(), out);
+  if (!p.comm().empty() && (VIGIL_KEY("comm"), !AppendString(p.comm(), out))) return false;
+  if (!p.exe().empty() && (VIGIL_KEY("exe"), !AppendString(p.exe(), out))) return false;
+  if (p.argv_size() > 0) {
+    VIGIL_KEY("argv");
+    out += '[';
+    for (int i = 0; i < p.argv_size(); ++i) {
+      if (i > 0) out += ',';
+      if (!AppendString(p.argv(i), out)) return false;
+    }
+    out += ']';
+  }
+  if (p.argv_truncated()) VIGIL_KEY("argvTruncated"), out += "true";
+  if (!p.cwd().empty() && (VIGIL_KEY("cwd"), !AppendString(p.cwd(), out))) return false;
+  if (!p.exec_id().empty() && (VIGIL_KEY("execId"), !AppendString(p.exec_id(), out))) return false;
+  if (!p.parent_exec_id().empty() && (VIGIL_KEY("parentExecId"), !AppendString(p.parent_exec_id(), out))) return false;
+  if (p.has_start_time() && (VIGIL_KEY("startTime"), !AppendTimestamp(p.start_time(), out))) return false;
+  if (p.ns_pid() != 0) VIGIL_KEY("nsPid"), AppendNumber(p.ns_pid(), out);
+  out += '}';
+  return true;
+}
+#undef VIGIL_KEY
+
+bool AppendMessage(const Message& m, const MessageTable& table, std::string& out);
+
+// One value of a field: the field itself when singular, element `index` when repeated.
+bool AppendValue(const Message& m, const Reflection* r, const FieldEntry& f, int index, std::string& out) {
+  const FieldDescriptor* fd = f.field;
+  const bool rep = index >= 0;
+  switch (fd->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      AppendNumber(rep ? r->GetRepeatedInt32(m, fd, index) : r->GetInt32(m, fd), out);
+      return true;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      AppendNumber(rep ? r->GetRepeatedUInt32(m, fd, index) : r->GetUInt32(m, fd), out);
+      return true;
+    case FieldDescriptor::CPPTYPE_INT64:
+      AppendQuotedNumber(rep ? r->GetRepeatedInt64(m, fd, index) : r->GetInt64(m, fd), out);
+      return true;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      AppendQuotedNumber(rep ? r->GetRepeatedUInt64(m, fd, index) : r->GetUInt64(m, fd), out);
+      return true;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      out += (rep ? r->GetRepeatedBool(m, fd, index) : r->GetBool(m, fd)) ? "true" : "false";
+      return true;
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const int v = rep ? r->GetRepeatedEnumValue(m, fd, index) : r->GetEnumValue(m, fd);
+      if (const auto* ev = fd->enum_type()->FindValueByNumber(v)) {
+        out += '"';
+        out += ev->name();
+        out += '"';
+      } else {
+        AppendNumber(v, out);
+      }
+      return true;
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      if (fd->type() == FieldDescriptor::TYPE_BYTES) return false;  // base64: left to protobuf
+      std::string scratch;  // unused for generated messages: they return a reference
+      return AppendString(
+          rep ? r->GetRepeatedStringReference(m, fd, index, &scratch) : r->GetStringReference(m, fd, &scratch), out);
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      const Message& sub = rep ? r->GetRepeatedMessage(m, fd, index) : r->GetMessage(m, fd);
+      if (f.timestamp) return AppendTimestamp(static_cast<const google::protobuf::Timestamp&>(sub), out);
+      if (f.process) return AppendProcess(static_cast<const v1::Process&>(sub), out);
+      return AppendMessage(sub, *f.message, out);
+    }
+    default:  // float, double
+      return false;
+  }
+}
+
+bool AppendMap(const Message& m, const FieldEntry& f, int size, std::string& out) {
+  const Reflection* r = m.GetReflection();
+  const FieldEntry& key = f.message->fields[0];
+  const FieldEntry& value = f.message->fields[1];
+  if (key.field->cpp_type() != FieldDescriptor::CPPTYPE_STRING) return false;
+  out += '{';
+  for (int i = 0; i < size; ++i) {
+    if (i > 0) out += ',';
+    const Message& e = r->GetRepeatedMessage(m, f.field, i);
+    std::string scratch;
+    if (!AppendString(e.GetReflection()->GetStringReference(e, key.field, &scratch), out)) return false;
+    out += ':';
+    if (!AppendValue(e, e.GetReflection(), value, -1, out)) return false;
+  }
+  out += '}';
+  return true;
+}
+
+bool AppendMessage(const Message& m, const MessageTable& table, std::string& out) {
+  const Reflection* r = m.GetReflection();
+  out += '{';
+  bool first = true;
+  for (const FieldEntry& f : table.fields) {
+    const FieldDescriptor* fd = f.field;
+    if (fd->is_repeated()) {
+      const int n = r->FieldSize(m, fd);
+      if (n == 0) continue;
+      if (!first) out += ',';
+      first = false;
+      out += f.key;
+      if (f.map) {
+        if (!AppendMap(m, f, n, out)) return false;
+        continue;
+      }
+      out += '[';
+      for (int i = 0; i < n; ++i) {
+        if (i > 0) out += ',';
+        if (!AppendValue(m, r, f, i, out)) return false;
+      }
+      out += ']';
+      continue;
+    }
+    // Proto3 without presence: set when not the default; with presence
+    // (optional, messages, oneof members): when present.
+    if (!r->HasField(m, fd)) continue;
+    if (!first) out += ',';
+    first = false;
+    out += f.key;
+    if (!AppendValue(m, r, f, -1, out)) return false;
+  }
+  out += '}';
+  return true;
+}
+
+}  // namespace
+
+bool AppendJson(const Message& message, std::string& out) {
+  const size_t before = out.size();
+  const Descriptor* d = message.GetDescriptor();
+  const bool ok = d == google::protobuf::Timestamp::descriptor()
+                      ? AppendTimestamp(static_cast<const google::protobuf::Timestamp&>(message), out)
+                      : AppendMessage(message, *TableFor(d), out);
+  if (!ok) out.resize(before);
+  return ok;
+}
+
+}  // namespace vigil

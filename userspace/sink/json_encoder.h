@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string>
+
+#include "google/protobuf/message.h"
+
+namespace vigil {
+
+// Appends `message` in the protobuf JSON mapping, byte for byte as
+// google::protobuf::util::MessageToJsonString prints it with default
+// JsonPrintOptions: lowerCamelCase names, fields in number order, defaults
+// left out, 64-bit integers quoted, enums by name, Timestamps in RFC 3339.
+//
+// Protobuf's printer serializes the message to binary and parses it back
+// through a type resolver, with several allocations per field; this walks
+// the message once through reflection, with per-type field tables built on
+// first use, and allocates nothing once `out` has grown.
+//
+// Returns false, with `out` as it was, for what it does not print itself
+// (floating point, bytes, strings that are not valid UTF-8, Timestamps out of
+// range): the caller then uses protobuf's printer.
+bool AppendJson(const google::protobuf::Message& message, std::string& out);
+
+}  // namespace vigil
