@@ -46,6 +46,7 @@ check sysadmin-fallback --set sensor.sysAdminFallback=true
 check plaintext --set tls.mode=plaintext
 check monitoring --set monitoring.podMonitor.enabled=true --set monitoring.serviceMonitor.enabled=true
 check azure-secret --set azure.enabled=true --set azure.auth=secret --set azure.clientSecretName=s
+check openshift-collector --set collector.runAsUser=null
 check own-issuer --set tls.certManager.issuerRef.name=corp --set tls.certManager.issuerRef.kind=ClusterIssuer
 
 echo "== the checker and the values schema refuse mistakes"
