@@ -129,7 +129,8 @@ level: high
 )";
 
 std::vector<std::string> RulePaths(std::string& scratch) {
-  if (const char* env = std::getenv("VIGIL_BENCH_RULES")) return absl::StrSplit(env, ',', absl::SkipEmpty());
+  if (const char* env = std::getenv("VIGIL_BENCH_RULES"); env != nullptr && *env != 0)
+    return absl::StrSplit(env, ',', absl::SkipEmpty());
   std::string repo = VIGIL_SOURCE_DIR "/rules";
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(repo, ec)) {
