@@ -1,10 +1,10 @@
 #include "rules/sigma_detector.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
@@ -178,12 +178,16 @@ class SigmaDetectorImpl : public SigmaDetector {
   };
   struct Hit {
     absl::Time time;
-    int rule;  // index into the ruleset's rules
+    int pos;  // index into the correlation's rules
     std::string value;
     std::string event_id;
   };
+  // Kept incrementally, so that a base rule that matches often costs O(1)
+  // per event, not a scan of the window.
   struct Group {
     std::deque<Hit> hits;
+    absl::flat_hash_map<std::string, uint32_t> values;  // value_count: distinct values in the window
+    std::vector<uint32_t> per_rule;                     // hits per base rule in the window
   };
 
   // Takes rules that Reload() compiled, between two events.
@@ -280,8 +284,14 @@ class SigmaDetectorImpl : public SigmaDetector {
     alerts.push_back(std::move(alert));
   }
 
+  static void PopFront(Group& g) {
+    const Hit& h = g.hits.front();
+    --g.per_rule[h.pos];
+    if (auto it = g.values.find(h.value); it != g.values.end() && --it->second == 0) g.values.erase(it);
+    g.hits.pop_front();
+  }
   static void Expire(Group& g, absl::Time horizon) {
-    while (!g.hits.empty() && g.hits.front().time < horizon) g.hits.pop_front();
+    while (!g.hits.empty() && g.hits.front().time < horizon) PopFront(g);
   }
 
   // A base rule of correlation `c` matched `event`.
@@ -293,7 +303,8 @@ class SigmaDetectorImpl : public SigmaDetector {
       for (size_t i = 0; i < v.size; ++i) absl::StrAppend(&key, v.raw[i], "\x1f");
       key.push_back('\x1e');
     }
-    Hit hit{EventTime(event), rule, "", event.id()};
+    int pos = static_cast<int>(std::find(corr.rules.begin(), corr.rules.end(), rule) - corr.rules.begin());
+    Hit hit{EventTime(event), pos, "", event.id()};
     if (corr.type == Correlation::kValueCount) {
       rules::EventContext::Values v = ctx_.Get(corr.value_field);
       if (v.size == 0) return;  // no value to count
@@ -302,36 +313,31 @@ class SigmaDetectorImpl : public SigmaDetector {
     auto& groups = corr_state_[c];
     if (groups.size() >= kMaxGroups && !groups.contains(key)) return;
     Group& g = groups[key];
+    g.per_rule.resize(corr.rules.size());
     Expire(g, hit.time - corr.timespan);
+    ++g.per_rule[hit.pos];
+    if (corr.type == Correlation::kValueCount) ++g.values[hit.value];
     g.hits.push_back(std::move(hit));
-    if (g.hits.size() > kMaxHitsPerGroup) g.hits.pop_front();
+    if (g.hits.size() > kMaxHitsPerGroup) PopFront(g);
 
     bool fire = false;
     switch (corr.type) {
       case Correlation::kEventCount:
         fire = g.hits.size() >= corr.min && g.hits.size() <= corr.max;
         break;
-      case Correlation::kValueCount: {
-        absl::flat_hash_set<absl::string_view> values;
-        for (const Hit& h : g.hits) values.insert(h.value);
-        fire = values.size() >= corr.min && values.size() <= corr.max;
+      case Correlation::kValueCount:
+        fire = g.values.size() >= corr.min && g.values.size() <= corr.max;
         break;
-      }
-      case Correlation::kTemporal: {
-        fire = true;
-        for (int r : corr.rules) {
-          bool seen = false;
-          for (const Hit& h : g.hits) seen = seen || h.rule == r;
-          fire = fire && seen;
-        }
-        break;
-      }
+      case Correlation::kTemporal:
       case Correlation::kTemporalOrdered: {
-        size_t next = 0;
-        for (const Hit& h : g.hits) {
-          if (next < corr.rules.size() && h.rule == corr.rules[next]) ++next;
+        fire = std::all_of(g.per_rule.begin(), g.per_rule.end(), [](uint32_t n) { return n > 0; });
+        if (fire && corr.type == Correlation::kTemporalOrdered) {
+          size_t next = 0;
+          for (const Hit& h : g.hits) {
+            if (next < corr.rules.size() && h.pos == static_cast<int>(next)) ++next;
+          }
+          fire = next == corr.rules.size();
         }
-        fire = next == corr.rules.size();
         break;
       }
     }
