@@ -97,6 +97,9 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   auto probes = ProbeSet::Load(config.loader, BuiltinFamilies(config.loader));
   if (!probes.ok()) return probes.status();
   sensor->probes_ = *std::move(probes);
+  auto daemons = DaemonWatch::Start(sensor->probes_->daemons_fd(), {.collector_exe = config.collector_exe});
+  if (!daemons.ok()) return daemons.status();
+  sensor->daemons_ = *std::move(daemons);
 
   // /proc is read after the probes are in, so a process started in between
   // is seen by one or the other.
