@@ -297,6 +297,8 @@ v1::Event Sensor::Health(bool final) {
     u->set_pending_batches(us.spool.next_index - std::max(us.spool.first_index, us.acked_sequence + 1));
     u->set_acked_sequence(us.acked_sequence);
     u->set_connected(us.connected);
+    u->set_split_batches(us.split_batches);
+    u->set_dropped_oversized(us.dropped_oversized);
   }
   if (containers_ != nullptr) {
     const ContainerCacheStats cs = containers_->Stats();
@@ -320,7 +322,7 @@ void Sensor::LogNewDrops() {
   uint64_t uplink = 0;
   if (uplink_ != nullptr) {
     const UplinkStats us = uplink_->Stats();
-    uplink = us.dropped_queue + us.spool.evicted_items + us.spool_errors;
+    uplink = us.dropped_queue + us.spool.evicted_items + us.spool_errors + us.dropped_oversized;
   }
   if (kernel + queue + uplink == drops_logged_) return;
   static RateLimit limit(absl::Seconds(10));

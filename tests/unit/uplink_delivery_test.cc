@@ -1,0 +1,157 @@
+// The uplink against a real collector in this process, over gRPC on
+// loopback (issue 15): batches are cut by bytes below both gRPC limits, and a
+// batch the collector refuses as too large is split, never retried as is
+// (defect 2).
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "collector/collector.h"
+#include "collector/json_lines_forwarder.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "spool/spool.h"
+#include "uplink/uplink.h"
+
+namespace vigil {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/vigil-uplink-batch-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// An exec event as a busy node makes them: long argv (15 KB), deep cwd.
+v1::Event LongExec(const std::string& tag, int i) {
+  v1::Event e;
+  e.set_id(absl::StrCat(tag, "-", i));
+  e.set_kind(v1::EVENT_KIND_EXEC);
+  e.set_node("node-1");
+  v1::Process* p = e.mutable_process();
+  p->set_pid(1000 + i);
+  p->add_argv("/usr/bin/java");
+  for (int a = 0; a < 60; ++a) p->add_argv(absl::StrCat("-Dproperty.", a, "=", std::string(240, 'x')));
+  p->set_cwd("/" + std::string(500, 'd'));
+  e.mutable_exec()->set_filename("/usr/bin/java");
+  return e;
+}
+
+class UplinkBatchTest : public ::testing::Test {
+ protected:
+  void StartCollector(uint64_t max_batch_bytes, int port = 0) {
+    collector::CollectorConfig config;
+    config.listen = absl::StrCat("127.0.0.1:", port);
+    config.plaintext = true;
+    config.spool_dir = dir_.path() + "/collector";
+    config.max_batch_bytes = max_batch_bytes;
+    config.spool_max_bytes = 1ull << 30;
+    std::vector<std::unique_ptr<collector::Forwarder>> forwarders;
+    auto file = collector::JsonLinesForwarder::Open("file", output(), 1ull << 30, 2);
+    ASSERT_TRUE(file.ok()) << file.status();
+    forwarders.push_back(*std::move(file));
+    auto c = collector::Collector::Start(config, std::move(forwarders));
+    ASSERT_TRUE(c.ok()) << c.status();
+    collector_ = *std::move(c);
+  }
+
+  UplinkOptions Options(int port = 0) const {
+    UplinkOptions o;
+    o.target = absl::StrCat("127.0.0.1:", port != 0 ? port : collector_->port());
+    o.plaintext = true;
+    o.spool.dir = dir_.path() + "/spool";
+    o.spool.max_bytes = 1ull << 30;
+    o.spool.segment_bytes = 64u << 20;
+    o.max_backoff = absl::Milliseconds(500);
+    o.identity.set_node("node-1");
+    o.identity.set_instance_id("instance-1");
+    return o;
+  }
+
+  std::string output() const { return dir_.path() + "/events.jsonl"; }
+
+  // Event ids the collector's file forwarder wrote, once `want` are there or
+  // at the deadline.
+  std::set<std::string> WaitDelivered(size_t want, absl::Duration timeout = absl::Seconds(120)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    std::set<std::string> ids;
+    for (;;) {
+      ids.clear();
+      std::ifstream in(output());
+      std::string line;
+      while (std::getline(in, line)) {
+        const size_t at = line.find("\"id\":\"");
+        if (at == std::string::npos) continue;
+        const size_t end = line.find('"', at + 6);
+        ids.insert(line.substr(at + 6, end - at - 6));
+      }
+      if (ids.size() >= want || absl::Now() >= deadline) return ids;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+  }
+
+  TempDir dir_;
+  std::unique_ptr<collector::Collector> collector_;
+};
+
+TEST_F(UplinkBatchTest, ABurstOfLongExecsIsDelivered) {
+  ASSERT_NO_FATAL_FAILURE(StartCollector(8u << 20));
+  auto uplink = Uplink::Create(Options());
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  // 512 of these are 7.8 MB: above the sensor's send limit.
+  constexpr int kEvents = 1200;
+  ASSERT_GT(LongExec("x", 0).ByteSizeLong(), 15000u);
+  for (int i = 0; i < kEvents; ++i) ASSERT_TRUE((*uplink)->Write(LongExec("burst", i)).ok());
+  EXPECT_EQ(WaitDelivered(kEvents).size(), static_cast<size_t>(kEvents));
+  EXPECT_EQ((*uplink)->Stats().split_batches, 0u) << "cut by bytes when spooled, nothing to split";
+}
+
+TEST_F(UplinkBatchTest, BatchesTheCollectorRefusesAsTooLargeAreSplit) {
+  // The collector takes 256 KiB per message, the sensor cuts 1 MiB batches.
+  ASSERT_NO_FATAL_FAILURE(StartCollector(256u << 10));
+  auto uplink = Uplink::Create(Options());
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  constexpr int kEvents = 300;
+  for (int i = 0; i < kEvents; ++i) ASSERT_TRUE((*uplink)->Write(LongExec("refused", i)).ok());
+  EXPECT_EQ(WaitDelivered(kEvents).size(), static_cast<size_t>(kEvents));
+  const UplinkStats s = (*uplink)->Stats();
+  EXPECT_GT(s.split_batches, 0u);
+  EXPECT_EQ(s.dropped_oversized, 0u);
+}
+
+TEST_F(UplinkBatchTest, AnOversizedBatchSpooledByAnEarlierRunIsSplit) {
+  ASSERT_NO_FATAL_FAILURE(StartCollector(8u << 20));
+  UplinkOptions options = Options();
+  // What a sensor before byte-cut batches left: 512 long execs in one record.
+  constexpr int kEvents = 512;
+  {
+    auto spool = Spool::Open(options.spool);
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    v1::PublishRequest batch;
+    for (int i = 0; i < kEvents; ++i) *batch.add_events() = LongExec("old", i);
+    ASSERT_GT(batch.ByteSizeLong(), 5u << 20);
+    ASSERT_TRUE((*spool)->Append(batch.SerializeAsString(), kEvents).ok());
+  }
+  auto uplink = Uplink::Create(options);
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  EXPECT_EQ(WaitDelivered(kEvents).size(), static_cast<size_t>(kEvents));
+  EXPECT_EQ((*uplink)->Stats().split_batches, 1u);
+}
+
+}  // namespace
+}  // namespace vigil
