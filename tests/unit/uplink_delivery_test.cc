@@ -1,8 +1,12 @@
 // The uplink against a real collector in this process, over gRPC on
 // loopback (issue 15): batches are cut by bytes below both gRPC limits, and a
 // batch the collector refuses as too large is split, never retried as is
-// (defect 2).
+// (defect 2); sequence numbers never go backwards after a power loss, and
+// unreadable records never make the sender skip a backlog (defect 4).
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -49,6 +53,30 @@ v1::Event LongExec(const std::string& tag, int i) {
   for (int a = 0; a < 60; ++a) p->add_argv(absl::StrCat("-Dproperty.", a, "=", std::string(240, 'x')));
   p->set_cwd("/" + std::string(500, 'd'));
   e.mutable_exec()->set_filename("/usr/bin/java");
+  return e;
+}
+
+// A loopback port free now (the kernel's choice), for a collector started later.
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    close(fd);
+    return 0;
+  }
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+v1::Event Small(const std::string& tag, int i) {
+  v1::Event e;
+  e.set_id(absl::StrCat(tag, "-", i));
+  e.set_kind(v1::EVENT_KIND_EXIT);
+  e.set_node("node-1");
   return e;
 }
 
@@ -151,6 +179,75 @@ TEST_F(UplinkBatchTest, AnOversizedBatchSpooledByAnEarlierRunIsSplit) {
   ASSERT_TRUE(uplink.ok()) << uplink.status();
   EXPECT_EQ(WaitDelivered(kEvents).size(), static_cast<size_t>(kEvents));
   EXPECT_EQ((*uplink)->Stats().split_batches, 1u);
+}
+
+// The spool and the acked file are not synced: a power loss can leave the
+// acked file ahead of the spool. New batches must be numbered above it, or
+// the sender, waiting for acked + 1, never sends them.
+TEST_F(UplinkBatchTest, NumberingResumesAboveAckedAfterAPowerLoss) {
+  ASSERT_NO_FATAL_FAILURE(StartCollector(8u << 20));
+  UplinkOptions options = Options();
+  {
+    auto spool = Spool::Open(options.spool);
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    for (int i = 1; i <= 3; ++i) {
+      v1::PublishRequest batch;
+      *batch.add_events() = Small("before", i);
+      ASSERT_TRUE((*spool)->Append(batch.SerializeAsString(), 1).ok());
+    }
+  }
+  // The collector had acknowledged up to 40; records 4..40 did not survive.
+  std::ofstream(options.spool.dir + "/acked") << "40\n";
+  auto uplink = Uplink::Create(options);
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*uplink)->Write(Small("after", i)).ok());
+  const std::set<std::string> ids = WaitDelivered(10, absl::Seconds(30));
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(ids.contains(absl::StrCat("after-", i))) << "after-" << i;
+  EXPECT_GT((*uplink)->Stats().acked_sequence, 40u);
+}
+
+// Records that turn out unreadable when the sender reads them (changed on
+// disk since they were spooled) are skipped one by one and counted; the
+// records after them are still sent.
+TEST_F(UplinkBatchTest, UnreadableRecordsDoNotMakeTheSenderSkipABacklog) {
+  const int port = FreePort();
+  ASSERT_NE(port, 0);
+  UplinkOptions options = Options(port);
+  constexpr int kRecords = 80;
+  constexpr int kCorruptFrom = 2, kCorruptTo = 70;  // more than one read window (max_in_flight = 64)
+  std::vector<uint64_t> offsets;                    // of each record's payload in the one segment
+  uint64_t offset = 0;
+  {
+    auto spool = Spool::Open(options.spool);
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    for (int i = 1; i <= kRecords; ++i) {
+      v1::PublishRequest batch;
+      *batch.add_events() = Small("spooled", i);
+      const std::string payload = batch.SerializeAsString();
+      ASSERT_TRUE((*spool)->Append(payload, 1).ok());
+      offsets.push_back(offset + 24);  // after the record header
+      offset += 24 + payload.size();
+    }
+  }
+  auto uplink = Uplink::Create(options);
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  // Loaded and checked; now the disk changes under it.
+  const std::string segment = options.spool.dir + "/" + std::string(19, '0') + "1.seg";
+  {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.good()) << segment;
+    for (int i = kCorruptFrom; i <= kCorruptTo; ++i) {
+      f.seekp(static_cast<std::streamoff>(offsets[i - 1]));
+      f.put('\xff');
+    }
+  }
+  ASSERT_NO_FATAL_FAILURE(StartCollector(8u << 20, port));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*uplink)->Write(Small("new", i)).ok());
+  const std::set<std::string> ids = WaitDelivered(kRecords - (kCorruptTo - kCorruptFrom + 1) + 5, absl::Seconds(30));
+  for (int i = kCorruptTo + 1; i <= kRecords; ++i)
+    EXPECT_TRUE(ids.contains(absl::StrCat("spooled-", i))) << "spooled-" << i << " skipped";
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(ids.contains(absl::StrCat("new-", i))) << "new-" << i;
+  EXPECT_EQ((*uplink)->Stats().spool.corrupt_records, static_cast<uint64_t>(kCorruptTo - kCorruptFrom + 1));
 }
 
 }  // namespace

@@ -69,6 +69,11 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(const UplinkOptions& opti
   if (auto text = ReadFile(options.spool.dir + "/acked"); text.ok()) {
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &acked)) acked = 0;
   }
+  // Neither the spool nor the acked file is synced, and they are written
+  // apart: after a power loss the spool may have lost batches the collector
+  // acknowledged. New batches numbered at or below `acked` would never be
+  // sent; sequence numbers never go backwards.
+  (*spool)->SkipTo(acked + 1);
 
   grpc::ChannelArguments args;
   args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
@@ -296,9 +301,12 @@ bool Uplink::Session() {
       log->error("reading the spool: {}", records.status().message());
       break;
     }
-    if (records->empty()) {  // corrupt or evicted: nothing left to send below appended_
-      absl::MutexLock lock(&mu_);
-      next = appended_;
+    if (records->empty()) {
+      // Nothing readable at `next`: evicted meanwhile by the cap, or corrupt
+      // on disk (the spool counts both). Go on with the next record the
+      // spool holds, never past a backlog that later acks would release.
+      const uint64_t held = spool_->FirstIndexFrom(next);
+      next = held == next ? next + 1 : held;
       continue;
     }
     bool written = true;
