@@ -250,5 +250,24 @@ TEST_F(UplinkBatchTest, UnreadableRecordsDoNotMakeTheSenderSkipABacklog) {
   EXPECT_EQ((*uplink)->Stats().spool.corrupt_records, static_cast<uint64_t>(kCorruptTo - kCorruptFrom + 1));
 }
 
+// Issue 15, defect 5: the queue to the spool is bounded by bytes, not only
+// by count, and says how many it holds.
+TEST_F(UplinkBatchTest, TheQueueIsBoundedByBytes) {
+  UplinkOptions options = Options(FreePort());  // nothing listens: events stay spooled
+  options.batch_delay = absl::Hours(1);         // and the queue is taken only when a batch is full
+  options.batch_bytes = 64u << 10;
+  options.queue_max_bytes = 128u << 10;
+  auto uplink = Uplink::Create(options);
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  const v1::Event small = Small("queued", 1);
+  ASSERT_TRUE((*uplink)->Write(small).ok());
+  EXPECT_EQ((*uplink)->Stats().queue_bytes, small.ByteSizeLong());
+  v1::Event huge = LongExec("huge", 1);
+  for (int a = 0; a < 600; ++a) huge.mutable_process()->add_argv(std::string(240, 'y'));
+  ASSERT_GT(huge.ByteSizeLong(), options.queue_max_bytes);
+  EXPECT_EQ((*uplink)->Write(huge).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ((*uplink)->Stats().dropped_queue, 1u);
+}
+
 }  // namespace
 }  // namespace vigil

@@ -40,6 +40,8 @@ ABSL_FLAG(std::string, collector_key, "", "PEM file: the client certificate's pr
 ABSL_FLAG(std::string, collector_exe, "auto",
           "a vigil-collector on this node runs this file: its own calls are not reported, like the sensor's; "
           "auto: vigil-collector beside this sensor's executable; empty: none");
+ABSL_FLAG(uint64_t, uplink_queue_bytes, 64u << 20,
+          "serialized bytes of events waiting for the spool; more are dropped (counted)");
 ABSL_FLAG(std::string, spool_dir, "/var/lib/vigil/spool", "where events wait until the collector has them");
 ABSL_FLAG(uint64_t, spool_max_bytes, 256ull << 20, "spool cap; when reached the oldest events go (counted)");
 ABSL_FLAG(absl::Duration, collector_max_backoff, absl::Seconds(30), "longest wait between reconnect attempts");
@@ -151,6 +153,7 @@ int main(int argc, char** argv) {
     const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
     config.collector_exe = ec ? "" : (self.parent_path() / "vigil-collector").string();
   }
+  config.uplink.queue_max_bytes = absl::GetFlag(FLAGS_uplink_queue_bytes);
   config.uplink.spool.dir = absl::GetFlag(FLAGS_spool_dir);
   config.uplink.spool.max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
   config.uplink.spool.segment_bytes = std::min<uint64_t>(8u << 20, config.uplink.spool.max_bytes / 4);

@@ -299,6 +299,8 @@ v1::Event Sensor::Health(bool final) {
     u->set_connected(us.connected);
     u->set_split_batches(us.split_batches);
     u->set_dropped_oversized(us.dropped_oversized);
+    u->set_queue_depth(us.queue_depth);
+    u->set_queue_bytes(us.queue_bytes);
   }
   if (containers_ != nullptr) {
     const ContainerCacheStats cs = containers_->Stats();

@@ -49,8 +49,10 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const Upli
 
 absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(const UplinkOptions& options) {
   if (options.target.empty()) return absl::InvalidArgumentError("collector address is empty");
-  if (options.batch_events < 1 || options.max_in_flight < 1 || options.queue_capacity < 1) {
-    return absl::InvalidArgumentError("uplink batch size, in-flight window and queue must be at least 1");
+  if (options.batch_events < 1 || options.max_in_flight < 1 || options.queue_capacity < 1 ||
+      options.queue_max_bytes < options.batch_bytes) {
+    return absl::InvalidArgumentError(
+        "uplink batch size, in-flight window and queue must be at least 1, the queue's bytes at least a batch's");
   }
   if (options.batch_bytes < kMinMessageBytes || options.batch_bytes > kMaxMessageBytes - kEnvelopeBytes) {
     return absl::InvalidArgumentError(absl::StrCat("uplink batch bytes must be between ", kMinMessageBytes, " and ",
@@ -135,12 +137,15 @@ Uplink::~Uplink() {
 }
 
 absl::Status Uplink::Write(const v1::Event& event) {
+  // Bounded by bytes too: 65536 exec events of ~40 KiB would be 2.5 GiB.
+  const size_t bytes = event.ByteSizeLong();
   absl::MutexLock lock(&queue_mu_);
-  if (queue_.size() >= options_.queue_capacity) {
+  if (queue_.size() >= options_.queue_capacity || queue_bytes_ + bytes > options_.queue_max_bytes) {
     dropped_queue_.fetch_add(1, std::memory_order_relaxed);
     return absl::ResourceExhaustedError("uplink queue full: event dropped (counted in the health event)");
   }
   queue_.push_back(event);
+  queue_bytes_ += bytes;
   return absl::OkStatus();
 }
 
@@ -156,10 +161,11 @@ void Uplink::BatchLoop() {
     {
       absl::MutexLock lock(&queue_mu_);
       auto full = [this]() ABSL_SHARED_LOCKS_REQUIRED(queue_mu_) {
-        return queue_.size() >= options_.batch_events || stop_batching_;
+        return queue_.size() >= options_.batch_events || queue_bytes_ >= options_.batch_bytes || stop_batching_;
       };
       queue_mu_.AwaitWithTimeout(absl::Condition(&full), options_.batch_delay);
       taken.swap(queue_);
+      queue_bytes_ = 0;
       stopping = stop_batching_;
     }
     while (!taken.empty()) {
@@ -305,8 +311,8 @@ bool Uplink::Session() {
       // Nothing readable at `next`: evicted meanwhile by the cap, or corrupt
       // on disk (the spool counts both). Go on with the next record the
       // spool holds, never past a backlog that later acks would release.
-      const uint64_t held = spool_->FirstIndexFrom(next);
-      next = held == next ? next + 1 : held;
+      absl::MutexLock lock(&mu_);
+      next = appended_;
       continue;
     }
     bool written = true;
@@ -403,6 +409,7 @@ UplinkStats Uplink::Stats() const {
   {
     absl::MutexLock lock(&queue_mu_);
     s.queue_depth = queue_.size();
+    s.queue_bytes = queue_bytes_;
   }
   absl::MutexLock lock(&mu_);
   s.acked_sequence = acked_;

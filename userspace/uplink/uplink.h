@@ -25,6 +25,7 @@ struct UplinkOptions {
   std::string key_file;                // PEM: its private key
   SpoolOptions spool;                  // dir and cap; not durable (see uplink.cc)
   size_t queue_capacity = 65536;       // events between the pipeline and the spool
+  size_t queue_max_bytes = 64u << 20;  // and their serialized bytes (an exec event can be ~40 KiB)
   size_t batch_events = 512;
   // Serialized bytes per batch: one batch is one gRPC message, which must
   // stay below the sensor's send limit (kMaxMessageBytes in uplink.cc) and
@@ -42,6 +43,7 @@ struct UplinkStats {
   uint64_t spool_errors = 0;   // events lost: the spool could not be written
   SpoolStats spool;            // evicted_items: events lost to the spool cap
   uint64_t queue_depth = 0;
+  uint64_t queue_bytes = 0;
   uint64_t acked_sequence = 0;
   uint64_t sessions = 0;           // streams opened
   uint64_t split_batches = 0;      // spooled batches too large to send, re-spooled in parts
@@ -87,6 +89,7 @@ class Uplink : public Sink {
 
   mutable absl::Mutex queue_mu_;
   std::deque<v1::Event> queue_ ABSL_GUARDED_BY(queue_mu_);
+  size_t queue_bytes_ ABSL_GUARDED_BY(queue_mu_) = 0;
   bool stop_batching_ ABSL_GUARDED_BY(queue_mu_) = false;
 
   mutable absl::Mutex mu_;
