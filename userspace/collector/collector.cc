@@ -13,6 +13,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/rate_limit.h"
+#include "common/utf8.h"
 #include "vigil/v1/collector.grpc.pb.h"
 
 namespace vigil::collector {
@@ -111,9 +112,10 @@ class Collector::Service final : public v1::Collector::Service {
         m.events_refused->Increment(request.events_size());
         static RateLimit limit(absl::Seconds(10));
         if (uint64_t held; limit.Allow(held)) {
+          // What a peer sent is escaped before it reaches the log.
           log->warn("refused a stream from {} ({}): {} ({} more since)", context->peer(),
-                    identity.node().empty() ? request.sensor().node() : identity.node(),
-                    s.message(), held);
+                    EscapeControls(identity.node().empty() ? request.sensor().node() : identity.node()),
+                    EscapeControls(s.message()), held);
         }
         return grpc::Status(
             absl::IsPermissionDenied(s) ? grpc::StatusCode::PERMISSION_DENIED : grpc::StatusCode::INVALID_ARGUMENT,
@@ -129,9 +131,9 @@ class Collector::Service final : public v1::Collector::Service {
         }
         counted_node = identity.node();
         log->info("sensor {} (cluster {}, instance {}, version {}, kernel {}) streaming from {}",
-                  identity.node(), identity.cluster(),
-                  identity.instance_id(), identity.sensor_version(),
-                  identity.kernel(), context->peer());
+                  EscapeControls(identity.node()), EscapeControls(identity.cluster()),
+                  EscapeControls(identity.instance_id()), EscapeControls(identity.sensor_version()),
+                  EscapeControls(identity.kernel()), context->peer());
       }
       if (!request.has_sensor()) {
         *request.mutable_sensor() = identity;  // every stored batch says where it came from
@@ -145,7 +147,7 @@ class Collector::Service final : public v1::Collector::Service {
       if (stored.ok() && stored->spool_index.has_value())
         durable = collector_->spool_->SyncThrough(*stored->spool_index);
       if (!durable.ok()) {
-        log->error("cannot store a batch from {}: {}", identity.node(), durable.message());
+        log->error("cannot store a batch from {}: {}", EscapeControls(identity.node()), durable.message());
         m.batches_refused->Increment();
         m.events_refused->Increment(request.events_size());
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, absl::StrCat("collector spool: ", durable.message()));
