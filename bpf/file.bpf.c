@@ -181,6 +181,7 @@ int vigil_file_filter(void *ctx) {
 static __always_inline int file_enter(void *ctx, struct file_call *c) {
   __u32 zero = 0;
 
+  if (vigil_is_daemon((struct task_struct *)bpf_get_current_task())) return 0;
   if (bpf_map_update_elem(&vigil_file_args, &zero, c, BPF_ANY) == 0) bpf_tail_call(ctx, &vigil_file_tail, 0);
   /* Only when the loader did not fill the slot: nothing is reported. */
   return 0;

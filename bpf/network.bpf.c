@@ -209,6 +209,11 @@ int vigil_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN) {
 		struct pending p = {.sk = sk};
 
+		/* In the caller's context here (connect/listen), and nowhere
+		 * else below: a daemon's socket then has no owner, so nothing
+		 * of it is reported. Softirq changes must not check current. */
+		if (vigil_is_daemon(current_task()))
+			return 0;
 		if (newstate == TCP_SYN_SENT) {
 			struct tcp_owner o = {};
 
@@ -306,7 +311,7 @@ static __always_inline int handle_accept_exit(long ret)
 	struct tcp_owner *owner;
 	__u64 key;
 
-	if (ret < 0)
+	if (ret < 0 || vigil_is_daemon(current_task()))
 		return 0;
 	sk = sock_of_fd((int)ret);
 	if (!sk)
@@ -375,6 +380,8 @@ int vigil_bind_enter(struct trace_event_raw_sys_enter *ctx)
 	__u64 key = pending_key(PENDING_BIND);
 	const void *addr = (const void *)ctx->args[1];
 
+	if (vigil_is_daemon(current_task()))
+		return 0;
 	/* sockaddr_in is 16 bytes, sockaddr_in6 28: read what the family needs. */
 	if (bpf_probe_read_user(p.sockaddr, 16, addr) || !is_inet(*(__u16 *)p.sockaddr))
 		return 0;
@@ -422,6 +429,8 @@ static __always_inline void emit_dns(__u32 kind, struct sock *sk, const void *re
 	__u8 sa[28] = {};
 	__u64 len = total;
 
+	if (vigil_is_daemon(current_task()))
+		return;
 	if (remote) {
 		if (bpf_probe_read_user(sa, 8, remote))
 			return;

@@ -241,7 +241,7 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	char *args, *fn;
 	struct vigil_path_buf *pb;
 
-	if (!e)
+	if (!e || vigil_is_daemon(task))
 		return 0;
 	if (vigil_break_exec)
 		bpf_get_current_task_btf();
@@ -329,6 +329,8 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	struct vigil_fork e;
 
 	/* Threads share the process; only a new thread group is a new process. */
+	/* No vigil_is_daemon(): the child of a daemon is not one, and its
+	 * birth is reported like its later calls. */
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0;
 	vigil_fill_header(&e.hdr, VIGIL_KIND_FORK, sizeof(e), child);
@@ -344,7 +346,7 @@ static __always_inline int handle_exit(struct task_struct *task)
 
 	/* do_exit() decrements signal->live before this tracepoint: zero means
 	 * the last thread is leaving, i.e. the process exits. */
-	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+	if (BPF_CORE_READ(task, signal, live.counter) != 0 || vigil_is_daemon(task))
 		return 0;
 	vigil_fill_header(&e.hdr, VIGIL_KIND_EXIT, sizeof(e), task);
 	e.exit_code = BPF_CORE_READ(task, exit_code);

@@ -19,13 +19,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The sensor's own process, in its pid namespace; set by the loader. Its
- * calls are not reported: it loads BPF programs and reads maps all the time,
- * and reporting them would make it watch itself. */
-const volatile __u64 vigil_self_pidns_dev = 0;
-const volatile __u64 vigil_self_pidns_ino = 0;
-const volatile __u32 vigil_self_tgid = 0;
-
 /* Records of at most this size wait in vigil_sec_calls, bigger ones (with
  * path-sized strings) in vigil_sec_big_calls. */
 #define SEC_SMALL_SIZE sizeof(struct vigil_cred_change)
@@ -131,19 +124,8 @@ static __always_inline __u32 ns_pid_of(struct task_struct *task, bool leader)
 	return nr;
 }
 
-static __always_inline bool is_self(void)
-{
-	struct bpf_pidns_info ns = {};
-
-	if (vigil_self_tgid == 0)
-		return false;
-	if (bpf_get_ns_current_pid_tgid(vigil_self_pidns_dev, vigil_self_pidns_ino, &ns, sizeof(ns)))
-		return false;
-	return ns.tgid == vigil_self_tgid;
-}
-
-/* Starts a pending record for this thread's call, zeroed; NULL when the
- * sensor made the call or the map refused the entry (counted). */
+/* Starts a pending record for this thread's call, zeroed; NULL when
+ * a Vigil daemon made the call or the map refused the entry (counted). */
 static __always_inline void *call_begin(void *map, __u32 kind, __u32 nr)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -151,7 +133,7 @@ static __always_inline void *call_begin(void *map, __u32 kind, __u32 nr)
 	struct sec_prefix *p;
 	void *z;
 
-	if (is_self())
+	if (vigil_is_daemon(current_task()))
 		return NULL;
 	z = bpf_map_lookup_elem(&vigil_sec_zero, &zero);
 	if (!z || bpf_map_update_elem(map, &tid, z, BPF_ANY)) {

@@ -29,6 +29,7 @@ trap stop INT TERM EXIT
 for _ in $(seq 100); do [ -s "$state/collector/port" ] && break; sleep 0.1; done  # listening
 echo "run: events go to $events (tail -f it)" >&2
 "$bin/sensor/vigil-sensor" --collector="127.0.0.1:$port" --collector_plaintext \
+  --collector_exe="$(realpath "$bin/collector/vigil-collector")" \
   --spool_dir="$state/spool" --output=/dev/null "$@" &
 sensor=$!
 wait "$sensor" || true

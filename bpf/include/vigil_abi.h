@@ -33,6 +33,8 @@
 #define VIGIL_KIND_FILE_FIRST 32
 #define VIGIL_KIND_SECURITY_FIRST 48
 #define VIGIL_KIND_MAX 64
+/* Entries of vigil_daemons: Vigil's own processes, whose calls are not reported. */
+#define VIGIL_DAEMONS_MAX 64
 
 #define VIGIL_KIND_EXEC 1
 #define VIGIL_KIND_EXIT 2

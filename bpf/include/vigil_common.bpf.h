@@ -44,6 +44,33 @@ struct {
 	__type(value, struct vigil_scratch_buf);
 } vigil_scratch SEC(".maps");
 
+/*
+ * Vigil's own daemons (the sensor, a collector on the same node), by tgid,
+ * valued by the process start time in clock ticks (/proc/<pid>/stat), so
+ * that a reused pid is never silenced.
+ * The sensor fills it. Their calls are Vigil's bookkeeping (spool, acks,
+ * cursors, map reads): reported, each would be shipped, acknowledged and
+ * written again, an event loop. Only these processes: their children and
+ * any other process touching Vigil's files are reported as usual.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_DAEMONS_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} vigil_daemons SEC(".maps");
+
+/* Every probe asks this before it does any work; `task` is the process the
+ * event would be about. */
+static __always_inline bool vigil_is_daemon(struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u64 *start = bpf_map_lookup_elem(&vigil_daemons, &tgid);
+
+	/* /proc shows start_boottime in USER_HZ (100) ticks. */
+	return start && *start == BPF_CORE_READ(task, group_leader, start_boottime) / 10000000;
+}
+
 /* Keeps clang from folding a bounds check into a form older verifiers reject. */
 #define vigil_barrier_var(var) asm volatile("" : "+r"(var))
 

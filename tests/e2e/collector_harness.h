@@ -45,6 +45,7 @@ class CollectorProcess {
   int port() const { return port_; }
   std::string address() const;
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   // The file forwarder's output (rotated files included), every line parsed.
   std::vector<v1::Event> Events() const;

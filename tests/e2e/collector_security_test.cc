@@ -61,15 +61,17 @@ class Client {
   std::unique_ptr<grpc::ClientReaderWriter<v1::PublishRequest, v1::PublishResponse>> stream_;
 };
 
-std::shared_ptr<grpc::Channel> TlsChannel(const std::string& address, const std::string& dir,
-                                          const std::string& client) {
+std::shared_ptr<grpc::Channel> TlsChannel(const std::string& address, const std::string& dir, const std::string& client,
+                                          bool own_connection = false) {
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = ReadWholeFile(dir + "/ca.pem");
   if (!client.empty()) {
     ssl.pem_cert_chain = ReadWholeFile(dir + "/" + client + ".pem");
     ssl.pem_private_key = ReadWholeFile(dir + "/" + client + ".key");
   }
-  return grpc::CreateChannel(address, grpc::SslCredentials(ssl));
+  grpc::ChannelArguments args;
+  if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
 }
 
 class CollectorSecurity : public ::testing::Test {
@@ -117,10 +119,10 @@ TEST_F(CollectorSecurity, PlaintextClientIsRefused) {
 TEST_F(CollectorSecurity, BadBatchesFailTheirOwnStreamOnly) {
   auto channel = TlsChannel(collector_->address(), dir_.path(), "client");
   Client good(channel);
-  ASSERT_TRUE(good.Publish(Batch(1, 10, "node-good")));
+  ASSERT_TRUE(good.Publish(Batch(1, 10, "node-a")));
 
   Client malformed(channel);
-  v1::PublishRequest no_id = Batch(1, 3, "node-bad");
+  v1::PublishRequest no_id = Batch(1, 3, "node-a");
   no_id.mutable_events(1)->clear_id();
   EXPECT_FALSE(malformed.Publish(no_id));
   const grpc::Status m = malformed.Finish();
@@ -128,20 +130,20 @@ TEST_F(CollectorSecurity, BadBatchesFailTheirOwnStreamOnly) {
   EXPECT_THAT(m.error_message(), HasSubstr("event 1 has no id"));
 
   Client oversized(channel);
-  v1::PublishRequest big = Batch(1, 1, "node-big");
+  v1::PublishRequest big = Batch(1, 1, "node-a");
   big.mutable_events(0)->mutable_process()->add_argv(std::string(2 << 20, 'a'));  // 2 MiB > 1 MiB cap
   EXPECT_FALSE(oversized.Publish(big));
   const grpc::Status o = oversized.Finish();
   EXPECT_EQ(o.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << o.error_message();
 
   // The good stream carries on, on the same connection.
-  ASSERT_TRUE(good.Publish(Batch(2, 10, "node-good")));
+  ASSERT_TRUE(good.Publish(Batch(2, 10, "node-a")));
   EXPECT_TRUE(good.Finish().ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   std::map<std::string, int> ids;
   while ((ids = collector_->IdCounts()).size() < 20 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(ids.size(), 20u);
-  for (const auto& [id, n] : ids) EXPECT_TRUE(id.starts_with("node-good")) << id;
+  for (const auto& [id, n] : ids) EXPECT_TRUE(id.starts_with("node-a")) << id;
 }
 
 // Waits for `want` distinct ids at the collector, then a little longer, so a
@@ -158,13 +160,68 @@ void ExpectEachOnce(const std::map<std::string, int>& ids, size_t want) {
   for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
 }
 
+// The client certificate names node-a (its SAN): that is the only node it
+// may publish as, and as it alone, from the first batch to the last.
+TEST_F(CollectorSecurity, ACertificatePublishesOnlyAsTheNodeItNames) {
+  auto channel = TlsChannel(collector_->address(), dir_.path(), "client");
+  Client other(channel);
+  EXPECT_FALSE(other.Publish(Batch(1, 3, "node-b")));
+  grpc::Status s = other.Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("not named by the client certificate"));
+
+  Client changes(channel);
+  ASSERT_TRUE(changes.Publish(Batch(1, 3, "node-a")));
+  v1::PublishRequest moved = Batch(2, 3, "node-a");
+  moved.mutable_sensor()->set_instance_id("someone-else");
+  EXPECT_FALSE(changes.Publish(moved));
+  s = changes.Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+
+  Client foreign(channel);
+  v1::PublishRequest smuggled = Batch(1, 3, "node-a");
+  smuggled.mutable_events(2)->set_node("node-b");
+  EXPECT_FALSE(foreign.Publish(smuggled));
+  s = foreign.Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+
+  Client overlong(channel);
+  v1::PublishRequest big_name = Batch(1, 3, "node-a");
+  big_name.mutable_sensor()->set_cluster(std::string(64 << 10, 'c'));
+  EXPECT_FALSE(overlong.Publish(big_name));
+  EXPECT_EQ(overlong.Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  const std::map<std::string, int> ids = Settled(*collector_, 3);
+  EXPECT_EQ(ids.size(), 3u) << "only the first accepted batch is stored";
+}
+
+// One node holds a bounded number of streams: a peer cannot open thousands.
+TEST_F(CollectorSecurity, StreamsPerNodeAreCapped) {
+  auto channel = TlsChannel(collector_->address(), dir_.path(), "client");
+  std::vector<std::unique_ptr<Client>> open;
+  for (int i = 0; i < 4; ++i) {
+    open.push_back(std::make_unique<Client>(channel));
+    ASSERT_TRUE(open.back()->Publish(Batch(1, 1, "node-a"))) << "stream " << i;
+  }
+  // A connection of its own (HTTP/2 also caps streams per connection).
+  Client fifth(TlsChannel(collector_->address(), dir_.path(), "client", /*own_connection=*/true));
+  EXPECT_FALSE(fifth.Publish(Batch(1, 1, "node-a")));
+  const grpc::Status s = fifth.Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  for (auto& c : open) EXPECT_TRUE(c->Finish().ok());
+  // Closed streams give their places back.
+  Client again(channel);
+  EXPECT_TRUE(again.Publish(Batch(2, 1, "node-a")));
+  EXPECT_TRUE(again.Finish().ok());
+}
+
 TEST_F(CollectorSecurity, ResentBatchIsAcknowledgedAndStoredOnce) {
   auto channel = TlsChannel(collector_->address(), dir_.path(), "client");
   Client first(channel);
-  for (uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(first.Publish(Batch(s, 5, "node-r")));
+  for (uint64_t s = 1; s <= 3; ++s) ASSERT_TRUE(first.Publish(Batch(s, 5, "node-a")));
   // As after a broken stream: the sensor resends from its last ack it saw.
   Client again(channel);
-  for (uint64_t s = 2; s <= 4; ++s) EXPECT_TRUE(again.Publish(Batch(s, 5, "node-r"))) << s;
+  for (uint64_t s = 2; s <= 4; ++s) EXPECT_TRUE(again.Publish(Batch(s, 5, "node-a"))) << s;
   EXPECT_TRUE(again.Finish().ok());
   EXPECT_TRUE(first.Finish().ok());
   ExpectEachOnce(Settled(*collector_, 20), 20);
@@ -174,14 +231,14 @@ TEST_F(CollectorSecurity, AfterANormalStopAResendIsStillStoredOnce) {
   const int port = collector_->port();
   {
     Client c(TlsChannel(collector_->address(), dir_.path(), "client"));
-    ASSERT_TRUE(c.Publish(Batch(1, 5, "node-s")));
+    ASSERT_TRUE(c.Publish(Batch(1, 5, "node-a")));
     EXPECT_TRUE(c.Finish().ok());
   }
   collector_->Stop(SIGTERM);
   ASSERT_OK(collector_->Start(port));
   Client c(TlsChannel(collector_->address(), dir_.path(), "client"));
-  EXPECT_TRUE(c.Publish(Batch(1, 5, "node-s"))) << "a resend is acknowledged";
-  EXPECT_TRUE(c.Publish(Batch(2, 5, "node-s")));
+  EXPECT_TRUE(c.Publish(Batch(1, 5, "node-a"))) << "a resend is acknowledged";
+  EXPECT_TRUE(c.Publish(Batch(2, 5, "node-a")));
   EXPECT_TRUE(c.Finish().ok());
   ExpectEachOnce(Settled(*collector_, 10), 10);
 }
@@ -189,10 +246,10 @@ TEST_F(CollectorSecurity, AfterANormalStopAResendIsStillStoredOnce) {
 TEST_F(CollectorSecurity, StoppingCollectorEndsStreamsWithoutStoringMore) {
   const int port = collector_->port();
   Client c(TlsChannel(collector_->address(), dir_.path(), "client"));
-  ASSERT_TRUE(c.Publish(Batch(1, 5, "node-t")));
+  ASSERT_TRUE(c.Publish(Batch(1, 5, "node-a")));
   std::thread stop([this] { collector_->Stop(SIGTERM); });
   absl::SleepFor(absl::Milliseconds(500));  // the collector is draining, our stream still open
-  EXPECT_FALSE(c.Publish(Batch(2, 5, "node-t")));
+  EXPECT_FALSE(c.Publish(Batch(2, 5, "node-a")));
   const grpc::Status s = c.Finish();
   stop.join();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
@@ -200,7 +257,7 @@ TEST_F(CollectorSecurity, StoppingCollectorEndsStreamsWithoutStoringMore) {
   ASSERT_OK(collector_->Start(port));
   const std::map<std::string, int> ids = Settled(*collector_, 5);
   ExpectEachOnce(ids, 5);
-  for (const auto& [id, n] : ids) EXPECT_TRUE(id.starts_with("node-t-instance-1-")) << id << " was not acknowledged";
+  for (const auto& [id, n] : ids) EXPECT_TRUE(id.starts_with("node-a-instance-1-")) << id << " was not acknowledged";
 }
 
 }  // namespace

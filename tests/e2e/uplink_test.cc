@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "collector_harness.h"
@@ -91,6 +92,44 @@ TEST_F(UplinkE2E, EveryEventArrivesExactlyOnce) {
   EXPECT_TRUE(health->health().has_uplink());
   EXPECT_EQ(health->health().uplink().dropped_queue(), 0u);
   EXPECT_EQ(health->health().uplink().dropped_spool_cap(), 0u);
+}
+
+// Neither daemon reports its own bookkeeping (spool segments, the acked
+// file, the collector's cursors and spool, their connections): each ack
+// would be an event, shipped and acknowledged in turn, a loop that fills an
+// idle node's stream. Another process touching Vigil's directories is
+// reported: that is tampering.
+TEST_F(UplinkE2E, NeitherDaemonReportsItsOwnBookkeeping) {
+  const std::string collector_dir = dir_.path() + "/collector";
+  CollectorProcess collector(collector_dir, {"--plaintext"});
+  ASSERT_OK(collector.Start());
+  const std::string spool = dir_.path() + "/spool";
+  std::vector<std::string> flags = UplinkFlags(collector, spool);
+  flags.push_back(std::string("--collector_exe=") + VIGIL_COLLECTOR_PATH);
+  SensorProcess sensor(flags);
+  ASSERT_OK(sensor.Start());
+  const uint32_t daemons[] = {static_cast<uint32_t>(sensor.pid()), static_cast<uint32_t>(collector.pid())};
+  {
+    // Batches, acks and cursor writes for a while.
+    Load load("vigil-quiet-" + Nonce(), absl::Milliseconds(20));
+    absl::SleepFor(absl::Seconds(10));
+  }
+  const std::string tamper = "tamper-" + Nonce();
+  ASSERT_EQ(Run({"/bin/touch", spool + "/" + tamper, collector_dir + "/" + tamper}), 0);
+  for (const std::string& dir : {spool, collector_dir}) {
+    EXPECT_TRUE(sensor.WaitFor([&](const v1::Event& e) {
+      return e.kind() == v1::EVENT_KIND_FILE_OPEN && e.file().path() == dir + "/" + tamper;
+    })) << "touch of a file in "
+        << dir << " not reported";
+  }
+  ASSERT_EQ(sensor.Stop(), 0) << sensor.Stderr();
+
+  std::map<std::string, int> own;  // "<daemon> <kind>" -> count
+  for (const v1::Event& e : sensor.Events()) {
+    if (e.process().pid() == daemons[0] || e.process().pid() == daemons[1])
+      ++own[absl::StrCat(e.process().comm(), " ", v1::EventKind_Name(e.kind()))];
+  }
+  EXPECT_THAT(own, ::testing::IsEmpty()) << "events about the daemons' own calls, of " << sensor.Events().size();
 }
 
 TEST_F(UplinkE2E, CollectorKilledMidStream) {

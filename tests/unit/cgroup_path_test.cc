@@ -94,6 +94,24 @@ TEST(CgroupPathTest, KubepodsBelowAnotherRoot) {
             Pod("containerd", "besteffort"));
 }
 
+// Issue 15, defect 7: a cgroup's owner names its children at will. A user
+// (below user@UID.service) or a container (below its own scope) cannot make a
+// process look like a pod, or like another runtime's container.
+TEST(CgroupPathTest, NamesInCgroupsOthersControlAreNotBelieved) {
+  const std::string user = "/user.slice/user-1000.slice/user@1000.service/app.slice";
+  EXPECT_TRUE(Parsed(absl::StrCat(user, "/kubepods/besteffort/pod", kUid, "/", kId)).host());
+  EXPECT_TRUE(
+      Parsed(absl::StrCat(user, "/kubepods.slice/kubepods-pod", kUidSystemd, ".slice/cri-containerd-", kId, ".scope"))
+          .host());
+  EXPECT_TRUE(Parsed(absl::StrCat(user, "/docker-", kId, ".scope")).host());
+  EXPECT_TRUE(Parsed(absl::StrCat(user, "/cri-containerd-", kId, ".scope")).host());
+  EXPECT_TRUE(Parsed(absl::StrCat(user, "/docker/", kId)).host());
+  // A container that made cgroups of its own is still that container.
+  const std::string other(64, 'b');
+  EXPECT_EQ(Parsed(absl::StrCat("/system.slice/docker-", kId, ".scope/kubepods/besteffort/pod", kUid, "/", other)),
+            Want("docker", kId));
+}
+
 TEST(CgroupPathTest, PlainDocker) {
   const CgroupContainer want = Want("docker", kId);
   EXPECT_EQ(Parsed(absl::StrCat("/system.slice/docker-", kId, ".scope")), want);

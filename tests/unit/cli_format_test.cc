@@ -60,6 +60,30 @@ TEST(FormatCompact, AlignedColumnsPlainOrColoured) {
   EXPECT_EQ(FormatCompact(exit, false).find("signal 9"), plain.find("/bin/echo"));
 }
 
+// Issue 15, defect 7: argv, comm and pod names are whatever a process or a
+// pod spec chose; on the `vigilctl tail` terminal they cannot clear the
+// screen, recolour it or forge a line.
+TEST(FormatCompact, ControlCharactersFromEventsAreEscaped) {
+  v1::Event e = Exec();
+  e.mutable_process()->set_comm("a\033[2Jb");
+  e.mutable_process()->add_argv("x\n12:00:00.000 exec 1 fake\r\033]0;title\007");
+  e.mutable_workload()->set_pod_namespace("ns\033[31m");
+  e.mutable_workload()->set_pod_name(
+      "p\xc2\x9b"
+      "1m");  // U+009B, the one-byte CSI
+  for (bool color : {false, true}) {
+    const std::string line = FormatCompact(e, color);
+    EXPECT_THAT(line, Not(HasSubstr("\n")));
+    EXPECT_THAT(line, Not(HasSubstr("\r")));
+    EXPECT_THAT(line, Not(HasSubstr("\007")));
+    EXPECT_THAT(line, Not(HasSubstr("\xc2\x9b")));
+    EXPECT_THAT(line, Not(HasSubstr("\033[2J")));
+    EXPECT_THAT(line, Not(HasSubstr("\033]0")));
+    EXPECT_THAT(line, HasSubstr("x\\x0a12:00:00.000 exec 1 fake\\x0d\\x1b]0;title\\x07"));
+    EXPECT_THAT(line, HasSubstr("ns\\x1b[31m/p\\u009b1m"));
+  }
+}
+
 TEST(FormatCompact, HealthShowsItsTotals) {
   v1::Event e = Exec();
   e.set_kind(v1::EVENT_KIND_SENSOR_HEALTH);

@@ -67,5 +67,46 @@ TEST(ValidateRequest, RefusesEmptyAndOverfullBatches) {
               StatusIs(absl::StatusCode::kInvalidArgument, "11 events, more than the limit of 10"));
 }
 
+// Issue 15, defect 3: a peer cannot publish as any node.
+TEST(ValidateRequest, TheNodeMustBeOneTheCertificateNames) {
+  StreamState state{.certificate_names = {"node-b", "node-c"}};
+  EXPECT_THAT(
+      ValidateRequest(Batch(1, 1, true), {}, state),
+      StatusIs(absl::StatusCode::kPermissionDenied, "batch 1: node node-a is not named by the client certificate"));
+  state.certificate_names = {"node-a"};
+  EXPECT_THAT(ValidateRequest(Batch(1, 1, true), {}, state), IsOk());
+}
+
+TEST(ValidateRequest, TheIdentityNeverChangesMidStream) {
+  StreamState state;
+  ASSERT_THAT(ValidateRequest(Batch(1, 1, true), {}, state), IsOk());
+  EXPECT_THAT(ValidateRequest(Batch(2, 1, true), {}, state), IsOk()) << "repeating it is fine";
+  v1::PublishRequest moved = Batch(3, 1, true);
+  moved.mutable_sensor()->set_node("node-b");
+  EXPECT_THAT(ValidateRequest(moved, {}, state),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "batch 3: the sensor identity changed mid-stream (node node-a -> node-b)"));
+  moved.mutable_sensor()->set_node("node-a");
+  moved.mutable_sensor()->set_cluster("elsewhere");
+  EXPECT_THAT(ValidateRequest(moved, {}, state).code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST(ValidateRequest, EventsOfAnotherNodeAreRefused) {
+  StreamState state;
+  v1::PublishRequest r = Batch(1, 2, true);
+  r.mutable_events(0)->set_node("node-a");
+  r.mutable_events(1)->set_node("node-b");
+  EXPECT_THAT(ValidateRequest(r, {}, state),
+              StatusIs(absl::StatusCode::kPermissionDenied, "batch 1: event 1 (abc-1001) is of node node-b"));
+}
+
+TEST(ValidateRequest, IdentityFieldsAreCapped) {
+  StreamState state;
+  v1::PublishRequest r = Batch(1, 1, true);
+  r.mutable_sensor()->set_kernel(std::string(254, 'k'));
+  EXPECT_THAT(ValidateRequest(r, {}, state), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                      "batch 1: a sensor identity field of 254 bytes, more than 253"));
+}
+
 }  // namespace
 }  // namespace vigil::collector

@@ -1,7 +1,13 @@
 // The Prometheus text registry: exposition format, naming rules, histograms.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "metrics/http_server.h"
 #include "metrics/registry.h"
 
 namespace vigil::metrics {
@@ -73,6 +79,27 @@ TEST(RegistryDeathTest, NamesFollowPrometheusConventions) {
   EXPECT_DEATH(r.GetGauge("vigil_Depth", "upper case"), "name must be");
   Registry collector("vigil_collector_");
   EXPECT_DEATH(collector.GetGauge("vigil_depth", "wrong prefix"), "must start with vigil_collector_");
+}
+
+// A start-up step after the metrics server can fail (another sensor serves
+// the API): the server is then destroyed at once, and that must return, not
+// wait for a listener that never stops (issue 15, defect 8).
+TEST(HttpServer, DestroyedRightAfterStartReturns) {
+  absl::Notification done;
+  std::thread cycles([&] {
+    Registry registry;
+    for (int i = 0; i < 200; ++i) {
+      auto server = HttpServer::Start("127.0.0.1:0", &registry, {});
+      ASSERT_TRUE(server.ok()) << server.status();
+    }
+    done.Notify();
+  });
+  // Not a speed check: 200 cycles take milliseconds; only a hang reaches this.
+  if (!done.WaitForNotificationWithTimeout(absl::Seconds(60))) {
+    std::fprintf(stderr, "HttpServer destruction hung: the listener never stopped\n");
+    _exit(1);  // the hung thread cannot be joined
+  }
+  cycles.join();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/utf8.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -35,10 +36,12 @@ const char* KindColor(v1::EventKind kind) {
   }
 }
 
+// Names and argv are chosen by whoever runs the process or the pod: escaped,
+// they cannot send terminal control sequences (see EscapeControls).
 std::string Where(const v1::Workload& w) {
-  if (!w.pod_name().empty()) return absl::StrCat(w.pod_namespace(), "/", w.pod_name());
-  if (!w.container_name().empty()) return w.container_name();
-  if (!w.container_id().empty()) return w.container_id().substr(0, 12);
+  if (!w.pod_name().empty()) return EscapeControls(absl::StrCat(w.pod_namespace(), "/", w.pod_name()));
+  if (!w.container_name().empty()) return EscapeControls(w.container_name());
+  if (!w.container_id().empty()) return EscapeControls(w.container_id().substr(0, 12));
   return "host";
 }
 
@@ -47,7 +50,8 @@ std::string Where(const v1::Workload& w) {
 std::string Detail(const v1::Event& e) {
   switch (e.payload_case()) {
     case v1::Event::kExec:
-      return absl::StrCat(absl::StrJoin(e.process().argv(), " "), e.process().argv_truncated() ? " …" : "");
+      return absl::StrCat(EscapeControls(absl::StrJoin(e.process().argv(), " ")),
+                          e.process().argv_truncated() ? " …" : "");
     case v1::Event::kExit:
       if (e.exit().has_signal()) {
         return absl::StrCat("signal ", e.exit().signal(), e.exit().core_dumped() ? " (core dumped)" : "");
@@ -112,8 +116,9 @@ std::string FormatCompact(const v1::Event& e, bool color) {
   const absl::Time t = absl::FromUnixNanos(google::protobuf::util::TimeUtil::TimestampToNanoseconds(e.time()));
   const std::string time = absl::FormatTime("%H:%M:%E3S", t, absl::LocalTimeZone());
   std::string kind = KindShortName(e.kind());
-  const std::string line = absl::StrFormat("%-7s %7u %-15s %-20s ", kind, e.process().pid(),
-                                           e.process().comm().substr(0, 15), Where(e.workload()).substr(0, 20));
+  const std::string line =
+      absl::StrFormat("%-7s %7u %-15s %-20s ", kind, e.process().pid(),
+                      EscapeControls(e.process().comm()).substr(0, 15), Where(e.workload()).substr(0, 20));
   if (!color) return absl::StrCat(time, " ", line, Detail(e));
   return absl::StrCat("\033[2m", time, "\033[0m ", KindColor(e.kind()), line, "\033[0m", Detail(e));
 }

@@ -13,6 +13,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/rate_limit.h"
+#include "common/utf8.h"
 #include "vigil/v1/collector.grpc.pb.h"
 
 namespace vigil::collector {
@@ -37,6 +38,23 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Colle
   return grpc::SslServerCredentials(ssl);
 }
 
+// The node names a peer's client certificate carries: its SAN DNS names, or
+// its subject CN when it has none.
+std::vector<std::string> CertificateNames(const grpc::ServerContext& context) {
+  std::vector<std::string> names;
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr) return names;
+  for (const grpc::string_ref& san : auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME))
+    names.emplace_back(san.data(), san.size());
+  if (names.empty()) {
+    for (const grpc::string_ref& cn : auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME))
+      names.emplace_back(cn.data(), cn.size());
+  }
+  // No name at all: an empty list would mean "any node"; this one matches none.
+  if (names.empty()) names.emplace_back();
+  return names;
+}
+
 }  // namespace
 
 absl::Status Validate(const CollectorConfig& c) {
@@ -54,6 +72,11 @@ absl::Status Validate(const CollectorConfig& c) {
                " bytes)");
   }
   if (c.limits.max_events < 1) return bad("max events per batch must be at least 1");
+  if (c.max_streams_per_node < 1) return bad("max streams per node must be at least 1");
+  if (c.memory_quota_bytes < 4 * c.max_batch_bytes) {
+    return bad("memory quota ", c.memory_quota_bytes, " must hold at least 4 maximal batches (", 4 * c.max_batch_bytes,
+               " bytes)");
+  }
   return absl::OkStatus();
 }
 
@@ -68,7 +91,12 @@ class Collector::Service final : public v1::Collector::Service {
     m.streams->Add(1);
     absl::Cleanup disconnected = [&m] { m.streams->Add(-1); };
     StreamState state;
-    v1::SensorIdentity identity;
+    if (!collector_->config_.plaintext) state.certificate_names = CertificateNames(*context);
+    const v1::SensorIdentity& identity = state.identity;
+    std::string counted_node;  // holds one of the node's streams
+    absl::Cleanup uncount = [&] {
+      if (!counted_node.empty()) collector_->EndNodeStream(counted_node);
+    };
     v1::PublishRequest request;
     v1::PublishResponse response;
     std::string payload;
@@ -84,19 +112,30 @@ class Collector::Service final : public v1::Collector::Service {
         m.events_refused->Increment(request.events_size());
         static RateLimit limit(absl::Seconds(10));
         if (uint64_t held; limit.Allow(held)) {
+          // What a peer sent is escaped before it reaches the log.
           log->warn("refused a stream from {} ({}): {} ({} more since)", context->peer(),
-                    identity.node().empty() ? request.sensor().node() : identity.node(), s.message(), held);
+                    EscapeControls(identity.node().empty() ? request.sensor().node() : identity.node()),
+                    EscapeControls(s.message()), held);
         }
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(s.message()));
+        return grpc::Status(
+            absl::IsPermissionDenied(s) ? grpc::StatusCode::PERMISSION_DENIED : grpc::StatusCode::INVALID_ARGUMENT,
+            std::string(s.message()));
       }
-      if (request.has_sensor()) {
-        if (identity.instance_id() != request.sensor().instance_id()) {
-          log->info("sensor {} (cluster {}, instance {}, version {}, kernel {}) streaming from {}",
-                    request.sensor().node(), request.sensor().cluster(), request.sensor().instance_id(),
-                    request.sensor().sensor_version(), request.sensor().kernel(), context->peer());
+      if (counted_node.empty()) {
+        if (!collector_->BeginNodeStream(identity.node())) {
+          m.batches_refused->Increment();
+          m.events_refused->Increment(request.events_size());
+          return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                              absl::StrCat("node ", identity.node(), " has ", collector_->config_.max_streams_per_node,
+                                           " streams open already"));
         }
-        identity = request.sensor();
-      } else {
+        counted_node = identity.node();
+        log->info("sensor {} (cluster {}, instance {}, version {}, kernel {}) streaming from {}",
+                  EscapeControls(identity.node()), EscapeControls(identity.cluster()),
+                  EscapeControls(identity.instance_id()), EscapeControls(identity.sensor_version()),
+                  EscapeControls(identity.kernel()), context->peer());
+      }
+      if (!request.has_sensor()) {
         *request.mutable_sensor() = identity;  // every stored batch says where it came from
       }
       auto stored = collector_->resend_filter_.StoreOnce(request, [&]() -> absl::StatusOr<uint64_t> {
@@ -108,7 +147,7 @@ class Collector::Service final : public v1::Collector::Service {
       if (stored.ok() && stored->spool_index.has_value())
         durable = collector_->spool_->SyncThrough(*stored->spool_index);
       if (!durable.ok()) {
-        log->error("cannot store a batch from {}: {}", identity.node(), durable.message());
+        log->error("cannot store a batch from {}: {}", EscapeControls(identity.node()), durable.message());
         m.batches_refused->Increment();
         m.events_refused->Increment(request.events_size());
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, absl::StrCat("collector spool: ", durable.message()));
@@ -129,6 +168,19 @@ class Collector::Service final : public v1::Collector::Service {
  private:
   Collector* const collector_;
 };
+
+bool Collector::BeginNodeStream(const std::string& node) {
+  absl::MutexLock lock(&streams_mu_);
+  int& n = node_streams_[node];
+  if (n >= config_.max_streams_per_node) return false;
+  ++n;
+  return true;
+}
+
+void Collector::EndNodeStream(const std::string& node) {
+  absl::MutexLock lock(&streams_mu_);
+  if (--node_streams_[node] <= 0) node_streams_.erase(node);
+}
 
 absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(const CollectorConfig& config,
                                                             std::vector<std::unique_ptr<Forwarder>> forwarders,
@@ -180,6 +232,12 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(const CollectorConfi
   builder.RegisterService(c->service_.get());
   // An oversized batch fails its own stream with RESOURCE_EXHAUSTED.
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_batch_bytes));
+  // Bounded memory whatever peers send, and a bounded number of streams per
+  // connection (per node: BeginNodeStream).
+  grpc::ResourceQuota quota("vigil-collector");
+  quota.Resize(config.memory_quota_bytes);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.max_streams_per_node);
   // Sensors ping every 30 s on idle streams; allow it rather than GOAWAY them.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -29,6 +30,11 @@ struct CollectorConfig {
   uint64_t spool_max_bytes = 4ull << 30;
   uint64_t max_batch_bytes = 8u << 20;  // gRPC max receive message size
   BatchLimits limits;
+  // Publish streams one node may hold open at once (a sensor needs one; a
+  // reconnect overlaps the old stream's teardown for a moment).
+  int max_streams_per_node = 4;
+  // gRPC's memory quota for the server (buffers of every connection).
+  uint64_t memory_quota_bytes = 1ull << 30;
   absl::Duration max_retry_backoff = absl::Seconds(30);  // between failed forwarder sends
 };
 
@@ -91,6 +97,9 @@ class Collector {
   void Forward(Lane& lane);
   void ReleaseConsumed();
   void OnAppended();
+  // Counts a Publish stream of `node`; false when it has too many already.
+  bool BeginNodeStream(const std::string& node);
+  void EndNodeStream(const std::string& node);
 
   const CollectorConfig config_;
   std::unique_ptr<Spool> spool_;
@@ -104,6 +113,9 @@ class Collector {
   std::atomic<bool> draining_{false};
   ResendFilter resend_filter_{ResendFilter::Options{}};
   std::string resend_filter_path_;
+
+  absl::Mutex streams_mu_;
+  absl::flat_hash_map<std::string, int> node_streams_ ABSL_GUARDED_BY(streams_mu_);
 
   absl::Mutex mu_;
   uint64_t appended_ ABSL_GUARDED_BY(mu_) = 0;  // bumped at each append, wakes forwarders

@@ -29,6 +29,8 @@ ABSL_FLAG(std::string, spool_dir, "/var/lib/vigil/collector", "durable spool and
 ABSL_FLAG(uint64_t, spool_max_bytes, 4ull << 30, "spool cap; when reached the oldest batches go (counted)");
 ABSL_FLAG(uint64_t, max_batch_bytes, 8u << 20, "largest batch a sensor may send (gRPC max receive size)");
 ABSL_FLAG(uint64_t, max_events_per_batch, 10000, "most events in one batch");
+ABSL_FLAG(int, max_streams_per_node, 4, "Publish streams one node may hold open at once");
+ABSL_FLAG(uint64_t, memory_quota_bytes, 1ull << 30, "gRPC server memory quota (buffers of every connection)");
 ABSL_FLAG(std::string, forwarders, "file", "comma-separated: file (JSON lines), stdout, azure-logs");
 ABSL_FLAG(std::string, file_path, "/var/lib/vigil/collector/events.jsonl", "the file forwarder's output");
 ABSL_FLAG(uint64_t, file_max_bytes, 100u << 20, "the file forwarder rotates its output at this size");
@@ -118,6 +120,8 @@ int main(int argc, char** argv) {
   config.spool_max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
   config.max_batch_bytes = absl::GetFlag(FLAGS_max_batch_bytes);
   config.limits.max_events = absl::GetFlag(FLAGS_max_events_per_batch);
+  config.max_streams_per_node = absl::GetFlag(FLAGS_max_streams_per_node);
+  config.memory_quota_bytes = absl::GetFlag(FLAGS_memory_quota_bytes);
   if (absl::Status s = vigil::collector::Validate(config); !s.ok()) {
     std::cerr << "vigil-collector: " << s.message() << "\n";
     return 2;

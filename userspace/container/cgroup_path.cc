@@ -49,6 +49,15 @@ bool IsPlainId(string_view s) {
   return !absl::EndsWith(s, ".slice") && !absl::EndsWith(s, ".scope") && !absl::EndsWith(s, ".service");
 }
 
+// Cgroups only root creates: systemd's slices outside the users' hierarchy.
+bool IsRootSlice(string_view name) {
+  return absl::EndsWith(name, ".slice") && name != "user.slice" && !absl::StartsWith(name, "user-");
+}
+
+// A user's systemd manager: the subtree below is delegated to that user, who
+// names cgroups in it at will.
+bool IsUserManager(string_view name) { return absl::StartsWith(name, "user@") && absl::EndsWith(name, ".service"); }
+
 enum class Match { kNo, kContainer, kInfrastructure };
 
 // "<prefix>-<id>.scope" (systemd driver) or "<prefix>-<id>" (cgroupfs driver).
@@ -130,13 +139,27 @@ absl::StatusOr<CgroupContainer> ParseCgroupPath(string_view path) {
     // A process in another cgroup namespace sees ".." above its root.
     if (p == "." || p == "..") return absl::InvalidArgumentError(absl::StrCat("cgroup path ", path, " is relative"));
   }
+  // The kubelet's cgroups are at the top, or below root's slices (kubelet's
+  // --cgroup-root). Anywhere else (a user's delegated subtree, a container
+  // that made its own sub-cgroups) the name proves nothing: whoever owns
+  // that cgroup could make a process look like any pod.
   for (size_t i = 0; i < parts.size(); ++i) {
     if (parts[i] == "kubepods" || absl::EndsWith(parts[i], "kubepods.slice")) return ParseKubepods(parts, i + 1);
+    if (!IsRootSlice(parts[i])) break;
   }
   // Outside Kubernetes the outermost container wins: a container may nest cgroups.
   CgroupContainer out;
+  bool delegated = false;  // below a user's manager
   for (size_t i = 0; i < parts.size(); ++i) {
-    switch (MatchRuntimeName(parts[i], /*any_id=*/false, out)) {
+    delegated |= IsUserManager(parts[i]);
+    const Match m = MatchRuntimeName(parts[i], /*any_id=*/false, out);
+    // A user may name a scope after any runtime; only rootless podman runs
+    // containers there, and its containers are that user's processes anyway.
+    if (delegated && m == Match::kContainer && out.runtime != "podman") {
+      out = CgroupContainer{};
+      continue;
+    }
+    switch (m) {
       case Match::kContainer:
         return out;
       case Match::kInfrastructure:
@@ -144,7 +167,7 @@ absl::StatusOr<CgroupContainer> ParseCgroupPath(string_view path) {
       case Match::kNo:
         break;
     }
-    if (IsHexId(parts[i])) {  // cgroupfs driver: /docker/<id>, /<containerd namespace>/<id>
+    if (IsHexId(parts[i]) && !delegated) {  // cgroupfs driver: /docker/<id>, /<containerd namespace>/<id>
       if (i > 0 && parts[i - 1] == "docker") out.runtime = "docker";
       out.container_id = std::string(parts[i]);
       return out;

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/rate_limit.h"
 #include "common/status.h"
+#include "common/utf8.h"
 
 namespace vigil {
 
@@ -26,8 +27,10 @@ std::vector<RuntimeClient*> InOrder(const std::vector<std::unique_ptr<RuntimeCli
   return first;
 }
 
+// The message may quote cgroup paths and runtime answers: escaped.
 void Warn(RateLimit& limit, const absl::Status& s) {
-  if (uint64_t held; limit.Allow(held)) Logger("container")->warn("{} ({} more like it)", s.message(), held);
+  if (uint64_t held; limit.Allow(held))
+    Logger("container")->warn("{} ({} more like it)", EscapeControls(s.message()), held);
 }
 
 }  // namespace

@@ -2,8 +2,6 @@
 // syscalls/sys_enter_* and sys_exit_* tracepoints (the entry's arguments wait
 // in a map for the exit's result); see bpf/security.bpf.c.
 #include <bpf/libbpf.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <string>
 
@@ -71,14 +69,6 @@ FamilySpec SecurityFamily(const LoaderConfig& config) {
           return LibbpfStatus(err, "size vigil_sec_calls");
         if (int err = bpf_map__set_max_entries(s->maps.vigil_sec_big_calls, kPendingBigCalls); err != 0)
           return LibbpfStatus(err, "size vigil_sec_big_calls");
-        // The sensor's own calls (program loads, map reads) are not events;
-        // it is named by its pid namespace so that this holds in a pod too.
-        struct stat ns {};
-        if (stat("/proc/self/ns/pid", &ns) == 0) {
-          s->rodata->vigil_self_pidns_dev = ns.st_dev;
-          s->rodata->vigil_self_pidns_ino = ns.st_ino;
-          s->rodata->vigil_self_tgid = static_cast<uint32_t>(getpid());
-        }
         return std::unique_ptr<BpfObject>(*std::move(skel));
       }};
   // Without CONFIG_MODULES there are no module tracepoints, and module

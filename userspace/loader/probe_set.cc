@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "loader/daemons.h"
 #include "loader/kernel.h"
 
 namespace vigil {
@@ -172,6 +173,9 @@ absl::Status ProbeSet::CreateSharedMaps(const LoaderConfig& config) {
   scratch_fd_ = bpf_map_create(BPF_MAP_TYPE_ARRAY, "vigil_scratch", sizeof(uint32_t), VIGIL_SCRATCH_SIZE,
                                static_cast<uint32_t>(ncpus), nullptr);
   if (scratch_fd_ < 0) return LibbpfStatus(scratch_fd_, "create scratch map");
+  daemons_fd_ = bpf_map_create(BPF_MAP_TYPE_HASH, "vigil_daemons", sizeof(uint32_t), sizeof(uint64_t),
+                               VIGIL_DAEMONS_MAX, nullptr);
+  if (daemons_fd_ < 0) return LibbpfStatus(daemons_fd_, "create daemon map");
   return absl::OkStatus();
 }
 
@@ -189,10 +193,13 @@ absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& con
   }
   std::unique_ptr<ProbeSet> set(new ProbeSet());
   if (absl::Status s = set->CreateSharedMaps(config); !s.ok()) return s;
+  if (config.quiet_self) {
+    if (absl::Status s = AddDaemon(set->daemons_fd_, static_cast<uint32_t>(getpid())); !s.ok()) return s;
+  }
   for (const FamilySpec& family : families) set->LoadFamily(family, config);
 
   bool any = false;
-  for (const ProbeState& p : set->probes_) {
+  for (const ProbeState& p : set->probes()) {
     any |= p.attached;
     if (p.disabled) {
       Logger("loader")->info("probe {}/{}: disabled", p.family, p.name);
@@ -220,8 +227,10 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
                                                       (*obj)->abi_version(), ", the sensor ", VIGIL_ABI_VERSION));
   }
   bpf_object* o = (*obj)->object();
-  for (auto [name, fd] :
-       {std::pair{"vigil_events", ring_fd_}, {"vigil_stats", stats_fd_}, {"vigil_scratch", scratch_fd_}}) {
+  for (auto [name, fd] : {std::pair{"vigil_events", ring_fd_},
+                          {"vigil_stats", stats_fd_},
+                          {"vigil_scratch", scratch_fd_},
+                          {"vigil_daemons", daemons_fd_}}) {
     bpf_map* map = bpf_object__find_map_by_name(o, name);
     if (map == nullptr) continue;
     if (int err = bpf_map__reuse_fd(map, fd); err != 0) return LibbpfStatus(err, absl::StrCat("reuse map ", name));
@@ -268,6 +277,7 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
 }
 
 void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) {
+  absl::MutexLock lock(&probes_mu_);
   btf* vmlinux = config.kernel_btf.empty() ? btf__load_vmlinux_btf() : btf__parse(config.kernel_btf.c_str(), nullptr);
   const size_t first = probes_.size();
   std::vector<int> choice(family.probes.size(), -1);
@@ -371,7 +381,13 @@ absl::StatusOr<KernelCounters> ProbeSet::ReadCounters() const {
 void ProbeSet::Detach() {
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
+  absl::MutexLock lock(&probes_mu_);
   for (ProbeState& p : probes_) p.attached = false;
+}
+
+std::vector<ProbeState> ProbeSet::probes() const {
+  absl::MutexLock lock(&probes_mu_);
+  return probes_;
 }
 
 ProbeSet::~ProbeSet() {
@@ -387,7 +403,7 @@ ProbeSet::~ProbeSet() {
     }
   }
   objects_.clear();
-  for (int fd : {ring_fd_, stats_fd_, scratch_fd_}) {
+  for (int fd : {ring_fd_, stats_fd_, scratch_fd_, daemons_fd_}) {
     if (fd >= 0) close(fd);
   }
 }

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "loader/file_filter.h"
 #include "vigil_abi.h"
 
@@ -44,6 +46,10 @@ struct LoaderConfig {
   // ("file/open"). Their programs are switched off before load.
   std::vector<std::string> disabled;
   FileFilterConfig file;
+  // The loading process's own calls are not reported (loader/daemons.h).
+  // Off for --self_test, whose checks make from the sensor's own process the
+  // very calls they look for.
+  bool quiet_self = true;
 };
 
 // Hook kinds, in the order a family usually prefers them. Tracepoints are the
@@ -128,7 +134,10 @@ class ProbeSet {
   ~ProbeSet();
 
   int ring_buffer_fd() const { return ring_fd_; }
-  const std::vector<ProbeState>& probes() const { return probes_; }
+  // vigil_daemons: the processes whose calls no probe reports (DaemonMap).
+  int daemons_fd() const { return daemons_fd_; }
+  // A copy: Detach() changes them while API and metrics threads read.
+  std::vector<ProbeState> probes() const;
   absl::StatusOr<KernelCounters> ReadCounters() const;
   // Detaches every probe; maps stay readable until destruction.
   void Detach();
@@ -146,9 +155,12 @@ class ProbeSet {
   int ring_fd_ = -1;
   int stats_fd_ = -1;
   int scratch_fd_ = -1;
+  int daemons_fd_ = -1;
   std::vector<std::unique_ptr<BpfObject>> objects_;
   std::vector<bpf_link*> links_;
-  std::vector<ProbeState> probes_;
+  // Written by Load() before the set is shared, then only by Detach().
+  mutable absl::Mutex probes_mu_;
+  std::vector<ProbeState> probes_ ABSL_GUARDED_BY(probes_mu_);
 };
 
 }  // namespace vigil

@@ -41,15 +41,24 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   if (port <= 0) return absl::UnavailableError(absl::StrCat("cannot listen for metrics on ", address));
   s->address_ =
       host.find(':') == std::string::npos ? absl::StrCat(host, ":", port) : absl::StrCat("[", host, "]:", port);
-  httplib::Server* server = s->server_.get();
-  s->thread_ = std::thread([server] { server->listen_after_bind(); });
+  HttpServer* self = s.get();
+  s->thread_ = std::thread([self] {
+    self->server_->listen_after_bind();
+    self->listener_done_ = true;
+  });
   Logger("metrics")->info("metrics and health on http://{}/metrics", s->address_);
   return s;
 }
 
 HttpServer::~HttpServer() {
-  if (server_ != nullptr) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    // cpp-httplib 0.11's stop() does nothing until the listener has set its
+    // running flag: a server destroyed right after Start() (a later start-up
+    // step failed) would join a listener that never stops.
+    while (!server_->is_running() && !listener_done_) std::this_thread::yield();
+    server_->stop();
+    thread_.join();
+  }
 }
 
 }  // namespace vigil::metrics

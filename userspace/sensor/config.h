@@ -29,6 +29,9 @@ struct SensorConfig {
   // Streaming to vigil-collector: off while uplink.target is empty. The
   // sensor fills in the identity's node, version, kernel and instance id.
   UplinkOptions uplink;
+  // A vigil-collector on this node runs this file: its calls are not
+  // reported, like the sensor's own (loader/daemons.h). Empty: none.
+  std::string collector_exe;
   // Local API and metrics (vigilctl).
   std::string api_socket = "/run/vigil/sensor.sock";  // empty: no local API
   size_t api_queue_capacity = 4096;                   // events buffered per tail subscriber

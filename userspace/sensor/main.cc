@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -36,6 +37,11 @@ ABSL_FLAG(bool, collector_plaintext, false, "talk to the collector without TLS (
 ABSL_FLAG(std::string, collector_ca, "", "PEM file: the CA that signed the collector's certificate");
 ABSL_FLAG(std::string, collector_cert, "", "PEM file: this node's client certificate for mTLS");
 ABSL_FLAG(std::string, collector_key, "", "PEM file: the client certificate's private key");
+ABSL_FLAG(std::string, collector_exe, "auto",
+          "a vigil-collector on this node runs this file: its own calls are not reported, like the sensor's; "
+          "auto: vigil-collector beside this sensor's executable; empty: none");
+ABSL_FLAG(uint64_t, uplink_queue_bytes, 64u << 20,
+          "serialized bytes of events waiting for the spool; more are dropped (counted)");
 ABSL_FLAG(std::string, spool_dir, "/var/lib/vigil/spool", "where events wait until the collector has them");
 ABSL_FLAG(uint64_t, spool_max_bytes, 256ull << 20, "spool cap; when reached the oldest events go (counted)");
 ABSL_FLAG(absl::Duration, collector_max_backoff, absl::Seconds(30), "longest wait between reconnect attempts");
@@ -141,6 +147,13 @@ int main(int argc, char** argv) {
   config.uplink.ca_file = absl::GetFlag(FLAGS_collector_ca);
   config.uplink.cert_file = absl::GetFlag(FLAGS_collector_cert);
   config.uplink.key_file = absl::GetFlag(FLAGS_collector_key);
+  config.collector_exe = absl::GetFlag(FLAGS_collector_exe);
+  if (config.collector_exe == "auto") {
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    config.collector_exe = ec ? "" : (self.parent_path() / "vigil-collector").string();
+  }
+  config.uplink.queue_max_bytes = absl::GetFlag(FLAGS_uplink_queue_bytes);
   config.uplink.spool.dir = absl::GetFlag(FLAGS_spool_dir);
   config.uplink.spool.max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
   config.uplink.spool.segment_bytes = std::min<uint64_t>(8u << 20, config.uplink.spool.max_bytes / 4);
@@ -168,6 +181,9 @@ int main(int argc, char** argv) {
   config.loader.file.writes_only = absl::GetFlag(FLAGS_file_writes_only);
   if (absl::GetFlag(FLAGS_self_test)) {
     config.loader.verifier_stats = true;
+    // Its checks make from this process the calls they look for.
+    config.loader.quiet_self = false;
+    config.collector_exe.clear();
     // A one-shot check serves nothing: it must not take a running sensor's
     // socket or port.
     config.api_socket.clear();

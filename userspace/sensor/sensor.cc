@@ -97,6 +97,9 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   auto probes = ProbeSet::Load(config.loader, BuiltinFamilies(config.loader));
   if (!probes.ok()) return probes.status();
   sensor->probes_ = *std::move(probes);
+  auto daemons = DaemonWatch::Start(sensor->probes_->daemons_fd(), {.collector_exe = config.collector_exe});
+  if (!daemons.ok()) return daemons.status();
+  sensor->daemons_ = *std::move(daemons);
 
   // /proc is read after the probes are in, so a process started in between
   // is seen by one or the other.
@@ -294,6 +297,10 @@ v1::Event Sensor::Health(bool final) {
     u->set_pending_batches(us.spool.next_index - std::max(us.spool.first_index, us.acked_sequence + 1));
     u->set_acked_sequence(us.acked_sequence);
     u->set_connected(us.connected);
+    u->set_split_batches(us.split_batches);
+    u->set_dropped_oversized(us.dropped_oversized);
+    u->set_queue_depth(us.queue_depth);
+    u->set_queue_bytes(us.queue_bytes);
   }
   if (containers_ != nullptr) {
     const ContainerCacheStats cs = containers_->Stats();
@@ -317,7 +324,7 @@ void Sensor::LogNewDrops() {
   uint64_t uplink = 0;
   if (uplink_ != nullptr) {
     const UplinkStats us = uplink_->Stats();
-    uplink = us.dropped_queue + us.spool.evicted_items + us.spool_errors;
+    uplink = us.dropped_queue + us.spool.evicted_items + us.spool_errors + us.dropped_oversized;
   }
   if (kernel + queue + uplink == drops_logged_) return;
   static RateLimit limit(absl::Seconds(10));

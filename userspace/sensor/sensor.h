@@ -10,6 +10,7 @@
 #include "api/subscribers.h"
 #include "common/boot_clock.h"
 #include "container/container_enricher.h"
+#include "loader/daemons.h"
 #include "loader/probe_set.h"
 #include "loader/ring_buffer.h"
 #include "metrics/http_server.h"
@@ -52,7 +53,8 @@ class Sensor {
   const SensorConfig config_;
   BootClock clock_;
   std::unique_ptr<ProbeSet> probes_;
-  SubscriberHub hub_;  // outlives pipeline_, whose sink feeds it
+  std::unique_ptr<DaemonWatch> daemons_;  // writes into a map of probes_
+  SubscriberHub hub_;                     // outlives pipeline_, whose sink feeds it
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<RingBuffer> ring_;
   const ProcessCache* process_cache_ = nullptr;    // owned by pipeline_

@@ -26,6 +26,20 @@ void ExportSensorMetrics(const v1::SensorHealth& h, const std::vector<ProbeState
   r.GetCounter("vigil_decode_errors_total", "Records the decoder rejected.").Set(h.decode_errors());
   r.GetGauge("vigil_pipeline_queue_depth", "Records waiting between the ring buffer reader and the pipeline.")
       .Set(h.queue_depth());
+  if (h.has_uplink()) {
+    const v1::UplinkHealth& u = h.uplink();
+    r.GetGauge("vigil_uplink_queue_depth", "Events waiting for the uplink's spool.").Set(u.queue_depth());
+    r.GetGauge("vigil_uplink_queue_bytes", "Their serialized bytes; the queue is bounded by them (and by count).")
+        .Set(u.queue_bytes());
+    r.GetCounter("vigil_uplink_events_dropped_total", "Events lost on the way to the collector, by reason.",
+                 {{"reason", "queue"}})
+        .Set(u.dropped_queue());
+    r.GetCounter("vigil_uplink_events_dropped_total", "Events lost on the way to the collector, by reason.",
+                 {{"reason", "oversized"}})
+        .Set(u.dropped_oversized());
+    r.GetCounter("vigil_uplink_split_batches_total", "Spooled batches too large to send, sent again in parts.")
+        .Set(u.split_batches());
+  }
   r.GetGauge("vigil_process_cache_entries", "Processes in the lineage cache.").Set(h.process_cache_size());
   r.GetCounter("vigil_process_cache_evictions_total", "Processes evicted from the full lineage cache.")
       .Set(h.process_cache_evictions());

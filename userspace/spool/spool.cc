@@ -294,7 +294,7 @@ absl::StatusOr<std::vector<SpoolRecord>> Spool::Read(uint64_t from, size_t max_r
     }
   }
   std::vector<SpoolRecord> out;
-  uint64_t corrupt = 0;
+  std::vector<uint64_t> corrupt;
   for (const auto& [path, refs] : plan) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) continue;  // released or evicted meanwhile (evictions are counted)
@@ -305,7 +305,7 @@ absl::StatusOr<std::vector<SpoolRecord>> Spool::Read(uint64_t from, size_t max_r
       const auto* head = reinterpret_cast<const uint8_t*>(buf.data());
       if (n != static_cast<ssize_t>(buf.size()) ||
           Crc(head, buf.data() + kHeaderBytes, ref.length) != Decode(head).crc) {
-        ++corrupt;  // changed on disk since it was written or scanned
+        corrupt.push_back(ref.index);  // changed on disk since it was written or scanned
         continue;
       }
       buf.erase(0, kHeaderBytes);
@@ -313,9 +313,19 @@ absl::StatusOr<std::vector<SpoolRecord>> Spool::Read(uint64_t from, size_t max_r
     }
     close(fd);
   }
-  if (corrupt > 0) {
+  if (!corrupt.empty()) {
+    // Forgotten, so that it is skipped and counted once, whoever reads next.
     absl::MutexLock lock(&mu_);
-    corrupt_ += corrupt;
+    for (uint64_t index : corrupt) {
+      for (Segment& seg : segments_) {
+        auto ref = std::lower_bound(seg.refs.begin(), seg.refs.end(), index,
+                                    [](const Ref& r, uint64_t i) { return r.index < i; });
+        if (ref == seg.refs.end() || ref->index != index) continue;
+        seg.refs.erase(ref);
+        ++corrupt_;
+        break;
+      }
+    }
   }
   return out;
 }
@@ -363,6 +373,24 @@ SpoolStats Spool::Stats() const {
                     .truncated_records = truncated_,
                     .evicted_records = evicted_records_,
                     .evicted_items = evicted_items_};
+}
+
+void Spool::SkipTo(uint64_t index) {
+  absl::MutexLock lock(&mu_);
+  if (index <= next_index_) return;
+  Logger("spool")->warn("{}: numbering resumes at {}, after {} (records lost before they were synced)", options_.dir,
+                        index, next_index_ - 1);
+  next_index_ = index;
+}
+
+uint64_t Spool::FirstIndexFrom(uint64_t from) const {
+  absl::MutexLock lock(&mu_);
+  for (const Segment& seg : segments_) {
+    auto ref =
+        std::lower_bound(seg.refs.begin(), seg.refs.end(), from, [](const Ref& r, uint64_t i) { return r.index < i; });
+    if (ref != seg.refs.end()) return ref->index;
+  }
+  return next_index_;
 }
 
 uint64_t Spool::next_index() const {

@@ -77,6 +77,13 @@ class Spool {
   // numbering).
   void Release(uint64_t index);
 
+  // Numbering goes on at `index` or above, never lower: a reader that has
+  // consumed indexes up to index - 1 (the uplink's acked file) must not see
+  // them again for new records after a power loss cost the spool its tail.
+  void SkipTo(uint64_t index);
+  // The smallest index >= `from` the spool still holds, or next_index().
+  uint64_t FirstIndexFrom(uint64_t from) const;
+
   SpoolStats Stats() const;
   uint64_t next_index() const;
 

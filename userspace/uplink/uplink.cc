@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -16,7 +18,16 @@ namespace vigil {
 
 namespace {
 
-constexpr size_t kMaxReadBytes = 4u << 20;  // spool bytes per read, below the collector's message cap
+constexpr size_t kMaxReadBytes = 4u << 20;  // spool bytes per read
+// The channel's send limit. A batch is sent as one message, with the
+// sensor's identity and sequence besides: batches stay kEnvelopeBytes below.
+constexpr size_t kMaxMessageBytes = 4u << 20;
+constexpr size_t kEnvelopeBytes = 64u << 10;
+// A collector that refuses a batch as too large is sent batches of half its
+// size, down to this (the collector's smallest --max_batch_bytes).
+constexpr size_t kMinMessageBytes = 4096;
+// Protobuf framing of one event inside a batch: field tag and length.
+constexpr size_t kEventFraming = 10;
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const UplinkOptions& o) {
   if (o.plaintext) return grpc::InsecureChannelCredentials();
@@ -38,8 +49,14 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const Upli
 
 absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(const UplinkOptions& options) {
   if (options.target.empty()) return absl::InvalidArgumentError("collector address is empty");
-  if (options.batch_events < 1 || options.max_in_flight < 1 || options.queue_capacity < 1) {
-    return absl::InvalidArgumentError("uplink batch size, in-flight window and queue must be at least 1");
+  if (options.batch_events < 1 || options.max_in_flight < 1 || options.queue_capacity < 1 ||
+      options.queue_max_bytes < options.batch_bytes) {
+    return absl::InvalidArgumentError(
+        "uplink batch size, in-flight window and queue must be at least 1, the queue's bytes at least a batch's");
+  }
+  if (options.batch_bytes < kMinMessageBytes || options.batch_bytes > kMaxMessageBytes - kEnvelopeBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("uplink batch bytes must be between ", kMinMessageBytes, " and ",
+                                                   kMaxMessageBytes - kEnvelopeBytes));
   }
   auto creds = Credentials(options);
   if (!creds.ok()) return creds.status();
@@ -54,6 +71,11 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(const UplinkOptions& opti
   if (auto text = ReadFile(options.spool.dir + "/acked"); text.ok()) {
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &acked)) acked = 0;
   }
+  // Neither the spool nor the acked file is synced, and they are written
+  // apart: after a power loss the spool may have lost batches the collector
+  // acknowledged. New batches numbered at or below `acked` would never be
+  // sent; sequence numbers never go backwards.
+  (*spool)->SkipTo(acked + 1);
 
   grpc::ChannelArguments args;
   args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
@@ -67,7 +89,7 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(const UplinkOptions& opti
   // A collector that restarted is found again within a second or so, not
   // after gRPC's default 30 s between name resolutions.
   args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 1000);
-  args.SetMaxSendMessageSize(static_cast<int>(kMaxReadBytes + (1u << 20)));
+  args.SetMaxSendMessageSize(static_cast<int>(kMaxMessageBytes));
   auto channel = grpc::CreateCustomChannel(options.target, *creds, args);
   std::unique_ptr<Uplink> uplink(new Uplink(options, *std::move(spool), std::move(channel), acked));
   uplink->batcher_ = std::thread([u = uplink.get()] { u->BatchLoop(); });
@@ -82,7 +104,8 @@ Uplink::Uplink(UplinkOptions options, std::unique_ptr<Spool> spool, std::shared_
       stub_(v1::Collector::NewStub(channel)),
       ack_path_(options_.spool.dir + "/acked"),
       appended_(spool_->next_index()),
-      acked_(acked) {
+      acked_(acked),
+      max_message_bytes_(kMaxMessageBytes - kEnvelopeBytes) {
   const SpoolStats s = spool_->Stats();
   if (s.next_index > std::max(s.first_index, acked + 1)) {
     Logger("uplink")->info("{} spooled batches from an earlier run to send first",
@@ -114,12 +137,15 @@ Uplink::~Uplink() {
 }
 
 absl::Status Uplink::Write(const v1::Event& event) {
+  // Bounded by bytes too: 65536 exec events of ~40 KiB would be 2.5 GiB.
+  const size_t bytes = event.ByteSizeLong();
   absl::MutexLock lock(&queue_mu_);
-  if (queue_.size() >= options_.queue_capacity) {
+  if (queue_.size() >= options_.queue_capacity || queue_bytes_ + bytes > options_.queue_max_bytes) {
     dropped_queue_.fetch_add(1, std::memory_order_relaxed);
     return absl::ResourceExhaustedError("uplink queue full: event dropped (counted in the health event)");
   }
   queue_.push_back(event);
+  queue_bytes_ += bytes;
   return absl::OkStatus();
 }
 
@@ -135,19 +161,26 @@ void Uplink::BatchLoop() {
     {
       absl::MutexLock lock(&queue_mu_);
       auto full = [this]() ABSL_SHARED_LOCKS_REQUIRED(queue_mu_) {
-        return queue_.size() >= options_.batch_events || stop_batching_;
+        return queue_.size() >= options_.batch_events || queue_bytes_ >= options_.batch_bytes || stop_batching_;
       };
       queue_mu_.AwaitWithTimeout(absl::Condition(&full), options_.batch_delay);
       taken.swap(queue_);
+      queue_bytes_ = 0;
       stopping = stop_batching_;
     }
     while (!taken.empty()) {
+      // Cut by count and by bytes: exec events with long argv, a deep cwd
+      // and ancestors are ~15 KB, 512 of them more than gRPC carries.
       request.Clear();
-      const size_t n = std::min(taken.size(), options_.batch_events);
-      for (size_t i = 0; i < n; ++i) {
+      size_t bytes = 0;
+      while (!taken.empty() && static_cast<size_t>(request.events_size()) < options_.batch_events) {
+        const size_t size = taken.front().ByteSizeLong() + kEventFraming;
+        if (request.events_size() > 0 && bytes + size > options_.batch_bytes) break;
+        bytes += size;
         *request.add_events() = std::move(taken.front());
         taken.pop_front();
       }
+      const size_t n = static_cast<size_t>(request.events_size());
       payload.clear();
       request.SerializeToString(&payload);
       auto index = spool_->Append(payload, static_cast<uint32_t>(n));
@@ -159,11 +192,58 @@ void Uplink::BatchLoop() {
         }
         continue;
       }
-      absl::MutexLock lock(&mu_);
-      appended_ = *index + 1;
+      Appended(*index);
     }
     if (stopping) return;
   }
+}
+
+void Uplink::Appended(uint64_t index) {
+  absl::MutexLock lock(&mu_);
+  appended_ = std::max(appended_, index + 1);  // the sender appends too (Split)
+}
+
+void Uplink::Split(const SpoolRecord& record, size_t max_bytes) {
+  auto log = Logger("uplink");
+  v1::PublishRequest batch;
+  if (!batch.ParseFromString(record.payload)) {
+    log->error("spool record {} does not parse; skipped", record.index);
+    return;
+  }
+  v1::PublishRequest part;
+  std::string payload;
+  size_t bytes = 0;
+  size_t parts = 0;
+  auto append = [&]() {
+    payload.clear();
+    part.SerializeToString(&payload);
+    auto index = spool_->Append(payload, static_cast<uint32_t>(part.events_size()));
+    if (!index.ok()) {
+      spool_errors_.fetch_add(part.events_size(), std::memory_order_relaxed);
+      log->error("{} events of split batch {} lost: {}", part.events_size(), record.index, index.status().message());
+    } else {
+      Appended(*index);
+      ++parts;
+    }
+    part.Clear();
+    bytes = 0;
+  };
+  for (v1::Event& e : *batch.mutable_events()) {
+    const size_t size = e.ByteSizeLong() + kEventFraming;
+    if (size > max_bytes) {
+      // Cannot be sent at all: counted, never retried forever.
+      dropped_oversized_.fetch_add(1, std::memory_order_relaxed);
+      log->error("event {} of {} bytes is larger than the collector takes ({}): dropped", e.id(), size, max_bytes);
+      continue;
+    }
+    if (part.events_size() > 0 && bytes + size > max_bytes) append();
+    bytes += size;
+    *part.add_events() = std::move(e);
+  }
+  if (part.events_size() > 0) append();
+  split_batches_.fetch_add(1, std::memory_order_relaxed);
+  log->info("batch {} ({} bytes) is larger than {} bytes: sent as {} batches", record.index, record.payload.size(),
+            max_bytes, parts);
 }
 
 void Uplink::SendLoop() {
@@ -206,6 +286,7 @@ bool Uplink::Session() {
   bool identity_sent = false;
   bool cancel = true;  // false when the call is over anyway: Finish() then has the real status
   v1::PublishRequest request;
+  std::vector<std::pair<uint64_t, size_t>> sent;  // (sequence, bytes) of this stream's batches
   for (;;) {
     uint64_t window;
     {
@@ -226,13 +307,23 @@ bool Uplink::Session() {
       log->error("reading the spool: {}", records.status().message());
       break;
     }
-    if (records->empty()) {  // corrupt or evicted: nothing left to send below appended_
+    if (records->empty()) {
+      // Nothing readable at `next`: evicted meanwhile by the cap, or corrupt
+      // on disk (the spool counts both). Go on with the next record the
+      // spool holds, never past a backlog that later acks would release.
       absl::MutexLock lock(&mu_);
       next = appended_;
       continue;
     }
     bool written = true;
     for (const SpoolRecord& record : *records) {
+      if (record.payload.size() > max_message_bytes_) {
+        // Never sent as is: its events follow as new, smaller batches, and
+        // the next ack beyond it releases it.
+        Split(record, max_message_bytes_);
+        next = record.index + 1;
+        continue;
+      }
       request.Clear();
       if (!request.ParseFromString(record.payload)) {
         log->error("spool record {} does not parse; skipped", record.index);
@@ -241,6 +332,15 @@ bool Uplink::Session() {
       }
       request.set_sequence(record.index);
       if (!identity_sent) *request.mutable_sensor() = options_.identity;
+      sent.emplace_back(record.index, record.payload.size());
+      if (sent.size() > 4 * options_.max_in_flight) {  // only unacknowledged ones matter
+        uint64_t acked;
+        {
+          absl::MutexLock lock(&mu_);
+          acked = acked_;
+        }
+        std::erase_if(sent, [acked](const auto& s) { return s.first <= acked; });
+      }
       if (!stream->Write(request)) {
         written = false;
         break;
@@ -263,6 +363,19 @@ bool Uplink::Session() {
   absl::MutexLock lock(&mu_);
   context_ = nullptr;
   const bool progressed = acked_ > acked_at_start;
+  if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    // The collector takes less than we send: the largest batch it has not
+    // acknowledged is the suspect. Halve below it, so it is split next.
+    size_t largest = 0;
+    for (auto [sequence, bytes] : sent) {
+      if (sequence > acked_) largest = std::max(largest, bytes);
+    }
+    if (largest > 0) {
+      max_message_bytes_ = std::max(kMinMessageBytes, std::min(max_message_bytes_, largest / 2));
+      log->warn("collector refused a batch of {} bytes as too large: batches above {} bytes are split", largest,
+                max_message_bytes_);
+    }
+  }
   if (!draining_) {  // when draining, the uplink itself ends the stream
     static RateLimit limit(absl::Seconds(10));
     if (uint64_t held; limit.Allow(held)) {
@@ -296,10 +409,13 @@ UplinkStats Uplink::Stats() const {
   {
     absl::MutexLock lock(&queue_mu_);
     s.queue_depth = queue_.size();
+    s.queue_bytes = queue_bytes_;
   }
   absl::MutexLock lock(&mu_);
   s.acked_sequence = acked_;
   s.sessions = sessions_;
+  s.split_batches = split_batches_.load(std::memory_order_relaxed);
+  s.dropped_oversized = dropped_oversized_.load(std::memory_order_relaxed);
   s.connected = connected_;
   return s;
 }

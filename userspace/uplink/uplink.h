@@ -18,14 +18,19 @@
 namespace vigil {
 
 struct UplinkOptions {
-  std::string target;             // collector, host:port
-  bool plaintext = false;         // no TLS at all: only when asked for explicitly
-  std::string ca_file;            // PEM: the CA that signed the collector's certificate
-  std::string cert_file;          // PEM: this node's client certificate
-  std::string key_file;           // PEM: its private key
-  SpoolOptions spool;             // dir and cap; not durable (see uplink.cc)
-  size_t queue_capacity = 65536;  // events between the pipeline and the spool
+  std::string target;                  // collector, host:port
+  bool plaintext = false;              // no TLS at all: only when asked for explicitly
+  std::string ca_file;                 // PEM: the CA that signed the collector's certificate
+  std::string cert_file;               // PEM: this node's client certificate
+  std::string key_file;                // PEM: its private key
+  SpoolOptions spool;                  // dir and cap; not durable (see uplink.cc)
+  size_t queue_capacity = 65536;       // events between the pipeline and the spool
+  size_t queue_max_bytes = 64u << 20;  // and their serialized bytes (an exec event can be ~40 KiB)
   size_t batch_events = 512;
+  // Serialized bytes per batch: one batch is one gRPC message, which must
+  // stay below the sensor's send limit (kMaxMessageBytes in uplink.cc) and
+  // the collector's receive limit (--max_batch_bytes, 8 MiB by default).
+  size_t batch_bytes = 1u << 20;
   absl::Duration batch_delay = absl::Milliseconds(200);  // longest an event waits for its batch
   size_t max_in_flight = 64;                             // batches sent and not yet acknowledged
   absl::Duration max_backoff = absl::Seconds(30);
@@ -38,8 +43,11 @@ struct UplinkStats {
   uint64_t spool_errors = 0;   // events lost: the spool could not be written
   SpoolStats spool;            // evicted_items: events lost to the spool cap
   uint64_t queue_depth = 0;
+  uint64_t queue_bytes = 0;
   uint64_t acked_sequence = 0;
-  uint64_t sessions = 0;  // streams opened
+  uint64_t sessions = 0;           // streams opened
+  uint64_t split_batches = 0;      // spooled batches too large to send, re-spooled in parts
+  uint64_t dropped_oversized = 0;  // events lost: one alone is larger than the collector takes
   bool connected = false;
 };
 
@@ -67,6 +75,12 @@ class Uplink : public Sink {
   // collector acknowledged something.
   bool Session();
   void OnAck(uint64_t sequence);
+  // Re-spools the events of `record`, too large to send as one message, as
+  // batches of at most `max_bytes` each (an event larger alone is dropped,
+  // counted).
+  void Split(const SpoolRecord& record, size_t max_bytes);
+  // A record is in the spool at `index`: the sender may take it.
+  void Appended(uint64_t index);
 
   const UplinkOptions options_;
   const std::unique_ptr<Spool> spool_;
@@ -75,6 +89,7 @@ class Uplink : public Sink {
 
   mutable absl::Mutex queue_mu_;
   std::deque<v1::Event> queue_ ABSL_GUARDED_BY(queue_mu_);
+  size_t queue_bytes_ ABSL_GUARDED_BY(queue_mu_) = 0;
   bool stop_batching_ ABSL_GUARDED_BY(queue_mu_) = false;
 
   mutable absl::Mutex mu_;
@@ -86,6 +101,11 @@ class Uplink : public Sink {
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // of the open stream
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t sessions_ ABSL_GUARDED_BY(mu_) = 0;
+  // Sender thread only: the largest message sent since the collector last
+  // refused one as too large (its limit may be below ours).
+  size_t max_message_bytes_;
+  std::atomic<uint64_t> split_batches_{0};
+  std::atomic<uint64_t> dropped_oversized_{0};
 
   std::atomic<uint64_t> dropped_queue_{0};
   std::atomic<uint64_t> spool_errors_{0};
