@@ -16,5 +16,7 @@ inline uint64_t StartTicks(uint64_t start_boottime_ns) { return start_boottime_n
 
 // "<node>:<start ticks>:<pid>": unique in the cluster, and readable.
 std::string ExecId(absl::string_view node, uint32_t pid, uint64_t start_ticks);
+// The same into `out`, reusing its storage.
+void AssignExecId(absl::string_view node, uint32_t pid, uint64_t start_ticks, std::string& out);
 
 }  // namespace vigil

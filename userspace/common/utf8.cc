@@ -32,22 +32,32 @@ size_t ValidSequence(absl::string_view s, size_t i) {
 
 }  // namespace
 
-std::string SanitizeUtf8(absl::string_view bytes) {
+void AssignUtf8(absl::string_view bytes, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size());
+  out.clear();
+  size_t run = 0;  // start of the valid bytes not yet copied
   for (size_t i = 0; i < bytes.size();) {
+    if (static_cast<uint8_t>(bytes[i]) < 0x80) {
+      ++i;
+      continue;
+    }
     size_t n = ValidSequence(bytes, i);
     if (n > 0) {
-      out.append(bytes.data() + i, n);
       i += n;
-    } else {
-      uint8_t c = static_cast<uint8_t>(bytes[i++]);
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
+      continue;
     }
+    out.append(bytes.data() + run, i - run);
+    uint8_t c = static_cast<uint8_t>(bytes[i++]);
+    const char esc[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 0xF]};
+    out.append(esc, 4);
+    run = i;
   }
+  out.append(bytes.data() + run, bytes.size() - run);
+}
+
+std::string SanitizeUtf8(absl::string_view bytes) {
+  std::string out;
+  AssignUtf8(bytes, out);
   return out;
 }
 

@@ -10,6 +10,9 @@ namespace vigil {
 // Valid UTF-8 passes through unchanged; every byte that is not part of a valid
 // sequence becomes the four characters "\xNN", so nothing is lost or hidden.
 std::string SanitizeUtf8(absl::string_view bytes);
+// The same into `out`, replacing what it held and reusing its storage: the
+// decoder fills reused messages without allocating.
+void AssignUtf8(absl::string_view bytes, std::string& out);
 
 // For a terminal or a log line: what a process, a container runtime or a pod
 // spec chose (argv, comm, cgroup and pod names) must not move the cursor,

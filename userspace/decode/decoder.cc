@@ -30,8 +30,29 @@ uint16_t Decoder::PeekKind(absl::Span<const uint8_t> record) {
   return Load<vigil_header>(record).kind;
 }
 
-absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) const {
+namespace {
+
+// Clear() frees the payload message (a oneof member). A record of the kind
+// `out` last held has the same payload: that one is cleared in place
+// instead, and the family decoder fills it again without allocating.
+void ClearForReuse(uint16_t kind, v1::Event& out) {
+  const auto payload = out.payload_case();
+  if (payload == v1::Event::PAYLOAD_NOT_SET || out.kind() != kind) {
+    out.Clear();
+    return;
+  }
+  const google::protobuf::Reflection* r = out.GetReflection();
+  const google::protobuf::FieldDescriptor* f = out.GetDescriptor()->FindFieldByNumber(payload);
+  google::protobuf::Message* kept = r->ReleaseMessage(&out, f);
   out.Clear();
+  kept->Clear();
+  r->SetAllocatedMessage(&out, kept, f);
+}
+
+}  // namespace
+
+absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) const {
+  ClearForReuse(PeekKind(record), out);
   if (record.size() < sizeof(vigil_header)) {
     return absl::InvalidArgumentError(
         absl::StrCat("record of ", record.size(), " bytes is shorter than a header (", sizeof(vigil_header), ")"));
@@ -56,10 +77,11 @@ absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) c
   p->set_gid(kp.gid);
   p->set_euid(kp.euid);
   p->set_egid(kp.egid);
-  p->set_comm(SanitizeUtf8(CString(kp.comm, sizeof(kp.comm))));
-  p->set_exec_id(ExecId(options_.node, kp.pid, StartTicks(kp.start_boottime_ns)));
+  // Into the reused message's strings: no allocation once they have grown.
+  AssignUtf8(CString(kp.comm, sizeof(kp.comm)), *p->mutable_comm());
+  AssignExecId(options_.node, kp.pid, StartTicks(kp.start_boottime_ns), *p->mutable_exec_id());
   if (kp.ppid != 0) {
-    p->set_parent_exec_id(ExecId(options_.node, kp.ppid, StartTicks(kp.parent_start_boottime_ns)));
+    AssignExecId(options_.node, kp.ppid, StartTicks(kp.parent_start_boottime_ns), *p->mutable_parent_exec_id());
   }
   SetTimestamp(clock_->ToWall(kp.start_boottime_ns), p->mutable_start_time());
   p->set_ns_pid(kp.ns_pid);

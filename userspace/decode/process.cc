@@ -64,7 +64,7 @@ absl::Status DecodeExec(absl::Span<const uint8_t> record, const DecoderOptions& 
 
   out.set_kind(v1::EVENT_KIND_EXEC);
   v1::Exec* x = out.mutable_exec();
-  x->set_filename(SanitizeUtf8(CString(filename, e.filename_len)));
+  AssignUtf8(CString(filename, e.filename_len), *x->mutable_filename());
   x->set_argc(e.argc);
   x->set_filename_truncated((e.flags & VIGIL_EXEC_FILENAME_TRUNCATED) != 0);
   for (uint32_t fd = 0; fd < VIGIL_STDIO_FDS; ++fd) {
@@ -80,7 +80,7 @@ absl::Status DecodeExec(absl::Span<const uint8_t> record, const DecoderOptions& 
   v1::Process* p = out.mutable_process();
   p->set_exe(x->filename());
   // Empty when the kernel could not read it: the process cache fills it in.
-  p->set_cwd(SanitizeUtf8(CString(filename + e.filename_len, e.cwd_len)));
+  AssignUtf8(CString(filename + e.filename_len, e.cwd_len), *p->mutable_cwd());
   // argv is NUL-separated; the last one has no NUL when the byte limit cut it.
   absl::string_view block(args, e.args_len);
   bool truncated = (e.flags & (VIGIL_EXEC_ARGS_TRUNCATED | VIGIL_EXEC_ARGS_READ_ERROR)) != 0;
@@ -92,7 +92,7 @@ absl::Status DecodeExec(absl::Span<const uint8_t> record, const DecoderOptions& 
         break;
       }
       size_t nul = block.find('\0');
-      p->add_argv(SanitizeUtf8(block.substr(0, nul)));
+      AssignUtf8(block.substr(0, nul), *p->add_argv());
       if (nul == absl::string_view::npos) break;
       block.remove_prefix(nul + 1);
     }

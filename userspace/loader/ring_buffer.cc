@@ -25,6 +25,9 @@ int RingBuffer::OnRecord(void* ctx, void* data, size_t size) {
 absl::Status RingBuffer::Poll(int timeout_ms) {
   int n = ring_buffer__poll(rb_, timeout_ms);
   if (n < 0 && n != -EINTR) return LibbpfStatus(n, "ring_buffer__poll");
+  // Records written without a wake-up (BPF_RB_NO_WAKEUP) wake nobody: on a
+  // timeout, take what is there.
+  if (n == 0) return Drain();
   return absl::OkStatus();
 }
 

@@ -18,7 +18,8 @@ class RingBuffer {
   static absl::StatusOr<std::unique_ptr<RingBuffer>> Open(int map_fd, Callback callback);
   ~RingBuffer();
 
-  // Waits up to `timeout_ms` for records and hands each to the callback.
+  // Waits up to `timeout_ms` for a wake-up from the kernel, then hands every
+  // record in the buffer to the callback, woken or not.
   absl::Status Poll(int timeout_ms);
   // Hands over whatever is in the buffer now, without waiting.
   absl::Status Drain();

@@ -1,6 +1,6 @@
 #include "pipeline/pipeline.h"
 
-#include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "common/log.h"
 #include "common/rate_limit.h"
 
@@ -20,6 +20,12 @@ Pipeline::Pipeline(PipelineOptions options, Decoder decoder, std::vector<std::un
 
 Pipeline::~Pipeline() { Stop(); }
 
+namespace {
+// A full batch goes out without waiting for Publish(): the pipeline thread
+// starts on it while the reader is still copying.
+constexpr size_t kBatchRecords = 1024;
+}  // namespace
+
 void Pipeline::Start() {
   thread_ = std::thread([this] { Run(); });
 }
@@ -27,20 +33,46 @@ void Pipeline::Start() {
 void Pipeline::Submit(absl::Span<const uint8_t> record) {
   const size_t kind = KindIndex(Decoder::PeekKind(record));
   received_[kind].fetch_add(1, std::memory_order_relaxed);
-  absl::MutexLock lock(&mu_);
-  if (queue_.size() >= options_.queue_capacity) {
+  if (held_.load(std::memory_order_relaxed) >= options_.queue_capacity) {
     dropped_queue_[kind].fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  queue_.push_back(Item{std::vector<uint8_t>(record.begin(), record.end()), nullptr});
+  held_.fetch_add(1, std::memory_order_relaxed);
+  absl::MutexLock lock(&open_mu_);
+  if (open_ == nullptr) {
+    absl::MutexLock q(&mu_);
+    if (free_.empty()) {
+      open_ = std::make_unique<Batch>();
+    } else {
+      open_ = std::move(free_.back());
+      free_.pop_back();
+    }
+  }
+  open_->bytes.insert(open_->bytes.end(), record.begin(), record.end());
+  open_->ends.push_back(static_cast<uint32_t>(open_->bytes.size()));
+  if (open_->ends.size() >= kBatchRecords) PublishLocked();
+}
+
+void Pipeline::Publish() {
+  absl::MutexLock lock(&open_mu_);
+  PublishLocked();
+}
+
+void Pipeline::PublishLocked() {
+  if (open_ == nullptr || open_->ends.empty()) return;
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(Item{std::move(open_), nullptr});
 }
 
 void Pipeline::Inject(v1::Event event) {
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(Item{{}, std::make_unique<v1::Event>(std::move(event))});
+  absl::MutexLock lock(&open_mu_);
+  PublishLocked();
+  absl::MutexLock q(&mu_);
+  queue_.push_back(Item{nullptr, std::make_unique<v1::Event>(std::move(event))});
 }
 
 void Pipeline::Stop() {
+  Publish();
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -49,19 +81,36 @@ void Pipeline::Stop() {
 }
 
 void Pipeline::Run() {
-  std::deque<Item> batch;
-  v1::Event scratch;
+  std::deque<Item> work;
+  std::vector<std::unique_ptr<Batch>> done;
   for (;;) {
     bool stopping;
     {
       absl::MutexLock lock(&mu_);
+      for (auto& batch : done) free_.push_back(std::move(batch));
+      done.clear();
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
       mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(1));
-      batch.swap(queue_);
+      work.swap(queue_);
       stopping = stopping_;
     }
-    for (Item& item : batch) Handle(item, scratch);
-    batch.clear();
+    for (Item& item : work) {
+      if (item.event != nullptr) {
+        Deliver(*item.event);
+        continue;
+      }
+      Batch& batch = *item.batch;
+      uint32_t begin = 0;
+      for (uint32_t end : batch.ends) {
+        Handle(absl::Span<const uint8_t>(batch.bytes.data() + begin, end - begin));
+        begin = end;
+      }
+      held_.fetch_sub(batch.ends.size(), std::memory_order_relaxed);
+      batch.bytes.clear();
+      batch.ends.clear();
+      done.push_back(std::move(item.batch));
+    }
+    work.clear();
     if (stopping) {
       absl::MutexLock lock(&mu_);
       if (queue_.empty()) break;
@@ -82,14 +131,11 @@ void Pipeline::Run() {
   FlushSinks();
 }
 
-void Pipeline::Handle(Item& item, v1::Event& scratch) {
-  if (item.event) {
-    Deliver(*item.event);
-    return;
-  }
-  absl::Status status = decoder_.Decode(item.record, scratch);
+void Pipeline::Handle(absl::Span<const uint8_t> record) {
+  v1::Event& scratch = scratch_[KindIndex(Decoder::PeekKind(record))];
+  absl::Status status = decoder_.Decode(record, scratch);
   if (!status.ok()) {
-    decode_errors_[KindIndex(Decoder::PeekKind(item.record))].fetch_add(1, std::memory_order_relaxed);
+    decode_errors_[KindIndex(Decoder::PeekKind(record))].fetch_add(1, std::memory_order_relaxed);
     static RateLimit limit(absl::Seconds(10));
     if (uint64_t held; limit.Allow(held)) {
       Logger("decode")->warn("record rejected: {} ({} more since last report)", status.message(), held);
@@ -99,8 +145,18 @@ void Pipeline::Handle(Item& item, v1::Event& scratch) {
   Deliver(scratch);
 }
 
+void Pipeline::SetId(v1::Event& event) {
+  // Into a reused string, copied into the event's: no allocation per event.
+  char digits[absl::numbers_internal::kFastToBufferSize];
+  const char* end = absl::numbers_internal::FastIntToBuffer(next_seq_++, digits);
+  id_.assign(options_.instance_id);
+  id_ += '-';
+  id_.append(digits, end - digits);
+  event.set_id(id_);
+}
+
 void Pipeline::Deliver(v1::Event& event) {
-  event.set_id(absl::StrCat(options_.instance_id, "-", next_seq_++));
+  SetId(event);
   for (auto& enricher : enrichers_) enricher->Enrich(event);
   if (detector_ != nullptr) detector_->Evaluate(event, alerts_);
   WriteToSinks(event);
@@ -110,7 +166,7 @@ void Pipeline::Deliver(v1::Event& event) {
 void Pipeline::WriteAlerts() {
   // Alerts take ids from the same sequence, after the event that raised them.
   for (v1::Event& alert : alerts_) {
-    alert.set_id(absl::StrCat(options_.instance_id, "-", next_seq_++));
+    SetId(alert);
     WriteToSinks(alert);
   }
   alerts_.clear();
@@ -148,8 +204,7 @@ PipelineCounters Pipeline::Counters() const {
     c.decode_errors[k] = decode_errors_[k].load(std::memory_order_relaxed);
   }
   c.sink_errors = sink_errors_.load(std::memory_order_relaxed);
-  absl::MutexLock lock(&mu_);
-  c.queue_depth = queue_.size();
+  c.queue_depth = held_.load(std::memory_order_relaxed);
   return c;
 }
 

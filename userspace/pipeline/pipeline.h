@@ -33,11 +33,13 @@ struct PipelineCounters {
   uint64_t queue_depth = 0;
 };
 
-// reader thread --Submit()--> bounded queue --> pipeline thread:
-// decode -> enrichers in order -> detector -> every sink (the event, then the
-// alerts it raised).
-// The reader side only copies bytes and never blocks: when the queue is full
-// the record is dropped and counted.
+// reader thread --Submit()--> open batch --Publish()--> queue of batches
+// --> pipeline thread: decode -> enrichers in order -> detector -> every sink
+// (the event, then the alerts it raised).
+// The reader side only copies bytes into a reused batch and never blocks:
+// when the queue is full the record is dropped and counted. Batches, not
+// records, cross between threads: one lock hand-off and at most one wake-up
+// per batch, and no allocation per record once the batches have grown.
 class Pipeline {
  public:
   // `detector` may be null: no detection.
@@ -46,24 +48,36 @@ class Pipeline {
   ~Pipeline();
 
   void Start();
-  // From the reader thread.
+  // From the reader thread: adds a record to the open batch, which goes to
+  // the pipeline thread at Publish() or when it is full.
   void Submit(absl::Span<const uint8_t> record);
-  // An event the sensor makes itself (health): never dropped.
+  // Hands the open batch to the pipeline thread: the reader calls it after
+  // each poll of the ring buffer.
+  void Publish();
+  // An event the sensor makes itself (health): never dropped, and after
+  // every record submitted before it.
   void Inject(v1::Event event);
-  // Processes everything queued, flushes the sinks, joins the thread.
+  // Publishes, processes everything queued, flushes the sinks, joins the thread.
   void Stop();
 
   PipelineCounters Counters() const;
 
  private:
+  // Records back to back; record i is bytes[ends[i-1], ends[i]).
+  struct Batch {
+    std::vector<uint8_t> bytes;
+    std::vector<uint32_t> ends;
+  };
   struct Item {
-    std::vector<uint8_t> record;
+    std::unique_ptr<Batch> batch;
     std::unique_ptr<v1::Event> event;  // set for injected events
   };
 
+  void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(open_mu_);
   void Run();
-  void Handle(Item& item, v1::Event& scratch);
+  void Handle(absl::Span<const uint8_t> record);
   void Deliver(v1::Event& event);
+  void SetId(v1::Event& event);
   void WriteToSinks(v1::Event& event);
   void WriteAlerts();
   void FlushSinks();
@@ -74,12 +88,23 @@ class Pipeline {
   std::unique_ptr<Detector> detector_;
   std::vector<std::unique_ptr<Sink>> sinks_;
   std::vector<v1::Event> alerts_;  // pipeline thread only: reused for every event
+  // Pipeline thread only: one reused event per kernel kind, so that each
+  // keeps its payload message and strings from one record to the next.
+  std::array<v1::Event, VIGIL_KIND_MAX> scratch_;
+  std::string id_;  // pipeline thread only: reused for every event
+
+  // Taken per record by the reader, and by Inject(): never held long, and no
+  // waiter's condition hangs on it.
+  absl::Mutex open_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::unique_ptr<Batch> open_ ABSL_GUARDED_BY(open_mu_);
 
   mutable absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Batch>> free_ ABSL_GUARDED_BY(mu_);  // emptied batches, for reuse
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 
+  std::atomic<uint64_t> held_{0};  // records submitted and not yet handled
   std::array<std::atomic<uint64_t>, VIGIL_KIND_MAX> received_{};
   std::array<std::atomic<uint64_t>, VIGIL_KIND_MAX> dropped_queue_{};
   std::array<std::atomic<uint64_t>, VIGIL_KIND_MAX> decode_errors_{};

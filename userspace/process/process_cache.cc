@@ -12,6 +12,13 @@ namespace vigil {
 
 namespace {
 
+// How much of `arg` to keep when only `room` bytes are left: cut only before
+// a UTF-8 lead byte, so the string stays valid.
+size_t CutPoint(const std::string& arg, size_t room) {
+  while (room > 0 && (static_cast<unsigned char>(arg[room]) & 0xC0) == 0x80) --room;
+  return room;
+}
+
 // Cuts argv to max_bytes (each argument counted with its NUL, as the kernel
 // counts) and max_args entries; true when anything was cut. The strings are
 // valid UTF-8 and are cut only before a lead byte, so they stay valid.
@@ -24,12 +31,27 @@ bool TrimArgv(google::protobuf::RepeatedPtrField<std::string>& argv, size_t max_
       return true;
     }
     if (used + arg.size() > max_bytes) {
-      size_t keep = max_bytes - used;
-      while (keep > 0 && (static_cast<unsigned char>(arg[keep]) & 0xC0) == 0x80) --keep;
-      arg.resize(keep);
+      arg.resize(CutPoint(arg, max_bytes - used));
       argv.DeleteSubrange(i + 1, argv.size() - i - 1);
       return true;
     }
+    used += arg.size() + 1;
+  }
+  return false;
+}
+
+// Appends to `to` what TrimArgv would keep of `from`, copying nothing more.
+bool CopyArgv(const google::protobuf::RepeatedPtrField<std::string>& from, size_t max_bytes, size_t max_args,
+              google::protobuf::RepeatedPtrField<std::string>& to) {
+  size_t used = 0;
+  for (int i = 0; i < from.size(); ++i) {
+    const std::string& arg = from.Get(i);
+    if (static_cast<size_t>(i) == max_args || used >= max_bytes) return true;
+    if (used + arg.size() > max_bytes) {
+      to.Add()->assign(arg, 0, CutPoint(arg, max_bytes - used));
+      return true;
+    }
+    *to.Add() = arg;
     used += arg.size() + 1;
   }
   return false;
@@ -125,16 +147,23 @@ void ProcessCache::FillFrom(const Entry& entry, v1::Process& process) const {
 }
 
 void ProcessCache::AddAncestors(v1::Event& event) {
-  std::string parent = event.process().parent_exec_id();
-  for (uint32_t depth = 0; depth < options_.max_ancestors && !parent.empty(); ++depth) {
-    Entry* entry = Find(parent);
+  // Points into the event, then into cache entries: Find() moves none.
+  const std::string* parent = &event.process().parent_exec_id();
+  for (uint32_t depth = 0; depth < options_.max_ancestors && !parent->empty(); ++depth) {
+    Entry* entry = Find(*parent);
     if (entry == nullptr) break;
+    // Ancestors come out of the event's cleared elements, strings and all:
+    // copied into, not allocated. argv is set aside for the copy of the rest
+    // (a swap of pointers), then copied only as far as it is kept.
     v1::Process& ancestor = *event.add_ancestors();
+    google::protobuf::RepeatedPtrField<std::string> argv;
+    entry->process.mutable_argv()->Swap(&argv);
     ancestor = entry->process;
-    if (TrimArgv(*ancestor.mutable_argv(), options_.ancestor_arg_bytes, options_.max_args)) {
+    entry->process.mutable_argv()->Swap(&argv);
+    if (CopyArgv(entry->process.argv(), options_.ancestor_arg_bytes, options_.max_args, *ancestor.mutable_argv())) {
       ancestor.set_argv_truncated(true);
     }
-    parent = entry->process.parent_exec_id();
+    parent = &entry->process.parent_exec_id();
   }
 }
 

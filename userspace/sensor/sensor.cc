@@ -206,9 +206,12 @@ Sensor::~Sensor() {
 void Sensor::ReadLoop() {
   RateLimit limit(absl::Seconds(10));
   while (!stop_reader_.load(std::memory_order_relaxed)) {
-    if (absl::Status s = ring_->Poll(100); !s.ok()) {
+    // The probes wake the reader only when the ring buffer fills up
+    // (vigil_emit): a poll every 20 ms takes the rest, one batch at a time.
+    if (absl::Status s = ring_->Poll(20); !s.ok()) {
       if (uint64_t held; limit.Allow(held)) Logger("sensor")->error("{} ({} more)", s.message(), held);
     }
+    pipeline_->Publish();
   }
 }
 

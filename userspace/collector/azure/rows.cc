@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
+#include "sink/json_encoder.h"
 
 namespace vigil::collector {
 namespace {
@@ -23,12 +24,11 @@ void AddPayload(const v1::Event& event, nlohmann::json& row) {
   const auto* oneof = v1::Event::descriptor()->FindOneofByName("payload");
   const auto* field = event.GetReflection()->GetOneofFieldDescriptor(event, oneof);
   if (field == nullptr) return;
+  const google::protobuf::Message& payload = event.GetReflection()->GetMessage(event, field);
   std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = false;
-  if (!google::protobuf::util::MessageToJsonString(event.GetReflection()->GetMessage(event, field), &json, options)
-           .ok()) {
-    return;
+  if (!AppendJson(payload, json)) {
+    google::protobuf::util::JsonPrintOptions options;
+    if (!google::protobuf::util::MessageToJsonString(payload, &json, options).ok()) return;
   }
   row["PayloadType"] = field->name();
   row["Payload"] = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
