@@ -142,6 +142,11 @@ static __always_inline int file_filter(struct file_call *c) {
   return keep;
 }
 
+/* Calls kept at enter whose exit has not run yet (an upper bound: a thread
+ * killed in between, or an LRU eviction, leaves it high, which only costs
+ * the lookup below). At 0, an exit half has nothing to look up. */
+__u64 vigil_file_pending = 0;
+
 /*
  * The enter half common to every syscall, in one program that each
  * syscall's enter program tail-calls (with the call in a per-CPU slot), so
@@ -174,22 +179,50 @@ int vigil_file_filter(void *ctx) {
   if (!slot) return 0;
   c = *slot;
   if (!file_filter(&c)) return 0;
-  bpf_map_update_elem(&vigil_file_calls, &tid, &c, BPF_ANY);
+  if (bpf_map_update_elem(&vigil_file_calls, &tid, &c, BPF_ANY) == 0) __sync_fetch_and_add(&vigil_file_pending, 1);
   return 0;
+}
+
+static __always_inline int read_only_open(const struct file_call *c) {
+  return vigil_file_writes_only && c->kind == VIGIL_KIND_FILE_OPEN && (c->flags & O_ACCMODE) == O_RDONLY &&
+         !(c->flags & (O_CREAT | O_TRUNC));
+}
+
+/*
+ * The bulk of all file syscalls is a read-only open of an absolute path that
+ * is not sensitive. It is decided here, with the name read straight into the
+ * per-CPU lookup key and one prefix lookup: no copy into the argument slot,
+ * no tail call, no path buffer, and nothing left for the exit half. For an
+ * absolute name the full filter sees the same bytes (vigil_path_at takes it
+ * as is), so the decision is the same. Anything else (a relative name, a
+ * name not paged in yet, one longer than the key) takes the full filter.
+ */
+static __always_inline int read_only_open_dropped(const struct file_call *c) {
+  struct vigil_path_buf *pb;
+  long n;
+
+  if (!read_only_open(c) || c->fd_only) return 0;
+  pb = vigil_path_buf_get(0);
+  if (!pb) return 0;
+  n = bpf_probe_read_user_str(pb->key.data, VIGIL_PREFIX_MAX, (const char *)c->name);
+  if (n <= 1 || n >= VIGIL_PREFIX_MAX || pb->key.data[0] != '/') return 0;
+  pb->key.prefixlen = (n - 1) * 8;
+  return !prefix_match(&vigil_file_sensitive, pb);
 }
 
 static __always_inline int file_enter(void *ctx, struct file_call *c) {
   __u32 zero = 0;
 
   if (vigil_is_daemon((struct task_struct *)bpf_get_current_task())) return 0;
+  if (read_only_open_dropped(c)) return 0;
   if (bpf_map_update_elem(&vigil_file_args, &zero, c, BPF_ANY) == 0) bpf_tail_call(ctx, &vigil_file_tail, 0);
   /* Only when the loader did not fill the slot: nothing is reported. */
   return 0;
 }
 
 static __always_inline int file_exit(long ret) {
-  __u64 tid = bpf_get_current_pid_tgid();
-  struct file_call *pending = bpf_map_lookup_elem(&vigil_file_calls, &tid);
+  __u64 tid;
+  struct file_call *pending;
   struct vigil_path_buf *pb;
   struct vigil_path_ref ref;
   struct vigil_file *e;
@@ -197,9 +230,12 @@ static __always_inline int file_exit(long ret) {
   __u32 kind, len, len2 = 0;
   char *dst;
 
+  if (!vigil_file_pending) return 0;
+  tid = bpf_get_current_pid_tgid();
+  pending = bpf_map_lookup_elem(&vigil_file_calls, &tid);
   if (!pending) return 0;
   c = *pending;
-  bpf_map_delete_elem(&vigil_file_calls, &tid);
+  if (bpf_map_delete_elem(&vigil_file_calls, &tid) == 0) __sync_fetch_and_add(&vigil_file_pending, -1);
   kind = c.kind;
 
   e = vigil_scratch_get(kind);

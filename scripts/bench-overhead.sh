@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# What the sensor costs the workloads it watches, side by side with peers, in
+# one run: every workload under no observer, Vigil (default flags), Vigil with
+# every probe and no filter, auditd with equivalent rules and bpftrace with
+# equivalent probes. Observers are interleaved (their order rotates every
+# round) so that load from the rest of the machine falls on all of them
+# alike; medians over the rounds are reported. Not a test: nothing asserted.
+#
+#   sudo scripts/bench-overhead.sh                 # 3 rounds, the issue's sizes
+#   sudo ROUNDS=2 RATE_SECONDS=5 OBSERVERS="none vigil bpftrace" scripts/bench-overhead.sh
+#
+# Output: a table on stdout, and raw rows (round observer workload wall_s
+# observer_cpu_s events drops) in $OUT/raw.tsv (OUT defaults to a temp dir).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${ROUNDS:-3}
+rate_seconds=${RATE_SECONDS:-5}
+observers=${OBSERVERS:-"none vigil vigil-all auditd bpftrace"}
+exec_count=${EXEC_COUNT:-3000}
+open_count=${OPEN_COUNT:-500000}
+cwu_count=${CWU_COUNT:-20000}
+tcp_count=${TCP_COUNT:-5000}
+mixed_count=${MIXED_COUNT:-200}
+rates=${RATES:-"100 200 400 800 1600"}
+build=${VIGIL_BUILD_DIR:-build}
+sensor_bin=$build/userspace/sensor/vigil-sensor
+workload=$build/tests/bench/bench_workload
+[ "$(id -u)" -eq 0 ] || { echo "bench-overhead: needs root" >&2; exit 1; }
+[ -x "$sensor_bin" ] && [ -x "$workload" ] || { echo "bench-overhead: ninja -C $build vigil-sensor bench_workload" >&2; exit 1; }
+mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+
+out=${OUT:-$(mktemp -d /tmp/vigil-overhead-XXXXXX)}
+mkdir -p "$out"
+work=$(mktemp -d /tmp/vigil-overhead-work-XXXXXX)
+raw=$out/raw.tsv
+: >"$raw"
+obs_pid=
+cleanup() {
+  stop_observer || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap "exit 1" INT TERM
+
+# CPU seconds (user + system) of the given pids, threads included.
+cpu_of() {
+  local total=0 p t
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] || continue
+    t=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$p/stat")
+    total=$((total + t))
+  done
+  echo "$total"
+}
+observer_pids() {
+  [ -n "$obs_pid" ] || return 0
+  echo "$obs_pid"
+  [ "$observer" = auditd ] && pgrep -x kauditd || true
+}
+# Events the observer has delivered so far.
+events_of() {
+  case $observer in
+    vigil | vigil-all) grep -vc '"health"' "$work/events.jsonl" || true ;;
+    auditd) grep -c '^type=SYSCALL' /var/log/audit/audit.log 2>/dev/null || echo 0 ;;
+    bpftrace) grep -vc '^Attaching' "$work/bpftrace.out" || true ;;
+    *) echo 0 ;;
+  esac
+}
+drops_of() {
+  case $observer in
+    vigil | vigil-all)
+      python3 - "$work/events.jsonl" <<'EOF'
+import json, sys
+drops = 0
+for line in open(sys.argv[1]):
+    if '"health"' not in line: continue
+    h = json.loads(line)["health"]
+    drops = sum(int(k.get(f, 0)) for k in h.get("kinds", []) for f in ("droppedRingbuf", "droppedScratch", "droppedQueue"))
+print(drops)
+EOF
+      ;;
+    auditd) auditctl -s | awk '$1 == "lost" {print $2}' ;;
+    bpftrace) grep -c 'Lost' "$work/bpftrace.err" || true ;;
+    *) echo 0 ;;
+  esac
+}
+
+start_observer() {
+  rm -f "$work/events.jsonl" "$work/sensor.err" "$work/bpftrace.out" "$work/bpftrace.err"
+  case $observer in
+    none) obs_pid= ;;
+    vigil | vigil-all)
+      local extra=()
+      [ "$observer" = vigil-all ] && extra=(--file_writes_only=false)
+      "$sensor_bin" --output="$work/events.jsonl" --api_socket="unix://$work/sensor.sock" \
+        --metrics_address=127.0.0.1:0 --spool_dir="$work/spool" "${extra[@]}" 2>"$work/sensor.err" &
+      obs_pid=$!
+      for _ in $(seq 600); do grep -q 'streaming events' "$work/sensor.err" && break; sleep 0.1; done
+      ;;
+    auditd)
+      auditctl -D >/dev/null
+      auditd -n &
+      obs_pid=$!
+      sleep 1
+      # What Vigil's default probes report: exec, exit, fork, file changes,
+      # TCP and the security syscalls; opens are all audited (auditd cannot
+      # drop read-only ones before it formats them).
+      auditctl -a always,exit -F arch=b64 \
+        -S execve,execveat,exit_group,clone,clone3,fork,vfork \
+        -S open,openat,openat2,creat,unlink,unlinkat,rename,renameat,renameat2 \
+        -S chmod,fchmod,fchmodat,chown,fchown,lchown,fchownat \
+        -S connect,accept,accept4,bind,listen \
+        -S ptrace,setns,unshare,mount,umount2,init_module,finit_module,bpf,memfd_create,setuid,setgid,capset,kill >/dev/null
+      auditctl -e 1 >/dev/null
+      ;;
+    bpftrace)
+      bpftrace -o "$work/bpftrace.out" -e '
+        tracepoint:syscalls:sys_enter_execve { printf("exec %d %s\n", pid, str(args->filename)); }
+        tracepoint:sched:sched_process_fork { printf("fork %d %d\n", args->parent_pid, args->child_pid); }
+        tracepoint:sched:sched_process_exit { printf("exit %d\n", pid); }
+        tracepoint:syscalls:sys_enter_openat /args->flags & 0x243/ { printf("open %d %s\n", pid, str(args->filename)); }
+        tracepoint:syscalls:sys_enter_unlinkat, tracepoint:syscalls:sys_enter_unlink { printf("unlink %d %s\n", pid, str(args->pathname)); }
+        tracepoint:sock:inet_sock_set_state /args->protocol == 6/ { printf("tcp %d %d %d\n", pid, args->oldstate, args->newstate); }
+        tracepoint:syscalls:sys_exit_accept4 { printf("accept %d %d\n", pid, args->ret); }
+      ' 2>"$work/bpftrace.err" &
+      obs_pid=$!
+      for _ in $(seq 600); do grep -q 'Attaching' "$work/bpftrace.out" 2>/dev/null && break; sleep 0.1; done
+      ;;
+  esac
+  sleep 1
+}
+
+stop_observer() {
+  [ -n "$obs_pid" ] || return 0
+  if [ "$observer" = auditd ]; then
+    auditctl -D >/dev/null
+    auditctl -e 0 >/dev/null
+  fi
+  kill -TERM "$obs_pid" 2>/dev/null || true
+  wait "$obs_pid" 2>/dev/null || true
+  obs_pid=
+}
+
+# One workload under the running observer: a raw row.
+measure() {
+  local round=$1 name=$2
+  shift 2
+  local pids cpu0 cpu1 ev0 ev1 wall
+  pids=$(observer_pids)
+  # shellcheck disable=SC2086
+  cpu0=$(cpu_of $pids)
+  ev0=$(events_of)
+  wall=$("$workload" "$@" | tail -1)
+  sleep 0.5  # what is still in flight reaches the observer's output
+  # shellcheck disable=SC2086
+  cpu1=$(cpu_of $pids)
+  ev1=$(events_of)
+  local hz
+  hz=$(getconf CLK_TCK)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$observer" "$name" "$wall" \
+    "$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')" "$((ev1 - ev0))" >>"$raw"
+}
+
+for round in $(seq "$rounds"); do
+  # Rotate the order each round.
+  set -- $observers
+  for _ in $(seq $(((round - 1) % $#))); do set -- "${@:2}" "$1"; done
+  for observer in "$@"; do
+    echo "round $round: $observer" >&2
+    start_observer
+    measure "$round" exec-storm exec "$exec_count"
+    measure "$round" open-ro open /etc/hostname "$open_count"
+    measure "$round" create-write-unlink cwu "$work" "$cwu_count"
+    measure "$round" tcp-loopback tcp "$tcp_count"
+    for rate in $rates; do measure "$round" "exec-$rate/s" exec-rate "$rate" "$rate_seconds"; done
+    measure "$round" mixed mixed "$work" "$mixed_count"
+    drops=$(drops_of)
+    stop_observer
+    # Vigil's final counts are written at shutdown.
+    [ "$observer" = vigil ] || [ "$observer" = vigil-all ] && drops=$(drops_of)
+    printf '%s\t%s\tdrops\t0\t0\t%s\n' "$round" "$observer" "${drops:-0}" >>"$raw"
+  done
+done
+
+# Medians per (observer, workload); ratios to no observer; observer CPU as %
+# of one core over the workload's wall time.
+python3 - "$raw" "$observers" <<'EOF' | tee "$out/summary.tsv"
+import statistics, sys, collections
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+observers = sys.argv[2].split()
+wall = collections.defaultdict(list); cpu = collections.defaultdict(list); ev = collections.defaultdict(list)
+drops = collections.defaultdict(int)
+order = []
+for rnd, obs, name, w, c, e in rows:
+    if name == "drops":
+        drops[obs] += int(e or 0); continue
+    if name not in order: order.append(name)
+    wall[obs, name].append(float(w)); cpu[obs, name].append(float(c)); ev[obs, name].append(int(e))
+print("workload\tobserver\twall_s\tratio\tobserver_cpu_%core\tevents")
+for name in order:
+    base = statistics.median(wall["none", name]) if wall["none", name] else None
+    for obs in observers:
+        if not wall[obs, name]: continue
+        w = statistics.median(wall[obs, name]); c = statistics.median(cpu[obs, name])
+        ratio = f"{w / base:.2f}" if base else "-"
+        print(f"{name}\t{obs}\t{w:.3f}\t{ratio}\t{100 * c / w:.1f}\t{int(statistics.median(ev[obs, name]))}")
+for obs in observers:
+    print(f"drops\t{obs}\t-\t-\t-\t{drops[obs]}")
+EOF
+echo "raw rows: $raw" >&2
+
+# Plots (PNG) when gnuplot is there: observer CPU against the exec rate, and
+# each workload's slowdown per observer.
+command -v gnuplot >/dev/null || exit 0
+awk -F'\t' 'NR > 1 && $1 ~ /^exec-[0-9]+\/s$/ {r = $1; sub(/^exec-/, "", r); sub(/\/s$/, "", r); print $2, r, $5}' \
+  "$out/summary.tsv" >"$out/cpu.dat"
+awk -F'\t' 'NR > 1 && $1 !~ /^exec-[0-9]+\/s$/ && $1 != "drops" && $4 != "-" {print $1, $2, $4}' "$out/summary.tsv" >"$out/ratio.dat"
+plot_cpu=""
+plot_ratio=""
+for o in $observers; do
+  [ "$o" = none ] && continue
+  plot_cpu+="'$out/cpu.dat' using (strcol(1) eq '$o' ? \$2 : 1/0):3 with linespoints title '$o', "
+done
+gnuplot <<GP
+set terminal pngcairo size 900,500
+set output '$out/observer-cpu.png'
+set title 'Observer CPU while /bin/true is started at a fixed rate'
+set xlabel 'execs per second'
+set ylabel '% of one core'
+set logscale x 2
+set key top left
+plot ${plot_cpu%, }
+GP
+gnuplot <<GP
+set terminal pngcairo size 1000,500
+set output '$out/slowdown.png'
+set title 'Wall time relative to no observer (median)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set ylabel 'x no observer'
+set yrange [0:*]
+set xtics rotate by -20
+set key top left
+plot for [o in "$(echo $observers | sed 's/none//')"] '< awk -v o='.o.' "\$2 == o" $out/ratio.dat' using 3:xtic(1) title o
+GP
+echo "plots: $out/observer-cpu.png $out/slowdown.png" >&2

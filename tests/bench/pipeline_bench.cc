@@ -1,0 +1,189 @@
+// The sensor's userspace cost per event, one core, on recorded events: the
+// raw ring-buffer records the probes write (built from the ABI structs) go
+// through decode -> lineage (process cache) -> container -> JSON encoding, as
+// the pipeline thread runs them. Not a test:
+//   ninja -C build -j2 vigil_pipeline_bench && build/tests/bench/vigil_pipeline_bench
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/exec_id.h"
+#include "container/container_enricher.h"
+#include "decode/decoder.h"
+#include "google/protobuf/util/json_util.h"
+#include "process/process_cache.h"
+#include "records.h"
+#include "sink/json_encoder.h"
+#include "sink/json_lines_sink.h"
+
+namespace vigil {
+namespace {
+
+using test::Record;
+
+vigil_proc Proc(uint32_t pid, uint32_t ppid, uint64_t start_ticks, uint64_t parent_start_ticks) {
+  vigil_proc p = test::TestProc(pid);
+  p.tid = pid;
+  p.ppid = ppid;
+  p.start_boottime_ns = start_ticks * kNsPerTick;
+  p.parent_start_boottime_ns = parent_start_ticks * kNsPerTick;
+  std::strncpy(p.comm, "curl", sizeof(p.comm));
+  return p;
+}
+
+// What a busy node sends: a chain of shells (so exec events carry
+// ancestors), then many short processes below it, each a fork, an exec with
+// a real-looking command line, two file writes and an exit. Per process:
+// 5 records, of which the exec is the largest.
+std::vector<Record> Corpus(size_t processes) {
+  std::vector<Record> out;
+  constexpr uint32_t kShells = 4;
+  for (uint32_t i = 0; i < kShells; ++i) {
+    test::ExecSpec s = test::ExecOf({"/bin/bash", "-c", "while true; do ./job.sh; done"});
+    s.proc = Proc(100 + i, i == 0 ? 1 : 99 + i, 1000 + i, i == 0 ? 1 : 999 + i);
+    s.filename = "/bin/bash";
+    s.cwd = "/srv/app";
+    out.push_back(test::ForkRecord(100 + i, s.proc));
+    out.push_back(test::ExecRecord(s));
+  }
+  const uint32_t shell = 100 + kShells - 1;
+  const uint64_t shell_start = 1000 + kShells - 1;
+  for (uint32_t i = 0; i < processes; ++i) {
+    const uint32_t pid = 10000 + i;
+    const vigil_proc p = Proc(pid, shell, 20000 + i, shell_start);
+    out.push_back(test::ForkRecord(shell, p));
+    test::ExecSpec s = test::ExecOf(
+        {"curl", "-sS", "--max-time", "5", "-o", "/tmp/out.json", "https://api.example.internal/v1/items?page=2"});
+    s.proc = p;
+    s.filename = "/usr/bin/curl";
+    s.cwd = "/srv/app";
+    out.push_back(test::ExecRecord(s));
+    test::FileSpec f;
+    f.proc = p;
+    f.flags = 01101;  // O_WRONLY | O_CREAT | O_TRUNC
+    f.path = "/tmp/out.json";
+    out.push_back(test::FileRecord(f));
+    f.path = "/srv/app/logs/job.log";
+    out.push_back(test::FileRecord(f));
+    out.push_back(test::ExitRecord(0, p));
+  }
+  return out;
+}
+
+// The stages as the pipeline thread holds them.
+struct Stages {
+  Stages()
+      : decoder(DecoderOptions{.node = test::kNode}, &clock),
+        cache(ProcessCacheOptions{.node = test::kNode, .proc_root = "/nonexistent"}) {
+    ContainerEnricherOptions options;
+    options.cgroup_root = dir;
+    std::filesystem::create_directories(dir);
+    container = *ContainerEnricher::Create(options, {});
+  }
+  ~Stages() { std::filesystem::remove_all(dir); }
+
+  v1::Event& Decode(const Record& r) {
+    v1::Event& e = scratch[Decoder::PeekKind(r) % VIGIL_KIND_MAX];
+    if (!decoder.Decode(r, e).ok()) std::abort();
+    return e;
+  }
+
+  std::string dir = "/tmp/vigil-pipeline-bench-cgroup";
+  BootClock clock;
+  Decoder decoder;
+  ProcessCache cache;
+  std::unique_ptr<ContainerEnricher> container;
+  std::array<v1::Event, VIGIL_KIND_MAX> scratch;  // one per kind, as Pipeline keeps them
+};
+
+constexpr size_t kProcesses = 2000;
+
+void BM_Decode(benchmark::State& state) {
+  const auto corpus = Corpus(kProcesses);
+  Stages s;
+  for (auto _ : state) {
+    for (const Record& r : corpus) benchmark::DoNotOptimize(s.Decode(r));
+  }
+  state.SetItemsProcessed(state.iterations() * corpus.size());
+}
+BENCHMARK(BM_Decode);
+
+void BM_DecodeLineage(benchmark::State& state) {
+  const auto corpus = Corpus(kProcesses);
+  Stages s;
+  for (auto _ : state) {
+    for (const Record& r : corpus) s.cache.Enrich(s.Decode(r));
+  }
+  state.SetItemsProcessed(state.iterations() * corpus.size());
+}
+BENCHMARK(BM_DecodeLineage);
+
+// The whole per-event path: decode -> lineage -> container -> encode.
+void BM_DecodeLineageContainerEncode(benchmark::State& state) {
+  const auto corpus = Corpus(kProcesses);
+  Stages s;
+  std::string out;
+  size_t bytes = 0;
+  for (auto _ : state) {
+    for (const Record& r : corpus) {
+      v1::Event& e = s.Decode(r);
+      s.cache.Enrich(e);
+      s.container->Enrich(e);
+      if (!AppendJsonLine(e, out).ok()) std::abort();
+      bytes += out.size();
+      out.clear();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * corpus.size());
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_DecodeLineageContainerEncode);
+
+// Encoding alone, of the enriched events: Vigil's encoder and, for the
+// comparison, protobuf's printer that it replaces (same bytes out).
+std::vector<v1::Event> Enriched() {
+  const auto corpus = Corpus(kProcesses);
+  Stages s;
+  std::vector<v1::Event> events;
+  for (const Record& r : corpus) {
+    v1::Event& e = s.Decode(r);
+    s.cache.Enrich(e);
+    s.container->Enrich(e);
+    events.push_back(e);
+  }
+  return events;
+}
+
+void BM_EncodeVigil(benchmark::State& state) {
+  const auto events = Enriched();
+  std::string out;
+  for (auto _ : state) {
+    for (const v1::Event& e : events) {
+      if (!AppendJson(e, out)) std::abort();
+      out.clear();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * events.size());
+}
+BENCHMARK(BM_EncodeVigil);
+
+void BM_EncodeProtobuf(benchmark::State& state) {
+  const auto events = Enriched();
+  std::string out;
+  for (auto _ : state) {
+    for (const v1::Event& e : events) {
+      if (!google::protobuf::util::MessageToJsonString(e, &out).ok()) std::abort();
+      out.clear();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * events.size());
+}
+BENCHMARK(BM_EncodeProtobuf);
+
+}  // namespace
+}  // namespace vigil
+
+BENCHMARK_MAIN();
