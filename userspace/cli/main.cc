@@ -11,6 +11,7 @@
 #include "cli/client.h"
 #include "cli/format.h"
 #include "cli/preflight.h"
+#include "common/version.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace {
@@ -38,6 +39,7 @@ std::string EnvOr(const char* a, const char* b) {
 int main(int argc, char** argv) {
   CLI::App app{"vigilctl: live events, status and preflight checks for the Vigil sensor on this node"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", vigil::VersionString("vigilctl"));
   std::string socket = "/run/vigil/sensor.sock";
   app.add_option("--socket", socket, "the sensor's local API socket (--api_socket of vigil-sensor)")
       ->capture_default_str();

@@ -384,10 +384,11 @@ v1::PreflightReport RunPreflight(const PreflightOptions& o) {
                          "the sensor --kernel_btf with BTF for this kernel (BTFHub)"));
 
   const absl::Status caps = CheckCapabilities();
-  checks.push_back(Check("capabilities", caps.ok() ? v1::CHECK_RESULT_PASS : v1::CHECK_RESULT_FAIL,
-                         caps.ok() ? "CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN held" : std::string(caps.message()),
-                         "run the sensor as root, or grant CAP_BPF, CAP_PERFMON (and CAP_SYS_RESOURCE on kernels "
-                         "before 5.11) in the pod's securityContext"));
+  checks.push_back(
+      Check("capabilities", caps.ok() ? v1::CHECK_RESULT_PASS : v1::CHECK_RESULT_FAIL,
+            caps.ok() ? "CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN) and CAP_SYS_PTRACE held" : std::string(caps.message()),
+            "run the sensor as root, or grant CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE (and CAP_SYS_RESOURCE on kernels "
+            "before 5.11) in the pod's securityContext"));
 
   checks.push_back(FsIs("/sys/fs/bpf", kBpffsMagic)
                        ? Check("bpffs", v1::CHECK_RESULT_PASS, "mounted on /sys/fs/bpf")

@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -17,6 +18,7 @@
 #include "collector/json_lines_forwarder.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "metrics/http_server.h"
 #include "metrics/registry.h"
 
@@ -105,6 +107,9 @@ absl::StatusOr<vigil::collector::AzureLogsConfig> AzureLogsConfigFromFlags() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Vigil collector: receives sensor streams, spools them durably, forwards them.");
+  absl::FlagsUsageConfig usage;
+  usage.version_string = [] { return vigil::VersionString("vigil-collector") + "\n"; };
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   if (!vigil::SetLogLevel(absl::GetFlag(FLAGS_log_level))) {
     std::cerr << "vigil-collector: unknown --log_level " << absl::GetFlag(FLAGS_log_level) << "\n";

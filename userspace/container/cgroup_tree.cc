@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,9 +32,16 @@ std::optional<uint64_t> CgroupId(const std::string& dir) {
   } h{};
   h.fh.handle_bytes = sizeof(uint64_t);
   int mount_id = 0;
-  if (name_to_handle_at(AT_FDCWD, dir.c_str(), &h.fh, &mount_id, 0) != 0 || h.fh.handle_bytes != sizeof(uint64_t)) {
-    return std::nullopt;
+  if (name_to_handle_at(AT_FDCWD, dir.c_str(), &h.fh, &mount_id, 0) != 0) {
+    // Container runtimes' default seccomp profiles (RuntimeDefault) refuse
+    // name_to_handle_at. On cgroup2 with 64-bit inode numbers (Linux 5.5+,
+    // below the sensor's 5.8 floor) the directory's inode number is the same
+    // kernfs id, so a sensor pod keeps its seccomp filter.
+    struct stat st {};
+    if ((errno != EPERM && errno != ENOSYS) || stat(dir.c_str(), &st) != 0) return std::nullopt;
+    return static_cast<uint64_t>(st.st_ino);
   }
+  if (h.fh.handle_bytes != sizeof(uint64_t)) return std::nullopt;
   uint64_t id;
   std::memcpy(&id, h.fh.f_handle, sizeof(id));
   return id;

@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <fstream>
 #include <vector>
 
@@ -32,6 +34,14 @@ namespace {
 constexpr long kBpffsMagic = 0xcafe4a11;
 constexpr long kTracefsMagic = 0x74726163;
 
+// True when the running kernel's release is at least major.minor.
+bool KernelAtLeast(int major, int minor) {
+  utsname u{};
+  int ma = 0, mi = 0;
+  if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &ma, &mi) != 2) return true;
+  return ma > major || (ma == major && mi >= minor);
+}
+
 bool HasFs(const char* path, long magic) {
   struct statfs st {};
   return statfs(path, &st) == 0 && st.f_type == magic;
@@ -44,12 +54,21 @@ absl::Status CheckCapabilities() {
   __user_cap_data_struct data[2]{};
   if (syscall(SYS_capget, &header, data) != 0) return ErrnoStatus(errno, "capget");
   auto has = [&](int cap) { return (data[cap / 32].effective & (1u << (cap % 32))) != 0; };
-  if (has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))) return absl::OkStatus();
+  // Each missing capability by name, with what it is for: in a pod the fix
+  // is one line of the securityContext, and the message must say which.
   std::vector<std::string> missing;
-  if (!has(CAP_BPF)) missing.push_back("CAP_BPF");
-  if (!has(CAP_PERFMON)) missing.push_back("CAP_PERFMON");
+  if (!has(CAP_SYS_ADMIN)) {
+    if (!has(CAP_BPF)) missing.push_back("CAP_BPF (load probes and maps)");
+    if (!has(CAP_PERFMON)) missing.push_back("CAP_PERFMON (attach to tracepoints)");
+  }
+  if (!has(CAP_SYS_PTRACE)) missing.push_back("CAP_SYS_PTRACE (executable and cwd of running processes in /proc)");
+  if (!has(CAP_SYS_RESOURCE) && !KernelAtLeast(5, 11)) {
+    missing.push_back("CAP_SYS_RESOURCE (RLIMIT_MEMLOCK for BPF maps before Linux 5.11)");
+  }
+  if (missing.empty()) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat("missing capabilities ", absl::StrJoin(missing, ", "),
-                                                  " (or CAP_SYS_ADMIN): run as root or grant them"));
+                                                  " (CAP_SYS_ADMIN replaces CAP_BPF and CAP_PERFMON on kernels "
+                                                  "without them): run as root or grant them"));
 }
 
 absl::Status CheckBtf(const std::string& path) {

@@ -6,8 +6,10 @@
 
 namespace vigil {
 
-// Checks that this process may load and attach probes: CAP_SYS_ADMIN, or
-// CAP_BPF together with CAP_PERFMON (5.8+). The error names what is missing.
+// Checks that this process holds what the sensor needs: CAP_BPF and
+// CAP_PERFMON (5.8+; CAP_SYS_ADMIN instead on older kernels), CAP_SYS_PTRACE
+// for other processes' /proc links, and CAP_SYS_RESOURCE where BPF maps count
+// against RLIMIT_MEMLOCK (before 5.11). The error names each one missing.
 absl::Status CheckCapabilities();
 
 // Checks that kernel BTF is readable at `path` (default: the running kernel's).

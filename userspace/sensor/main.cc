@@ -12,7 +12,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "selftest/all_checks.h"
 #include "selftest/runner.h"
 #include "sensor/sensor.h"
@@ -108,6 +110,9 @@ std::string DefaultNodeName() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Vigil eBPF runtime sensor. Streams process events as JSON lines.");
+  absl::FlagsUsageConfig usage;
+  usage.version_string = [] { return vigil::VersionString("vigil-sensor") + "\n"; };
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
 
   if (!vigil::SetLogLevel(absl::GetFlag(FLAGS_log_level))) {
