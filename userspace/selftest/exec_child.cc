@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -20,9 +21,18 @@ absl::StatusOr<pid_t> RunExecChild(const std::string& path, const std::vector<st
   std::vector<char*> cargv;
   for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
+  // The child writes exec's errno here; a successful exec closes it empty.
+  int err_pipe[2];
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe2");
   const pid_t pid = fork();
-  if (pid < 0) return ErrnoStatus(errno, "fork");
+  if (pid < 0) {
+    const int fork_errno = errno;
+    close(err_pipe[0]);
+    close(err_pipe[1]);
+    return ErrnoStatus(fork_errno, "fork");
+  }
   if (pid == 0) {
+    close(err_pipe[0]);
     // Only async-signal-safe calls from here: the parent may have threads.
     // Every source moves above 2 first, so a dup2 cannot overwrite one still
     // needed; the copies are close-on-exec.
@@ -45,8 +55,16 @@ absl::StatusOr<pid_t> RunExecChild(const std::string& path, const std::vector<st
     } else {
       execve(path.c_str(), cargv.data(), environ);
     }
+    const int exec_errno = errno;
+    if (write(err_pipe[1], &exec_errno, sizeof(exec_errno)) < 0) _exit(123);
     _exit(122);
   }
+  close(err_pipe[1]);
+  int exec_errno = 0;
+  ssize_t got;
+  while ((got = read(err_pipe[0], &exec_errno, sizeof(exec_errno))) < 0 && errno == EINTR) {
+  }
+  close(err_pipe[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return ErrnoStatus(errno, absl::StrCat("waitpid ", pid));
@@ -54,9 +72,10 @@ absl::StatusOr<pid_t> RunExecChild(const std::string& path, const std::vector<st
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     const char* why = "";
     if (WIFEXITED(status) && WEXITSTATUS(status) == 121) why = " (could not drop to the uid)";
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 122) why = " (exec failed)";
+    std::string exec_error;
+    if (got == sizeof(exec_errno)) exec_error = absl::StrCat(" (exec failed: ", std::strerror(exec_errno), ")");
     return absl::FailedPreconditionError(
-        absl::StrCat(path, " [", absl::StrJoin(argv, ", "), "] did not run: wait status ", status, why));
+        absl::StrCat(path, " [", absl::StrJoin(argv, ", "), "] did not run: wait status ", status, why, exec_error));
   }
   return pid;
 }

@@ -182,9 +182,11 @@ absl::Status CheckExecMemfd(EventWaiter& events) {
   if (fd < 0) return ErrnoStatus(errno, "memfd_create");
   absl::Cleanup close_fd = [&] { close(fd); };
   if (absl::Status s = WriteAll(fd, *image, "memfd"); !s.ok()) return s;
-  ExecChild setup;
-  setup.exec_fd = fd;
-  auto x = ExecFactsOf(events, RunExecChild("memfd", {"sh", "-c", "exit 0", "vigil-selftest-memfd"}, setup), "memfd");
+  // Through /proc/self/fd, as in-memory loaders do: the kernel resolves the
+  // link to the memfd itself. (fexecve() is the bpf tests' case.)
+  const std::string path = absl::StrCat("/proc/self/fd/", fd);
+  auto x =
+      ExecFactsOf(events, RunExecChild(path, {"sh", "-c", "exit 0", "vigil-selftest-memfd"}, ExecChild{}), "memfd");
   if (!x.ok()) return x.status();
   if (!x->memfd() || x->deleted() || x->upper_layer() || x->setuid()) {
     return FactsError("exec of a memfd: want memfd only", *x);
@@ -195,21 +197,25 @@ absl::Status CheckExecMemfd(EventWaiter& events) {
   return absl::OkStatus();
 }
 
-// A set-user-ID-root copy of /bin/sh run by nobody (setuid), then the same
-// file unlinked and run from its fd (deleted), in a private temporary directory.
+// A set-user-ID-root copy of /bin/true run by nobody (setuid), then the same
+// file unlinked and run through its fd (deleted). /bin/true, not a shell: a
+// set-user-ID-root shell, however briefly, would hand root to whoever runs it
+// first. Only root and group nogroup can even reach the directory.
 absl::Status CheckExecSetuidAndDeleted(EventWaiter& events) {
-  constexpr uid_t kNobody = 65534;
-  auto image = ReadFile("/bin/sh");
+  constexpr uid_t kNobody = 65534;  // and gid nogroup
+  auto image = ReadFile("/bin/true");
   if (!image.ok()) return image.status();
   const char* tmp = getenv("TMPDIR");
   std::string dir = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/vigil-selftest-XXXXXX");
   if (mkdtemp(dir.data()) == nullptr) return ErrnoStatus(errno, absl::StrCat("mkdtemp ", dir));
-  const std::string path = dir + "/suid-sh";
+  const std::string path = dir + "/suid-true";
   absl::Cleanup remove_dir = [&] {
     unlink(path.c_str());
     rmdir(dir.c_str());
   };
-  if (chmod(dir.c_str(), 0755) != 0) return ErrnoStatus(errno, absl::StrCat("chmod ", dir));
+  if (chown(dir.c_str(), 0, kNobody) != 0 || chmod(dir.c_str(), 0750) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("give ", dir, " to group ", kNobody));
+  }
   {
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
     if (fd < 0) return ErrnoStatus(errno, absl::StrCat("create ", path));
@@ -217,12 +223,13 @@ absl::Status CheckExecSetuidAndDeleted(EventWaiter& events) {
     close(fd);
     if (!s.ok()) return s;
   }
-  if (chown(path.c_str(), 0, 0) != 0 || chmod(path.c_str(), 04755) != 0) {
+  // chmod after chown: chown clears the set-ID bits.
+  if (chown(path.c_str(), 0, kNobody) != 0 || chmod(path.c_str(), 04750) != 0) {
     return ErrnoStatus(errno, absl::StrCat("make ", path, " set-user-ID root"));
   }
   ExecChild nobody;
   nobody.uid = kNobody;
-  auto x = ExecFactsOf(events, RunExecChild(path, {"sh", "-c", "exit 0", "vigil-selftest-setuid"}, nobody), "setuid");
+  auto x = ExecFactsOf(events, RunExecChild(path, {"true", "vigil-selftest-setuid"}, nobody), "setuid");
   if (!x.ok()) return x.status();
   if (!x->setuid() || x->setgid() || x->file_caps() || x->deleted()) {
     return FactsError(absl::StrCat("set-user-ID root ", path, " run by uid ", kNobody, ": want setuid only"), *x);
@@ -232,9 +239,9 @@ absl::Status CheckExecSetuidAndDeleted(EventWaiter& events) {
   if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", path));
   absl::Cleanup close_fd = [&] { close(fd); };
   if (unlink(path.c_str()) != 0) return ErrnoStatus(errno, absl::StrCat("unlink ", path));
-  ExecChild deleted;
-  deleted.exec_fd = fd;
-  x = ExecFactsOf(events, RunExecChild(path, {"sh", "-c", "exit 0", "vigil-selftest-deleted"}, deleted), "deleted");
+  x = ExecFactsOf(events,
+                  RunExecChild(absl::StrCat("/proc/self/fd/", fd), {"true", "vigil-selftest-deleted"}, ExecChild{}),
+                  "deleted");
   if (!x.ok()) return x.status();
   if (!x->deleted() || x->memfd() || x->setuid()) {
     return FactsError("unlinked file run by root from its fd: want deleted only", *x);
