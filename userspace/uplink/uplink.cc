@@ -66,7 +66,8 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(const UplinkOptions& opti
   SpoolOptions spool_options = options.spool;
   spool_options.durable = false;
   auto spool = Spool::Open(spool_options);
-  if (!spool.ok()) return spool.status();
+  if (absl::IsInvalidArgument(spool.status())) return spool.status();
+  if (!spool.ok()) return absl::UnavailableError(absl::StrCat("spool: ", spool.status().message()));
   uint64_t acked = 0;
   if (auto text = ReadFile(options.spool.dir + "/acked"); text.ok()) {
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &acked)) acked = 0;
