@@ -312,8 +312,8 @@ bool Uplink::Session() {
       // Nothing readable at `next`: evicted meanwhile by the cap, or corrupt
       // on disk (the spool counts both). Go on with the next record the
       // spool holds, never past a backlog that later acks would release.
-      absl::MutexLock lock(&mu_);
-      next = appended_;
+      const uint64_t held = spool_->FirstIndexFrom(next);
+      next = held == next ? next + 1 : held;
       continue;
     }
     bool written = true;
