@@ -287,6 +287,19 @@ TEST_F(AzureLogsForwarderTest, TooManyRequestsWaitsForRetryAfter) {
   ExpectEachExactlyOnce(*emulator_, events);
 }
 
+// Issue 15, defect 9: a Retry-After of years does not stall the forwarder.
+TEST_F(AzureLogsForwarderTest, HugeRetryAfterIsCapped) {
+  StartEmulator();
+  config_.max_retry_after = absl::Seconds(1);
+  emulator_->FailNext(1, 429, /*retry_after_seconds=*/1000000000);
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  auto events = MakeEvents(3);
+  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(Statuses(*emulator_), ElementsAre(429, 204));
+  ExpectEachExactlyOnce(*emulator_, events);
+}
+
 TEST_F(AzureLogsForwarderTest, ServerErrorsAreRetriedThenDeliveredWithoutDuplicates) {
   StartEmulator();
   emulator_->FailNext(4, 500);
@@ -401,6 +414,28 @@ TEST_F(AzureLogsForwarderTest, RefusedBatchesAreParkedWithTheResponseBody) {
   for (const auto& r : parked) ids.push_back(r["EventId"]);
   EXPECT_THAT(ids, ElementsAre("first-0", "first-1", "first-2", "first-3", "first-4"));
   EXPECT_EQ(nlohmann::json::parse(ReadFile(bodies[1])).size(), 4u);
+}
+
+// Issue 15, defect 9: a refusal that lasts cannot fill the disk: reasons are
+// cut, the directory is capped, and past the cap a batch is not delivered
+// (the collector keeps it in its spool) rather than dropped.
+TEST_F(AzureLogsForwarderTest, DeadLettersAreBounded) {
+  StartEmulator();
+  const std::string huge_reason(200 << 10, 'r');
+  emulator_->FailNext(3, 403, -1, huge_reason);
+  config_.dead_letter_max_bytes = 8 << 10;
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  ASSERT_THAT(forwarder->Send(MakeEvents(5, "first")), IsOk());
+  auto reasons = DeadLetters(".reason");
+  ASSERT_THAT(reasons, SizeIs(1));
+  EXPECT_LT(ReadFile(reasons[0]).size(), 8u << 10);
+  absl::Status full;
+  for (int i = 0; i < 10 && full.ok(); ++i) full = forwarder->Send(MakeEvents(5, absl::StrCat("more-", i)));
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted) << full;
+  uint64_t bytes = 0;
+  for (const auto& f : std::filesystem::directory_iterator(config_.dead_letter_dir)) bytes += f.file_size();
+  EXPECT_LE(bytes, config_.dead_letter_max_bytes + (8u << 10));
 }
 
 TEST_F(AzureLogsForwarderTest, DroppedConnectionsAreRetried) {

@@ -188,6 +188,27 @@ TEST(Lifecycle, UnwritableOutputExitsNonZeroNamingIt) {
   EXPECT_THAT(err, HasSubstr(output));
 }
 
+// Issue 15, defect 9: a spool directory that cannot be used (here a file is
+// in its place) costs the uplink only: local events and the final health
+// report go on, and health says the uplink is down.
+TEST(Lifecycle, UnusableSpoolKeepsTheSensorRunningWithTheUplinkDown) {
+  RequireBpfOrSkip();
+  char tmpl[] = "/tmp/vigil-spool-file-XXXXXX";
+  const int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  // Port 1 on loopback: nothing listens, and no collector is needed.
+  SensorProcess sensor({"--collector=127.0.0.1:1", "--collector_plaintext", absl::StrCat("--spool_dir=", tmpl)});
+  ASSERT_OK(sensor.Start());
+  ASSERT_EQ(sensor.Stop(), 0) << sensor.Stderr();
+  unlink(tmpl);
+  EXPECT_THAT(sensor.Stderr(), HasSubstr("no uplink to the collector"));
+  const std::optional<v1::Event> health = sensor.FinalHealth();
+  ASSERT_TRUE(health.has_value());
+  ASSERT_TRUE(health->health().has_uplink());
+  EXPECT_FALSE(health->health().uplink().connected());
+}
+
 // ---- Stopping -------------------------------------------------------------
 
 void CheckCleanStop(int signal) {

@@ -57,6 +57,15 @@ TEST_F(JsonLinesForwarderTest, WritesOneEventPerLineInOrder) {
   EXPECT_THAT(IdsIn(dir_ + "/events.jsonl"), ::testing::ElementsAre("inst-0", "inst-1", "inst-2", "inst-3", "inst-4"));
 }
 
+// Issue 15, defect 9: every node's command lines: owner only.
+TEST_F(JsonLinesForwarderTest, OutputIsReadableByItsOwnerOnly) {
+  auto f = JsonLinesForwarder::Open("file", dir_ + "/events.jsonl", 1 << 20, 3);
+  ASSERT_THAT(f, IsOk());
+  namespace fs = std::filesystem;
+  EXPECT_EQ(fs::status(dir_ + "/events.jsonl").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+}
+
 TEST_F(JsonLinesForwarderTest, RotatesBySizeAndKeepsMaxFiles) {
   const std::string path = dir_ + "/events.jsonl";
   auto f = JsonLinesForwarder::Open("file", path, 2000, 3);

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -130,6 +131,18 @@ TEST_F(JsonLinesSinkTest, ProtobufJsonNamesAndPresence) {
   EXPECT_THAT(exec, Not(HasSubstr("exec_id")));
   EXPECT_THAT(exec, Not(HasSubstr("\"tid\"")));  // proto3 defaults stay out
   EXPECT_THAT(lines[1], HasSubstr("\"exit\":{\"signal\":9}"));
+}
+
+// Issue 15, defect 9: the output holds every command line (secrets in argv
+// too): readable by its owner only, whatever the umask.
+TEST_F(JsonLinesSinkTest, OutputIsCreatedReadableByItsOwnerOnly) {
+  const mode_t old = umask(022);
+  {
+    auto sink = JsonLinesSink::Open(path());
+    ASSERT_TRUE(sink.ok()) << sink.status();
+  }
+  umask(old);
+  EXPECT_EQ(fs::status(path()).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
 }
 
 TEST_F(JsonLinesSinkTest, AppendsToAnExistingFile) {

@@ -1,6 +1,7 @@
 // The Prometheus text registry: exposition format, naming rules, histograms.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -100,6 +101,21 @@ TEST(HttpServer, DestroyedRightAfterStartReturns) {
     _exit(1);  // the hung thread cannot be joined
   }
   cycles.join();
+}
+
+// Issue 15, defect 9: no request body is buffered (the server serves GETs only).
+TEST(HttpServer, RequestBodiesAreRefused) {
+  Registry registry;
+  auto server = HttpServer::Start("127.0.0.1:0", &registry, {});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string& address = (*server)->address();
+  httplib::Client client("127.0.0.1", std::stoi(address.substr(address.rfind(':') + 1)));
+  auto res = client.Post("/metrics", std::string(64 << 10, 'x'), "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  res = client.Get("/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
 }
 
 }  // namespace

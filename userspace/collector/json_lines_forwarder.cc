@@ -31,7 +31,8 @@ absl::Status JsonLinesForwarder::OpenFile() {
     fd_ = STDOUT_FILENO;
     return absl::OkStatus();
   }
-  fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  // 0600: every command line of every node is in it.
+  fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd_ < 0) return ErrnoStatus(errno, absl::StrCat("open ", path_));
   struct stat st {};
   fstat(fd_, &st);
@@ -78,6 +79,9 @@ absl::Status JsonLinesForwarder::Send(absl::Span<const v1::Event> events) {
     done += static_cast<size_t>(n);
   }
   size_ += done;
+  // OK moves the collector's cursor past these events, and the spool may
+  // then delete them: they must be on disk first, not in the page cache.
+  if (path_ != "-" && fdatasync(fd_) != 0) return ErrnoStatus(errno, absl::StrCat("fdatasync ", path_));
   return absl::OkStatus();
 }
 

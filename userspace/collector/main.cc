@@ -59,12 +59,16 @@ ABSL_FLAG(uint64_t, azure_max_call_bytes, 1000 * 1000, "azure-logs: JSON bytes p
 ABSL_FLAG(absl::Duration, azure_request_timeout, absl::Seconds(30), "azure-logs: per call");
 ABSL_FLAG(absl::Duration, azure_connect_timeout, absl::Seconds(10), "azure-logs: per connection");
 ABSL_FLAG(absl::Duration, azure_initial_backoff, absl::Seconds(1), "azure-logs: first retry wait (408, 5xx, errors)");
+ABSL_FLAG(uint64_t, azure_dead_letter_max_bytes, 1ull << 30,
+          "azure-logs: cap of the dead-letter directory; past it refused batches wait in the spool");
+ABSL_FLAG(absl::Duration, azure_max_retry_after, absl::Minutes(5), "azure-logs: longest Retry-After obeyed");
 ABSL_FLAG(absl::Duration, azure_max_backoff, absl::Seconds(60), "azure-logs: longest retry wait");
 ABSL_FLAG(absl::Duration, azure_retry_budget, absl::Seconds(20),
           "azure-logs: how long one batch is retried before it goes back to the spool");
 ABSL_FLAG(absl::Duration, azure_token_refresh_margin, absl::Minutes(5),
           "azure-logs: renew a token this long before expiry");
-ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9477", "host:port serving /metrics, /healthz and /readyz; empty: off");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9477",
+          "host:port serving /metrics, /healthz and /readyz; empty: off");
 // ---- end of azure-logs forwarder and metrics ----
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off");
 
@@ -91,11 +95,13 @@ absl::StatusOr<vigil::collector::AzureLogsConfig> AzureLogsConfigFromFlags() {
   c.ca_bundle = absl::GetFlag(FLAGS_azure_ca_bundle);
   c.proxy = absl::GetFlag(FLAGS_azure_proxy);
   c.dead_letter_dir = absl::GetFlag(FLAGS_azure_dead_letter_dir);
+  c.dead_letter_max_bytes = absl::GetFlag(FLAGS_azure_dead_letter_max_bytes);
   c.max_call_bytes = absl::GetFlag(FLAGS_azure_max_call_bytes);
   c.request_timeout = absl::GetFlag(FLAGS_azure_request_timeout);
   c.connect_timeout = absl::GetFlag(FLAGS_azure_connect_timeout);
   c.initial_backoff = absl::GetFlag(FLAGS_azure_initial_backoff);
   c.max_backoff = absl::GetFlag(FLAGS_azure_max_backoff);
+  c.max_retry_after = absl::GetFlag(FLAGS_azure_max_retry_after);
   c.retry_budget = absl::GetFlag(FLAGS_azure_retry_budget);
   c.token_refresh_margin = absl::GetFlag(FLAGS_azure_token_refresh_margin);
   vigil::collector::ApplyWorkloadIdentityEnvironment(c);

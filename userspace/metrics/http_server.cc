@@ -8,6 +8,10 @@
 
 namespace vigil::metrics {
 
+namespace {
+constexpr size_t kMaxRequestBody = 1024;
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address, Registry* registry,
                                                               HealthChecks checks) {
   const size_t colon = address.rfind(':');
@@ -31,6 +35,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
     };
   };
   s->server_->Get("/healthz", probe(std::move(checks.healthy)));
+  // Only GETs are served: no request needs a body, and none is buffered.
+  s->server_->set_payload_max_length(kMaxRequestBody);
   s->server_->Get("/readyz", probe(std::move(checks.ready)));
 
   if (port == 0) {

@@ -87,9 +87,16 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
     id.set_instance_id(instance_id);
     if (utsname u{}; uname(&u) == 0) id.set_kernel(u.release);
     auto uplink = Uplink::Create(uplink_options);
-    if (!uplink.ok()) return uplink.status();
-    sensor->uplink_ = uplink->get();
-    sinks.push_back(*std::move(uplink));
+    if (!uplink.ok() && !absl::IsUnavailable(uplink.status())) return uplink.status();
+    if (uplink.ok()) {
+      sensor->uplink_ = uplink->get();
+      sinks.push_back(*std::move(uplink));
+    } else {
+      // The spool cannot be used (its disk is gone, read-only, full): local
+      // detection, the output and the API go on; health says the uplink is down.
+      Logger("sensor")->error("no uplink to the collector: {}", uplink.status().message());
+      sensor->uplink_down_ = true;
+    }
   }
   sinks.push_back(sensor->hub_.MakeSink());
   sinks.push_back(MakeLatencySink(sensor->metrics_));
@@ -305,6 +312,7 @@ v1::Event Sensor::Health(bool final) {
     u->set_queue_depth(us.queue_depth);
     u->set_queue_bytes(us.queue_bytes);
   }
+  if (uplink_down_) h->mutable_uplink()->set_connected(false);
   if (containers_ != nullptr) {
     const ContainerCacheStats cs = containers_->Stats();
     h->set_container_cache_size(cs.size);

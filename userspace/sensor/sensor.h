@@ -32,7 +32,7 @@ class Sensor {
                                                         std::vector<std::unique_ptr<Sink>> extra_sinks = {});
   ~Sensor();
 
-  const std::vector<ProbeState>& probes() const { return probes_->probes(); }
+  std::vector<ProbeState> probes() const { return probes_->probes(); }
   // For `vigilctl status`; called from API threads.
   v1::StatusResponse StatusReport();
 
@@ -59,6 +59,7 @@ class Sensor {
   std::unique_ptr<RingBuffer> ring_;
   const ProcessCache* process_cache_ = nullptr;    // owned by pipeline_
   const Uplink* uplink_ = nullptr;                 // owned by pipeline_; null without a collector
+  bool uplink_down_ = false;                       // a collector is configured, its uplink could not start
   const ContainerEnricher* containers_ = nullptr;  // owned by pipeline_; null when off
   std::thread reader_;
   std::atomic<bool> stop_reader_{false};

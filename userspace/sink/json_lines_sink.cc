@@ -1,5 +1,8 @@
 #include "sink/json_lines_sink.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
@@ -26,8 +29,15 @@ absl::Status AppendJsonLine(const v1::Event& event, std::string& line) {
 
 absl::StatusOr<std::unique_ptr<JsonLinesSink>> JsonLinesSink::Open(const std::string& path) {
   if (path == "-") return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(stdout, "stdout", false));
-  FILE* f = std::fopen(path.c_str(), "ae");
-  if (f == nullptr) return ErrnoStatus(errno, absl::StrCat("open output ", path));
+  // 0600: it holds every command line of the node, secrets in argv included.
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open output ", path));
+  FILE* f = fdopen(fd, "a");
+  if (f == nullptr) {
+    const int err = errno;
+    close(fd);
+    return ErrnoStatus(err, absl::StrCat("open output ", path));
+  }
   return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(f, path, true));
 }
 

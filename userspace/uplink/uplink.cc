@@ -66,7 +66,8 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(const UplinkOptions& opti
   SpoolOptions spool_options = options.spool;
   spool_options.durable = false;
   auto spool = Spool::Open(spool_options);
-  if (!spool.ok()) return spool.status();
+  if (absl::IsInvalidArgument(spool.status())) return spool.status();
+  if (!spool.ok()) return absl::UnavailableError(absl::StrCat("spool: ", spool.status().message()));
   uint64_t acked = 0;
   if (auto text = ReadFile(options.spool.dir + "/acked"); text.ok()) {
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &acked)) acked = 0;
@@ -311,8 +312,8 @@ bool Uplink::Session() {
       // Nothing readable at `next`: evicted meanwhile by the cap, or corrupt
       // on disk (the spool counts both). Go on with the next record the
       // spool holds, never past a backlog that later acks would release.
-      absl::MutexLock lock(&mu_);
-      next = appended_;
+      const uint64_t held = spool_->FirstIndexFrom(next);
+      next = held == next ? next + 1 : held;
       continue;
     }
     bool written = true;

@@ -59,6 +59,8 @@ struct UplinkStats {
 // a restart and is sent first on the next start.
 class Uplink : public Sink {
  public:
+  // Unavailable when the spool directory cannot be used (the caller may go
+  // on without an uplink); other errors are the options'.
   static absl::StatusOr<std::unique_ptr<Uplink>> Create(const UplinkOptions& options);
   // Spools what is queued, then tries for `shutdown_grace` to deliver it.
   ~Uplink() override;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <deque>
 #include <filesystem>
@@ -154,7 +155,9 @@ class AzureLogsForwarder : public Forwarder {
           wait = NextBackoff(backoff);
         } else if (response.status == 429) {
           failure = absl::ResourceExhaustedError(absl::StrCat("HTTP 429: ", response.body));
-          wait = response.retry_after.value_or(NextBackoff(backoff));
+          // Capped: a huge Retry-After (a broken proxy, a hostile endpoint)
+          // would stall this forwarder for as long as it says.
+          wait = std::min(response.retry_after.value_or(NextBackoff(backoff)), config_.max_retry_after);
           throttled_until_ = absl::Now() + wait;
         } else if (response.status == 408 || response.status >= 500 || response.status == 401) {
           failure = absl::UnavailableError(absl::StrCat("HTTP ", response.status, ": ", response.body));
@@ -195,9 +198,24 @@ class AzureLogsForwarder : public Forwarder {
   // deploy/azure/README.md) and, next to it, why it was refused.
   absl::Status Park(const std::string& body, absl::string_view what, absl::string_view detail)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // Bounded: a refusal that lasts (a revoked role: every call 403) must
+    // not fill the disk. Past the cap the batch stays in the collector's
+    // spool, retried later, and the spool's own cap counts what it drops.
+    std::error_code ec;
+    uint64_t used = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(config_.dead_letter_dir, ec)) {
+      if (entry.is_regular_file(ec)) used += entry.file_size(ec);
+    }
+    if (used + body.size() > config_.dead_letter_max_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat("dead-letter directory ", config_.dead_letter_dir, " holds ",
+                                                       used, " bytes, its cap is ", config_.dead_letter_max_bytes));
+    }
     std::string base = absl::StrCat(config_.dead_letter_dir, "/", absl::ToUnixNanos(absl::Now()), "-", ++parked_);
     if (auto s = WriteFileAtomically(base + ".json", body, /*sync=*/true); !s.ok()) return s;
-    if (auto s = WriteFileAtomically(base + ".reason", absl::StrCat(what, "\n", detail, "\n"), /*sync=*/true); !s.ok())
+    constexpr size_t kMaxDetail = 4096;  // an error body can be megabytes
+    if (auto s = WriteFileAtomically(base + ".reason", absl::StrCat(what, "\n", detail.substr(0, kMaxDetail), "\n"),
+                                     /*sync=*/true);
+        !s.ok())
       return s;
     if (auto s = SyncDirectory(config_.dead_letter_dir); !s.ok()) return s;
     Logger("azure")->error("parked a batch of {} bytes in {}.json", body.size(), base);

@@ -38,6 +38,7 @@ struct AzureLogsConfig {
   // Where batches Azure refuses for good (400, 403, ...) are parked as
   // replayable files, never dropped.
   std::string dead_letter_dir;
+  uint64_t dead_letter_max_bytes = 1ull << 30;  // past it, refused batches stay in the spool
 
   // The documented limit of one call is 1 MB; rows are packed so the JSON
   // body (before gzip, so the compressed body is smaller still) stays under it.
@@ -46,6 +47,8 @@ struct AzureLogsConfig {
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration initial_backoff = absl::Seconds(1);
   absl::Duration max_backoff = absl::Seconds(60);
+  // The longest a 429's Retry-After is obeyed.
+  absl::Duration max_retry_after = absl::Minutes(5);
   // How long one Send keeps retrying before it hands the batch back to the
   // collector (which retries it later from its spool). Short, so a collector
   // shutting down is not held up: giving up costs nothing, delivered rows and
