@@ -22,6 +22,9 @@ pkgs=(
   # real containerd + runc for the e2e tests
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   containerd runc
+  # dig (DNS over UDP and TCP) for the network tests; bpftrace for the
+  # empty-program floor of scripts/bench-dns-cost.sh
+  bind9-dnsutils bpftrace
 )
 
 missing=()
