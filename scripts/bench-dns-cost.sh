@@ -32,7 +32,14 @@ work=$(mktemp -d)
 pin=/sys/fs/bpf/vigil-bench-dns-$$
 observer=""
 stop_observer() {
-  if [ -n "$observer" ]; then kill -TERM "$observer" 2>/dev/null || true; wait "$observer" 2>/dev/null || true; fi
+  # bpftrace in a script's background may not stop on SIGTERM: KILL after 5 s
+  # (its programs go with its fds).
+  if [ -n "$observer" ]; then
+    kill -TERM "$observer" 2>/dev/null || true
+    for _ in $(seq 1 10); do kill -0 "$observer" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$observer" 2>/dev/null || true
+    wait "$observer" 2>/dev/null || true
+  fi
   observer=""
   if [ -d "$pin" ]; then
     for dir in egress ingress; do bpftool cgroup detach "$cgroup" "$dir" pinned "$pin/$dir" 2>/dev/null || true; done
