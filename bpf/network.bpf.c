@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Network family: TCP connect / accept / listen / close, bind, and UDP
- * datagrams to and from port 53 as DNS queries and responses.
+ * Network family: TCP connect / accept / listen / close, bind, and DNS
+ * messages to and from port 53 (UDP datagrams, TCP streams) as DNS queries
+ * and responses.
  *
- * Hooks are tracepoints only, stable and present where kprobes are compiled
- * out: sock/inet_sock_set_state (4.16+) sees every TCP state change, in
- * process or softirq context; the syscalls/sys_{enter,exit}_* tracepoints
+ * TCP and bind hooks are tracepoints, stable and present where kprobes are
+ * compiled out: sock/inet_sock_set_state (4.16+) sees every TCP state change,
+ * in process or softirq context; the syscalls/sys_{enter,exit}_* tracepoints
  * (CONFIG_FTRACE_SYSCALLS) give the syscall's caller, arguments and result.
  * Socket fields are read through CO-RE. No fentry/kprobe candidate: none would
  * add a field these cannot give (tcp_sock's byte counters are read at the
- * state change already).
+ * state change already). DNS is seen on the packets, by cgroup_skb programs
+ * on the root cgroup2 (see "DNS on the wire" below for why), with the UDP
+ * syscall tracepoints as the fallback.
  */
 #include "vigil_common.bpf.h"
 
@@ -419,7 +422,12 @@ int vigil_bind_exit(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-/* ---- DNS over UDP ---- */
+/* ---- DNS, fallback: UDP syscalls ----
+ *
+ * Where the packet hooks below cannot be used (--hooks=tracepoint, no cgroup2
+ * mounted, or a verifier that refuses them), DNS is seen at the syscalls that
+ * glibc's and musl's resolvers use. Every sendto/sendmsg/sendmmsg/recvfrom on
+ * the node pays for these programs, whatever the socket. */
 
 /* Copies one DNS datagram into a record and emits it. `remote` is the user
  * sockaddr given with the datagram, or NULL for a connected socket. */
@@ -477,7 +485,8 @@ static __always_inline struct sock *udp_sock_of_fd(int fd)
 /* Query sends: sendto (also send(), which glibc implements with it), sendmsg
  * and sendmmsg (glibc's resolver, A + AAAA at once). The datagram is copied
  * at syscall entry, before the kernel has it. Misses: write() on a connected
- * UDP socket, io_uring, and whether the send succeeded. */
+ * UDP socket (Go's resolver, busybox), DNS over TCP, io_uring, and whether the
+ * send succeeded. */
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int vigil_dns_sendto(struct trace_event_raw_sys_enter *ctx)
 {
@@ -529,7 +538,8 @@ int vigil_dns_sendmmsg(struct trace_event_raw_sys_enter *ctx)
 }
 
 /* Response receives: recvfrom (glibc's resolver), enter remembers the
- * buffer, exit copies what arrived. Misses: recvmsg/recvmmsg/read. */
+ * buffer, exit copies what arrived (recv() is recvfrom too). Misses:
+ * recvmsg/recvmmsg/read. */
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int vigil_dns_recvfrom_enter(struct trace_event_raw_sys_enter *ctx)
 {
@@ -561,4 +571,300 @@ int vigil_dns_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
 		emit_dns(VIGIL_KIND_DNS_RESPONSE, sk, (void *)copy.addr, (void *)copy.buf,
 			 (__u64)ctx->ret < copy.len ? (__u64)ctx->ret : copy.len);
 	return 0;
+}
+
+/* ---- DNS on the wire: cgroup_skb on the root cgroup2 ----
+ *
+ * Why this hook: resolvers send and receive with every syscall there is
+ * (glibc: connect + sendmmsg + recvfrom; Go and busybox: connect + write +
+ * read; dig: sendmsg/recvmsg; DNS over TCP: any of them on a stream), and
+ * hooking write/read/recvmsg/recvmmsg at enter and exit would charge every
+ * write() and read() on the node, files and pipes included, a program run
+ * and an fd-table walk just to learn that the fd is not a DNS socket. A
+ * cgroup_skb program on the root cgroup2 (4.10+; sk storage 5.2+) instead
+ * runs once per IP packet of a local socket, whatever syscall moved it, and
+ * costs nothing to syscalls that move no packet. Non-DNS packets leave after
+ * one load from the socket (its peer port) for connected sockets, and after
+ * reading the IP and transport headers for unconnected UDP ones.
+ *
+ * Who: a UDP query leaves in the sending syscall (the egress hook runs in
+ * ip_finish_output, before any queue), so `current` is the sender; a TCP
+ * socket's owner is whoever sent its SYN, inside connect(). The owner is kept
+ * in the socket's local storage (freed with the socket) and names the process
+ * of responses, which arrive in softirq context where `current` is anyone.
+ *
+ * Misses: packets of sockets in cgroups outside the hierarchy attached to
+ * (a sensor in its own cgroup namespace sees only that subtree), responses on
+ * sockets that sent nothing since the sensor started, TCP streams whose
+ * length prefix is split between two segments or whose segments arrive out of
+ * order, and server-side traffic (queries to a local port 53 are not
+ * reported, as before).
+ */
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define TCP_FLAG_SYN 0x02
+/* Messages looked at per TCP segment (pipelined queries). */
+#define DNS_TCP_MSGS 4
+/* Programs that can nest on one CPU: egress in a syscall, interrupted by a
+ * softirq's ingress or egress (a TCP timer), interrupted by nothing else. */
+#define DNS_NEST_MAX 3
+
+/* One direction of a TCP connection: where the next length prefix is. */
+struct dns_stream {
+	__u32 next;     /* sequence number of the next 2-byte length prefix */
+	__u32 body;     /* sequence number of the message that prefix announced */
+	__u16 body_len;
+	__u8 pending;   /* body announced, not seen yet */
+	__u8 valid;     /* `next` is known */
+};
+
+struct dns_sock {
+	struct vigil_header owner; /* owner.kind == 0 until known */
+	struct dns_stream tx, rx;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct dns_sock);
+} vigil_dns_socks SEC(".maps");
+
+struct dns_record {
+	struct vigil_dns e;
+	__u8 payload[VIGIL_DNS_MAX];
+};
+
+/* One record buffer per CPU and nesting level (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DNS_NEST_MAX);
+	__type(key, __u32);
+	__type(value, struct dns_record);
+} vigil_dns_records SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} vigil_dns_nest SEC(".maps");
+
+/* A packet to or from port 53, as far as the headers say. */
+struct dns_packet {
+	struct vigil_sock_tuple t; /* local = this host's socket */
+	__u32 data;                /* offset of the transport payload */
+	__u32 seq;                 /* TCP: sequence number of the first payload byte */
+	__u8 flags;                /* TCP flags */
+};
+
+/* IP and transport headers into `p`; 0 when the remote end is port 53. */
+static __always_inline int dns_parse(struct __sk_buff *skb, int egress, struct dns_packet *p)
+{
+	__u8 h[40];
+	__u32 l4;
+	__u16 sport, dport;
+
+	__builtin_memset(&p->t, 0, sizeof(p->t));
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (bpf_skb_load_bytes(skb, 0, h, 20))
+			return -1;
+		l4 = (h[0] & 0x0f) * 4;
+		p->t.family = AF_INET;
+		p->t.protocol = h[9];
+		__builtin_memcpy(egress ? p->t.local_addr : p->t.remote_addr, h + 12, 4);
+		__builtin_memcpy(egress ? p->t.remote_addr : p->t.local_addr, h + 16, 4);
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		/* Extension headers before the transport one: not DNS as resolvers send it. */
+		if (bpf_skb_load_bytes(skb, 0, h, 40))
+			return -1;
+		l4 = 40;
+		p->t.family = AF_INET6;
+		p->t.protocol = h[6];
+		__builtin_memcpy(egress ? p->t.local_addr : p->t.remote_addr, h + 8, 16);
+		__builtin_memcpy(egress ? p->t.remote_addr : p->t.local_addr, h + 24, 16);
+	} else {
+		return -1;
+	}
+	if (p->t.protocol == IPPROTO_UDP) {
+		if (bpf_skb_load_bytes(skb, l4, h, 8))
+			return -1;
+		p->data = l4 + 8;
+	} else if (p->t.protocol == IPPROTO_TCP) {
+		if (bpf_skb_load_bytes(skb, l4, h, 14))
+			return -1;
+		p->data = l4 + (h[12] >> 4) * 4;
+		p->seq = bpf_ntohl(*(__u32 *)(h + 4));
+		p->flags = h[13];
+	} else {
+		return -1;
+	}
+	sport = bpf_ntohs(*(__u16 *)h);
+	dport = bpf_ntohs(*(__u16 *)(h + 2));
+	p->t.local_port = egress ? sport : dport;
+	p->t.remote_port = egress ? dport : sport;
+	return p->t.remote_port == DNS_PORT ? 0 : -1;
+}
+
+/* Copies `len` bytes of a `total`-byte message at `off` and emits it. */
+static __always_inline void dns_emit(struct __sk_buff *skb, __u32 kind, const struct vigil_header *owner,
+				     const struct dns_packet *p, __u32 off, __u32 len, __u32 total)
+{
+	__u32 zero = 0, level;
+	__u32 *nest = bpf_map_lookup_elem(&vigil_dns_nest, &zero);
+	struct dns_record *r;
+	__u64 n = len; /* one 64-bit register, checked where it is used */
+
+	if (!nest)
+		return;
+	level = (*nest)++;
+	r = bpf_map_lookup_elem(&vigil_dns_records, &level);
+	if (!r) {
+		vigil_count(kind, VIGIL_CNT_DROP_SCRATCH);
+		goto out;
+	}
+	if (n > VIGIL_DNS_MAX)
+		n = VIGIL_DNS_MAX;
+	vigil_barrier_var(n);
+	if (n == 0 || n > VIGIL_DNS_MAX)
+		goto out;
+	if (bpf_skb_load_bytes(skb, off, r->payload, n)) {
+		vigil_count(kind, VIGIL_CNT_READ_ERROR);
+		goto out;
+	}
+	r->e.hdr = *owner;
+	r->e.hdr.kind = kind;
+	r->e.hdr.size = sizeof(r->e) + n;
+	r->e.hdr.boot_ns = bpf_ktime_get_boot_ns();
+	r->e.tuple = p->t;
+	r->e.payload_len = n;
+	r->e.payload_total = total;
+	vigil_emit(r, sizeof(r->e) + n, kind);
+out:
+	(*nest)--;
+}
+
+/*
+ * DNS over TCP (RFC 7766): each message follows a 2-byte length. `st` says
+ * where the next prefix is in this direction's sequence space (from the SYN;
+ * on a connection seen first mid-way, the first payload is taken to start
+ * with one). A message cut across segments is copied from its first one,
+ * with payload_total its full length. Retransmitted bytes are behind `next`
+ * and are not reported twice.
+ */
+static __always_inline void dns_tcp(struct __sk_buff *skb, __u32 kind, struct dns_sock *ds, struct dns_stream *st,
+				    const struct dns_packet *p)
+{
+	__u32 n = skb->len > p->data ? skb->len - p->data : 0;
+	__u16 prefix;
+	__s32 d;
+
+	if (n == 0)
+		return;
+	if (!st->valid) {
+		st->next = p->seq;
+		st->valid = 1;
+	}
+	for (int i = 0; i < DNS_TCP_MSGS; i++) {
+		if (!st->pending) {
+			d = (__s32)(st->next - p->seq);
+			if (d < 0 || (__u32)d + 2 > n)
+				return; /* in a later segment, or went by unseen */
+			if (bpf_skb_load_bytes(skb, p->data + d, &prefix, 2))
+				return;
+			st->body = st->next + 2;
+			st->body_len = bpf_ntohs(prefix);
+			st->next = st->body + st->body_len;
+			st->pending = 1;
+		}
+		d = (__s32)(st->body - p->seq);
+		if (d >= 0 && (__u32)d >= n)
+			return; /* the message starts in a later segment */
+		st->pending = 0;
+		if (d >= 0 && st->body_len)
+			dns_emit(skb, kind, &ds->owner, p, p->data + d, n - d < st->body_len ? n - d : st->body_len,
+				 st->body_len);
+	}
+}
+
+static __always_inline void dns_packet(struct __sk_buff *skb, int egress)
+{
+	__u32 kind = egress ? VIGIL_KIND_DNS_QUERY : VIGIL_KIND_DNS_RESPONSE;
+	struct bpf_sock *sk = skb->sk;
+	struct dns_packet p;
+	struct dns_sock *ds;
+	__u32 peer;
+
+	if (!sk)
+		return;
+	/* The socket's peer port, zero-extended network order; a 4-byte load,
+	 * the only width every kernel allows (16-bit field since 5.19). The
+	 * cheap exit for every connected socket that is not talking to port 53. */
+	peer = *(volatile __u32 *)((void *)sk + __builtin_offsetof(struct bpf_sock, dst_port));
+	if (peer != 0 && peer != bpf_htons(DNS_PORT))
+		return;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || (sk->protocol != IPPROTO_UDP && sk->protocol != IPPROTO_TCP))
+		return;
+	if (dns_parse(skb, egress, &p))
+		return;
+
+	if (p.t.protocol == IPPROTO_UDP) {
+		__u32 n = skb->len > p.data ? skb->len - p.data : 0;
+
+		if (egress) {
+			struct vigil_header h;
+
+			vigil_fill_header(&h, kind, 0, current_task());
+			ds = bpf_sk_storage_get(&vigil_dns_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+			if (ds)
+				ds->owner = h;
+			dns_emit(skb, kind, &h, &p, p.data, n, n);
+		} else {
+			ds = bpf_sk_storage_get(&vigil_dns_socks, sk, 0, 0);
+			if (ds && ds->owner.kind)
+				dns_emit(skb, kind, &ds->owner, &p, p.data, n, n);
+		}
+		return;
+	}
+
+	/* TCP: the SYN (sent inside connect()) names the owner and where each
+	 * direction's stream starts; data then follows the length prefixes. */
+	if (p.flags & TCP_FLAG_SYN) {
+		ds = bpf_sk_storage_get(&vigil_dns_socks, sk, 0, egress ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+		if (!ds)
+			return;
+		if (egress && !ds->owner.kind)
+			vigil_fill_header(&ds->owner, kind, 0, current_task());
+		p.seq++; /* the SYN takes one sequence number; Fast Open data follows it */
+		if (egress) {
+			ds->tx.next = p.seq;
+			ds->tx.valid = 1;
+		} else {
+			ds->rx.next = p.seq;
+			ds->rx.valid = 1;
+		}
+	} else {
+		ds = bpf_sk_storage_get(&vigil_dns_socks, sk, 0, 0);
+		if (!ds)
+			return;
+	}
+	if (ds->owner.kind)
+		dns_tcp(skb, kind, ds, egress ? &ds->tx : &ds->rx, &p);
+}
+
+/* cgroup_skb programs must let every packet through: always 1. */
+SEC("cgroup_skb/egress")
+int vigil_dns_egress(struct __sk_buff *skb)
+{
+	dns_packet(skb, 1);
+	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int vigil_dns_ingress(struct __sk_buff *skb)
+{
+	dns_packet(skb, 0);
+	return 1;
 }

@@ -35,6 +35,8 @@ pkgs=(
   # the web shell, a scanner, a relay, an SSH server with no service of its
   # own, modprobe)
   php-cli nmap socat dropbear-bin kmod
+  # dig (DNS over UDP and TCP) for the network tests
+  bind9-dnsutils
 )
 
 # Helm 3 and kubectl 1.31 (the binaries in the AWS CDK kubectl layer) and

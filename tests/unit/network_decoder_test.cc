@@ -68,9 +68,9 @@ std::vector<uint8_t> AnswerBytes() {
   return b;
 }
 
-Record DnsRecord(uint16_t kind, const std::vector<uint8_t>& payload, uint32_t total = 0) {
+Record DnsRecord(uint16_t kind, const std::vector<uint8_t>& payload, uint32_t total = 0, uint16_t proto = 17) {
   vigil_dns e{};
-  e.tuple = Tuple4("10.0.0.5", 40000, "10.0.0.53", 53, 17);
+  e.tuple = Tuple4("10.0.0.5", 40000, "10.0.0.53", 53, proto);
   e.payload_len = static_cast<uint32_t>(payload.size());
   e.payload_total = total ? total : e.payload_len;
   FillHeader(e.hdr, kind, static_cast<uint32_t>(sizeof(e) + payload.size()), TestProc());
@@ -171,6 +171,25 @@ TEST_F(NetworkDecoderTest, DnsQueryAndResponse) {
   EXPECT_THAT(r.dns_response().addresses(), ElementsAre("10.1.2.3"));
   EXPECT_EQ(r.dns_response().ttl(), 42u);
   EXPECT_FALSE(r.dns_response().truncated());
+  EXPECT_EQ(q.dns_query().transport(), "udp");
+  EXPECT_EQ(r.dns_response().transport(), "udp");
+}
+
+TEST_F(NetworkDecoderTest, DnsOverTcpSaysSo) {
+  v1::Event q = Decoded(DnsRecord(VIGIL_KIND_DNS_QUERY, QueryBytes(), 0, 6));
+  EXPECT_EQ(q.dns_query().name(), "a.example");
+  EXPECT_EQ(q.dns_query().transport(), "tcp");
+  // A response longer than the segment it started in: cut, still decoded.
+  v1::Event r = Decoded(DnsRecord(VIGIL_KIND_DNS_RESPONSE, AnswerBytes(), 3000, 6));
+  EXPECT_EQ(r.dns_response().transport(), "tcp");
+  EXPECT_TRUE(r.dns_response().truncated());
+  EXPECT_THAT(r.dns_response().addresses(), ElementsAre("10.1.2.3"));
+}
+
+TEST_F(NetworkDecoderTest, DnsOverOtherProtocolsIsRejected) {
+  v1::Event e;
+  EXPECT_THAT(Decode(DnsRecord(VIGIL_KIND_DNS_QUERY, QueryBytes(), 0, 132), e),
+              StatusIs(absl::StatusCode::kInvalidArgument, "dns record of protocol 132"));
 }
 
 TEST_F(NetworkDecoderTest, DnsCutByTheProbeIsFlagged) {

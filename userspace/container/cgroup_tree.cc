@@ -8,13 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -53,23 +49,9 @@ constexpr uint32_t kWatchMask = IN_CREATE | IN_DELETE | IN_ONLYDIR | IN_DONT_FOL
 
 }  // namespace
 
-absl::StatusOr<std::string> Cgroup2MountFromMountinfo(absl::string_view mountinfo) {
-  // "36 25 0:31 / /sys/fs/cgroup/unified rw,... shared:10 - cgroup2 cgroup2 rw,..."
-  for (absl::string_view line : absl::StrSplit(mountinfo, '\n', absl::SkipEmpty())) {
-    std::vector<absl::string_view> halves = absl::StrSplit(line, absl::MaxSplits(" - ", 1));
-    if (halves.size() != 2 || !absl::StartsWith(halves[1], "cgroup2 ")) continue;
-    std::vector<absl::string_view> f = absl::StrSplit(halves[0], ' ');
-    if (f.size() >= 5 && f[3] == "/") return std::string(f[4]);
-  }
-  return absl::NotFoundError("cgroup2 is not mounted");
-}
-
 absl::StatusOr<std::unique_ptr<CgroupTree>> CgroupTree::Open(std::string root) {
   if (root.empty()) {
-    std::ifstream in("/proc/self/mountinfo");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto mount = Cgroup2MountFromMountinfo(ss.str());
+    auto mount = FindCgroup2Mount();
     if (!mount.ok()) return mount.status();
     root = *std::move(mount);
   }

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/cgroup2.h"
 
 namespace vigil {
 
@@ -55,8 +56,5 @@ class CgroupTree {
   absl::flat_hash_map<std::string, Node> nodes_;      // path -> id and watch
   absl::flat_hash_map<int, std::string> watches_;     // watch -> path
 };
-
-// Where cgroup2 is mounted, from a mountinfo file's contents; NotFound if nowhere.
-absl::StatusOr<std::string> Cgroup2MountFromMountinfo(absl::string_view mountinfo);
 
 }  // namespace vigil

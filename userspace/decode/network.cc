@@ -10,6 +10,8 @@ namespace {
 
 constexpr uint16_t kAfInet = 2;
 constexpr uint16_t kAfInet6 = 10;
+constexpr uint16_t kIpprotoTcp = 6;
+constexpr uint16_t kIpprotoUdp = 17;
 
 absl::Status CheckFamily(const vigil_sock_tuple& t) {
   if (t.family == kAfInet || t.family == kAfInet6) return absl::OkStatus();
@@ -53,6 +55,9 @@ absl::Status DecodeDns(uint16_t kind, absl::Span<const uint8_t> record, v1::Even
   if (auto s = ExpectAtLeast<vigil_dns>(record, "dns"); !s.ok()) return s;
   const auto e = Load<vigil_dns>(record);
   if (auto s = CheckFamily(e.tuple); !s.ok()) return s;
+  if (e.tuple.protocol != kIpprotoUdp && e.tuple.protocol != kIpprotoTcp) {
+    return absl::InvalidArgumentError(absl::StrCat("dns record of protocol ", e.tuple.protocol));
+  }
   if (e.payload_len > VIGIL_DNS_MAX || sizeof(vigil_dns) + e.payload_len != record.size() ||
       e.payload_len > e.payload_total) {
     return absl::InvalidArgumentError(absl::StrCat("dns record of ", record.size(), " bytes holds payload_len ",
@@ -62,6 +67,7 @@ absl::Status DecodeDns(uint16_t kind, absl::Span<const uint8_t> record, v1::Even
   auto msg = ParseDns(record.subspan(sizeof(vigil_dns)), cut);
   if (!msg.ok()) return msg.status();
   const bool query = kind == VIGIL_KIND_DNS_QUERY;
+  const char* transport = e.tuple.protocol == kIpprotoTcp ? "tcp" : "udp";
   if (msg->response == query) {
     return absl::InvalidArgumentError(query ? "DNS response sent to port 53" : "DNS query received from port 53");
   }
@@ -73,6 +79,7 @@ absl::Status DecodeDns(uint16_t kind, absl::Span<const uint8_t> record, v1::Even
     q->set_name(msg->name);
     q->set_type(msg->type);
     q->set_type_name(DnsTypeName(msg->type));
+    q->set_transport(transport);
     return absl::OkStatus();
   }
   out.set_kind(v1::EVENT_KIND_DNS_RESPONSE);
@@ -86,6 +93,7 @@ absl::Status DecodeDns(uint16_t kind, absl::Span<const uint8_t> record, v1::Even
   for (std::string& a : msg->addresses) r->add_addresses(std::move(a));
   r->set_ttl(msg->min_ttl);
   r->set_truncated(cut);
+  r->set_transport(transport);
   return absl::OkStatus();
 }
 
@@ -122,7 +130,9 @@ absl::Status DecodeNetwork(uint16_t kind, absl::Span<const uint8_t> record, cons
       out.set_kind(v1::EVENT_KIND_BIND);
       v1::Bind* b = out.mutable_bind();
       b->set_family(FamilyName(e.tuple));
-      b->set_protocol(e.tuple.protocol == 6 ? "tcp" : e.tuple.protocol == 17 ? "udp" : absl::StrCat(e.tuple.protocol));
+      b->set_protocol(e.tuple.protocol == kIpprotoTcp   ? "tcp"
+                      : e.tuple.protocol == kIpprotoUdp ? "udp"
+                                                        : absl::StrCat(e.tuple.protocol));
       SetAddress(e.tuple, e.tuple.local_addr, e.tuple.local_port, b->mutable_local());
       b->set_error(Errno(e.error));
       return absl::OkStatus();

@@ -1,4 +1,4 @@
-// Network family: TCP connect/accept/listen/close, bind, DNS over UDP port 53.
+// Network family: TCP connect/accept/listen/close, bind, DNS to and from port 53.
 #include <bpf/libbpf.h>
 
 #include "common/status.h"
@@ -10,7 +10,9 @@ namespace vigil {
 
 FamilySpec NetworkFamily() {
   using NetworkSkel = Skeleton<network_bpf, network_bpf__open_opts, network_bpf__destroy>;
-  // Tracepoints only: see bpf/network.bpf.c for why no other hook adds data.
+  // TCP and bind: tracepoints only (see bpf/network.bpf.c for why no other
+  // hook adds data). DNS: the packets of every local socket, or where cgroup
+  // hooks are not available the UDP syscalls resolvers use most.
   auto tp = [](const char* name, const char* program, const char* target) {
     return ProbeSpec{name, {{program, Hook::kTracepoint, target}}};
   };
@@ -24,11 +26,15 @@ FamilySpec NetworkFamily() {
           tp("listen", "vigil_listen_exit", "syscalls/sys_exit_listen"),
           tp("bind_enter", "vigil_bind_enter", "syscalls/sys_enter_bind"),
           tp("bind", "vigil_bind_exit", "syscalls/sys_exit_bind"),
-          tp("dns_sendto", "vigil_dns_sendto", "syscalls/sys_enter_sendto"),
-          tp("dns_sendmsg", "vigil_dns_sendmsg", "syscalls/sys_enter_sendmsg"),
-          tp("dns_sendmmsg", "vigil_dns_sendmmsg", "syscalls/sys_enter_sendmmsg"),
-          tp("dns_recvfrom_enter", "vigil_dns_recvfrom_enter", "syscalls/sys_enter_recvfrom"),
-          tp("dns_recvfrom", "vigil_dns_recvfrom_exit", "syscalls/sys_exit_recvfrom"),
+          {"dns",
+           {{"vigil_dns_egress", Hook::kCgroupSkb, "egress", {{"vigil_dns_ingress", "ingress"}}},
+            {"vigil_dns_sendto",
+             Hook::kTracepoint,
+             "syscalls/sys_enter_sendto",
+             {{"vigil_dns_sendmsg", "syscalls/sys_enter_sendmsg"},
+              {"vigil_dns_sendmmsg", "syscalls/sys_enter_sendmmsg"},
+              {"vigil_dns_recvfrom_enter", "syscalls/sys_enter_recvfrom"},
+              {"vigil_dns_recvfrom_exit", "syscalls/sys_exit_recvfrom"}}}}},
       },
       [](const bpf_object_open_opts* opts, const LoaderConfig& config) -> absl::StatusOr<std::unique_ptr<BpfObject>> {
         auto skel = NetworkSkel::Make(opts);

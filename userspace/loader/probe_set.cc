@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/cgroup2.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "loader/daemons.h"
@@ -80,9 +82,21 @@ std::string VerifierError(absl::string_view log) {
 
 absl::string_view AfterSlash(absl::string_view target) { return target.substr(target.find('/') + 1); }
 
+}  // namespace
+
+// What the running kernel and host offer to attach to.
+struct ProbeSet::Hooks {
+  const btf* vmlinux;
+  int cgroup_fd;  // root of cgroup2, or -1
+  const std::string& cgroup_error;
+};
+
+namespace {
+
 // Whether this kernel has the hook point at all; the verifier has the last
 // word at load time.
-bool HookPresent(const btf* vmlinux, Hook hook, const std::string& target, std::string* why) {
+bool HookPresent(const ProbeSet::Hooks& k, Hook hook, const std::string& target, std::string* why) {
+  const btf* vmlinux = k.vmlinux;
   bool present = false;
   switch (hook) {
     case Hook::kTpBtf:
@@ -101,6 +115,12 @@ bool HookPresent(const btf* vmlinux, Hook hook, const std::string& target, std::
     case Hook::kKprobe:
       present = KprobesSupported() && KernelSymbolExists(target);
       break;
+    case Hook::kCgroupSkb:
+      if (k.cgroup_fd < 0) {
+        *why = k.cgroup_error;
+        return false;
+      }
+      return true;
   }
   if (!present) {
     *why = hook == Hook::kKprobe && !KprobesSupported() ? "kprobes are not available in this kernel"
@@ -109,16 +129,16 @@ bool HookPresent(const btf* vmlinux, Hook hook, const std::string& target, std::
   return present;
 }
 
-bool HookPresent(const btf* vmlinux, const HookCandidate& cand, std::string* why) {
-  return HookPresent(vmlinux, cand.hook, cand.target, why);
+bool HookPresent(const ProbeSet::Hooks& k, const HookCandidate& cand, std::string* why) {
+  return HookPresent(k, cand.hook, cand.target, why);
 }
 
 // The candidate's attachments this kernel has: its own, then those of `more`
 // whose target exists.
-std::vector<HookTarget> PresentTargets(const btf* vmlinux, const HookCandidate& cand) {
+std::vector<HookTarget> PresentTargets(const ProbeSet::Hooks& k, const HookCandidate& cand) {
   std::vector<HookTarget> targets{{cand.program, cand.target}};
   for (const HookTarget& t : cand.more) {
-    if (std::string why; t.target == nullptr || HookPresent(vmlinux, cand.hook, t.target, &why)) {
+    if (std::string why; t.target == nullptr || HookPresent(k, cand.hook, t.target, &why)) {
       targets.push_back(t);
     }
   }
@@ -132,9 +152,11 @@ bool Disabled(const LoaderConfig& config, const std::string& family, const std::
   return false;
 }
 
-bpf_link* Attach(bpf_program* prog, Hook hook, absl::string_view target) {
+bpf_link* Attach(bpf_program* prog, Hook hook, absl::string_view target, int cgroup_fd) {
   // Classic tracepoints are attached by target, so one program can serve
-  // several of them; the others attach as their SEC() names say.
+  // several of them; cgroup programs to the cgroup; the others attach as
+  // their SEC() names say.
+  if (hook == Hook::kCgroupSkb) return bpf_program__attach_cgroup(prog, cgroup_fd);
   if (hook == Hook::kTracepoint) {
     const size_t slash = target.find('/');
     return bpf_program__attach_tracepoint(prog, std::string(target.substr(0, slash)).c_str(),
@@ -157,6 +179,8 @@ const char* HookName(Hook hook) {
       return "fentry";
     case Hook::kKprobe:
       return "kprobe";
+    case Hook::kCgroupSkb:
+      return "cgroup_skb";
   }
   return "?";
 }
@@ -179,6 +203,21 @@ absl::Status ProbeSet::CreateSharedMaps(const LoaderConfig& config) {
   return absl::OkStatus();
 }
 
+void ProbeSet::OpenCgroupRoot(const LoaderConfig& config) {
+  std::string root = config.cgroup_root;
+  if (root.empty()) {
+    auto found = FindCgroup2Mount();
+    if (!found.ok()) {
+      cgroup_error_ = absl::StrCat("no cgroup2 root to attach to: ", found.status().message());
+      return;
+    }
+    root = *std::move(found);
+  }
+  cgroup_fd_ = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cgroup_fd_ < 0)
+    cgroup_error_ = std::string(ErrnoStatus(errno, absl::StrCat("open cgroup2 root ", root)).message());
+}
+
 absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& config,
                                                          const std::vector<FamilySpec>& families) {
   libbpf_set_print(LibbpfPrint);
@@ -196,6 +235,7 @@ absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& con
   if (config.quiet_self) {
     if (absl::Status s = AddDaemon(set->daemons_fd_, static_cast<uint32_t>(getpid())); !s.ok()) return s;
   }
+  set->OpenCgroupRoot(config);
   for (const FamilySpec& family : families) set->LoadFamily(family, config);
 
   bool any = false;
@@ -215,7 +255,7 @@ absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& con
 }
 
 absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& family, const LoaderConfig& config,
-                                                             const btf* vmlinux, const std::vector<int>& choice,
+                                                             const Hooks& k, const std::vector<int>& choice,
                                                              std::string* error,
                                                              std::vector<uint32_t>* verified_insns) {
   LIBBPF_OPTS(bpf_object_open_opts, opts);
@@ -240,7 +280,7 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
   std::vector<std::string> logs(family.probes.size());  // per probe, when config.verifier_stats
   for (size_t i = 0; i < family.probes.size(); ++i) {
     if (choice[i] < 0) continue;
-    for (const HookTarget& t : PresentTargets(vmlinux, family.probes[i].candidates[choice[i]])) {
+    for (const HookTarget& t : PresentTargets(k, family.probes[i].candidates[choice[i]])) {
       bpf_program__set_autoload(bpf_object__find_program_by_name(o, t.program), true);
     }
     // Statistics of the candidate's main program, the one status names.
@@ -279,6 +319,7 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
 void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) {
   absl::MutexLock lock(&probes_mu_);
   btf* vmlinux = config.kernel_btf.empty() ? btf__load_vmlinux_btf() : btf__parse(config.kernel_btf.c_str(), nullptr);
+  const Hooks k{vmlinux, cgroup_fd_, cgroup_error_};
   const size_t first = probes_.size();
   std::vector<int> choice(family.probes.size(), -1);
 
@@ -298,7 +339,7 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
         state.notes.push_back(absl::StrCat(HookName(cand.hook), ": skipped, tracepoint-only mode"));
         continue;
       }
-      if (std::string why; HookPresent(vmlinux, cand, &why)) {
+      if (std::string why; HookPresent(k, cand, &why)) {
         choice[i] = static_cast<int>(c);
       } else {
         state.notes.push_back(absl::StrCat(HookName(cand.hook), ": ", why));
@@ -317,19 +358,19 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
   std::string error;
   std::vector<uint32_t> insns;
   tl_trial = true;
-  auto obj = TryLoad(family, config, vmlinux, choice, &error, &insns);
+  auto obj = TryLoad(family, config, k, choice, &error, &insns);
   if (!obj.ok()) {
     for (size_t i = 0; i < family.probes.size(); ++i) {
       while (choice[i] >= 0) {
         std::vector<int> alone(family.probes.size(), -1);
         alone[i] = choice[i];
-        if (TryLoad(family, config, vmlinux, alone, &error).ok()) break;
+        if (TryLoad(family, config, k, alone, &error).ok()) break;
         const HookCandidate& cand = family.probes[i].candidates[choice[i]];
         probes_[first + i].notes.push_back(absl::StrCat(HookName(cand.hook), ": ", error));
         choice[i] = choice[i] + 1 < static_cast<int>(family.probes[i].candidates.size()) ? choice[i] + 1 : -1;
       }
     }
-    obj = TryLoad(family, config, vmlinux, choice, &error, &insns);
+    obj = TryLoad(family, config, k, choice, &error, &insns);
   }
   tl_trial = false;
   if (!obj.ok()) {
@@ -347,9 +388,10 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
     state.program = cand.program;
     state.verified_insns = insns[i];
     state.attached = true;
-    for (const HookTarget& t : PresentTargets(vmlinux, cand)) {
+    for (const HookTarget& t : PresentTargets(k, cand)) {
       if (t.target == nullptr) continue;
-      bpf_link* link = Attach(bpf_object__find_program_by_name((*obj)->object(), t.program), cand.hook, t.target);
+      bpf_link* link =
+          Attach(bpf_object__find_program_by_name((*obj)->object(), t.program), cand.hook, t.target, cgroup_fd_);
       if (link == nullptr) {
         state.notes.push_back(
             std::string(LibbpfStatus(-errno, absl::StrCat("attach ", state.hook, " ", t.target)).message()));
@@ -403,7 +445,7 @@ ProbeSet::~ProbeSet() {
     }
   }
   objects_.clear();
-  for (int fd : {ring_fd_, stats_fd_, scratch_fd_, daemons_fd_}) {
+  for (int fd : {ring_fd_, stats_fd_, scratch_fd_, daemons_fd_, cgroup_fd_}) {
     if (fd >= 0) close(fd);
   }
 }

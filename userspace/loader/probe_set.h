@@ -32,6 +32,7 @@ struct LoaderConfig {
   std::string kernel_btf;                 // empty: the running kernel's
   uint32_t tcp_socket_entries = 16384;    // TCP sockets whose owning process is remembered until close
   uint32_t net_pending_entries = 4096;    // threads inside a network syscall at once
+  std::string cgroup_root;                // cgroup2 mount for kCgroupSkb; empty: from /proc/self/mountinfo
   // Ask the verifier for its statistics (--self_test); fills
   // ProbeState::verified_insns.
   bool verifier_stats = false;
@@ -61,6 +62,10 @@ enum class Hook {
   kTracepoint,  // classic tracepoint with its format struct, target "category/name"
   kFentry,      // BPF trampoline (5.5+, not on every kernel config), target: kernel function
   kKprobe,      // kprobe, target: kernel function
+  // cgroup_skb program on the root of cgroup2 (4.10+): every IP packet of a
+  // local socket, whatever syscall moved it; target "egress" or "ingress"
+  // (the direction is the program's SEC() name, the target only says it).
+  kCgroupSkb,
 };
 const char* HookName(Hook hook);
 
@@ -131,6 +136,7 @@ class ProbeSet {
  public:
   static absl::StatusOr<std::unique_ptr<ProbeSet>> Load(const LoaderConfig& config,
                                                         const std::vector<FamilySpec>& families);
+  struct Hooks;  // what the kernel and host offer to attach to (probe_set.cc)
   ~ProbeSet();
 
   int ring_buffer_fd() const { return ring_fd_; }
@@ -145,10 +151,12 @@ class ProbeSet {
  private:
   ProbeSet() = default;
   absl::Status CreateSharedMaps(const LoaderConfig& config);
+  // Opens the root of cgroup2 for cgroup hooks; on failure they are
+  // unavailable and cgroup_error_ says why.
+  void OpenCgroupRoot(const LoaderConfig& config);
   // `verified_insns` (one per probe) is filled when config.verifier_stats.
   absl::StatusOr<std::unique_ptr<BpfObject>> TryLoad(const FamilySpec& family, const LoaderConfig& config,
-                                                     const btf* vmlinux, const std::vector<int>& choice,
-                                                     std::string* error,
+                                                     const Hooks& k, const std::vector<int>& choice, std::string* error,
                                                      std::vector<uint32_t>* verified_insns = nullptr);
   void LoadFamily(const FamilySpec& family, const LoaderConfig& config);
 
@@ -156,6 +164,8 @@ class ProbeSet {
   int stats_fd_ = -1;
   int scratch_fd_ = -1;
   int daemons_fd_ = -1;
+  int cgroup_fd_ = -1;
+  std::string cgroup_error_;
   std::vector<std::unique_ptr<BpfObject>> objects_;
   std::vector<bpf_link*> links_;
   // Written by Load() before the set is shared, then only by Detach().

@@ -31,6 +31,9 @@ struct Check {
   // Causes the activity, waits for the event, compares field by field: OK,
   // or an error that says what was missing or wrong.
   std::function<absl::Status(EventWaiter&)> run;
+  // Only when the probe attached with this hook ("cgroup_skb"): what a
+  // fallback hook is known not to see. Empty: whatever the hook.
+  std::string hook = "";
 };
 
 std::vector<Check> ProcessChecks();

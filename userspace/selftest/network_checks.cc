@@ -1,9 +1,10 @@
 // Network family self-test: each check makes this process open loopback
 // sockets, waits for the event of its own pid and compares the fields.
-// Nothing leaves the host: TCP to 127.0.0.1, DNS to port 53 of a random
-// 127/8 address served by the check itself.
+// Nothing leaves the host: TCP to 127.0.0.1, DNS (UDP and TCP) to port 53 of
+// a random 127/8 address served by the check itself.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -236,38 +237,136 @@ absl::Status CheckDnsSend(EventWaiter& w, Send how) {
               "dns_query: want AAAA to " + ip + ":53", *ev);
 }
 
-// This process answers its own query from <random 127/8>:53 and receives
-// the answer with recvfrom().
+// A DNS server on <random 127/8>:53 that this process runs itself: UDP and
+// TCP sockets bound there, answering A queries with 127.0.0.1, TTL 30.
+class LoopbackDns {
+ public:
+  LoopbackDns() : ip_(RandomLoopbackIp()), udp_(AF_INET, SOCK_DGRAM), tcp_(AF_INET, SOCK_STREAM) {}
+  absl::Status Start() {
+    sockaddr_in at = Loopback(ip_, 53);
+    if (bind(udp_.fd(), Sa(at), sizeof(at)) != 0) return Errno("bind udp " + ip_ + ":53");
+    if (bind(tcp_.fd(), Sa(at), sizeof(at)) != 0 || listen(tcp_.fd(), 4) != 0) return Errno("listen " + ip_ + ":53");
+    return absl::OkStatus();
+  }
+  const std::string& ip() const { return ip_; }
+  sockaddr_in addr() const { return Loopback(ip_, 53); }
+  static std::vector<uint8_t> Answer(std::vector<uint8_t> query) {
+    const uint8_t answer[4] = {127, 0, 0, 1};
+    return decode::EncodeDnsAnswerA(std::move(query), answer, 30);
+  }
+  // Answers one UDP query, whoever asked.
+  absl::Status AnswerUdp() {
+    uint8_t buf[512];
+    sockaddr_in from{};
+    socklen_t from_len = sizeof(from);
+    ssize_t n = recvfrom(udp_.fd(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n <= 0) return Errno("receive DNS query");
+    std::vector<uint8_t> reply = Answer({buf, buf + n});
+    if (sendto(udp_.fd(), reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len) < 0) {
+      return Errno("send DNS answer");
+    }
+    return absl::OkStatus();
+  }
+  int tcp_listener() const { return tcp_.fd(); }
+
+ private:
+  std::string ip_;
+  Socket udp_;
+  Socket tcp_;
+};
+
+// Waits for this process's query and response for `name`, and checks them.
+absl::Status ExpectQueryAndAnswer(EventWaiter& w, const std::string& name, const std::string& ip,
+                                  const std::string& transport) {
+  auto q = w.WaitFor(
+      [&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_DNS_QUERY) && e.dns_query().name() == name; }, kTimeout);
+  if (!q) return Missing(transport + " dns_query");
+  if (absl::Status s = Want(q->dns_query().type() == 1 && q->dns_query().server().ip() == ip &&
+                                q->dns_query().server().port() == 53 && q->dns_query().transport() == transport,
+                            "dns_query: want A to " + ip + ":53 over " + transport, *q);
+      !s.ok()) {
+    return s;
+  }
+  auto r = w.WaitFor(
+      [&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_DNS_RESPONSE) && e.dns_response().name() == name; },
+      kTimeout);
+  if (!r) return Missing(transport + " dns_response");
+  const v1::DnsResponse& a = r->dns_response();
+  return Want(a.addresses_size() == 1 && a.addresses(0) == "127.0.0.1" && a.ttl() == 30 && a.server().ip() == ip &&
+                  a.transport() == transport && !a.truncated(),
+              "dns_response: want 127.0.0.1, TTL 30 from " + ip + " over " + transport, *r);
+}
+
+// glibc's way to receive: recvfrom() on an unconnected socket.
 absl::Status CheckDnsReceive(EventWaiter& w) {
+  LoopbackDns dns;
+  if (absl::Status s = dns.Start(); !s.ok()) return s;
   const std::string name = UniqueName("r");
-  const std::string ip = RandomLoopbackIp();
-  Socket server(AF_INET, SOCK_DGRAM);
-  sockaddr_in at = Loopback(ip, 53);
-  if (bind(server.fd(), Sa(at), sizeof(at)) != 0) return Errno("bind " + ip + ":53");
   Socket client(AF_INET, SOCK_DGRAM);
+  sockaddr_in at = dns.addr();
   std::vector<uint8_t> q = decode::EncodeDnsQuery(0x7e57, name, 1);
   if (sendto(client.fd(), q.data(), q.size(), 0, Sa(at), sizeof(at)) < 0) return Errno("send DNS query");
+  if (absl::Status s = dns.AnswerUdp(); !s.ok()) return s;
   uint8_t buf[512];
   sockaddr_in from{};
   socklen_t from_len = sizeof(from);
-  ssize_t n = recvfrom(server.fd(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
-  if (n <= 0) return Errno("receive DNS query");
-  const uint8_t answer[4] = {127, 0, 0, 1};
-  std::vector<uint8_t> reply = decode::EncodeDnsAnswerA({buf, buf + n}, answer, 30);
-  if (sendto(server.fd(), reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len) < 0) {
-    return Errno("send DNS answer");
-  }
-  from_len = sizeof(from);
   if (recvfrom(client.fd(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len) <= 0) {
     return Errno("receive DNS answer");
   }
-  auto ev = w.WaitFor(
-      [&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_DNS_RESPONSE) && e.dns_response().name() == name; },
-      kTimeout);
-  if (!ev) return Missing("dns_response");
-  const v1::DnsResponse& r = ev->dns_response();
-  return Want(r.addresses_size() == 1 && r.addresses(0) == "127.0.0.1" && r.ttl() == 30 && r.server().ip() == ip,
-              "dns_response: want 127.0.0.1, TTL 30 from " + ip, *ev);
+  return ExpectQueryAndAnswer(w, name, dns.ip(), "udp");
+}
+
+// Go's resolver and busybox: connect(), then write() and read() on the UDP
+// socket, which no send or receive syscall probe sees.
+absl::Status CheckDnsConnectedWriteRead(EventWaiter& w) {
+  LoopbackDns dns;
+  if (absl::Status s = dns.Start(); !s.ok()) return s;
+  const std::string name = UniqueName("w");
+  Socket client(AF_INET, SOCK_DGRAM);
+  sockaddr_in at = dns.addr();
+  if (connect(client.fd(), Sa(at), sizeof(at)) != 0) return Errno("connect to " + dns.ip() + ":53");
+  std::vector<uint8_t> q = decode::EncodeDnsQuery(0x6010, name, 1);
+  if (write(client.fd(), q.data(), q.size()) != static_cast<ssize_t>(q.size())) return Errno("write DNS query");
+  if (absl::Status s = dns.AnswerUdp(); !s.ok()) return s;
+  uint8_t buf[512];
+  if (read(client.fd(), buf, sizeof(buf)) <= 0) return Errno("read DNS answer");
+  return ExpectQueryAndAnswer(w, name, dns.ip(), "udp");
+}
+
+// DNS over TCP: a 2-byte length before each message; the answer's prefix and
+// body are written apart, so they may arrive in two segments.
+absl::Status CheckDnsTcp(EventWaiter& w) {
+  LoopbackDns dns;
+  if (absl::Status s = dns.Start(); !s.ok()) return s;
+  const std::string name = UniqueName("t");
+  Socket client(AF_INET, SOCK_STREAM);
+  sockaddr_in at = dns.addr();
+  if (connect(client.fd(), Sa(at), sizeof(at)) != 0) return Errno("connect to " + dns.ip() + ":53 over TCP");
+  Socket server(accept(dns.tcp_listener(), nullptr, nullptr));
+  if (server.fd() < 0) return Errno("accept");
+  const int one = 1;
+  setsockopt(server.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  std::vector<uint8_t> q = decode::EncodeDnsQuery(0x7c90, name, 1);
+  std::vector<uint8_t> framed = {static_cast<uint8_t>(q.size() >> 8), static_cast<uint8_t>(q.size())};
+  framed.insert(framed.end(), q.begin(), q.end());
+  if (write(client.fd(), framed.data(), framed.size()) != static_cast<ssize_t>(framed.size())) {
+    return Errno("write DNS query over TCP");
+  }
+  std::vector<uint8_t> got(framed.size());
+  if (recv(server.fd(), got.data(), got.size(), MSG_WAITALL) != static_cast<ssize_t>(got.size())) {
+    return Errno("receive DNS query over TCP");
+  }
+  std::vector<uint8_t> reply = LoopbackDns::Answer({got.begin() + 2, got.end()});
+  const uint8_t prefix[2] = {static_cast<uint8_t>(reply.size() >> 8), static_cast<uint8_t>(reply.size())};
+  if (write(server.fd(), prefix, 2) != 2 ||
+      write(server.fd(), reply.data(), reply.size()) != static_cast<ssize_t>(reply.size())) {
+    return Errno("write DNS answer over TCP");
+  }
+  std::vector<uint8_t> answer(2 + reply.size());
+  if (recv(client.fd(), answer.data(), answer.size(), MSG_WAITALL) != static_cast<ssize_t>(answer.size())) {
+    return Errno("receive DNS answer over TCP");
+  }
+  return ExpectQueryAndAnswer(w, name, dns.ip(), "tcp");
 }
 
 }  // namespace
@@ -281,11 +380,13 @@ std::vector<Check> NetworkChecks() {
       {"listen", CheckListen},
       {"bind_enter", [](EventWaiter& w) { return CheckBind(w, true); }},
       {"bind", [](EventWaiter& w) { return CheckBind(w, false); }},
-      {"dns_sendto", [](EventWaiter& w) { return CheckDnsSend(w, Send::kSendto); }},
-      {"dns_sendmsg", [](EventWaiter& w) { return CheckDnsSend(w, Send::kSendmsg); }},
-      {"dns_sendmmsg", [](EventWaiter& w) { return CheckDnsSend(w, Send::kSendmmsg); }},
-      {"dns_recvfrom_enter", CheckDnsReceive},
-      {"dns_recvfrom", CheckDnsReceive},
+      // What every DNS hook sees, then what only the packet hook does.
+      {"dns", [](EventWaiter& w) { return CheckDnsSend(w, Send::kSendto); }},
+      {"dns", [](EventWaiter& w) { return CheckDnsSend(w, Send::kSendmsg); }},
+      {"dns", [](EventWaiter& w) { return CheckDnsSend(w, Send::kSendmmsg); }},
+      {"dns", CheckDnsReceive},
+      {"dns", CheckDnsConnectedWriteRead, "cgroup_skb"},
+      {"dns", CheckDnsTcp, "cgroup_skb"},
   };
 }
 

@@ -77,7 +77,7 @@ int RunSelfTest(const SensorConfig& config, const std::vector<Check>& checks, st
     absl::Status status = absl::NotFoundError("no self-test check for this probe");
     const absl::Time start = absl::Now();
     for (size_t i = 0; i < checks.size(); ++i) {
-      if (checks[i].probe != probe.name) continue;
+      if (checks[i].probe != probe.name || (!checks[i].hook.empty() && checks[i].hook != probe.hook)) continue;
       hub->Reset();
       status = checks[i].run(*hub);
       if (!status.ok()) break;

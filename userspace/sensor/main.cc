@@ -67,7 +67,8 @@ ABSL_FLAG(std::string, self_test_break, "",
           "test only: exec makes the exec probe need a 5.11+ kernel, to prove the kernel matrix catches it");
 // Container and pod enrichment.
 ABSL_FLAG(bool, container_enrichment, true, "label events with their container, pod and image");
-ABSL_FLAG(std::string, cgroup_root, "", "where cgroup2 is mounted (default: from /proc/self/mountinfo)");
+ABSL_FLAG(std::string, cgroup_root, "",
+          "where cgroup2 is mounted (default: from /proc/self/mountinfo); the DNS probes attach to its root");
 ABSL_FLAG(std::string, containerd_socket, "auto",
           "containerd's socket; auto: /run/containerd/containerd.sock if there; empty: none");
 ABSL_FLAG(std::vector<std::string>, containerd_namespaces, std::vector<std::string>({"k8s.io", "default", "moby"}),
@@ -170,6 +171,7 @@ int main(int argc, char** argv) {
   config.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   config.container_enrichment = absl::GetFlag(FLAGS_container_enrichment);
   config.cgroup_root = absl::GetFlag(FLAGS_cgroup_root);
+  config.loader.cgroup_root = config.cgroup_root;  // DNS probes attach to its root
   config.containerd_socket = absl::GetFlag(FLAGS_containerd_socket);
   config.containerd_namespaces = absl::GetFlag(FLAGS_containerd_namespaces);
   config.cri_socket = absl::GetFlag(FLAGS_cri_socket);
