@@ -1085,10 +1085,64 @@ absl::Status Compiler::CompileExceptions(const std::string& path) {
   return absl::OkStatus();
 }
 
+// The lower-case file names a selection requires of Image, when every one
+// of its alternatives requires Image to be or end with "/<name>".
+bool SelectionImageNames(const Selection& sel, std::vector<std::string>& names) {
+  names.clear();
+  for (const auto& all_of : sel.alternatives) {
+    bool found = false;
+    for (const FieldMatch& m : all_of) {
+      if (m.field.id != FieldId::kImage || m.kind != FieldMatch::kValues || m.all || m.patterns.empty()) continue;
+      bool ok = true;
+      for (const Pattern& p : m.patterns) {
+        bool suffix = p.op == Pattern::kSuffix && p.text.size() > 1 && p.text[0] == '/' &&
+                      p.text.find('/', 1) == std::string::npos;
+        bool equals = p.op == Pattern::kEquals && !p.text.empty() && p.text.back() != '/';
+        ok = ok && !p.cased && (suffix || equals);
+      }
+      if (!ok) continue;
+      for (const Pattern& p : m.patterns) names.push_back(p.text.substr(p.text.rfind('/') + 1));
+      found = true;
+      break;
+    }
+    if (!found) return false;
+  }
+  return !names.empty();
+}
+
+bool RuleImageNames(const Rule& rule, std::vector<std::string>& names) {
+  const CondNode& root = rule.nodes[rule.root];
+  if (root.type == CondNode::kSelection) return SelectionImageNames(rule.selections[root.selection], names);
+  if (root.type == CondNode::kAllOf) {
+    for (int s : root.kids) {
+      if (SelectionImageNames(rule.selections[s], names)) return true;
+    }
+  }
+  if (root.type == CondNode::kAnd) {
+    for (int k : root.kids) {
+      const CondNode& kid = rule.nodes[k];
+      if (kid.type == CondNode::kSelection && SelectionImageNames(rule.selections[kid.selection], names)) return true;
+    }
+  }
+  return false;
+}
+
 void Compiler::Index() {
   out_.by_kind.assign(v1::EventKind_MAX + 1, {});
+  std::vector<std::string> names;
   for (size_t i = 0; i < out_.rules.size(); ++i) {
-    for (v1::EventKind k : GetCategory(out_.rules[i].category).kinds) out_.by_kind[k].push_back(static_cast<int>(i));
+    bool named = RuleImageNames(out_.rules[i], names);
+    for (v1::EventKind k : GetCategory(out_.rules[i].category).kinds) {
+      Ruleset::KindIndex& index = out_.by_kind[k];
+      if (!named) {
+        index.always.push_back(static_cast<int>(i));
+        continue;
+      }
+      for (const std::string& name : names) {
+        std::vector<int>& list = index.by_image_name[name];
+        if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
+      }
+    }
   }
 }
 

@@ -61,33 +61,22 @@ class SigmaDetectorImpl : public SigmaDetector {
     size_t kind = static_cast<size_t>(event.kind());
     if (kind >= rs.by_kind.size() || rs.by_kind[kind].empty()) return;
     ctx_.Reset(rs, processes_, event);
-    for (int index : rs.by_kind[kind]) {
-      const Rule& rule = rs.rules[index];
-      RuleCounters& counters = *rule.info.counters;
-      uint64_t evaluations = counters.evaluations.load(std::memory_order_relaxed);
-      counters.evaluations.store(evaluations + 1, std::memory_order_relaxed);
-      if (!rules::CategoryAccepts(rule.category, event)) continue;
-      bool matched;
-      if (evaluations % kTimingSample == 0) {
-        auto start = std::chrono::steady_clock::now();
-        matched = rules::EvaluateRule(rule, ctx_);
-        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
-        RuleCounters::Add(counters.eval_nanos, static_cast<uint64_t>(ns.count()) * kTimingSample);
-      } else {
-        matched = rules::EvaluateRule(rule, ctx_);
-      }
-      if (!matched) continue;
-      RuleCounters::Add(counters.matches, 1);
-      if (rule.generate) {
-        v1::Alert base;
-        base.add_event_ids(event.id());
-        SetTime(EventTime(event), base.mutable_first_time());
-        SetTime(EventTime(event), base.mutable_last_time());
-        base.set_count(1);
-        Emit(rule.info, event, std::move(base), alerts);
-      }
-      for (int c : rule.correlations) Feed(c, index, event, alerts);
-    }
+    const Ruleset::KindIndex& index = rs.by_kind[kind];
+    for (int r : index.always) EvaluateOne(rs, r, event, alerts);
+    if (index.by_image_name.empty()) return;
+    static const rules::FieldRef kImage = [] {
+      rules::FieldRef f;
+      std::string unused;
+      rules::ResolveField("Image", rules::Category::kProcessCreation, f, unused);
+      return f;
+    }();
+    rules::EventContext::Values image = ctx_.Get(kImage);
+    if (image.size == 0) return;
+    absl::string_view name = *image.lower;
+    name.remove_prefix(name.rfind('/') + 1);
+    auto it = index.by_image_name.find(name);
+    if (it == index.by_image_name.end()) return;
+    for (int r : it->second) EvaluateOne(rs, r, event, alerts);
   }
 
   void Tick(absl::Time now, std::vector<v1::Event>& alerts) override {
@@ -189,6 +178,34 @@ class SigmaDetectorImpl : public SigmaDetector {
     absl::flat_hash_map<std::string, uint32_t> values;  // value_count: distinct values in the window
     std::vector<uint32_t> per_rule;                     // hits per base rule in the window
   };
+
+  void EvaluateOne(const Ruleset& rs, int index, const v1::Event& event, std::vector<v1::Event>& alerts) {
+    const Rule& rule = rs.rules[index];
+    RuleCounters& counters = *rule.info.counters;
+    uint64_t evaluations = counters.evaluations.load(std::memory_order_relaxed);
+    counters.evaluations.store(evaluations + 1, std::memory_order_relaxed);
+    if (!rules::CategoryAccepts(rule.category, event)) return;
+    bool matched;
+    if (evaluations % kTimingSample == 0) {
+      auto start = std::chrono::steady_clock::now();
+      matched = rules::EvaluateRule(rule, ctx_);
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+      RuleCounters::Add(counters.eval_nanos, static_cast<uint64_t>(ns.count()) * kTimingSample);
+    } else {
+      matched = rules::EvaluateRule(rule, ctx_);
+    }
+    if (!matched) return;
+    RuleCounters::Add(counters.matches, 1);
+    if (rule.generate) {
+      v1::Alert base;
+      base.add_event_ids(event.id());
+      SetTime(EventTime(event), base.mutable_first_time());
+      SetTime(EventTime(event), base.mutable_last_time());
+      base.set_count(1);
+      Emit(rule.info, event, std::move(base), alerts);
+    }
+    for (int c : rule.correlations) Feed(c, index, event, alerts);
+  }
 
   // Takes rules that Reload() compiled, between two events.
   void Adopt() {
