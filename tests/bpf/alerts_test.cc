@@ -42,7 +42,7 @@ std::string EchoRule(const std::string& id, const std::string& title, const std:
 id: )",
                       id, R"(
 status: test
-description: A test rule of detection_test.
+description: A test rule of alerts_test.
 author: Vigil tests
 tags:
   - attack.execution
