@@ -22,6 +22,9 @@ pkgs=(
   # real containerd + runc for the e2e tests
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   containerd runc
+  # Sigma rules (userspace/rules): YAML with line and column of every node,
+  # so that a refused rule names its place
+  libyaml-cpp-dev
   # detection e2e (tests/e2e/detection_test.cc): the real tools whose use the
   # default rules detect, run inside test containers (PHP's built-in server for
   # the web shell, a scanner, a relay, an SSH server with no service of its

@@ -1,0 +1,392 @@
+#include "rules/sigma_detector.h"
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/log.h"
+#include "rules/ruleset.h"
+
+namespace vigil {
+namespace {
+
+using rules::Correlation;
+using rules::Rule;
+using rules::RuleCounters;
+using rules::RuleInfo;
+using rules::Ruleset;
+
+absl::Time EventTime(const v1::Event& e) {
+  return absl::FromUnixSeconds(e.time().seconds()) + absl::Nanoseconds(e.time().nanos());
+}
+
+void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
+  int64_t ns = absl::ToUnixNanos(t);
+  ts->set_seconds(ns / 1000000000);
+  ts->set_nanos(static_cast<int32_t>(ns % 1000000000));
+}
+
+rules::CompileOptions ToCompileOptions(const SigmaDetectorOptions& o) {
+  rules::CompileOptions c;
+  c.rule_paths = o.rule_paths;
+  c.embedded_rules = o.embedded_rules;
+  c.exceptions_file = o.exceptions_file;
+  c.lists_dir = o.lists_dir;
+  return c;
+}
+
+// Correlation alerts and window-closing alerts name a bounded number of
+// triggering events; `count` says how many there were.
+constexpr int kMaxEventIds = 16;
+// Bounds on state kept for noisy rules, so that memory stays bounded.
+constexpr size_t kMaxAggregations = 65536;
+constexpr size_t kMaxGroups = 16384;
+constexpr size_t kMaxHitsPerGroup = 4096;
+// One evaluation in this many is timed; eval_nanos is scaled up by it.
+constexpr uint64_t kTimingSample = 64;
+
+class SigmaDetectorImpl : public SigmaDetector {
+ public:
+  SigmaDetectorImpl(SigmaDetectorOptions options, const ProcessView* processes, std::shared_ptr<Ruleset> rules)
+      : options_(std::move(options)), processes_(processes), active_(rules), current_(std::move(rules)) {
+    corr_state_.resize(active_->correlations.size());
+  }
+
+  void Evaluate(const v1::Event& event, std::vector<v1::Event>& alerts) override {
+    Adopt();
+    const Ruleset& rs = *active_;
+    size_t kind = static_cast<size_t>(event.kind());
+    if (kind >= rs.by_kind.size() || rs.by_kind[kind].empty()) return;
+    ctx_.Reset(rs, processes_, event);
+    for (int index : rs.by_kind[kind]) {
+      const Rule& rule = rs.rules[index];
+      RuleCounters& counters = *rule.info.counters;
+      uint64_t evaluations = counters.evaluations.load(std::memory_order_relaxed);
+      counters.evaluations.store(evaluations + 1, std::memory_order_relaxed);
+      if (!rules::CategoryAccepts(rule.category, event)) continue;
+      bool matched;
+      if (evaluations % kTimingSample == 0) {
+        auto start = std::chrono::steady_clock::now();
+        matched = rules::EvaluateRule(rule, ctx_);
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+        RuleCounters::Add(counters.eval_nanos, static_cast<uint64_t>(ns.count()) * kTimingSample);
+      } else {
+        matched = rules::EvaluateRule(rule, ctx_);
+      }
+      if (!matched) continue;
+      RuleCounters::Add(counters.matches, 1);
+      if (rule.generate) {
+        v1::Alert base;
+        base.add_event_ids(event.id());
+        SetTime(EventTime(event), base.mutable_first_time());
+        SetTime(EventTime(event), base.mutable_last_time());
+        base.set_count(1);
+        Emit(rule.info, event, std::move(base), alerts);
+      }
+      for (int c : rule.correlations) Feed(c, index, event, alerts);
+    }
+  }
+
+  void Tick(absl::Time now, std::vector<v1::Event>& alerts) override {
+    Adopt();
+    for (auto it = aggregation_.begin(); it != aggregation_.end();) {
+      if (it->second.window_end <= now) {
+        Close(it->second, alerts);
+        aggregation_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    const Ruleset& rs = *active_;
+    for (size_t c = 0; c < corr_state_.size(); ++c) {
+      absl::Time horizon = now - rs.correlations[c].timespan;
+      for (auto it = corr_state_[c].begin(); it != corr_state_[c].end();) {
+        Expire(it->second, horizon);
+        if (it->second.hits.empty()) {
+          corr_state_[c].erase(it++);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+
+  DetectorStats Stats() const override {
+    DetectorStats stats;
+    std::shared_ptr<Ruleset> rs;
+    {
+      absl::MutexLock lock(&mu_);
+      rs = current_;
+      stats.rules.set_reloads(reloads_);
+      stats.rules.set_reload_failures(reload_failures_);
+      stats.rules.set_last_error(last_error_);
+    }
+    SetTime(rs->loaded, stats.rules.mutable_loaded());
+    for (const std::string& s : rs->sources) stats.rules.add_sources(s);
+    auto add = [&](const RuleInfo& info, const std::vector<v1::EventKind>& kinds, bool correlation) {
+      v1::RuleStatus* r = stats.rules.add_rules();
+      r->set_id(info.id);
+      r->set_title(info.title);
+      r->set_file(info.file);
+      r->set_severity(info.severity);
+      for (const std::string& t : info.tactics) r->add_tactics(t);
+      for (const std::string& t : info.techniques) r->add_techniques(t);
+      for (v1::EventKind k : kinds) r->add_kinds(k);
+      r->set_correlation(correlation);
+      r->set_evaluations(info.counters->evaluations.load(std::memory_order_relaxed));
+      r->set_matches(info.counters->matches.load(std::memory_order_relaxed));
+      r->set_alerts(info.counters->alerts.load(std::memory_order_relaxed));
+      r->set_eval_nanos(info.counters->eval_nanos.load(std::memory_order_relaxed));
+    };
+    for (const Rule& rule : rs->rules) add(rule.info, rules::GetCategory(rule.category).kinds, false);
+    for (const Correlation& c : rs->correlations) add(c.info, c.kinds, true);
+    stats.alerts = alerts_.load(std::memory_order_relaxed);
+    stats.suppressed = suppressed_.load(std::memory_order_relaxed);
+    return stats;
+  }
+
+  absl::Status Reload() override {
+    absl::MutexLock serial(&reload_mu_);
+    auto compiled = rules::Compile(ToCompileOptions(options_));
+    absl::MutexLock lock(&mu_);
+    if (!compiled.ok()) {
+      ++reload_failures_;
+      last_error_ = std::string(compiled.status().message());
+      Logger("rules")->error("reload failed, the rules in force stay: {}", last_error_);
+      return compiled.status();
+    }
+    ++reloads_;
+    last_error_.clear();
+    Logger("rules")->info("reloaded {} rules and {} correlations", (*compiled)->rules.size(),
+                          (*compiled)->correlations.size());
+    pending_ = *std::move(compiled);
+    has_pending_.store(true, std::memory_order_release);
+    return absl::OkStatus();
+  }
+
+ private:
+  struct Aggregate {
+    absl::Time window_end;
+    uint64_t count = 1;
+    absl::Time last;
+    v1::Event alert;                 // the alert sent first
+    std::shared_ptr<Ruleset> owner;  // keeps `counters` alive across a reload
+    RuleCounters* counters = nullptr;
+  };
+  struct Hit {
+    absl::Time time;
+    int rule;  // index into the ruleset's rules
+    std::string value;
+    std::string event_id;
+  };
+  struct Group {
+    std::deque<Hit> hits;
+  };
+
+  // Takes rules that Reload() compiled, between two events.
+  void Adopt() {
+    if (!has_pending_.load(std::memory_order_acquire)) return;
+    absl::MutexLock lock(&mu_);
+    active_ = std::move(pending_);
+    current_ = active_;
+    has_pending_.store(false, std::memory_order_relaxed);
+    // Correlation state refers to rules by index: it starts afresh.
+    corr_state_.assign(active_->correlations.size(), {});
+  }
+
+  bool Excepted(const RuleInfo& info, const v1::Event& e) const {
+    auto any = [](const std::vector<std::string>& globs, const std::string& value) {
+      if (globs.empty()) return true;
+      for (const std::string& g : globs) {
+        if (rules::GlobMatch(g, value)) return true;
+      }
+      return false;
+    };
+    for (const rules::Exception& ex : active_->exceptions) {
+      if (ex.rule != "*" && ex.rule != info.id && ex.rule != info.title) continue;
+      if (any(ex.images, e.workload().image()) && any(ex.namespaces, e.workload().pod_namespace()) &&
+          any(ex.pods, e.workload().pod_name()) && any(ex.processes, e.process().exe())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // A match becomes an alert unless excepted or folded into an earlier one.
+  void Emit(const RuleInfo& info, const v1::Event& trigger, v1::Alert payload, std::vector<v1::Event>& alerts) {
+    if (Excepted(info, trigger)) {
+      suppressed_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    absl::Time t = EventTime(trigger);
+    const v1::Workload& w = trigger.workload();
+    std::pair<std::string, std::string> key(info.id, !w.host() && !w.container_id().empty()
+                                                         ? absl::StrCat("c:", w.container_id())
+                                                         : absl::StrCat("p:", trigger.process().exec_id()));
+    auto it = aggregation_.find(key);
+    if (it != aggregation_.end()) {
+      if (t < it->second.window_end) {
+        ++it->second.count;
+        it->second.last = std::max(it->second.last, t);
+        suppressed_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      Close(it->second, alerts);
+      aggregation_.erase(it);
+    }
+    v1::Event alert;
+    alert.set_kind(v1::EVENT_KIND_ALERT);
+    *alert.mutable_time() = trigger.time();
+    alert.set_node(options_.node.empty() ? trigger.node() : options_.node);
+    *alert.mutable_process() = trigger.process();
+    *alert.mutable_ancestors() = trigger.ancestors();
+    *alert.mutable_workload() = trigger.workload();
+    v1::Alert* a = alert.mutable_alert();
+    *a = std::move(payload);
+    a->set_rule_id(info.id);
+    a->set_title(info.title);
+    a->set_severity(info.severity);
+    for (const std::string& s : info.tactics) a->add_tactics(s);
+    for (const std::string& s : info.techniques) a->add_techniques(s);
+    a->set_alert_type(info.alert_type);
+    a->set_description(info.description);
+    a->set_rule_file(info.file);
+    for (const std::string& s : info.false_positives) a->add_false_positives(s);
+    RuleCounters::Add(info.counters->alerts, 1);
+    alerts_.fetch_add(1, std::memory_order_relaxed);
+    if (aggregation_.size() < kMaxAggregations) {
+      Aggregate& agg = aggregation_[key];
+      agg.window_end = t + options_.aggregation_window;
+      agg.last = t;
+      agg.alert = alert;
+      agg.owner = active_;
+      agg.counters = info.counters.get();
+    }
+    alerts.push_back(std::move(alert));
+  }
+
+  void Close(Aggregate& agg, std::vector<v1::Event>& alerts) {
+    if (agg.count <= 1) return;
+    v1::Event alert = std::move(agg.alert);
+    v1::Alert* a = alert.mutable_alert();
+    a->set_aggregated(true);
+    a->set_count(agg.count);
+    SetTime(agg.last, a->mutable_last_time());
+    RuleCounters::Add(agg.counters->alerts, 1);
+    alerts_.fetch_add(1, std::memory_order_relaxed);
+    alerts.push_back(std::move(alert));
+  }
+
+  static void Expire(Group& g, absl::Time horizon) {
+    while (!g.hits.empty() && g.hits.front().time < horizon) g.hits.pop_front();
+  }
+
+  // A base rule of correlation `c` matched `event`.
+  void Feed(int c, int rule, const v1::Event& event, std::vector<v1::Event>& alerts) {
+    const Correlation& corr = active_->correlations[c];
+    std::string key;
+    for (const rules::FieldRef& f : corr.group_by) {
+      rules::EventContext::Values v = ctx_.Get(f);
+      for (size_t i = 0; i < v.size; ++i) absl::StrAppend(&key, v.raw[i], "\x1f");
+      key.push_back('\x1e');
+    }
+    Hit hit{EventTime(event), rule, "", event.id()};
+    if (corr.type == Correlation::kValueCount) {
+      rules::EventContext::Values v = ctx_.Get(corr.value_field);
+      if (v.size == 0) return;  // no value to count
+      hit.value = v.raw[0];
+    }
+    auto& groups = corr_state_[c];
+    if (groups.size() >= kMaxGroups && !groups.contains(key)) return;
+    Group& g = groups[key];
+    Expire(g, hit.time - corr.timespan);
+    g.hits.push_back(std::move(hit));
+    if (g.hits.size() > kMaxHitsPerGroup) g.hits.pop_front();
+
+    bool fire = false;
+    switch (corr.type) {
+      case Correlation::kEventCount:
+        fire = g.hits.size() >= corr.min && g.hits.size() <= corr.max;
+        break;
+      case Correlation::kValueCount: {
+        absl::flat_hash_set<absl::string_view> values;
+        for (const Hit& h : g.hits) values.insert(h.value);
+        fire = values.size() >= corr.min && values.size() <= corr.max;
+        break;
+      }
+      case Correlation::kTemporal: {
+        fire = true;
+        for (int r : corr.rules) {
+          bool seen = false;
+          for (const Hit& h : g.hits) seen = seen || h.rule == r;
+          fire = fire && seen;
+        }
+        break;
+      }
+      case Correlation::kTemporalOrdered: {
+        size_t next = 0;
+        for (const Hit& h : g.hits) {
+          if (next < corr.rules.size() && h.rule == corr.rules[next]) ++next;
+        }
+        fire = next == corr.rules.size();
+        break;
+      }
+    }
+    if (!fire) return;
+    RuleCounters::Add(corr.info.counters->matches, 1);
+    v1::Alert payload;
+    int skip = std::max(0, static_cast<int>(g.hits.size()) - kMaxEventIds);
+    for (size_t i = skip; i < g.hits.size(); ++i) payload.add_event_ids(g.hits[i].event_id);
+    SetTime(g.hits.front().time, payload.mutable_first_time());
+    SetTime(g.hits.back().time, payload.mutable_last_time());
+    payload.set_count(g.hits.size());
+    groups.erase(key);
+    Emit(corr.info, event, std::move(payload), alerts);
+  }
+
+  const SigmaDetectorOptions options_;
+  const ProcessView* const processes_;
+
+  // Pipeline thread only.
+  std::shared_ptr<Ruleset> active_;
+  rules::EventContext ctx_;
+  absl::flat_hash_map<std::pair<std::string, std::string>, Aggregate> aggregation_;
+  std::vector<absl::flat_hash_map<std::string, Group>> corr_state_;
+
+  absl::Mutex reload_mu_;  // one Reload() at a time
+  mutable absl::Mutex mu_;
+  std::shared_ptr<Ruleset> current_ ABSL_GUARDED_BY(mu_);  // the rules in force, for Stats()
+  std::shared_ptr<Ruleset> pending_ ABSL_GUARDED_BY(mu_);
+  uint64_t reloads_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t reload_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> has_pending_{false};
+  std::atomic<uint64_t> alerts_{0};
+  std::atomic<uint64_t> suppressed_{0};
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SigmaDetector>> SigmaDetector::Create(SigmaDetectorOptions options,
+                                                                     const ProcessView* processes) {
+  auto compiled = rules::Compile(ToCompileOptions(options));
+  if (!compiled.ok()) return compiled.status();
+  Logger("rules")->info("loaded {} rules and {} correlations", (*compiled)->rules.size(),
+                        (*compiled)->correlations.size());
+  return std::make_unique<SigmaDetectorImpl>(std::move(options), processes, *std::move(compiled));
+}
+
+absl::StatusOr<size_t> CheckRules(const std::vector<std::string>& paths, const std::string& lists_dir) {
+  rules::CompileOptions options;
+  options.rule_paths = paths;
+  options.embedded_rules = false;
+  options.lists_dir = lists_dir;
+  auto compiled = rules::Compile(options);
+  if (!compiled.ok()) return compiled.status();
+  return (*compiled)->rules.size() + (*compiled)->correlations.size();
+}
+
+}  // namespace vigil
