@@ -10,6 +10,8 @@ pkgs=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libcli11-dev
   linux-libc-dev iproute2 procps util-linux
+  # setcap, for the file-capability exec test (tests/bpf/exec_facts_test.cc)
+  libcap2-bin
   # kernel matrix (scripts/vm-matrix.sh): qemu boots Debian kernels with a
   # busybox initramfs; apt and dpkg-deb fetch and unpack kernel packages.
   qemu-system-x86 busybox-static cpio debian-archive-keyring apt dpkg binutils
