@@ -11,6 +11,8 @@
 #include "vigil_common.bpf.h"
 #include "vigil_path.bpf.h"
 
+#include <bpf/bpf_endian.h>
+
 /* Set by the loader before load. */
 const volatile __u32 vigil_max_arg_bytes = 8192;
 /* Test only (--self_test_break=exec): exec calls bpf_get_current_task_btf(),
@@ -19,6 +21,215 @@ const volatile __u32 vigil_max_arg_bytes = 8192;
 const volatile __u32 vigil_break_exec = 0;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Kernel constants that vmlinux.h does not carry (macros). */
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define S_IFREG 0100000
+#define S_IFBLK 0060000
+#define S_IFCHR 0020000
+#define S_IFIFO 0010000
+#define S_ISUID 0004000
+#define S_ISGID 0002000
+#define S_IXGRP 0000010
+#define MINORBITS 20 /* kernel-internal dev_t: major in the top 12 bits */
+/* include/uapi/linux/magic.h */
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define TMPFS_MAGIC 0x01021994
+#define HUGETLBFS_MAGIC 0x958458f6
+/* include/uapi/linux/personality.h: READ_IMPLIES_EXEC | ADDR_NO_RANDOMIZE |
+ * ADDR_COMPAT_LAYOUT | MMAP_PAGE_ZERO */
+#define PER_CLEAR_ON_SETID (0x0400000 | 0x0040000 | 0x0200000 | 0x0100000)
+/* include/linux/security.h */
+#define LSM_UNSAFE_PTRACE 2
+
+/*
+ * struct ovl_inode, only the two members we need. overlayfs is a module on
+ * most distribution kernels (Debian: CONFIG_OVERLAY_FS=m), so the type is in
+ * vmlinux BTF only where overlayfs is built in, and in the module's own BTF
+ * (5.11+) only if the module was loaded before the sensor. The ___vigil
+ * flavor lets libbpf relocate against whichever it finds; without one,
+ * ovl_has_upper() falls back to the layout every kernel since 4.13 has had
+ * ("ovl: move __upperdentry to ovl_inode"): the upper dentry pointer
+ * directly follows the embedded VFS inode (still so in 6.x and 7.x).
+ */
+struct ovl_inode___vigil {
+	struct inode vfs_inode;
+	struct dentry *__upperdentry;
+} __attribute__((preserve_access_index));
+
+/* An overlayfs inode has an upper-layer copy (written or copied up in the
+ * container) when __upperdentry is set; NULL means lower layers only. */
+static __always_inline int ovl_has_upper(struct inode *inode)
+{
+	struct dentry *upper = NULL;
+	long off;
+
+	if (bpf_core_type_exists(struct ovl_inode___vigil) &&
+	    bpf_core_field_exists(struct ovl_inode___vigil, __upperdentry) &&
+	    bpf_core_field_exists(struct ovl_inode___vigil, vfs_inode))
+		off = bpf_core_field_offset(struct ovl_inode___vigil, __upperdentry) -
+		      bpf_core_field_offset(struct ovl_inode___vigil, vfs_inode);
+	else
+		off = bpf_core_type_size(struct inode);
+	bpf_probe_read_kernel(&upper, sizeof(upper), (char *)inode + off);
+	return upper != NULL;
+}
+
+/* memfd_create() names its shmem (or hugetlbfs) file "memfd:<name>" (3.17+). */
+static __always_inline int is_memfd(struct dentry *dentry, unsigned long magic)
+{
+	char name[8] = {};
+
+	if (magic != TMPFS_MAGIC && magic != HUGETLBFS_MAGIC)
+		return 0;
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name));
+	return name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' &&
+	       name[5] == ':';
+}
+
+/*
+ * Facts about the file the kernel loaded (bprm->file: for a script, its
+ * interpreter) and the credentials exec gave the new program. At
+ * sched_process_exec the new creds are committed (task->cred) and
+ * bprm->cred is already NULL, so the caller's creds are gone; the kernel left
+ * its verdict in bprm->per_clear instead: bprm_fill_uid() (fs/exec.c) sets
+ * PER_CLEAR_ON_SETID for a set-user/group-ID file it honours, and
+ * cap_bprm_creds_from_file() (security/commoncap.c) when the new permitted
+ * set is not a subset of the old one. Both since 2.6; the field is unchanged
+ * through 7.x.
+ */
+static __always_inline __u32 exec_file_facts(struct task_struct *task, struct linux_binprm *bprm)
+{
+	struct file *file = BPF_CORE_READ(bprm, file);
+	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	const struct cred *cred;
+	__u32 facts = 0, mode;
+
+	if (!inode)
+		return 0;
+	/* Since 4.19 an overlayfs file's f_inode is the overlay inode (before,
+	 * open handed out the real file; below our floor). */
+	if (magic == OVERLAYFS_SUPER_MAGIC && ovl_has_upper(inode))
+		facts |= VIGIL_EXEC_FACT_UPPER_LAYER;
+	/* A memfd has no links and an unhashed dentry by birth: not "deleted". */
+	if (is_memfd(dentry, magic))
+		facts |= VIGIL_EXEC_FACT_MEMFD;
+	else if (BPF_CORE_READ(inode, i_nlink) == 0 || !BPF_CORE_READ(dentry, d_hash.pprev))
+		facts |= VIGIL_EXEC_FACT_DELETED; /* last link gone, or this name unlinked (d_unhashed) */
+
+	if (!(BPF_CORE_READ(bprm, per_clear) & PER_CLEAR_ON_SETID))
+		return facts;
+	mode = BPF_CORE_READ(inode, i_mode);
+	cred = BPF_CORE_READ(task, cred);
+	/* A set-ID bit the kernel honoured moved the effective id to the file's
+	 * owner; equal to the real id means no gain (root running a setuid-root
+	 * file) or the kernel refused it (ptrace, no_new_privs). */
+	if (mode & S_ISUID) {
+		__u32 euid = BPF_CORE_READ(cred, euid.val);
+
+		if (euid != BPF_CORE_READ(cred, uid.val) && euid == BPF_CORE_READ(inode, i_uid.val))
+			facts |= VIGIL_EXEC_FACT_SETUID;
+	}
+	/* setgid without group-execute is mandatory locking, not set-group-ID. */
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)) {
+		__u32 egid = BPF_CORE_READ(cred, egid.val);
+
+		if (egid != BPF_CORE_READ(cred, gid.val) && egid == BPF_CORE_READ(inode, i_gid.val))
+			facts |= VIGIL_EXEC_FACT_SETGID;
+	}
+	/* per_clear without a set-ID bit: the permitted capabilities grew, from
+	 * file capabilities (or root's exec restoring a set it had dropped).
+	 * With no_new_privs or a shared fs the kernel cut them back again. */
+	if (!(mode & S_ISUID) && (mode & (S_ISGID | S_IXGRP)) != (S_ISGID | S_IXGRP) &&
+	    !(BPF_CORE_READ(bprm, unsafe) & ~LSM_UNSAFE_PTRACE))
+		facts |= VIGIL_EXEC_FACT_FILE_CAPS;
+	return facts;
+}
+
+/* Character-device majors of terminals (Documentation/admin-guide/devices.txt):
+ * BSD ptys 2/3, virtual consoles and ttyS 4, tty/console/ptmx 5, UNIX98 pty
+ * slaves 136-143, ttyACM 166, ttyUSB 188, low-density serial 204, hvc 229.
+ * A major number, not tty_fops: that symbol is static, not in BTF. */
+static __always_inline int is_tty_major(__u32 major)
+{
+	return (major >= 2 && major <= 5) || (major >= 136 && major <= 143) || major == 166 ||
+	       major == 188 || major == 204 || major == 229;
+}
+
+/* A socket file's private_data is its struct socket (sock_alloc_file()). */
+static __always_inline void stdio_sock(struct vigil_stdio *s, struct file *file)
+{
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	s->tuple.family = family;
+	if (family != AF_INET && family != AF_INET6)
+		return;
+	/* sk_protocol: u16 since 5.6 (a bitfield before, below the 5.8 floor). */
+	s->tuple.protocol = BPF_CORE_READ(sk, sk_protocol);
+	s->tuple.local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	s->tuple.remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&s->tuple.local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&s->tuple.remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)s->tuple.local_addr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)s->tuple.remote_addr, sk, __sk_common.skc_daddr);
+	}
+}
+
+/*
+ * fds 0, 1 and 2 as the new program has them: close-on-exec fds were closed
+ * in begin_new_exec(), before this tracepoint. The fd array is read without
+ * the RCU lock, as every tracing program must; the task is current and in
+ * exec, so no other thread can be changing its table.
+ */
+static __always_inline void fill_stdio(struct vigil_exec *e, struct task_struct *task)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	__u32 max_fds = BPF_CORE_READ(fdt, max_fds);
+	int i;
+
+#pragma unroll
+	for (i = 0; i < VIGIL_STDIO_FDS; i++) {
+		struct vigil_stdio *s = &e->stdio[i];
+		struct file *file = NULL;
+		struct inode *inode;
+		__u32 mode;
+
+		__builtin_memset(s, 0, sizeof(*s));
+		if (!fds || bpf_probe_read_kernel(&file, sizeof(file), &fds[i]))
+			continue; /* VIGIL_FD_UNKNOWN */
+		if (i >= max_fds || !file) {
+			s->type = VIGIL_FD_CLOSED;
+			continue;
+		}
+		inode = BPF_CORE_READ(file, f_inode);
+		mode = BPF_CORE_READ(inode, i_mode) & S_IFMT;
+		if (mode == S_IFSOCK) {
+			s->type = VIGIL_FD_SOCKET;
+			stdio_sock(s, file);
+		} else if (mode == S_IFIFO) {
+			s->type = VIGIL_FD_PIPE; /* pipefs pipes and FIFOs alike */
+		} else if (mode == S_IFREG) {
+			s->type = VIGIL_FD_FILE;
+		} else if (mode == S_IFCHR) {
+			s->type = is_tty_major(BPF_CORE_READ(inode, i_rdev) >> MINORBITS) ? VIGIL_FD_TTY
+											  : VIGIL_FD_DEVICE;
+		} else if (mode == S_IFBLK) {
+			s->type = VIGIL_FD_DEVICE;
+		} else {
+			s->type = VIGIL_FD_OTHER; /* anon inodes (eventfd, ...), directories */
+		}
+	}
+}
 
 static __always_inline int handle_exec(struct task_struct *task, struct linux_binprm *bprm)
 {
@@ -37,6 +248,9 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 
 	e->flags = 0;
 	e->argc = BPF_CORE_READ(bprm, argc);
+	e->facts = exec_file_facts(task, bprm);
+	e->_pad0 = 0;
+	fill_stdio(e, task);
 
 	/* The new image's argv sits in its own memory by now; copy the whole
 	 * NUL-separated block, so argv is exact and nothing is silently cut. */

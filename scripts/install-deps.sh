@@ -10,6 +10,8 @@ pkgs=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libcli11-dev
   linux-libc-dev iproute2 procps util-linux
+  # setcap, for the file-capability exec test (tests/bpf/exec_facts_test.cc)
+  libcap2-bin
   # kernel matrix (scripts/vm-matrix.sh): qemu boots Debian kernels with a
   # busybox initramfs; apt and dpkg-deb fetch and unpack kernel packages.
   qemu-system-x86 busybox-static cpio debian-archive-keyring apt dpkg binutils
@@ -25,6 +27,11 @@ pkgs=(
   # Sigma rules (userspace/rules): YAML with line and column of every node,
   # so that a refused rule names its place
   libyaml-cpp-dev
+  # detection e2e (tests/e2e/detection_test.cc): the real tools whose use the
+  # default rules detect, run inside test containers (PHP's built-in server for
+  # the web shell, a scanner, a relay, an SSH server with no service of its
+  # own, modprobe)
+  php-cli nmap socat dropbear-bin kmod
 )
 
 missing=()

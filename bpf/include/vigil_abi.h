@@ -20,7 +20,7 @@
 #include <linux/types.h>
 #endif
 
-#define VIGIL_ABI_VERSION 2
+#define VIGIL_ABI_VERSION 3
 
 #define VIGIL_COMM_LEN 16
 #define VIGIL_PATH_MAX 4096
@@ -80,11 +80,53 @@ struct vigil_header {
 	struct vigil_proc proc;
 };
 
+/* Both ends of a socket. Addresses in network byte order (IPv4 in the first
+ * 4 bytes), ports in host byte order; family is AF_INET (2) or AF_INET6 (10)
+ * in every network record (exec's stdio takes any family). */
+struct vigil_sock_tuple {
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u16 local_port;
+	__u16 remote_port;
+	__u16 family;
+	__u16 protocol; /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+};
+
 /* exec flags */
 #define VIGIL_EXEC_ARGS_TRUNCATED     (1u << 0) /* argv longer than the byte limit */
 #define VIGIL_EXEC_ARGS_READ_ERROR    (1u << 1)
 #define VIGIL_EXEC_FILENAME_TRUNCATED (1u << 2)
 #define VIGIL_EXEC_CWD_TRUNCATED      (1u << 3) /* deeper than the path walker's bound */
+
+/* vigil_exec.facts: what the kernel knew about the executed file and the new
+ * credentials. For a script these describe the interpreter the kernel loaded
+ * (bprm->file), not the script. */
+#define VIGIL_EXEC_FACT_UPPER_LAYER (1u << 0) /* overlayfs file with an upper-layer copy */
+#define VIGIL_EXEC_FACT_MEMFD       (1u << 1) /* a memfd_create() file */
+#define VIGIL_EXEC_FACT_DELETED     (1u << 2) /* unlinked: no name left, or its name removed */
+#define VIGIL_EXEC_FACT_SETUID      (1u << 3) /* a set-user-ID file changed the euid */
+#define VIGIL_EXEC_FACT_SETGID      (1u << 4) /* a set-group-ID file changed the egid */
+#define VIGIL_EXEC_FACT_FILE_CAPS   (1u << 5) /* the permitted capabilities grew otherwise */
+
+/* What one of fds 0, 1, 2 is; the numbers are the proto's FdType. */
+#define VIGIL_FD_UNKNOWN 0 /* not read */
+#define VIGIL_FD_CLOSED  1
+#define VIGIL_FD_TTY     2
+#define VIGIL_FD_PIPE    3 /* pipe or FIFO */
+#define VIGIL_FD_FILE    4 /* regular file */
+#define VIGIL_FD_SOCKET  5
+#define VIGIL_FD_DEVICE  6 /* another character or block device */
+#define VIGIL_FD_OTHER   7
+
+#define VIGIL_STDIO_FDS 3
+
+/* Sockets: tuple.family is the address family (any AF_*); protocol and both
+ * ends are filled for AF_INET/AF_INET6 only. Zero for other types. */
+struct vigil_stdio {
+	struct vigil_sock_tuple tuple;
+	__u32 type; /* VIGIL_FD_* */
+	__u32 _pad0;
+};
 
 /*
  * Followed by args_len bytes of argv (NUL-separated, as in the process's
@@ -99,6 +141,9 @@ struct vigil_exec {
 	__u32 args_total;    /* argv bytes the process really has */
 	__u32 filename_len;  /* filename bytes that follow, NUL included */
 	__u32 cwd_len;       /* cwd bytes after the filename, NUL included; 0 when unknown */
+	__u32 facts;         /* VIGIL_EXEC_FACT_UPPER_LAYER .. VIGIL_EXEC_FACT_FILE_CAPS */
+	__u32 _pad0;
+	struct vigil_stdio stdio[VIGIL_STDIO_FDS]; /* fds 0, 1, 2 of the new program */
 };
 
 /* Last thread of a process exited. */
@@ -129,17 +174,6 @@ struct vigil_fork {
 #define VIGIL_DNS_MAX 1024
 /* Messages of one sendmmsg() looked at (glibc's resolver sends A + AAAA). */
 #define VIGIL_DNS_MMSG_MAX 4
-
-/* Both ends of a socket. Addresses in network byte order (IPv4 in the first
- * 4 bytes), ports in host byte order; family is AF_INET (2) or AF_INET6 (10). */
-struct vigil_sock_tuple {
-	__u8 local_addr[16];
-	__u8 remote_addr[16];
-	__u16 local_port;
-	__u16 remote_port;
-	__u16 family;
-	__u16 protocol; /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
-};
 
 /* tcp connect results */
 #define VIGIL_CONNECT_ESTABLISHED 1

@@ -10,6 +10,7 @@
 struct vigil_header vigil_layout_header;
 struct vigil_proc vigil_layout_proc;
 struct vigil_exec vigil_layout_exec;
+struct vigil_stdio vigil_layout_stdio;
 struct vigil_exit vigil_layout_exit;
 struct vigil_fork vigil_layout_fork;
 struct vigil_stats vigil_layout_stats;

@@ -89,6 +89,100 @@ TEST_F(DecoderTest, ExecFillsEveryField) {
   EXPECT_FALSE(e.process().argv_truncated());
 }
 
+// One stdio entry for a record: `type`, and for sockets the family and,
+// for INET, protocol and both ends (IPv4 in the first 4 address bytes).
+vigil_stdio Stdio(uint32_t type, uint16_t family = 0, uint16_t protocol = 0, std::initializer_list<uint8_t> local = {},
+                  uint16_t local_port = 0, std::initializer_list<uint8_t> remote = {}, uint16_t remote_port = 0) {
+  vigil_stdio s{};
+  s.type = type;
+  s.tuple.family = family;
+  s.tuple.protocol = protocol;
+  std::copy(local.begin(), local.end(), s.tuple.local_addr);
+  std::copy(remote.begin(), remote.end(), s.tuple.remote_addr);
+  s.tuple.local_port = local_port;
+  s.tuple.remote_port = remote_port;
+  return s;
+}
+
+TEST_F(DecoderTest, ExecStdioOfAReverseShell) {
+  ExecSpec spec = ExecOf({"sh", "-i"});
+  const vigil_stdio tcp = Stdio(VIGIL_FD_SOCKET, 2, 6, {127, 0, 0, 1}, 41234, {127, 0, 0, 2}, 4444);
+  spec.stdio[0] = spec.stdio[1] = spec.stdio[2] = tcp;
+  v1::Event e = Decoded(ExecRecord(spec));
+
+  ASSERT_EQ(e.exec().stdio_size(), 3);
+  for (uint32_t fd = 0; fd < 3; ++fd) {
+    const v1::StdioFd& s = e.exec().stdio(static_cast<int>(fd));
+    SCOPED_TRACE(s.ShortDebugString());
+    EXPECT_EQ(s.fd(), fd);
+    EXPECT_EQ(s.type(), v1::FD_TYPE_SOCKET);
+    EXPECT_EQ(s.family(), "ipv4");
+    EXPECT_EQ(s.protocol(), "tcp");
+    EXPECT_EQ(s.local().ip(), "127.0.0.1");
+    EXPECT_EQ(s.local().port(), 41234u);
+    EXPECT_EQ(s.remote().ip(), "127.0.0.2");
+    EXPECT_EQ(s.remote().port(), 4444u);
+  }
+}
+
+TEST_F(DecoderTest, ExecStdioTypesAndFamilies) {
+  ExecSpec spec = ExecOf({"x"});
+  spec.stdio[0] = Stdio(VIGIL_FD_SOCKET, 10, 17, {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 5353,
+                        {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}, 53);
+  spec.stdio[1] = Stdio(VIGIL_FD_SOCKET, 1);
+  spec.stdio[2] = Stdio(VIGIL_FD_SOCKET, 16);
+  v1::Exec x = Decoded(ExecRecord(spec)).exec();
+  ASSERT_EQ(x.stdio_size(), 3);
+  EXPECT_EQ(x.stdio(0).family(), "ipv6");
+  EXPECT_EQ(x.stdio(0).protocol(), "udp");
+  EXPECT_EQ(x.stdio(0).local().ip(), "fd00::1");
+  EXPECT_EQ(x.stdio(0).local().port(), 5353u);
+  EXPECT_EQ(x.stdio(0).remote().ip(), "fd00::2");
+  EXPECT_EQ(x.stdio(0).remote().port(), 53u);
+  EXPECT_EQ(x.stdio(1).family(), "unix");
+  EXPECT_FALSE(x.stdio(1).has_local()) << "no addresses for a unix socket";
+  EXPECT_TRUE(x.stdio(1).protocol().empty());
+  EXPECT_EQ(x.stdio(2).family(), "16") << "another family by its number";
+
+  const std::pair<uint32_t, v1::FdType> types[] = {
+      {VIGIL_FD_UNKNOWN, v1::FD_TYPE_UNSPECIFIED},
+      {VIGIL_FD_CLOSED, v1::FD_TYPE_CLOSED},
+      {VIGIL_FD_TTY, v1::FD_TYPE_TTY},
+      {VIGIL_FD_PIPE, v1::FD_TYPE_PIPE},
+      {VIGIL_FD_FILE, v1::FD_TYPE_FILE},
+      {VIGIL_FD_DEVICE, v1::FD_TYPE_DEVICE},
+      {VIGIL_FD_OTHER, v1::FD_TYPE_OTHER},
+  };
+  for (const auto& [kernel, want] : types) {
+    spec.stdio[2] = Stdio(kernel);
+    x = Decoded(ExecRecord(spec)).exec();
+    EXPECT_EQ(x.stdio(2).type(), want) << "kernel type " << kernel;
+    EXPECT_TRUE(x.stdio(2).family().empty()) << "no family for a non-socket";
+  }
+}
+
+TEST_F(DecoderTest, ExecFactsMapOneToOne) {
+  const v1::Exec none = Decoded(ExecRecord(ExecOf({"x"}))).exec();
+  EXPECT_FALSE(none.upper_layer() || none.memfd() || none.deleted() || none.setuid() || none.setgid() ||
+               none.file_caps());
+
+  ExecSpec spec = ExecOf({"x"});
+  spec.facts = VIGIL_EXEC_FACT_UPPER_LAYER;
+  EXPECT_TRUE(Decoded(ExecRecord(spec)).exec().upper_layer());
+  spec.facts = VIGIL_EXEC_FACT_MEMFD;
+  EXPECT_TRUE(Decoded(ExecRecord(spec)).exec().memfd());
+  spec.facts = VIGIL_EXEC_FACT_DELETED;
+  EXPECT_TRUE(Decoded(ExecRecord(spec)).exec().deleted());
+  spec.facts = VIGIL_EXEC_FACT_SETUID;
+  EXPECT_TRUE(Decoded(ExecRecord(spec)).exec().setuid());
+  spec.facts = VIGIL_EXEC_FACT_SETGID;
+  EXPECT_TRUE(Decoded(ExecRecord(spec)).exec().setgid());
+  spec.facts = VIGIL_EXEC_FACT_FILE_CAPS;
+  const v1::Exec caps = Decoded(ExecRecord(spec)).exec();
+  EXPECT_TRUE(caps.file_caps());
+  EXPECT_FALSE(caps.upper_layer() || caps.memfd() || caps.deleted() || caps.setuid() || caps.setgid());
+}
+
 TEST_F(DecoderTest, ExitFillsEveryField) {
   v1::Event e = Decoded(ExitRecord(7 << 8));
   EXPECT_EQ(e.kind(), v1::EVENT_KIND_EXIT);
@@ -305,7 +399,15 @@ std::vector<BadRecord> BadRecords() {
       {"UnknownFamilyKind", [] { return HeaderOnly(VIGIL_KIND_NETWORK_FIRST + 15, 200); }, "unknown event kind 31"},
       {"KindAboveMax", [] { return HeaderOnly(1000, 200); }, "unknown event kind 1000"},
       {"ExecShorterThanFixedPart", [] { return HeaderOnly(VIGIL_KIND_EXEC, sizeof(vigil_exec) - 1); },
-       "exec record of 127 bytes is shorter than its fixed part (128)"},
+       absl::StrCat("exec record of ", sizeof(vigil_exec) - 1, " bytes is shorter than its fixed part (",
+                    sizeof(vigil_exec), ")")},
+      {"ExecStdioTypeUnknown",
+       [] {
+         ExecSpec spec = ExecOf({"x"});
+         spec.stdio[1].type = VIGIL_FD_OTHER + 1;
+         return ExecRecord(spec);
+       },
+       "fd 1 has type 8"},
       {"ExecLengthsAboveSize", [] { return ExecWithLengths(10, 10, 19); }, "holds args_len 10 and filename_len 10"},
       {"ExecLengthsBelowSize", [] { return ExecWithLengths(10, 8, 19); }, "holds args_len 10 and filename_len 8"},
       {"ExecArgsLenOverflowsWithFilename", [] { return ExecWithLengths(0xFFFFFFFFu, 2, 1); }, "args_len 4294967295"},

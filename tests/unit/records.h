@@ -3,9 +3,11 @@
 // Raw ring-buffer records built from the real ABI structs, as the probes
 // write them, for the decoder and pipeline tests.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +84,8 @@ struct ExecSpec {
   uint32_t flags = 0;
   std::string filename = "/usr/bin/tool";  // the record holds it NUL-terminated
   std::string cwd;                         // empty: none in the record (cwd_len 0)
+  uint32_t facts = 0;                      // VIGIL_EXEC_FACT_UPPER_LAYER ..
+  vigil_stdio stdio[VIGIL_STDIO_FDS] = {};
 };
 
 // An exec of `argv`, complete and untruncated.
@@ -103,6 +107,8 @@ inline Record ExecRecord(const ExecSpec& s) {
   e.args_total = e.args_len;
   e.filename_len = filename_len;
   e.cwd_len = cwd_len;
+  e.facts = s.facts;
+  std::copy(std::begin(s.stdio), std::end(s.stdio), std::begin(e.stdio));
   Record r = Bytes(e);
   r.insert(r.end(), s.args.begin(), s.args.end());
   r.insert(r.end(), s.filename.begin(), s.filename.end());

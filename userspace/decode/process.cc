@@ -1,5 +1,6 @@
 // Process family: exec, exit, fork.
 #include "common/utf8.h"
+#include "decode/dns.h"
 #include "decode/families.h"
 #include "decode/record.h"
 #include "vigil_abi.h"
@@ -7,6 +8,47 @@
 namespace vigil::decode {
 
 namespace {
+
+constexpr uint16_t kAfUnix = 1;
+constexpr uint16_t kAfInet = 2;
+constexpr uint16_t kAfInet6 = 10;
+constexpr uint16_t kIpprotoTcp = 6;
+constexpr uint16_t kIpprotoUdp = 17;
+
+// The kernel's VIGIL_FD_* numbers are the proto's FdType values.
+static_assert(VIGIL_FD_UNKNOWN == v1::FD_TYPE_UNSPECIFIED && VIGIL_FD_CLOSED == v1::FD_TYPE_CLOSED &&
+              VIGIL_FD_TTY == v1::FD_TYPE_TTY && VIGIL_FD_PIPE == v1::FD_TYPE_PIPE &&
+              VIGIL_FD_FILE == v1::FD_TYPE_FILE && VIGIL_FD_SOCKET == v1::FD_TYPE_SOCKET &&
+              VIGIL_FD_DEVICE == v1::FD_TYPE_DEVICE && VIGIL_FD_OTHER == v1::FD_TYPE_OTHER);
+
+absl::Status DecodeStdio(uint32_t fd, const vigil_stdio& s, v1::StdioFd* out) {
+  if (s.type > VIGIL_FD_OTHER) return absl::InvalidArgumentError(absl::StrCat("fd ", fd, " has type ", s.type));
+  out->set_fd(fd);
+  out->set_type(static_cast<v1::FdType>(s.type));
+  if (s.type != VIGIL_FD_SOCKET) return absl::OkStatus();
+  const vigil_sock_tuple& t = s.tuple;
+  switch (t.family) {
+    case kAfUnix:
+      out->set_family("unix");
+      return absl::OkStatus();
+    case kAfInet:
+      out->set_family("ipv4");
+      break;
+    case kAfInet6:
+      out->set_family("ipv6");
+      break;
+    default:
+      out->set_family(absl::StrCat(t.family));
+      return absl::OkStatus();
+  }
+  out->set_protocol(t.protocol == kIpprotoTcp ? "tcp" : t.protocol == kIpprotoUdp ? "udp" : absl::StrCat(t.protocol));
+  const size_t addr_len = t.family == kAfInet ? 4 : 16;
+  out->mutable_local()->set_ip(IpString(absl::MakeConstSpan(t.local_addr, addr_len)));
+  out->mutable_local()->set_port(t.local_port);
+  out->mutable_remote()->set_ip(IpString(absl::MakeConstSpan(t.remote_addr, addr_len)));
+  out->mutable_remote()->set_port(t.remote_port);
+  return absl::OkStatus();
+}
 
 absl::Status DecodeExec(absl::Span<const uint8_t> record, const DecoderOptions& options, v1::Event& out) {
   if (auto s = ExpectAtLeast<vigil_exec>(record, "exec"); !s.ok()) return s;
@@ -25,6 +67,15 @@ absl::Status DecodeExec(absl::Span<const uint8_t> record, const DecoderOptions& 
   x->set_filename(SanitizeUtf8(CString(filename, e.filename_len)));
   x->set_argc(e.argc);
   x->set_filename_truncated((e.flags & VIGIL_EXEC_FILENAME_TRUNCATED) != 0);
+  for (uint32_t fd = 0; fd < VIGIL_STDIO_FDS; ++fd) {
+    if (auto s = DecodeStdio(fd, e.stdio[fd], x->add_stdio()); !s.ok()) return s;
+  }
+  x->set_upper_layer((e.facts & VIGIL_EXEC_FACT_UPPER_LAYER) != 0);
+  x->set_memfd((e.facts & VIGIL_EXEC_FACT_MEMFD) != 0);
+  x->set_deleted((e.facts & VIGIL_EXEC_FACT_DELETED) != 0);
+  x->set_setuid((e.facts & VIGIL_EXEC_FACT_SETUID) != 0);
+  x->set_setgid((e.facts & VIGIL_EXEC_FACT_SETGID) != 0);
+  x->set_file_caps((e.facts & VIGIL_EXEC_FACT_FILE_CAPS) != 0);
 
   v1::Process* p = out.mutable_process();
   p->set_exe(x->filename());

@@ -1,19 +1,30 @@
 // Self-test checks of the process family: exec, fork, exit. Each starts its
 // own child and matches events by that child's pid, so the rest of the
 // system's activity does not matter.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <iterator>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "selftest/check.h"
+#include "selftest/exec_child.h"
 
 extern char** environ;
 
@@ -83,6 +94,154 @@ absl::Status CheckExec(EventWaiter& events) {
   return absl::OkStatus();
 }
 
+// The exec event of a child that RunExecChild ran.
+absl::StatusOr<v1::Exec> ExecFactsOf(EventWaiter& events, const absl::StatusOr<pid_t>& pid, absl::string_view what) {
+  if (!pid.ok()) return pid.status();
+  auto e = WaitForKind(events, v1::EVENT_KIND_EXEC, *pid);
+  if (!e) return absl::NotFoundError(absl::StrCat("no exec event for pid ", *pid, " (", what, ")"));
+  return e->exec();
+}
+
+absl::Status FactsError(absl::string_view what, const v1::Exec& x) {
+  return absl::InternalError(absl::StrCat(what, ": ", x.ShortDebugString()));
+}
+
+// fd 0 a TCP connection over loopback (a reverse shell's stdio), fd 1 a pipe, fd 2 /dev/null.
+absl::Status CheckExecStdio(EventWaiter& events) {
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0) return ErrnoStatus(errno, "socket");
+  absl::Cleanup close_listener = [&] { close(listener); };
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(server);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&server), sizeof(server)) != 0 || listen(listener, 1) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&server), &len) != 0) {
+    return ErrnoStatus(errno, "listen on 127.0.0.1");
+  }
+  const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (client < 0) return ErrnoStatus(errno, "socket");
+  absl::Cleanup close_client = [&] { close(client); };
+  sockaddr_in local{};
+  len = sizeof(local);
+  if (connect(client, reinterpret_cast<sockaddr*>(&server), sizeof(server)) != 0 ||
+      getsockname(client, reinterpret_cast<sockaddr*>(&local), &len) != 0) {
+    return ErrnoStatus(errno, "connect to 127.0.0.1");
+  }
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe2");
+  absl::Cleanup close_pipe = [&] {
+    close(p[0]);
+    close(p[1]);
+  };
+  const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) return ErrnoStatus(errno, "open /dev/null");
+  absl::Cleanup close_null = [&] { close(null); };
+
+  ExecChild setup;
+  setup.stdio = {client, p[1], null};
+  auto x =
+      ExecFactsOf(events, RunExecChild("/bin/sh", {"/bin/sh", "-c", "exit 0", "vigil-selftest-stdio"}, setup), "stdio");
+  if (!x.ok()) return x.status();
+  if (x->stdio_size() != 3) return FactsError("exec stdio: want fds 0, 1, 2", *x);
+  const v1::StdioFd& s = x->stdio(0);
+  if (s.type() != v1::FD_TYPE_SOCKET || s.family() != "ipv4" || s.protocol() != "tcp" ||
+      s.local().ip() != "127.0.0.1" || s.local().port() != ntohs(local.sin_port) || s.remote().ip() != "127.0.0.1" ||
+      s.remote().port() != ntohs(server.sin_port)) {
+    return FactsError(absl::StrCat("exec fd 0: want a tcp socket 127.0.0.1:", ntohs(local.sin_port),
+                                   " -> 127.0.0.1:", ntohs(server.sin_port)),
+                      *x);
+  }
+  if (x->stdio(1).type() != v1::FD_TYPE_PIPE) return FactsError("exec fd 1: want a pipe", *x);
+  if (x->stdio(2).type() != v1::FD_TYPE_DEVICE) return FactsError("exec fd 2: want a device (/dev/null)", *x);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFile(const char* path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string data(std::istreambuf_iterator<char>(in), {});
+  if (!in.good() && !in.eof()) return ErrnoStatus(errno, absl::StrCat("read ", path));
+  return data;
+}
+
+absl::Status WriteAll(int fd, const std::string& data, absl::string_view what) {
+  for (size_t done = 0; done < data.size();) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoStatus(errno, absl::StrCat("write ", what));
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// Fileless execution: /bin/sh's image run from a memfd, stdio all closed.
+absl::Status CheckExecMemfd(EventWaiter& events) {
+  auto image = ReadFile("/bin/sh");
+  if (!image.ok()) return image.status();
+  const int fd = static_cast<int>(syscall(SYS_memfd_create, "vigil-selftest", MFD_CLOEXEC));
+  if (fd < 0) return ErrnoStatus(errno, "memfd_create");
+  absl::Cleanup close_fd = [&] { close(fd); };
+  if (absl::Status s = WriteAll(fd, *image, "memfd"); !s.ok()) return s;
+  ExecChild setup;
+  setup.exec_fd = fd;
+  auto x = ExecFactsOf(events, RunExecChild("memfd", {"sh", "-c", "exit 0", "vigil-selftest-memfd"}, setup), "memfd");
+  if (!x.ok()) return x.status();
+  if (!x->memfd() || x->deleted() || x->upper_layer() || x->setuid()) {
+    return FactsError("exec of a memfd: want memfd only", *x);
+  }
+  for (const v1::StdioFd& s : x->stdio()) {
+    if (s.type() != v1::FD_TYPE_CLOSED) return FactsError("exec with stdio closed: want every fd closed", *x);
+  }
+  return absl::OkStatus();
+}
+
+// A set-user-ID-root copy of /bin/sh run by nobody (setuid), then the same
+// file unlinked and run from its fd (deleted), in a private temporary directory.
+absl::Status CheckExecSetuidAndDeleted(EventWaiter& events) {
+  constexpr uid_t kNobody = 65534;
+  auto image = ReadFile("/bin/sh");
+  if (!image.ok()) return image.status();
+  const char* tmp = getenv("TMPDIR");
+  std::string dir = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/vigil-selftest-XXXXXX");
+  if (mkdtemp(dir.data()) == nullptr) return ErrnoStatus(errno, absl::StrCat("mkdtemp ", dir));
+  const std::string path = dir + "/suid-sh";
+  absl::Cleanup remove_dir = [&] {
+    unlink(path.c_str());
+    rmdir(dir.c_str());
+  };
+  if (chmod(dir.c_str(), 0755) != 0) return ErrnoStatus(errno, absl::StrCat("chmod ", dir));
+  {
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+    if (fd < 0) return ErrnoStatus(errno, absl::StrCat("create ", path));
+    absl::Status s = WriteAll(fd, *image, path);
+    close(fd);
+    if (!s.ok()) return s;
+  }
+  if (chown(path.c_str(), 0, 0) != 0 || chmod(path.c_str(), 04755) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("make ", path, " set-user-ID root"));
+  }
+  ExecChild nobody;
+  nobody.uid = kNobody;
+  auto x = ExecFactsOf(events, RunExecChild(path, {"sh", "-c", "exit 0", "vigil-selftest-setuid"}, nobody), "setuid");
+  if (!x.ok()) return x.status();
+  if (!x->setuid() || x->setgid() || x->file_caps() || x->deleted()) {
+    return FactsError(absl::StrCat("set-user-ID root ", path, " run by uid ", kNobody, ": want setuid only"), *x);
+  }
+
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", path));
+  absl::Cleanup close_fd = [&] { close(fd); };
+  if (unlink(path.c_str()) != 0) return ErrnoStatus(errno, absl::StrCat("unlink ", path));
+  ExecChild deleted;
+  deleted.exec_fd = fd;
+  x = ExecFactsOf(events, RunExecChild(path, {"sh", "-c", "exit 0", "vigil-selftest-deleted"}, deleted), "deleted");
+  if (!x.ok()) return x.status();
+  if (!x->deleted() || x->memfd() || x->setuid()) {
+    return FactsError("unlinked file run by root from its fd: want deleted only", *x);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckFork(EventWaiter& events) {
   const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
   auto pid = ForkExiting(0);
@@ -133,9 +292,8 @@ absl::Status CheckExit(EventWaiter& events) {
 
 std::vector<Check> ProcessChecks() {
   return {
-      {"exec", CheckExec},
-      {"fork", CheckFork},
-      {"exit", CheckExit},
+      {"exec", CheckExec}, {"exec", CheckExecStdio}, {"exec", CheckExecMemfd}, {"exec", CheckExecSetuidAndDeleted},
+      {"fork", CheckFork}, {"exit", CheckExit},
   };
 }
 
