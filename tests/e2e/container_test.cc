@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "container/runtime_clients.h"
+#include "containerd_harness.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -29,68 +30,9 @@ namespace fs = std::filesystem;
 
 constexpr char kImage[] = "docker.io/vigil/busybox:e2e";
 
-// Why these tests cannot run here, "" when they can.
-std::string E2eUnavailableReason() {
-  if (std::string why = BpfUnavailableReason(); !why.empty()) return why;
-  for (const char* bin : {"/usr/bin/containerd", "/usr/bin/ctr", "/usr/sbin/runc", "/bin/busybox"}) {
-    if (access(bin, X_OK) != 0) return absl::StrCat(bin, " is missing (scripts/install-deps.sh installs it)");
-  }
-  return "";
-}
-
-#define RequireE2eOrSkip()                                                          \
-  do {                                                                              \
-    if (const std::string why_ = E2eUnavailableReason(); !why_.empty()) {           \
-      if (InCi()) {                                                                 \
-        FAIL() << "CI=true but the e2e tests cannot run: " << why_;                 \
-      } else {                                                                      \
-        GTEST_SKIP() << "e2e tests need root, kernel BTF and containerd: " << why_; \
-      }                                                                             \
-    }                                                                               \
-  } while (0)
-
 absl::Time ToTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixNanos(google::protobuf::util::TimeUtil::TimestampToNanoseconds(ts));
 }
-
-int Shell(const std::string& cmd) { return Run({"/bin/sh", "-c", cmd}); }
-
-// A containerd of the test's own (scripts/lib/containerd-sandbox.sh): nothing
-// it does collides with a containerd the machine may run, or other tests'.
-class Containerd {
- public:
-  explicit Containerd(std::string dir) : dir_(std::move(dir)) {}
-  ~Containerd() { Stop(); }
-
-  std::string socket() const { return dir_ + "/containerd.sock"; }
-  bool running() const { return pid_ > 0; }
-
-  absl::Status Start() {
-    // With its CRI plugin: the CRI client is checked against it.
-    pid_ = Spawn({VIGIL_SOURCE_DIR "/scripts/lib/containerd-sandbox.sh", dir_, "--cri"});
-    for (absl::Time deadline = absl::Now() + absl::Seconds(30); absl::Now() < deadline;) {
-      if (Ctr("version >/dev/null 2>&1") == 0) return absl::OkStatus();
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return absl::DeadlineExceededError(absl::StrCat("containerd did not come up; see ", dir_, "/containerd.log"));
-  }
-
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    WaitExit(pid_);
-    pid_ = -1;
-  }
-
-  // ctr against this containerd, in the k8s.io namespace (the CRI's).
-  int Ctr(const std::string& args) const {
-    return Shell(absl::StrCat("/usr/bin/ctr -a ", socket(), " -n k8s.io ", args));
-  }
-
- private:
-  std::string dir_;
-  pid_t pid_ = -1;
-};
 
 struct Pod {
   std::string name, ns, uid, container, id, qos_path;
