@@ -906,12 +906,10 @@ TEST_F(DetectionTest, BenignBaselineRaisesNoAlert) {
       "{ python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/site >>/var/log/app/access.log 2>&1 & } && "
       "server=$! && sleep 1 && for i in 1 2 3 4 5; do curl -s http://127.0.0.1:8080/ >/dev/null; "
       "getent hosts api.example.org >/dev/null; echo \"request $i\" >> /var/log/app/app.log; "
-      "t=$(mktemp); echo data > $t; rm -f $t; done; kill $server";
-  true ";
-      EXPECT_EQ(
-          vigil::testing::Run({"/usr/bin/ctr", "-a", containerd_->socket(), "-n", "k8s.io", "task", "exec", "--exec-id",
-                               "baseline", app.id, "/usr/bin/timeout", "120", "/bin/sh", "-c", work}),
-          0);
+      "t=$(mktemp); echo data > $t; rm -f $t; done; kill $server; true";
+  EXPECT_EQ(vigil::testing::Run({"/usr/bin/ctr", "-a", containerd_->socket(), "-n", "k8s.io", "task", "exec",
+                                 "--exec-id", "baseline", app.id, "/usr/bin/timeout", "120", "/bin/sh", "-c", work}),
+            0);
   const auto alerts = AlertsByScenario();
   auto none = alerts.find("");
   std::vector<std::string> unexpected;
