@@ -67,6 +67,31 @@ TEST(FormatCompact, HealthShowsItsTotals) {
   EXPECT_THAT(FormatCompact(e, false), HasSubstr("queue 3"));
 }
 
+TEST(FormatCompact, AlertShowsSeverityRuleAndTechniques) {
+  v1::Event e = Exec();
+  e.set_kind(v1::EVENT_KIND_ALERT);
+  e.mutable_workload()->set_pod_namespace("prod");
+  e.mutable_workload()->set_pod_name("web-1");
+  v1::Alert* a = e.mutable_alert();
+  a->set_rule_id("5f2c0d1e-7a4b-4c1d-9e8f-0a1b2c3d4e5f");
+  a->set_title("Reverse shell");
+  a->set_severity(v1::SEVERITY_HIGH);
+  a->add_techniques("T1059.004");
+  a->add_techniques("T1071");
+  a->set_count(1);
+  EXPECT_THAT(FormatCompact(e, false),
+              ::testing::MatchesRegex(R"(..:..:..\.123 alert +6552 echo +prod/web-1 +HIGH Reverse shell )"
+                                      R"(\[T1059\.004,T1071\] rule=5f2c0d1e-7a4b-4c1d-9e8f-0a1b2c3d4e5f)"));
+  EXPECT_THAT(FormatCompact(e, true), HasSubstr("\033[1;31m"));
+  // The alert that closes an aggregation window says how many it stands for.
+  a->set_aggregated(true);
+  a->set_count(7);
+  EXPECT_THAT(FormatCompact(e, false), ::testing::EndsWith(" count=7"));
+  // No techniques: no empty brackets.
+  a->clear_techniques();
+  EXPECT_THAT(FormatCompact(e, false), HasSubstr("HIGH Reverse shell rule=5f2c"));
+}
+
 TEST(FormatJson, IsTheProtobufJsonMappingOnOneLine) {
   const std::string json = FormatJson(Exec());
   EXPECT_THAT(json, HasSubstr("\"kind\":\"EVENT_KIND_EXEC\""));

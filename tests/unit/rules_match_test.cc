@@ -361,3 +361,25 @@ TEST(RulesMatch, ParentAndAncestorsThroughProcessView) {
 
 }  // namespace
 }  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// Rules that require an Image file name are indexed by it; the index must
+// not change what matches.
+TEST(RulesMatch, ImageNameIndexKeepsSigmaSemantics) {
+  const std::string d =
+      "  tool:\n    - Image|endswith: /curl\n    - Image: /usr/bin/wget\n"
+      "  args: {CommandLine|contains: http}\n  condition: tool and args\n";
+  EXPECT_TRUE(Fires("process_creation", d, Exec("/usr/bin/CURL", {"curl", "http://x"})));
+  EXPECT_TRUE(Fires("process_creation", d, Exec("/usr/bin/wget", {"wget", "http://x"})));
+  EXPECT_FALSE(Fires("process_creation", d, Exec("/opt/wget", {"wget", "http://x"})));
+  EXPECT_FALSE(Fires("process_creation", d, Exec("/usr/bin/curlx", {"curlx", "http://x"})));
+  EXPECT_FALSE(Fires("process_creation", d, Exec("/usr/bin/curl", {"curl", "ftp://x"})));
+  // An alternative without an Image test keeps the rule out of the index.
+  const std::string any = "  sel:\n    - Image|endswith: /curl\n    - CommandLine|contains: wget\n  condition: sel\n";
+  EXPECT_TRUE(Fires("process_creation", any, Exec("/bin/sh", {"sh", "-c", "wget x"})));
+}
+
+}  // namespace
+}  // namespace vigil

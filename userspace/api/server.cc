@@ -73,8 +73,8 @@ std::string UnixSocketPath(const std::string& address) {
 
 class ApiServer::Service final : public v1::SensorApi::Service {
  public:
-  Service(const ApiServerOptions& options, SubscriberHub* hub, StatusFn status)
-      : options_(options), hub_(hub), status_(std::move(status)) {}
+  Service(const ApiServerOptions& options, SubscriberHub* hub, StatusFn status, RulesFn rules)
+      : options_(options), hub_(hub), status_(std::move(status)), rules_(std::move(rules)) {}
 
   void Stop() { stopping_ = true; }
 
@@ -121,20 +121,33 @@ class ApiServer::Service final : public v1::SensorApi::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status ListRules(grpc::ServerContext*, const v1::ListRulesRequest*, v1::ListRulesResponse* response) override {
+    if (rules_ == nullptr) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "detection is off on this sensor (--detection)");
+    }
+    absl::StatusOr<v1::ListRulesResponse> rules = rules_();
+    if (!rules.ok()) {
+      return grpc::Status(static_cast<grpc::StatusCode>(rules.status().code()), std::string(rules.status().message()));
+    }
+    *response = *std::move(rules);
+    return grpc::Status::OK;
+  }
+
  private:
   const ApiServerOptions options_;
   SubscriberHub* const hub_;
   const StatusFn status_;
+  const RulesFn rules_;
   std::atomic<bool> stopping_{false};
 };
 
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptions& options, SubscriberHub* hub,
-                                                            StatusFn status) {
+                                                            StatusFn status, RulesFn rules) {
   const std::string path = UnixSocketPath(options.socket_path);
   if (absl::Status s = PrepareSocketPath(path); !s.ok()) return s;
   std::unique_ptr<ApiServer> api(new ApiServer());
   api->socket_path_ = path;
-  api->service_ = std::make_unique<Service>(options, hub, std::move(status));
+  api->service_ = std::make_unique<Service>(options, hub, std::move(status), std::move(rules));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat("unix:", path), grpc::InsecureServerCredentials());
   builder.RegisterService(api->service_.get());

@@ -27,11 +27,14 @@ struct ApiServerOptions {
 class ApiServer {
  public:
   using StatusFn = std::function<v1::StatusResponse()>;
+  // The loaded detection rules; FailedPrecondition when detection is off.
+  using RulesFn = std::function<absl::StatusOr<v1::ListRulesResponse>()>;
 
   // Creates the socket's directory, replaces a stale socket file (refuses
-  // one another process still answers on) and starts serving.
+  // one another process still answers on) and starts serving. Without
+  // `rules`, ListRules answers that detection is off.
   static absl::StatusOr<std::unique_ptr<ApiServer>> Start(const ApiServerOptions& options, SubscriberHub* hub,
-                                                          StatusFn status);
+                                                          StatusFn status, RulesFn rules = nullptr);
   ~ApiServer();
 
  private:

@@ -145,7 +145,44 @@ void PrintStatusText(const v1::StatusResponse& r, FILE* out) {
   }
 }
 
+void PrintRulesTable(const v1::ListRulesResponse& r, FILE* out) {
+  absl::FPrintF(out, "%d rules, loaded %s; reloads %d, failed reloads %d\n", r.rules_size(),
+                r.has_loaded() ? Ago(r.loaded()) : "never", r.reloads(), r.reload_failures());
+  if (!r.last_error().empty()) absl::FPrintF(out, "LAST RELOAD FAILED (the rules below stay): %s\n", r.last_error());
+  for (const std::string& s : r.sources()) absl::FPrintF(out, "  source %s\n", s);
+  absl::FPrintF(out, "\n%-8s %-36s %11s %8s %7s %9s  %-20s %s\n", "SEVERITY", "ID", "EVALUATED", "MATCHES", "ALERTS",
+                "EVAL-MS", "TECHNIQUES", "TITLE");
+  for (const v1::RuleStatus& rule : r.rules()) {
+    absl::FPrintF(out, "%-8s %-36s %11d %8d %7d %9.1f  %-20s %s%s\n", SeverityName(rule.severity()), rule.id(),
+                  rule.evaluations(), rule.matches(), rule.alerts(), static_cast<double>(rule.eval_nanos()) / 1e6,
+                  rule.techniques().empty() ? "-" : absl::StrJoin(rule.techniques(), ","), rule.title(),
+                  rule.correlation() ? " (correlation)" : "");
+  }
+}
+
 }  // namespace
+
+int RunRulesList(const StatusOptions& options, FILE* out, FILE* err) {
+  auto stub = Connect(options.socket);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ListRulesResponse response;
+  const grpc::Status status = stub->ListRules(&ctx, v1::ListRulesRequest(), &response);
+  if (!status.ok()) {
+    absl::FPrintF(err, "vigilctl: %s: %s\n", options.socket, status.error_message());
+    return 1;
+  }
+  if (options.output == Output::kJson) {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions json_options;
+    json_options.always_print_primitive_fields = true;
+    (void)google::protobuf::util::MessageToJsonString(response, &json, json_options);
+    Print(out, json);
+  } else {
+    PrintRulesTable(response, out);
+  }
+  return 0;
+}
 
 int RunStatus(const StatusOptions& options, FILE* out, FILE* err) {
   auto stub = Connect(options.socket);

@@ -31,4 +31,8 @@ struct StatusOptions {
 
 int RunStatus(const StatusOptions& options, FILE* out, FILE* err);
 
+// `vigilctl rules list`: what the running sensor has loaded, a table or
+// the JSON mapping of v1::ListRulesResponse.
+int RunRulesList(const StatusOptions& options, FILE* out, FILE* err);
+
 }  // namespace vigil::cli

@@ -55,6 +55,14 @@ std::string Detail(const v1::Event& e) {
       return absl::StrCat("exit ", e.exit().exit_code());
     case v1::Event::kFork:
       return absl::StrCat("from ", e.process().ppid());
+    case v1::Event::kAlert: {
+      const v1::Alert& a = e.alert();
+      std::string line = absl::StrCat(SeverityName(a.severity()), " ", a.title());
+      if (!a.techniques().empty()) absl::StrAppend(&line, " [", absl::StrJoin(a.techniques(), ","), "]");
+      absl::StrAppend(&line, " rule=", a.rule_id());
+      if (a.aggregated() || a.count() > 1) absl::StrAppend(&line, " count=", a.count());
+      return line;
+    }
     case v1::Event::kHealth: {
       uint64_t received = 0, dropped = 0;
       for (const auto& k : e.health().kinds()) {
@@ -78,6 +86,12 @@ std::string Detail(const v1::Event& e) {
 }
 
 }  // namespace
+
+std::string SeverityName(v1::Severity severity) {
+  const std::string& full = v1::Severity_Name(severity);
+  if (full.empty()) return absl::StrCat(static_cast<int>(severity));
+  return std::string(absl::StripPrefix(full, "SEVERITY_"));
+}
 
 absl::StatusOr<v1::EventKind> ParseKind(const std::string& name) {
   const std::string upper = absl::AsciiStrToUpper(name);

@@ -1,4 +1,5 @@
-// vigilctl: live events, status and preflight checks for a Vigil sensor.
+// vigilctl: live events, status, detection rules and preflight checks for a
+// Vigil sensor.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 #include "cli/client.h"
 #include "cli/format.h"
 #include "cli/preflight.h"
+#include "cli/rules_check.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace {
@@ -78,6 +80,21 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
 
+  // ---- rules
+  CLI::App* rules = app.add_subcommand("rules", "detection rules: what the sensor has loaded, or check files");
+  rules->require_subcommand(1);
+  CLI::App* rules_list = rules->add_subcommand("list", "the rules the running sensor has loaded, with counters");
+  std::string rules_output = "table";
+  rules_list->add_option("-o,--output", rules_output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  CLI::App* rules_check =
+      rules->add_subcommand("check", "compile Sigma rule files as the sensor would (no sensor needed)");
+  std::vector<std::string> check_paths;
+  std::string lists_dir;
+  rules_check->add_option("paths", check_paths, "rule files and directories (every *.yml/*.yaml below)")->required();
+  rules_check->add_option("--lists-dir", lists_dir, "value lists for |expand placeholders (--rules_lists_dir)");
+
   // ---- preflight
   CLI::App* preflight = app.add_subcommand("preflight", "check whether this node can run the sensor");
   vigil::cli::PreflightOptions pf;
@@ -134,6 +151,10 @@ int main(int argc, char** argv) {
   if (status->parsed()) {
     return vigil::cli::RunStatus({.socket = socket, .output = OutputFor(status_output)}, stdout, stderr);
   }
+  if (rules_list->parsed()) {
+    return vigil::cli::RunRulesList({.socket = socket, .output = OutputFor(rules_output)}, stdout, stderr);
+  }
+  if (rules_check->parsed()) return vigil::cli::RunRulesCheck(check_paths, lists_dir, stdout, stderr);
   pf.azure = !no_azure;
   pf.timeout = absl::Seconds(timeout_s);
   const vigil::v1::PreflightReport report = vigil::cli::RunPreflight(pf);

@@ -664,6 +664,77 @@ class ConditionParser {
   size_t error_offset_ = 0;
 };
 
+// A rough cost of evaluating a field match, to try cheap tests first.
+int Cost(const FieldMatch& m) {
+  int field = 1;
+  switch (m.field.id) {
+    case FieldId::kCommandLine:
+    case FieldId::kUser:
+      field = 2;  // built per event
+      break;
+    case FieldId::kParentImage:
+    case FieldId::kParentCommandLine:
+    case FieldId::kAncestorImages:
+    case FieldId::kAncestorCommandLines:
+    case FieldId::kProtoPath:
+      field = 4;  // a process-cache walk or reflection
+      break;
+    default:
+      break;
+  }
+  int patterns = 0;
+  for (const Pattern& p : m.patterns) {
+    patterns += p.op == Pattern::kRegex ? 40 : p.op == Pattern::kGlob || p.op == Pattern::kCidr ? 3 : 1;
+  }
+  return field + patterns;
+}
+
+int SelectionCost(const Selection& s) {
+  int cost = 0;
+  for (const auto& all_of : s.alternatives) {
+    for (const FieldMatch& m : all_of) cost += Cost(m);
+  }
+  return cost;
+}
+
+int NodeCost(const Rule& rule, int index) {
+  const CondNode& n = rule.nodes[index];
+  int cost = 0;
+  switch (n.type) {
+    case CondNode::kSelection:
+      return SelectionCost(rule.selections[n.selection]);
+    case CondNode::kOneOf:
+    case CondNode::kAllOf:
+      for (int s : n.kids) cost += SelectionCost(rule.selections[s]);
+      return cost;
+    default:
+      for (int k : n.kids) cost += NodeCost(rule, k);
+      return cost;
+  }
+}
+
+// AND and OR do not depend on the order of their operands: evaluate the
+// cheap ones first, so that a regular expression or a process-cache walk
+// runs only when the cheap tests have not already decided.
+void OrderByCost(Rule& rule) {
+  for (Selection& s : rule.selections) {
+    for (auto& all_of : s.alternatives) {
+      std::stable_sort(all_of.begin(), all_of.end(),
+                       [](const FieldMatch& a, const FieldMatch& b) { return Cost(a) < Cost(b); });
+    }
+  }
+  for (CondNode& n : rule.nodes) {
+    if (n.type != CondNode::kAnd && n.type != CondNode::kOr) continue;
+    std::stable_sort(n.kids.begin(), n.kids.end(), [&](int a, int b) { return NodeCost(rule, a) < NodeCost(rule, b); });
+  }
+  for (CondNode& n : rule.nodes) {
+    if (n.type != CondNode::kOneOf && n.type != CondNode::kAllOf) continue;
+    std::stable_sort(n.kids.begin(), n.kids.end(), [&](int a, int b) {
+      return SelectionCost(rule.selections[a]) < SelectionCost(rule.selections[b]);
+    });
+  }
+}
+
 absl::Status Compiler::CompileCondition(const std::string& file, const YAML::Node& cond, Rule& rule) {
   std::vector<YAML::Node> parts;
   if (cond.IsScalar()) {
@@ -799,6 +870,7 @@ absl::Status Compiler::CompileRule(const Source& src, const YAML::Node& doc) {
   }
   if (!has_condition) return Refuse(file, detection.Mark(), "detection has no condition");
   if (auto st = CompileCondition(file, condition, rule); !st.ok()) return st;
+  OrderByCost(rule);
   if (auto st = CompileInfo(file, doc, rule.info); !st.ok()) return st;
   out_.max_selections = std::max(out_.max_selections, rule.selections.size());
   out_.rules.push_back(std::move(rule));
@@ -1013,10 +1085,64 @@ absl::Status Compiler::CompileExceptions(const std::string& path) {
   return absl::OkStatus();
 }
 
+// The lower-case file names a selection requires of Image, when every one
+// of its alternatives requires Image to be or end with "/<name>".
+bool SelectionImageNames(const Selection& sel, std::vector<std::string>& names) {
+  names.clear();
+  for (const auto& all_of : sel.alternatives) {
+    bool found = false;
+    for (const FieldMatch& m : all_of) {
+      if (m.field.id != FieldId::kImage || m.kind != FieldMatch::kValues || m.all || m.patterns.empty()) continue;
+      bool ok = true;
+      for (const Pattern& p : m.patterns) {
+        bool suffix = p.op == Pattern::kSuffix && p.text.size() > 1 && p.text[0] == '/' &&
+                      p.text.find('/', 1) == std::string::npos;
+        bool equals = p.op == Pattern::kEquals && !p.text.empty() && p.text.back() != '/';
+        ok = ok && !p.cased && (suffix || equals);
+      }
+      if (!ok) continue;
+      for (const Pattern& p : m.patterns) names.push_back(p.text.substr(p.text.rfind('/') + 1));
+      found = true;
+      break;
+    }
+    if (!found) return false;
+  }
+  return !names.empty();
+}
+
+bool RuleImageNames(const Rule& rule, std::vector<std::string>& names) {
+  const CondNode& root = rule.nodes[rule.root];
+  if (root.type == CondNode::kSelection) return SelectionImageNames(rule.selections[root.selection], names);
+  if (root.type == CondNode::kAllOf) {
+    for (int s : root.kids) {
+      if (SelectionImageNames(rule.selections[s], names)) return true;
+    }
+  }
+  if (root.type == CondNode::kAnd) {
+    for (int k : root.kids) {
+      const CondNode& kid = rule.nodes[k];
+      if (kid.type == CondNode::kSelection && SelectionImageNames(rule.selections[kid.selection], names)) return true;
+    }
+  }
+  return false;
+}
+
 void Compiler::Index() {
   out_.by_kind.assign(v1::EventKind_MAX + 1, {});
+  std::vector<std::string> names;
   for (size_t i = 0; i < out_.rules.size(); ++i) {
-    for (v1::EventKind k : GetCategory(out_.rules[i].category).kinds) out_.by_kind[k].push_back(static_cast<int>(i));
+    bool named = RuleImageNames(out_.rules[i], names);
+    for (v1::EventKind k : GetCategory(out_.rules[i].category).kinds) {
+      Ruleset::KindIndex& index = out_.by_kind[k];
+      if (!named) {
+        index.always.push_back(static_cast<int>(i));
+        continue;
+      }
+      for (const std::string& name : names) {
+        std::vector<int>& list = index.by_image_name[name];
+        if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
+      }
+    }
   }
 }
 

@@ -127,10 +127,12 @@ bool Pattern::Match(absl::string_view raw, absl::string_view lower) const {
   switch (op) {
     case kEquals:
       return v == text;
+    // Most values fail on their first or last character: test it before
+    // calling memcmp.
     case kPrefix:
-      return absl::StartsWith(v, text);
+      return v.size() >= text.size() && (text.empty() || v[0] == text[0]) && absl::StartsWith(v, text);
     case kSuffix:
-      return absl::EndsWith(v, text);
+      return v.size() >= text.size() && (text.empty() || v.back() == text.back()) && absl::EndsWith(v, text);
     case kContains:
       return absl::StrContains(v, text);
     case kGlob:

@@ -232,7 +232,15 @@ struct Exception {
 struct Ruleset {
   std::vector<Rule> rules;
   std::vector<Correlation> correlations;
-  std::vector<std::vector<int>> by_kind;  // event kind -> rules evaluated on it
+  // The rules of one event kind. A rule that can only match when Image has
+  // one of a few file names (an `Image|endswith: /name` selection ANDed at
+  // its root) is listed under those names and evaluated only on them.
+  struct KindIndex {
+    std::vector<int> always;
+    absl::flat_hash_map<std::string, std::vector<int>> by_image_name;
+    bool empty() const { return always.empty() && by_image_name.empty(); }
+  };
+  std::vector<KindIndex> by_kind;  // indexed by event kind
   int slots = static_cast<int>(FieldId::kCount);
   size_t max_selections = 0;
   std::vector<Exception> exceptions;

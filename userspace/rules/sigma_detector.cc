@@ -1,10 +1,10 @@
 #include "rules/sigma_detector.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
@@ -61,33 +61,22 @@ class SigmaDetectorImpl : public SigmaDetector {
     size_t kind = static_cast<size_t>(event.kind());
     if (kind >= rs.by_kind.size() || rs.by_kind[kind].empty()) return;
     ctx_.Reset(rs, processes_, event);
-    for (int index : rs.by_kind[kind]) {
-      const Rule& rule = rs.rules[index];
-      RuleCounters& counters = *rule.info.counters;
-      uint64_t evaluations = counters.evaluations.load(std::memory_order_relaxed);
-      counters.evaluations.store(evaluations + 1, std::memory_order_relaxed);
-      if (!rules::CategoryAccepts(rule.category, event)) continue;
-      bool matched;
-      if (evaluations % kTimingSample == 0) {
-        auto start = std::chrono::steady_clock::now();
-        matched = rules::EvaluateRule(rule, ctx_);
-        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
-        RuleCounters::Add(counters.eval_nanos, static_cast<uint64_t>(ns.count()) * kTimingSample);
-      } else {
-        matched = rules::EvaluateRule(rule, ctx_);
-      }
-      if (!matched) continue;
-      RuleCounters::Add(counters.matches, 1);
-      if (rule.generate) {
-        v1::Alert base;
-        base.add_event_ids(event.id());
-        SetTime(EventTime(event), base.mutable_first_time());
-        SetTime(EventTime(event), base.mutable_last_time());
-        base.set_count(1);
-        Emit(rule.info, event, std::move(base), alerts);
-      }
-      for (int c : rule.correlations) Feed(c, index, event, alerts);
-    }
+    const Ruleset::KindIndex& index = rs.by_kind[kind];
+    for (int r : index.always) EvaluateOne(rs, r, event, alerts);
+    if (index.by_image_name.empty()) return;
+    static const rules::FieldRef kImage = [] {
+      rules::FieldRef f;
+      std::string unused;
+      rules::ResolveField("Image", rules::Category::kProcessCreation, f, unused);
+      return f;
+    }();
+    rules::EventContext::Values image = ctx_.Get(kImage);
+    if (image.size == 0) return;
+    absl::string_view name = *image.lower;
+    name.remove_prefix(name.rfind('/') + 1);
+    auto it = index.by_image_name.find(name);
+    if (it == index.by_image_name.end()) return;
+    for (int r : it->second) EvaluateOne(rs, r, event, alerts);
   }
 
   void Tick(absl::Time now, std::vector<v1::Event>& alerts) override {
@@ -178,13 +167,45 @@ class SigmaDetectorImpl : public SigmaDetector {
   };
   struct Hit {
     absl::Time time;
-    int rule;  // index into the ruleset's rules
+    int pos;  // index into the correlation's rules
     std::string value;
     std::string event_id;
   };
+  // Kept incrementally, so that a base rule that matches often costs O(1)
+  // per event, not a scan of the window.
   struct Group {
     std::deque<Hit> hits;
+    absl::flat_hash_map<std::string, uint32_t> values;  // value_count: distinct values in the window
+    std::vector<uint32_t> per_rule;                     // hits per base rule in the window
   };
+
+  void EvaluateOne(const Ruleset& rs, int index, const v1::Event& event, std::vector<v1::Event>& alerts) {
+    const Rule& rule = rs.rules[index];
+    RuleCounters& counters = *rule.info.counters;
+    uint64_t evaluations = counters.evaluations.load(std::memory_order_relaxed);
+    counters.evaluations.store(evaluations + 1, std::memory_order_relaxed);
+    if (!rules::CategoryAccepts(rule.category, event)) return;
+    bool matched;
+    if (evaluations % kTimingSample == 0) {
+      auto start = std::chrono::steady_clock::now();
+      matched = rules::EvaluateRule(rule, ctx_);
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+      RuleCounters::Add(counters.eval_nanos, static_cast<uint64_t>(ns.count()) * kTimingSample);
+    } else {
+      matched = rules::EvaluateRule(rule, ctx_);
+    }
+    if (!matched) return;
+    RuleCounters::Add(counters.matches, 1);
+    if (rule.generate) {
+      v1::Alert base;
+      base.add_event_ids(event.id());
+      SetTime(EventTime(event), base.mutable_first_time());
+      SetTime(EventTime(event), base.mutable_last_time());
+      base.set_count(1);
+      Emit(rule.info, event, std::move(base), alerts);
+    }
+    for (int c : rule.correlations) Feed(c, index, event, alerts);
+  }
 
   // Takes rules that Reload() compiled, between two events.
   void Adopt() {
@@ -280,8 +301,14 @@ class SigmaDetectorImpl : public SigmaDetector {
     alerts.push_back(std::move(alert));
   }
 
+  static void PopFront(Group& g) {
+    const Hit& h = g.hits.front();
+    --g.per_rule[h.pos];
+    if (auto it = g.values.find(h.value); it != g.values.end() && --it->second == 0) g.values.erase(it);
+    g.hits.pop_front();
+  }
   static void Expire(Group& g, absl::Time horizon) {
-    while (!g.hits.empty() && g.hits.front().time < horizon) g.hits.pop_front();
+    while (!g.hits.empty() && g.hits.front().time < horizon) PopFront(g);
   }
 
   // A base rule of correlation `c` matched `event`.
@@ -293,7 +320,8 @@ class SigmaDetectorImpl : public SigmaDetector {
       for (size_t i = 0; i < v.size; ++i) absl::StrAppend(&key, v.raw[i], "\x1f");
       key.push_back('\x1e');
     }
-    Hit hit{EventTime(event), rule, "", event.id()};
+    int pos = static_cast<int>(std::find(corr.rules.begin(), corr.rules.end(), rule) - corr.rules.begin());
+    Hit hit{EventTime(event), pos, "", event.id()};
     if (corr.type == Correlation::kValueCount) {
       rules::EventContext::Values v = ctx_.Get(corr.value_field);
       if (v.size == 0) return;  // no value to count
@@ -302,36 +330,31 @@ class SigmaDetectorImpl : public SigmaDetector {
     auto& groups = corr_state_[c];
     if (groups.size() >= kMaxGroups && !groups.contains(key)) return;
     Group& g = groups[key];
+    g.per_rule.resize(corr.rules.size());
     Expire(g, hit.time - corr.timespan);
+    ++g.per_rule[hit.pos];
+    if (corr.type == Correlation::kValueCount) ++g.values[hit.value];
     g.hits.push_back(std::move(hit));
-    if (g.hits.size() > kMaxHitsPerGroup) g.hits.pop_front();
+    if (g.hits.size() > kMaxHitsPerGroup) PopFront(g);
 
     bool fire = false;
     switch (corr.type) {
       case Correlation::kEventCount:
         fire = g.hits.size() >= corr.min && g.hits.size() <= corr.max;
         break;
-      case Correlation::kValueCount: {
-        absl::flat_hash_set<absl::string_view> values;
-        for (const Hit& h : g.hits) values.insert(h.value);
-        fire = values.size() >= corr.min && values.size() <= corr.max;
+      case Correlation::kValueCount:
+        fire = g.values.size() >= corr.min && g.values.size() <= corr.max;
         break;
-      }
-      case Correlation::kTemporal: {
-        fire = true;
-        for (int r : corr.rules) {
-          bool seen = false;
-          for (const Hit& h : g.hits) seen = seen || h.rule == r;
-          fire = fire && seen;
-        }
-        break;
-      }
+      case Correlation::kTemporal:
       case Correlation::kTemporalOrdered: {
-        size_t next = 0;
-        for (const Hit& h : g.hits) {
-          if (next < corr.rules.size() && h.rule == corr.rules[next]) ++next;
+        fire = std::all_of(g.per_rule.begin(), g.per_rule.end(), [](uint32_t n) { return n > 0; });
+        if (fire && corr.type == Correlation::kTemporalOrdered) {
+          size_t next = 0;
+          for (const Hit& h : g.hits) {
+            if (next < corr.rules.size() && h.pos == static_cast<int>(next)) ++next;
+          }
+          fire = next == corr.rules.size();
         }
-        fire = next == corr.rules.size();
         break;
       }
     }

@@ -59,6 +59,9 @@ absl::Status Validate(const SensorConfig& c) {
       }
     }
   }
+  if (c.detection && c.rules.aggregation_window < absl::ZeroDuration()) {
+    return bad("alert aggregation window must not be negative");
+  }
   return absl::OkStatus();
 }
 

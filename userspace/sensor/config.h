@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "loader/probe_set.h"
+#include "rules/sigma_detector.h"
 #include "uplink/uplink.h"
 
 namespace vigil {
@@ -46,6 +47,11 @@ struct SensorConfig {
   absl::Duration container_wait = absl::Milliseconds(200);
   size_t container_cache_size = 16384;
   size_t container_metadata_cache_size = 8192;
+
+  // Detection (userspace/rules): Sigma rules evaluated on every event, alerts
+  // to every output. The sensor fills in rules.node.
+  bool detection = true;
+  SigmaDetectorOptions rules;
 };
 
 // InvalidArgument naming the first bad setting.

@@ -16,6 +16,8 @@
 #include "selftest/runner.h"
 #include "sensor/sensor.h"
 
+constexpr char kDefaultRulesDir[] = "/etc/vigil/rules";
+
 ABSL_FLAG(std::string, node_name, "", "node name in events (default: $NODE_NAME, else the host name)");
 ABSL_FLAG(std::string, output, "-", "where JSON-lines events go: - for stdout, or a file (appended)");
 ABSL_FLAG(uint32_t, ring_buffer_bytes, 8u << 20, "kernel ring buffer size in bytes (power of two)");
@@ -82,6 +84,19 @@ ABSL_FLAG(std::vector<std::string>, file_include, {},
           "when set, only file events under these absolute path prefixes (and sensitive paths) are reported");
 ABSL_FLAG(std::vector<std::string>, file_exclude, {}, "absolute path prefixes whose file events are never reported");
 ABSL_FLAG(bool, file_writes_only, true, "report opens only for write/create/truncate (and of sensitive paths)");
+// Detection (Sigma rules, docs/rules.md).
+ABSL_FLAG(bool, detection, true, "evaluate the detection rules on every event and emit alerts");
+ABSL_FLAG(std::vector<std::string>, rules, std::vector<std::string>({kDefaultRulesDir}),
+          "Sigma rule files and directories (every *.yml/*.yaml below), besides the embedded rules; the default "
+          "is used only when it exists. Reloaded on SIGHUP and when they change");
+ABSL_FLAG(bool, embedded_rules, true, "load the default rules compiled into the sensor");
+ABSL_FLAG(std::string, rules_exceptions, "/etc/vigil/exceptions.yml",
+          "the user's alert exceptions (YAML), kept apart from the rules; missing: none");
+ABSL_FLAG(std::string, rules_lists_dir, "/etc/vigil/lists",
+          "value lists for the rules' |expand placeholders: <dir>/<name>.txt replaces the embedded list <name>");
+ABSL_FLAG(absl::Duration, alert_aggregation_window, absl::Seconds(60),
+          "identical alerts (same rule, same process or container) within this window are sent once, then "
+          "once more with their count");
 
 namespace {
 
@@ -166,22 +181,36 @@ int main(int argc, char** argv) {
   config.loader.file.include = absl::GetFlag(FLAGS_file_include);
   config.loader.file.exclude = absl::GetFlag(FLAGS_file_exclude);
   config.loader.file.writes_only = absl::GetFlag(FLAGS_file_writes_only);
+  config.detection = absl::GetFlag(FLAGS_detection);
+  for (const std::string& path : absl::GetFlag(FLAGS_rules)) {
+    // The default directory is optional; a path the user names must exist.
+    if (path == kDefaultRulesDir && access(path.c_str(), F_OK) != 0) continue;
+    config.rules.rule_paths.push_back(path);
+  }
+  config.rules.embedded_rules = absl::GetFlag(FLAGS_embedded_rules);
+  config.rules.exceptions_file = absl::GetFlag(FLAGS_rules_exceptions);
+  config.rules.lists_dir = absl::GetFlag(FLAGS_rules_lists_dir);
+  config.rules.aggregation_window = absl::GetFlag(FLAGS_alert_aggregation_window);
   if (absl::GetFlag(FLAGS_self_test)) {
     config.loader.verifier_stats = true;
     // A one-shot check serves nothing: it must not take a running sensor's
     // socket or port.
     config.api_socket.clear();
     config.metrics_address.clear();
+    // It checks the probes' events; rules would only add alerts on its own
+    // deliberately suspicious activity.
+    config.detection = false;
     return vigil::selftest::RunSelfTest(config, vigil::selftest::AllChecks(), std::cout);
   }
 
   // Signals are taken synchronously by the main thread; every thread the
-  // sensor starts inherits this mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // sensor starts inherits this mask. SIGHUP reloads the rules.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto sensor = vigil::Sensor::Create(config);
   if (!sensor.ok()) {
@@ -190,9 +219,14 @@ int main(int argc, char** argv) {
   }
   absl::Status status = (*sensor)->Run([&](absl::Duration timeout) {
     timespec ts = absl::ToTimespec(timeout);
-    int sig = sigtimedwait(&stop_signals, nullptr, &ts);
-    if (sig > 0) vigil::Logger("sensor")->info("received {}", strsignal(sig));
-    return sig > 0;
+    int sig = sigtimedwait(&signals, nullptr, &ts);
+    if (sig <= 0) return false;
+    vigil::Logger("sensor")->info("received {}", strsignal(sig));
+    if (sig == SIGHUP) {
+      (*sensor)->ReloadRules("SIGHUP");
+      return false;
+    }
+    return true;
   });
   if (!status.ok()) {
     std::cerr << "vigil-sensor: " << status.message() << "\n";

@@ -6,7 +6,9 @@
 
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/rate_limit.h"
 #include "google/protobuf/util/time_util.h"
@@ -22,6 +24,9 @@ namespace {
 
 constexpr absl::Duration kTrimInterval = absl::Seconds(10);
 constexpr int kTrimThreshold = 256 << 10;
+// Quiet time after a change to the rule files before they are reloaded: an
+// editor's save or a ConfigMap update is several file operations.
+constexpr absl::Duration kRulesDebounce = absl::Milliseconds(300);
 
 // "auto": the first of the runtime's standard sockets that exists.
 std::string SocketPath(const std::string& configured, std::initializer_list<const char*> standard) {
@@ -93,6 +98,7 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   }
   sinks.push_back(sensor->hub_.MakeSink());
   sinks.push_back(MakeLatencySink(sensor->metrics_));
+  if (config.detection) sinks.push_back(MakeAlertCounterSink(sensor->metrics_));
 
   auto probes = ProbeSet::Load(config.loader, BuiltinFamilies(config.loader));
   if (!probes.ok()) return probes.status();
@@ -131,10 +137,25 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
     enrichers.push_back(*std::move(containers));
   }
 
+  std::unique_ptr<Detector> detector;
+  if (config.detection) {
+    SigmaDetectorOptions options = config.rules;
+    options.node = config.node_name;
+    auto sigma = SigmaDetector::Create(std::move(options), sensor->process_cache_);
+    if (!sigma.ok()) {
+      return absl::Status(sigma.status().code(), absl::StrCat("detection rules: ", sigma.status().message()));
+    }
+    const v1::ListRulesResponse rules = (*sigma)->Stats().rules;
+    Logger("rules")->info("{} detection rules loaded from {}", rules.rules_size(),
+                          absl::StrJoin(rules.sources(), ", "));
+    sensor->detector_ = sigma->get();
+    detector = *std::move(sigma);
+  }
+
   sensor->pipeline_ = std::make_unique<Pipeline>(
       PipelineOptions{.queue_capacity = config.queue_capacity, .instance_id = instance_id},
       Decoder(DecoderOptions{.node = config.node_name, .max_args = config.max_args}, &sensor->clock_),
-      std::move(enrichers), /*detector=*/nullptr, std::move(sinks));
+      std::move(enrichers), std::move(detector), std::move(sinks));
   Pipeline* pipeline = sensor->pipeline_.get();
   auto ring = RingBuffer::Open(sensor->probes_->ring_buffer_fd(),
                                [pipeline](absl::Span<const uint8_t> record) { pipeline->Submit(record); });
@@ -145,9 +166,23 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
 }
 
 absl::Status Sensor::StartServices() {
+  if (detector_ != nullptr) {
+    std::vector<std::string> watched = config_.rules.rule_paths;
+    for (const std::string* p : {&config_.rules.exceptions_file, &config_.rules.lists_dir}) {
+      if (!p->empty()) watched.push_back(*p);
+    }
+    auto watcher = PathWatcher::Start(watched, {".yml", ".yaml", ".txt"}, kRulesDebounce,
+                                      [this] { ReloadRules("a rules file changed"); });
+    if (watcher.ok()) {
+      rules_watcher_ = *std::move(watcher);
+    } else {
+      Logger("rules")->warn("rule files are not watched, reload with SIGHUP: {}", watcher.status().message());
+    }
+  }
   if (!config_.metrics_address.empty()) {
     metrics_.OnScrape([this](metrics::Registry& r) {
       ExportSensorMetrics(Health(false).health(), probes_->probes(), r);
+      if (detector_ != nullptr) ExportDetectorMetrics(detector_->Stats(), r);
       r.GetGauge("vigil_ready", "1 once the probes are attached and the pipeline runs.").Set(ready_ ? 1 : 0);
       r.GetGauge("vigil_tail_subscribers", "Live `vigilctl tail` subscribers.").Set(hub_.Status().size());
       r.GetCounter("vigil_tail_events_dropped_total",
@@ -163,7 +198,11 @@ absl::Status Sensor::StartServices() {
   if (!config_.api_socket.empty()) {
     auto api = ApiServer::Start(
         ApiServerOptions{.socket_path = config_.api_socket, .default_queue_capacity = config_.api_queue_capacity},
-        &hub_, [this] { return StatusReport(); });
+        &hub_, [this] { return StatusReport(); },
+        detector_ == nullptr ? ApiServer::RulesFn()
+                             : ApiServer::RulesFn([this]() -> absl::StatusOr<v1::ListRulesResponse> {
+                                 return detector_->Stats().rules;
+                               }));
     if (!api.ok()) return api.status();
     api_ = *std::move(api);
   }
@@ -190,10 +229,47 @@ v1::StatusResponse Sensor::StatusReport() {
   if (http_ != nullptr) r.set_metrics_address(http_->address());
   // Components that report themselves (uplink, container runtimes) add a
   // v1::ComponentStatus each here.
+  *r.add_components() = DetectorStatus();
   return r;
 }
 
+v1::ComponentStatus Sensor::DetectorStatus() const {
+  v1::ComponentStatus c;
+  c.set_name("detector");
+  if (detector_ == nullptr) {
+    c.set_state("disabled");
+    return c;
+  }
+  const DetectorStats stats = detector_->Stats();
+  const v1::ListRulesResponse& rules = stats.rules;
+  // Degraded: the files on disk are not what runs, the last reload failed.
+  c.set_state(rules.last_error().empty() ? "ok" : "degraded");
+  auto& d = *c.mutable_details();
+  d["rules"] = absl::StrCat(rules.rules_size());
+  d["alerts"] = absl::StrCat(stats.alerts);
+  d["suppressed"] = absl::StrCat(stats.suppressed);
+  d["reloads"] = absl::StrCat(rules.reloads());
+  d["reload_failures"] = absl::StrCat(rules.reload_failures());
+  d["loaded"] = google::protobuf::util::TimeUtil::ToString(rules.loaded());
+  if (!rules.last_error().empty()) d["last_error"] = rules.last_error();
+  return c;
+}
+
+void Sensor::ReloadRules(absl::string_view why) {
+  auto log = Logger("rules");
+  if (detector_ == nullptr) {
+    log->info("{}: detection is off, nothing to reload", why);
+    return;
+  }
+  if (absl::Status s = detector_->Reload(); !s.ok()) {
+    log->error("{}: reload failed, the rules in force stay: {}", why, s.message());
+    return;
+  }
+  log->info("{}: {} detection rules reloaded", why, detector_->Stats().rules.rules_size());
+}
+
 Sensor::~Sensor() {
+  rules_watcher_.reset();
   api_.reset();
   http_.reset();
   stop_reader_ = true;

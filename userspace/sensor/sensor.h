@@ -16,7 +16,9 @@
 #include "metrics/registry.h"
 #include "pipeline/pipeline.h"
 #include "process/process_cache.h"
+#include "rules/sigma_detector.h"
 #include "sensor/config.h"
+#include "sensor/path_watcher.h"
 #include "uplink/uplink.h"
 
 namespace vigil {
@@ -34,6 +36,10 @@ class Sensor {
   const std::vector<ProbeState>& probes() const { return probes_->probes(); }
   // For `vigilctl status`; called from API threads.
   v1::StatusResponse StatusReport();
+  // Re-reads the rules, exceptions and lists (SIGHUP, or a watched file
+  // changed; `why` says which, for the log). On failure the rules in force
+  // stay; the error is logged and shown in status and /metrics. Any thread.
+  void ReloadRules(absl::string_view why);
 
   // Streams events until `wait_for_stop(timeout)` returns true; it is called
   // about once a second. Then detaches the probes, drains what the kernel
@@ -48,6 +54,7 @@ class Sensor {
   v1::Event Health(bool final);
   absl::Status StartServices();
   void LogNewDrops();
+  v1::ComponentStatus DetectorStatus() const;
 
   const SensorConfig config_;
   BootClock clock_;
@@ -58,6 +65,8 @@ class Sensor {
   const ProcessCache* process_cache_ = nullptr;    // owned by pipeline_
   const Uplink* uplink_ = nullptr;                 // owned by pipeline_; null without a collector
   const ContainerEnricher* containers_ = nullptr;  // owned by pipeline_; null when off
+  SigmaDetector* detector_ = nullptr;              // owned by pipeline_; null when detection is off
+  std::unique_ptr<PathWatcher> rules_watcher_;     // calls ReloadRules; stopped first (~Sensor)
   std::thread reader_;
   std::atomic<bool> stop_reader_{false};
   uint64_t drops_logged_ = 0;

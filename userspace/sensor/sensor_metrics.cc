@@ -1,5 +1,7 @@
 #include "sensor/sensor_metrics.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace vigil {
@@ -36,7 +38,45 @@ void ExportSensorMetrics(const v1::SensorHealth& h, const std::vector<ProbeState
   }
 }
 
+void ExportDetectorMetrics(const DetectorStats& stats, metrics::Registry& r) {
+  const v1::ListRulesResponse& rules = stats.rules;
+  r.GetGauge("vigil_rules_loaded", "Detection rules in force (correlations included).").Set(rules.rules_size());
+  r.GetCounter("vigil_rules_reloads_total", "Successful reloads of the detection rules.").Set(rules.reloads());
+  r.GetCounter("vigil_rules_reload_failures_total",
+               "Reloads of the detection rules that failed (the rules in force stayed).")
+      .Set(rules.reload_failures());
+  for (const v1::RuleStatus& rule : rules.rules()) {
+    r.GetCounter("vigil_rule_eval_seconds_total",
+                 "Time spent evaluating a rule since the rules were last loaded (a reload resets it).",
+                 {{"rule", rule.id()}})
+        .Set(static_cast<double>(rule.eval_nanos()) / 1e9);
+  }
+}
+
 namespace {
+
+// SEVERITY_HIGH -> "high".
+std::string SeverityLabel(v1::Severity s) {
+  return absl::AsciiStrToLower(absl::StripPrefix(v1::Severity_Name(s), "SEVERITY_"));
+}
+
+class AlertCounterSink : public Sink {
+ public:
+  explicit AlertCounterSink(metrics::Registry* registry) : registry_(registry) {}
+  absl::Status Write(const v1::Event& event) override {
+    if (event.kind() != v1::EVENT_KIND_ALERT) return absl::OkStatus();
+    registry_
+        ->GetCounter("vigil_alerts_total",
+                     "Alerts sent, by rule id and severity (a closing aggregated alert counts once more).",
+                     {{"rule", event.alert().rule_id()}, {"severity", SeverityLabel(event.alert().severity())}})
+        .Increment();
+    return absl::OkStatus();
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+
+ private:
+  metrics::Registry* registry_;
+};
 
 class LatencySink : public Sink {
  public:
@@ -54,6 +94,8 @@ class LatencySink : public Sink {
 };
 
 }  // namespace
+
+std::unique_ptr<Sink> MakeAlertCounterSink(metrics::Registry& r) { return std::make_unique<AlertCounterSink>(&r); }
 
 std::unique_ptr<Sink> MakeLatencySink(metrics::Registry& r) {
   return std::make_unique<LatencySink>(&r.GetHistogram(
