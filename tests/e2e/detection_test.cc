@@ -647,7 +647,7 @@ class DetectionTest : public ::testing::Test {
     if (absl::Status s = containerd_->Start(); !s.ok()) return s;
 
     // The collector the sensor streams to: its own activity must raise nothing.
-    collector_ = new CollectorProcess(*dir_ + "/collector", {});
+    collector_ = new CollectorProcess(*dir_ + "/collector", {"--plaintext"});
     if (absl::Status s = collector_->Start(); !s.ok()) return s;
     std::vector<std::string> flags = {"--containerd_socket=" + containerd_->socket(),
                                       "--cri_socket=", "--docker_socket=",
@@ -903,10 +903,10 @@ TEST_F(DetectionTest, BenignBaselineRaisesNoAlert) {
   ASSERT_OK(StartOverlayContainer(app));
   const std::string work =
       "mkdir -p /var/log/app /srv/site && echo hello > /srv/site/index.html && "
-      "(python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/site >>/var/log/app/access.log 2>&1 &) && "
-      "sleep 1 && for i in 1 2 3 4 5; do curl -s http://127.0.0.1:8080/ >/dev/null; "
+      "{ python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/site >>/var/log/app/access.log 2>&1 & } && "
+      "server=$! && sleep 1 && for i in 1 2 3 4 5; do curl -s http://127.0.0.1:8080/ >/dev/null; "
       "getent hosts api.example.org >/dev/null; echo \"request $i\" >> /var/log/app/app.log; "
-      "t=$(mktemp); echo data > $t; rm -f $t; done; pkill -f 'http.server 8080'; true";
+      "t=$(mktemp); echo data > $t; rm -f $t; done; kill $server; true";
   EXPECT_EQ(vigil::testing::Run({"/usr/bin/ctr", "-a", containerd_->socket(), "-n", "k8s.io", "task", "exec",
                                  "--exec-id", "baseline", app.id, "/usr/bin/timeout", "120", "/bin/sh", "-c", work}),
             0);
