@@ -155,7 +155,9 @@ run_vm() {
   for mode in "${modes[@]}"; do
     tr -d '\r' <"$console" | sed -n "/VIGIL-VM-RUN hooks=$mode\$/,/VIGIL-VM-EXIT hooks=$mode /p" |
       collect "$column" "$mode" >>"$results"
-    if ! tr -d '\r' <"$console" | grep -q "^VIGIL-SELFTEST-SUMMARY .* hooks=$mode "; then
+    # Not grep -q: it exits at the first match, tr then dies of SIGPIPE, and
+    # pipefail turns a found summary into a missing one.
+    if ! tr -d '\r' <"$console" | grep "^VIGIL-SELFTEST-SUMMARY .* hooks=$mode " >/dev/null; then
       echo -e "$column\t$mode\t*\t*\tnone\tfail\t-\t-\tno self-test summary on the console within ${vm_timeout}s (see $console)" >>"$results"
     fi
   done

@@ -265,7 +265,7 @@ TEST_F(DetectionTest, AlertOnTheOutputInTailAndInRulesList) {
   EXPECT_THAT(r.kinds(), Contains(v1::EVENT_KIND_EXEC));
   EXPECT_GE(r.matches(), 1u);
   EXPECT_GE(r.alerts(), 1u);
-  EXPECT_GT(r.evaluations(), r.matches());
+  EXPECT_GE(r.evaluations(), r.matches());  // rules are indexed by Image: maybe only echo execs
   std::string table, err;
   ASSERT_EQ(RunCtl(Ctl({"rules", "list"}), &table, &err), 0) << err;
   EXPECT_THAT(table, AllOf(HasSubstr("SEVERITY"), HasSubstr(files->id_a), HasSubstr("Vigil test rule A"),
