@@ -115,7 +115,7 @@ TEST_F(UplinkE2E, NeitherDaemonReportsItsOwnBookkeeping) {
     absl::SleepFor(absl::Seconds(10));
   }
   const std::string tamper = "tamper-" + Nonce();
-  ASSERT_EQ(Run({"/bin/touch", spool + "/" + tamper, collector_dir + "/" + tamper}), 0);
+  ASSERT_EQ(vigil::testing::Run({"/bin/touch", spool + "/" + tamper, collector_dir + "/" + tamper}), 0);
   for (const std::string& dir : {spool, collector_dir}) {
     EXPECT_TRUE(sensor.WaitFor([&](const v1::Event& e) {
       return e.kind() == v1::EVENT_KIND_FILE_OPEN && e.file().path() == dir + "/" + tamper;
