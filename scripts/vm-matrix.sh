@@ -27,7 +27,7 @@ max_insns=${VIGIL_MAX_VERIFIER_INSNS:-500000}
 expected=$root/tests/vm/expected.tsv
 doc=$root/docs/kernel-matrix.md
 
-# column | suites to try, in order | package glob (docs/environment.md)
+# column | suites to try, in order | package glob of the Debian suite that carries that kernel
 kernel_specs=(
   "5.10|bullseye|linux-image-5.10.0-*-cloud-amd64"
   "6.1|bookworm|linux-image-6.1.0-*-cloud-amd64"
