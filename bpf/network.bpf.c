@@ -15,11 +15,9 @@
  * syscall tracepoints as the fallback.
  */
 #include "vigil_common.bpf.h"
+#include "vigil_sock.bpf.h"
 
-#include <bpf/bpf_endian.h>
 
-#define AF_INET 2
-#define AF_INET6 10
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define S_IFMT 00170000
@@ -101,23 +99,6 @@ static __always_inline struct sock *sock_of_fd(int fd)
 		return NULL;
 	socket = BPF_CORE_READ(file, private_data);
 	return BPF_CORE_READ(socket, sk);
-}
-
-static __always_inline void tuple_of_sock(struct vigil_sock_tuple *t, struct sock *sk)
-{
-	__builtin_memset(t, 0, sizeof(*t));
-	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	/* u16 since 5.6 (a bitfield before, below the 5.8 floor). */
-	t->protocol = BPF_CORE_READ(sk, sk_protocol);
-	t->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	t->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (t->family == AF_INET6) {
-		BPF_CORE_READ_INTO(&t->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&t->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	} else {
-		BPF_CORE_READ_INTO((__u32 *)t->local_addr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)t->remote_addr, sk, __sk_common.skc_daddr);
-	}
 }
 
 static __always_inline int is_inet(__u16 family)
@@ -302,7 +283,7 @@ int vigil_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	owner = bpf_map_lookup_elem(&vigil_tcp_owners, &sk);
 	if (!owner)
 		return 0;
-	tuple_of_sock(&t, (struct sock *)sk);
+	vigil_sock_tuple_of(&t, (struct sock *)sk);
 	emit_connect(owner, &t, VIGIL_CONNECT_IN_PROGRESS, 0);
 	return 0;
 }
@@ -319,7 +300,7 @@ static __always_inline int handle_accept_exit(long ret)
 	sk = sock_of_fd((int)ret);
 	if (!sk)
 		return 0;
-	tuple_of_sock(&e.tuple, sk);
+	vigil_sock_tuple_of(&e.tuple, sk);
 	if (e.tuple.protocol != IPPROTO_TCP || !is_inet(e.tuple.family))
 		return 0;
 	vigil_fill_header(&e.hdr, VIGIL_KIND_TCP_ACCEPT, sizeof(e), current_task());
@@ -367,7 +348,7 @@ int vigil_listen_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	sk = (struct sock *)p->sk;
 	bpf_map_delete_elem(&vigil_net_pending, &key);
-	tuple_of_sock(&e.tuple, sk);
+	vigil_sock_tuple_of(&e.tuple, sk);
 	e.backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
 	e.error = ctx->ret < 0 ? (__s32)-ctx->ret : 0;
 	vigil_fill_header(&e.hdr, VIGIL_KIND_LISTEN, sizeof(e), current_task());
@@ -408,7 +389,7 @@ int vigil_bind_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	sk = sock_of_fd(p->fd);
 	if (ctx->ret == 0 && sk) {
-		tuple_of_sock(&e.tuple, sk);
+		vigil_sock_tuple_of(&e.tuple, sk);
 	} else {
 		__builtin_memset(&e.tuple, 0, sizeof(e.tuple));
 		sockaddr_into(p->sockaddr, e.tuple.local_addr, &e.tuple.local_port, &e.tuple.family);
@@ -453,7 +434,7 @@ static __always_inline void emit_dns(__u32 kind, struct sock *sk, const void *re
 	e = vigil_scratch_get(kind);
 	if (!e)
 		return;
-	tuple_of_sock(&e->tuple, sk);
+	vigil_sock_tuple_of(&e->tuple, sk);
 	if (remote)
 		sockaddr_into(sa, e->tuple.remote_addr, &e->tuple.remote_port, &e->tuple.family);
 	if (len > VIGIL_DNS_MAX)

@@ -9,9 +9,8 @@
  * is not enough: we need the task and linux_binprm pointers.
  */
 #include "vigil_common.bpf.h"
+#include "vigil_sock.bpf.h"
 #include "vigil_path.bpf.h"
-
-#include <bpf/bpf_endian.h>
 
 /* Set by the loader before load. */
 const volatile __u32 vigil_max_arg_bytes = 8192;
@@ -23,8 +22,6 @@ const volatile __u32 vigil_break_exec = 0;
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Kernel constants that vmlinux.h does not carry (macros). */
-#define AF_INET 2
-#define AF_INET6 10
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define S_IFREG 0100000
@@ -168,20 +165,10 @@ static __always_inline void stdio_sock(struct vigil_stdio *s, struct file *file)
 	struct sock *sk = BPF_CORE_READ(sock, sk);
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-	s->tuple.family = family;
-	if (family != AF_INET && family != AF_INET6)
-		return;
-	/* sk_protocol: u16 since 5.6 (a bitfield before, below the 5.8 floor). */
-	s->tuple.protocol = BPF_CORE_READ(sk, sk_protocol);
-	s->tuple.local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	s->tuple.remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(&s->tuple.local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&s->tuple.remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	} else {
-		BPF_CORE_READ_INTO((__u32 *)s->tuple.local_addr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)s->tuple.remote_addr, sk, __sk_common.skc_daddr);
-	}
+	if (family == AF_INET || family == AF_INET6)
+		vigil_sock_tuple_of(&s->tuple, sk);
+	else
+		s->tuple.family = family; /* unix, netlink, ...: the family alone */
 }
 
 /*
