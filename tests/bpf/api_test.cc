@@ -281,8 +281,7 @@ TEST_F(ApiTest, StatusReportsProbesCountersAndSubscribers) {
   // modules) is listed with its reason; the others name their hook.
   for (const v1::ProbeStatus& p : s.probes()) {
     if (p.attached()) {
-      EXPECT_THAT(p.hook(),
-                  ::testing::AnyOf("tp_btf", "raw_tp", "tracepoint", "fentry", "kprobe", "cgroup_skb"));
+      EXPECT_THAT(p.hook(), ::testing::AnyOf("tp_btf", "raw_tp", "tracepoint", "fentry", "kprobe", "cgroup_skb"));
     } else {
       EXPECT_FALSE(p.notes().empty()) << p.ShortDebugString();
     }

@@ -110,8 +110,8 @@ class PipelineTest : public ::testing::Test {
     if (failing_sink) sinks.push_back(std::make_unique<FailingSink>());
     sinks.push_back(std::make_unique<RecordingSink>(&journal_));
     return std::make_unique<Pipeline>(PipelineOptions{.queue_capacity = queue_capacity, .instance_id = "inst"},
-                                      Decoder({.node = test::kNode}, &clock_), std::move(enrichers), std::move(detector),
-                                      std::move(sinks));
+                                      Decoder({.node = test::kNode}, &clock_), std::move(enrichers),
+                                      std::move(detector), std::move(sinks));
   }
 
   std::vector<uint32_t> WrittenPids() {

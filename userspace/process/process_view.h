@@ -1,7 +1,6 @@
 #pragma once
 
 #include "absl/strings/string_view.h"
-
 #include "vigil/v1/event.pb.h"
 
 namespace vigil {
