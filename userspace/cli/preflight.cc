@@ -3,7 +3,6 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <linux/perf_event.h>
 #include <netdb.h>
@@ -12,14 +11,12 @@
 #include <sys/socket.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <future>
 #include <iterator>
 
 #include "absl/cleanup/cleanup.h"
@@ -29,6 +26,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "container/unix_http.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "loader/kernel.h"
 
 namespace vigil::cli {
@@ -189,60 +188,27 @@ PreflightCheck CheckKprobe() {
 
 // ---- Sockets --------------------------------------------------------------
 
-// Connected fd to a unix socket, or -errno.
-int ConnectUnix(const std::string& path, absl::Duration timeout) {
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  timeval tv = absl::ToTimeval(timeout);
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    const int err = errno;
-    close(fd);
-    return -err;
-  }
-  return fd;
-}
-
-// grpc.health.v1.Health/Check with an empty service name. The request is
-// hand-encoded (an empty HealthCheckRequest is zero bytes); the reply's
-// field 1 is the ServingStatus (1 = SERVING). Returns "" when serving, else why not.
+// grpc.health.v1.Health/Check with an empty service name: "" when serving,
+// else why not.
 std::string GrpcHealth(const std::string& target, absl::Duration timeout,
                        std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials()) {
-  auto channel = grpc::CreateChannel(target, creds);
-  grpc::GenericStub stub(channel);
+  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(target, creds));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
-  grpc::ByteBuffer request, response;
-  grpc::Slice empty("");
-  request = grpc::ByteBuffer(&empty, 1);
-  std::promise<grpc::Status> done;
-  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
-                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
-  const grpc::Status status = done.get_future().get();
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = stub->Check(&ctx, request, &response);
   if (!status.ok()) return absl::StrCat("health check failed: ", status.error_message());
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return "unreadable health reply";
-  std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  if (bytes.size() >= 2 && bytes[0] == 0x08 && bytes[1] == 0x01) return "";
-  return absl::StrCat("not serving (status ", bytes.size() >= 2 && bytes[0] == 0x08 ? bytes[1] : 0, ")");
+  if (response.status() == grpc::health::v1::HealthCheckResponse::SERVING) return "";
+  return absl::StrCat("not serving (", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status()),
+                      ")");
 }
 
 // "" when the Docker API answers GET /_ping.
 std::string DockerPing(const std::string& path, absl::Duration timeout) {
-  const int fd = ConnectUnix(path, timeout);
-  if (fd < 0) return ErrnoText("connect", -fd);
-  absl::Cleanup close_fd = [fd] { close(fd); };
-  constexpr char kPing[] = "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
-  if (write(fd, kPing, sizeof(kPing) - 1) < 0) return ErrnoText("write", errno);
-  char buf[64] = {};
-  const ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  if (n <= 0) return n < 0 ? ErrnoText("read", errno) : "closed without answering";
-  return absl::StartsWith(buf, "HTTP/1.") && absl::StrContains(buf, " 200") ? "" : absl::StrCat("answered: ", buf);
+  absl::StatusOr<HttpReply> reply = UnixSocketGet(path, "/_ping", timeout, 4096);
+  if (!reply.ok()) return std::string(reply.status().message());
+  return reply->status == 200 ? "" : absl::StrCat("answered HTTP ", reply->status);
 }
 
 std::vector<PreflightCheck> CheckRuntimes(const std::vector<RuntimeSocket>& sockets, absl::Duration timeout) {
@@ -357,13 +323,6 @@ PreflightCheck CheckEndpoint(const std::string& name, const std::string& url, co
 }
 
 }  // namespace
-
-std::vector<RuntimeSocket> DefaultRuntimeSockets() {
-  return {{"containerd", "/run/containerd/containerd.sock"},
-          {"containerd", "/run/k3s/containerd/containerd.sock"},
-          {"cri-o", "/var/run/crio/crio.sock"},
-          {"docker", "/var/run/docker.sock"}};
-}
 
 v1::PreflightReport RunPreflight(const PreflightOptions& o) {
   std::vector<PreflightCheck> checks;

@@ -5,21 +5,16 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "container/runtime_clients.h"
 #include "vigil/v1/preflight.pb.h"
 
 namespace vigil::cli {
 
-struct RuntimeSocket {
-  std::string runtime;  // containerd, cri-o, docker
-  std::string path;
-};
-
-// The standard sockets of containerd, CRI-O and Docker (and k3s's containerd).
-std::vector<RuntimeSocket> DefaultRuntimeSockets();
+using vigil::RuntimeSocket;
 
 struct PreflightOptions {
   std::string kernel_btf;  // empty: /sys/kernel/btf/vmlinux
-  std::vector<RuntimeSocket> runtime_sockets = DefaultRuntimeSockets();
+  std::vector<RuntimeSocket> runtime_sockets = StandardRuntimeSockets();
   std::string collector;  // host:port of vigil-collector; empty: not checked
   // TLS to the collector, as in production (mTLS): on when any is set. PEM
   // files; no CA file means the system's roots.

@@ -1,12 +1,7 @@
 #include "container/runtime_clients.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <map>
 
 #include "absl/strings/match.h"
@@ -15,7 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
-#include "common/status.h"
+#include "container/unix_http.h"
 #include "cri/runtime_v1_subset.grpc.pb.h"
 #include "github.com/containerd/containerd/api/events/container.pb.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
@@ -238,47 +233,12 @@ class DockerClient : public RuntimeClient {
   }
 
  private:
-  // One HTTP/1.0 request: the engine closes the connection after the body,
-  // so no chunked encoding and no keep-alive to handle.
   absl::StatusOr<std::string> Get(const std::string& path) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return ErrnoStatus(errno, "docker: socket");
-    struct Closer {
-      int fd;
-      ~Closer() { close(fd); }
-    } closer{fd};
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (socket_.size() >= sizeof(addr.sun_path)) return absl::InvalidArgumentError("docker socket path too long");
-    std::memcpy(addr.sun_path, socket_.c_str(), socket_.size());
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      return absl::UnavailableError(absl::StrCat("docker: connect ", socket_, ": ", std::strerror(errno)));
-    }
-    const std::string req = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: docker\r\n\r\n");
-    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-      return absl::UnavailableError("docker: request not sent");
-    }
-    std::string resp;
-    const absl::Time deadline = absl::Now() + timeout_;
-    char buf[16384];
-    for (;;) {
-      pollfd pfd{.fd = fd, .events = POLLIN, .revents = 0};
-      const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
-      if (left <= 0 || poll(&pfd, 1, static_cast<int>(left)) <= 0) return absl::UnavailableError("docker: timeout");
-      ssize_t n = read(fd, buf, sizeof(buf));
-      if (n < 0) return ErrnoStatus(errno, "docker: read");
-      if (n == 0) break;
-      resp.append(buf, n);
-      if (resp.size() > (8u << 20)) return absl::UnknownError("docker: response over 8 MiB");
-    }
-    const size_t head_end = resp.find("\r\n\r\n");
-    if (head_end == std::string::npos) return absl::UnknownError("docker: response without headers");
-    std::vector<absl::string_view> status = absl::StrSplit(absl::string_view(resp).substr(0, resp.find("\r\n")), ' ');
-    int code = 0;
-    if (status.size() < 2 || !absl::SimpleAtoi(status[1], &code)) return absl::UnknownError("docker: bad status line");
-    if (code == 404) return absl::NotFoundError(absl::StrCat("docker has no ", path));
-    if (code != 200) return absl::UnknownError(absl::StrCat("docker: HTTP ", code, " for ", path));
-    return resp.substr(head_end + 4);
+    absl::StatusOr<HttpReply> reply = UnixSocketGet(socket_, path, timeout_);
+    if (!reply.ok()) return absl::Status(reply.status().code(), absl::StrCat("docker: ", reply.status().message()));
+    if (reply->status == 404) return absl::NotFoundError(absl::StrCat("docker has no ", path));
+    if (reply->status != 200) return absl::UnknownError(absl::StrCat("docker: HTTP ", reply->status, " for ", path));
+    return std::move(reply->body);
   }
 
   const std::string socket_;
@@ -293,6 +253,26 @@ void FillFromKubernetesLabels(const std::function<const std::string*(absl::strin
   if (const std::string* v = label("io.kubernetes.pod.name")) out.pod_name = *v;
   if (const std::string* v = label("io.kubernetes.pod.namespace")) out.pod_namespace = *v;
   if (const std::string* v = label("io.kubernetes.pod.uid")) out.pod_uid = *v;
+}
+
+const std::vector<RuntimeSocket>& StandardRuntimeSockets() {
+  static const auto* sockets = new std::vector<RuntimeSocket>{
+      {"containerd", "/run/containerd/containerd.sock"},
+      {"containerd", "/run/k3s/containerd/containerd.sock"},
+      {"cri-o", "/run/crio/crio.sock"},
+      {"cri-o", "/var/run/crio/crio.sock"},
+      {"docker", "/run/docker.sock"},
+      {"docker", "/var/run/docker.sock"},
+  };
+  return *sockets;
+}
+
+std::string ResolveRuntimeSocket(const std::string& configured, absl::string_view runtime) {
+  if (configured != "auto") return configured;
+  for (const RuntimeSocket& s : StandardRuntimeSockets()) {
+    if (s.runtime == runtime && access(s.path.c_str(), F_OK) == 0) return s.path;
+  }
+  return "";
 }
 
 std::unique_ptr<RuntimeClient> NewContainerdClient(std::string socket, std::vector<std::string> namespaces,

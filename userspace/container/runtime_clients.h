@@ -53,6 +53,19 @@ std::unique_ptr<RuntimeClient> NewContainerdClient(std::string socket, std::vect
                                                    absl::Duration timeout);
 // The CRI RuntimeService (CRI-O, containerd's CRI plugin).
 std::unique_ptr<RuntimeClient> NewCriClient(std::string socket, absl::Duration timeout);
+// A runtime's API socket: runtime is "containerd", "cri-o" or "docker".
+struct RuntimeSocket {
+  std::string runtime;
+  std::string path;
+};
+
+// The standard sockets of each runtime (and k3s's containerd), in the order
+// "auto" tries them; vigilctl preflight checks the same list.
+const std::vector<RuntimeSocket>& StandardRuntimeSockets();
+// A --*_socket setting: "auto" is the first standard socket of `runtime`
+// that exists ("" when none does); anything else is taken as given.
+std::string ResolveRuntimeSocket(const std::string& configured, absl::string_view runtime);
+
 // The Docker Engine API (GET /containers/<id>/json) on its unix socket.
 std::unique_ptr<RuntimeClient> NewDockerClient(std::string socket, absl::Duration timeout);
 

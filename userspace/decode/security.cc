@@ -1,5 +1,6 @@
 // Security syscall family: ptrace, namespaces, mount, modules, bpf program
 // loads, memfd_create, credential changes, kill of another process.
+#include <bpf/libbpf.h>
 #include <string.h>
 
 #include <array>
@@ -113,42 +114,11 @@ const char* PtraceRequestName(int64_t request) {
   }
 }
 
-// enum bpf_prog_type of the uapi, in order.
+// libbpf's name of an enum bpf_prog_type value ("kprobe", "socket_filter"),
+// "" for a type newer than the libbpf this was built with.
 const char* ProgTypeName(uint32_t type) {
-  static constexpr std::array<const char*, 33> kNames = {"unspec",
-                                                         "socket_filter",
-                                                         "kprobe",
-                                                         "sched_cls",
-                                                         "sched_act",
-                                                         "tracepoint",
-                                                         "xdp",
-                                                         "perf_event",
-                                                         "cgroup_skb",
-                                                         "cgroup_sock",
-                                                         "lwt_in",
-                                                         "lwt_out",
-                                                         "lwt_xmit",
-                                                         "sock_ops",
-                                                         "sk_skb",
-                                                         "cgroup_device",
-                                                         "sk_msg",
-                                                         "raw_tracepoint",
-                                                         "cgroup_sock_addr",
-                                                         "lwt_seg6local",
-                                                         "lirc_mode2",
-                                                         "sk_reuseport",
-                                                         "flow_dissector",
-                                                         "cgroup_sysctl",
-                                                         "raw_tracepoint_writable",
-                                                         "cgroup_sockopt",
-                                                         "tracing",
-                                                         "struct_ops",
-                                                         "ext",
-                                                         "lsm",
-                                                         "sk_lookup",
-                                                         "syscall",
-                                                         "netfilter"};
-  return type < kNames.size() ? kNames[type] : "";
+  const char* name = libbpf_bpf_prog_type_str(static_cast<enum bpf_prog_type>(type));
+  return name != nullptr ? name : "";
 }
 
 void FillIds(const vigil_ids& ids, v1::Ids* out) {

@@ -28,21 +28,11 @@ constexpr int kTrimThreshold = 256 << 10;
 // editor's save or a ConfigMap update is several file operations.
 constexpr absl::Duration kRulesDebounce = absl::Milliseconds(300);
 
-// "auto": the first of the runtime's standard sockets that exists.
-std::string SocketPath(const std::string& configured, std::initializer_list<const char*> standard) {
-  if (configured != "auto") return configured;
-  for (const char* path : standard) {
-    if (access(path, F_OK) == 0) return path;
-  }
-  return "";
-}
-
 std::vector<std::unique_ptr<RuntimeClient>> RuntimeClients(const SensorConfig& config) {
   std::vector<std::unique_ptr<RuntimeClient>> clients;
-  const std::string containerd =
-      SocketPath(config.containerd_socket, {"/run/containerd/containerd.sock", "/run/k3s/containerd/containerd.sock"});
-  const std::string cri = SocketPath(config.cri_socket, {"/run/crio/crio.sock", "/var/run/crio/crio.sock"});
-  const std::string docker = SocketPath(config.docker_socket, {"/run/docker.sock", "/var/run/docker.sock"});
+  const std::string containerd = ResolveRuntimeSocket(config.containerd_socket, "containerd");
+  const std::string cri = ResolveRuntimeSocket(config.cri_socket, "cri-o");
+  const std::string docker = ResolveRuntimeSocket(config.docker_socket, "docker");
   auto log = Logger("container");
   if (!containerd.empty()) {
     log->info("containerd at {}", containerd);
