@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", vigil::VersionString("vigilctl"));
   std::string socket = "/run/vigil/sensor.sock";
-  app.add_option("--socket", socket, "the sensor's local API socket (--api_socket of vigil-sensor)")
+  app.add_option("--socket", socket, "the sensor's local API socket (--api-socket of vigil-sensor)")
       ->capture_default_str();
   std::string color = "auto";
   app.add_option("--color", color, "colour output: auto (on a terminal), always, never")
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> check_paths;
   std::string lists_dir;
   rules_check->add_option("paths", check_paths, "rule files and directories (every *.yml/*.yaml below)")->required();
-  rules_check->add_option("--lists-dir", lists_dir, "value lists for |expand placeholders (--rules_lists_dir)");
+  rules_check->add_option("--lists-dir", lists_dir, "value lists for |expand placeholders (--rules-lists-dir)");
 
   // ---- preflight
   CLI::App* preflight = app.add_subcommand("preflight", "check whether this node can run the sensor");
