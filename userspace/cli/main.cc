@@ -123,7 +123,12 @@ int main(int argc, char** argv) {
   preflight->add_option("--kernel-btf", pf.kernel_btf, "BTF file the sensor will be given (default: the kernel's)");
   preflight->add_option("--timeout", timeout_s, "seconds per network check")->capture_default_str();
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a usage error exits 2, as the daemons' do.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   if (tail->parsed()) {
     vigil::cli::TailOptions t;
