@@ -3,13 +3,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <set>
-#include <sstream>
-#include <utility>
 
 #include "absl/algorithm/container.h"
 #include "absl/flags/commandlineflag.h"
