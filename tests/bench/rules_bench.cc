@@ -2,7 +2,8 @@
 // SigmaDetector::Evaluate, on one thread.
 //
 // Rules: VIGIL_BENCH_RULES (comma-separated files/dirs), else the repo's
-// rules/ directory when it holds rules, else a small set written here.
+// rules/ directory when it holds rules (with its lists/, or
+// VIGIL_BENCH_LISTS), else a small set written here.
 // Events: VIGIL_BENCH_EVENTS (JSON lines as vigil-sensor writes them), else a
 // constructed mix of a busy node (file opens, execs, exits, connections, DNS).
 
@@ -236,7 +237,11 @@ void BM_Evaluate(benchmark::State& state) {
   SigmaDetectorOptions options;
   options.rule_paths = RulePaths(scratch);
   options.embedded_rules = false;
-  if (const char* lists = std::getenv("VIGIL_BENCH_LISTS")) options.lists_dir = lists;
+  if (const char* lists = std::getenv("VIGIL_BENCH_LISTS")) {
+    options.lists_dir = lists;
+  } else if (options.rule_paths == std::vector<std::string>{VIGIL_SOURCE_DIR "/rules"}) {
+    options.lists_dir = VIGIL_SOURCE_DIR "/rules/lists";  // the default ruleset's value lists
+  }
   auto detector = SigmaDetector::Create(options, nullptr);
   if (!detector.ok()) {
     state.SkipWithError(std::string(detector.status().message()).c_str());

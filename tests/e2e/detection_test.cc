@@ -294,6 +294,12 @@ const std::vector<Scenario>& Scenarios() {
        {},
        C,
        "cat /root/.gitconfig >/dev/null"},
+      {"vigil_dev_tool_credentials_file_read",
+       C,
+       "mkdir -p /root/.docker && echo {} >/root/.docker/config.json && tar -cf - /root/.docker | cat >/dev/null",
+       {},
+       C,
+       "mkdir -p /root/.dockerx && echo {} >/root/.dockerx/config.json && tar -cf - /root/.dockerx | cat >/dev/null"},
       // Kubernetes API
       {"vigil_kubectl_in_container",
        C,

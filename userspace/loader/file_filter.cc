@@ -30,6 +30,15 @@ std::vector<std::string> FileFilterConfig::DefaultSensitivePaths() {
       ".azure/",
       ".config/gcloud/",
       ".kube/config",
+      // Credential stores of developer tools: reads by other programs are
+      // what the default rules look for.
+      ".git-credentials",
+      ".netrc",
+      ".docker/config.json",
+      ".npmrc",
+      ".pypirc",
+      ".vault-token",
+      ".config/gh/hosts.yml",
   };
 }
 

@@ -1,6 +1,7 @@
 // Categories, the field table of docs/rules.md, and how each field's values
 // are read from an event.
 
+#include <algorithm>
 #include <array>
 
 #include "absl/strings/ascii.h"
@@ -219,12 +220,9 @@ void EventContext::Reset(const Ruleset& rules, const ProcessView* processes, con
   if (memo_.size() < rules.max_selections) memo_.resize(rules.max_selections);
 }
 
-std::string& EventContext::Push(Slot& slot) {
-  if (slot.raw.size() <= slot.size) {
-    slot.raw.emplace_back();
-    slot.lower.emplace_back();
-  }
-  std::string& s = slot.raw[slot.size++];
+std::string& EventContext::Buffer(Slot& slot) {
+  if (slot.buffers_used == slot.buffers.size()) slot.buffers.push_back(std::make_unique<std::string>());
+  std::string& s = *slot.buffers[slot.buffers_used++];
   s.clear();
   return s;
 }
@@ -233,14 +231,22 @@ EventContext::Values EventContext::Get(const FieldRef& field) {
   Slot& slot = slots_[field.slot];
   if (slot.generation != generation_) {
     slot.generation = generation_;
-    slot.size = 0;
+    slot.raw.clear();
+    slot.lower.clear();
+    slot.buffers_used = 0;
     Extract(field, slot);
-    for (size_t i = 0; i < slot.size; ++i) {
-      slot.lower[i].assign(slot.raw[i]);
-      absl::AsciiStrToLower(&slot.lower[i]);
+    for (absl::string_view v : slot.raw) {
+      if (std::none_of(v.begin(), v.end(), absl::ascii_isupper)) {
+        slot.lower.push_back(v);
+        continue;
+      }
+      std::string& lower = Buffer(slot);
+      lower.assign(v.data(), v.size());
+      absl::AsciiStrToLower(&lower);
+      slot.lower.push_back(lower);
     }
   }
-  return {slot.raw.data(), slot.lower.data(), slot.size};
+  return {slot.raw.data(), slot.lower.data(), slot.raw.size()};
 }
 
 const v1::Process* EventContext::Parent() {
@@ -280,12 +286,50 @@ void AppendCommandLine(const v1::Process& p, std::string& out) {
   }
 }
 
-// Appends the values of the last field of `path` below `message`, walking
-// repeated messages on the way (any element).
+// Appends element `j` of `fd` (any j when not repeated) as text.
+void AppendScalar(const google::protobuf::Message& message, const google::protobuf::Reflection* r,
+                  const google::protobuf::FieldDescriptor* fd, int j, std::string& out) {
+  using CppType = google::protobuf::FieldDescriptor::CppType;
+  bool rep = fd->is_repeated();
+  switch (fd->cpp_type()) {
+    case CppType::CPPTYPE_STRING:
+      out = rep ? r->GetRepeatedString(message, fd, j) : r->GetString(message, fd);
+      break;
+    case CppType::CPPTYPE_BOOL:
+      out = (rep ? r->GetRepeatedBool(message, fd, j) : r->GetBool(message, fd)) ? "true" : "false";
+      break;
+    case CppType::CPPTYPE_ENUM:
+      out = (rep ? r->GetRepeatedEnum(message, fd, j) : r->GetEnum(message, fd))->name();
+      break;
+    case CppType::CPPTYPE_INT32:
+      absl::StrAppend(&out, rep ? r->GetRepeatedInt32(message, fd, j) : r->GetInt32(message, fd));
+      break;
+    case CppType::CPPTYPE_INT64:
+      absl::StrAppend(&out, rep ? r->GetRepeatedInt64(message, fd, j) : r->GetInt64(message, fd));
+      break;
+    case CppType::CPPTYPE_UINT32:
+      absl::StrAppend(&out, rep ? r->GetRepeatedUInt32(message, fd, j) : r->GetUInt32(message, fd));
+      break;
+    case CppType::CPPTYPE_UINT64:
+      absl::StrAppend(&out, rep ? r->GetRepeatedUInt64(message, fd, j) : r->GetUInt64(message, fd));
+      break;
+    case CppType::CPPTYPE_DOUBLE:
+      absl::StrAppend(&out, rep ? r->GetRepeatedDouble(message, fd, j) : r->GetDouble(message, fd));
+      break;
+    case CppType::CPPTYPE_FLOAT:
+      absl::StrAppend(&out, rep ? r->GetRepeatedFloat(message, fd, j) : r->GetFloat(message, fd));
+      break;
+    default:
+      break;
+  }
+}
+
+// Calls push(fill) for each value of the last field of `path` below
+// `message`, walking repeated messages on the way (any element); fill(out)
+// writes the value as text.
 template <typename PushFn>
 void WalkPath(const google::protobuf::Message& message,
               const std::vector<const google::protobuf::FieldDescriptor*>& path, size_t i, PushFn&& push) {
-  using CppType = google::protobuf::FieldDescriptor::CppType;
   const google::protobuf::FieldDescriptor* fd = path[i];
   const google::protobuf::Reflection* r = message.GetReflection();
   if (i + 1 < path.size()) {
@@ -297,41 +341,7 @@ void WalkPath(const google::protobuf::Message& message,
     }
     return;
   }
-  auto one = [&](int j) {
-    std::string& out = push();
-    bool rep = fd->is_repeated();
-    switch (fd->cpp_type()) {
-      case CppType::CPPTYPE_STRING:
-        out = rep ? r->GetRepeatedString(message, fd, j) : r->GetString(message, fd);
-        break;
-      case CppType::CPPTYPE_BOOL:
-        out = (rep ? r->GetRepeatedBool(message, fd, j) : r->GetBool(message, fd)) ? "true" : "false";
-        break;
-      case CppType::CPPTYPE_ENUM:
-        out = (rep ? r->GetRepeatedEnum(message, fd, j) : r->GetEnum(message, fd))->name();
-        break;
-      case CppType::CPPTYPE_INT32:
-        absl::StrAppend(&out, rep ? r->GetRepeatedInt32(message, fd, j) : r->GetInt32(message, fd));
-        break;
-      case CppType::CPPTYPE_INT64:
-        absl::StrAppend(&out, rep ? r->GetRepeatedInt64(message, fd, j) : r->GetInt64(message, fd));
-        break;
-      case CppType::CPPTYPE_UINT32:
-        absl::StrAppend(&out, rep ? r->GetRepeatedUInt32(message, fd, j) : r->GetUInt32(message, fd));
-        break;
-      case CppType::CPPTYPE_UINT64:
-        absl::StrAppend(&out, rep ? r->GetRepeatedUInt64(message, fd, j) : r->GetUInt64(message, fd));
-        break;
-      case CppType::CPPTYPE_DOUBLE:
-        absl::StrAppend(&out, rep ? r->GetRepeatedDouble(message, fd, j) : r->GetDouble(message, fd));
-        break;
-      case CppType::CPPTYPE_FLOAT:
-        absl::StrAppend(&out, rep ? r->GetRepeatedFloat(message, fd, j) : r->GetFloat(message, fd));
-        break;
-      default:
-        break;
-    }
-  };
+  auto one = [&](int j) { push([&](std::string& out) { AppendScalar(message, r, fd, j, out); }); };
   if (fd->is_repeated()) {
     for (int j = 0; j < r->FieldSize(message, fd); ++j) one(j);
   } else if (!fd->has_presence() || r->HasField(message, fd)) {
@@ -345,24 +355,33 @@ void EventContext::Extract(const FieldRef& field, Slot& slot) {
   const Event& e = *event_;
   const v1::Process& p = e.process();
   const v1::Workload& w = e.workload();
-  auto text = [&](const std::string& v) {
-    if (!v.empty()) Push(slot) = v;
+  // Views into the event, the process view or static storage: all outlive
+  // this event's evaluation.
+  auto text = [&](absl::string_view v) {
+    if (!v.empty()) slot.raw.push_back(v);
   };
-  auto number = [&](uint64_t v) { absl::StrAppend(&Push(slot), v); };
-  auto boolean = [&](bool v) { Push(slot) = v ? "true" : "false"; };
+  auto composed = [&](auto&& fill) {
+    std::string& b = Buffer(slot);
+    fill(b);
+    slot.raw.push_back(b);
+  };
+  auto number = [&](uint64_t v) { composed([v](std::string& b) { absl::StrAppend(&b, v); }); };
+  auto command_line = [&](const v1::Process& proc) {
+    if (proc.argv_size() > 0) composed([&proc](std::string& b) { AppendCommandLine(proc, b); });
+  };
+  auto boolean = [&](bool v) { slot.raw.push_back(v ? "true" : "false"); };
   auto stdio = [&](uint32_t fd) {
     if (!e.has_exec()) return;
     for (const v1::StdioFd& s : e.exec().stdio()) {
       if (s.fd() != fd) continue;
-      if (const char* name = FdTypeName(s.type())) Push(slot) = name;
+      if (const char* name = FdTypeName(s.type())) slot.raw.push_back(name);
     }
   };
   switch (field.id) {
     case FieldId::kImage:
       return text(p.exe());
     case FieldId::kCommandLine:
-      if (p.argv_size() > 0) AppendCommandLine(p, Push(slot));
-      return;
+      return command_line(p);
     case FieldId::kCurrentDirectory:
       return text(p.cwd());
     case FieldId::kProcessId:
@@ -381,9 +400,7 @@ void EventContext::Extract(const FieldRef& field, Slot& slot) {
       if (const v1::Process* parent = Parent()) text(parent->exe());
       return;
     case FieldId::kParentCommandLine:
-      if (const v1::Process* parent = Parent(); parent != nullptr && parent->argv_size() > 0) {
-        AppendCommandLine(*parent, Push(slot));
-      }
+      if (const v1::Process* parent = Parent()) command_line(*parent);
       return;
     case FieldId::kTargetFilename:
       if (!e.has_file()) return;
@@ -482,9 +499,7 @@ void EventContext::Extract(const FieldRef& field, Slot& slot) {
       return;
     case FieldId::kAncestorCommandLines:
       Ancestors();
-      for (const v1::Process* a : ancestors_) {
-        if (a->argv_size() > 0) AppendCommandLine(*a, Push(slot));
-      }
+      for (const v1::Process* a : ancestors_) command_line(*a);
       return;
     case FieldId::kStdinType:
       return stdio(0);
@@ -523,7 +538,7 @@ void EventContext::Extract(const FieldRef& field, Slot& slot) {
       if (e.has_exec()) boolean(e.exec().file_caps());
       return;
     case FieldId::kProtoPath:
-      WalkPath(e, field.path, 0, [&]() -> std::string& { return Push(slot); });
+      WalkPath(e, field.path, 0, [&](auto&& fill) { composed(fill); });
       return;
   }
 }

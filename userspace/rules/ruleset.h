@@ -249,15 +249,19 @@ struct Ruleset {
   absl::Time loaded;
 };
 
-// Per-event values of the fields the rules use, extracted once and kept
-// lower-cased beside the raw value, in buffers reused from event to event.
+// Per-event values of the fields the rules use, extracted once per event.
+// Values are views: into the event (or the process view) where the field is
+// stored as is, into buffers reused from event to event where it is composed
+// (command lines, numbers). The lower-cased view is the raw one unless the
+// value holds an upper-case letter, so most values are never copied.
 class EventContext {
  public:
   void Reset(const Ruleset& rules, const ProcessView* processes, const v1::Event& event);
   // The values of a field (several for list fields); empty when absent.
+  // Valid until the next Reset.
   struct Values {
-    const std::string* raw;
-    const std::string* lower;
+    const absl::string_view* raw;
+    const absl::string_view* lower;
     size_t size;
   };
   Values Get(const FieldRef& field);
@@ -267,11 +271,16 @@ class EventContext {
  private:
   struct Slot {
     uint64_t generation = 0;
-    size_t size = 0;
-    std::vector<std::string> raw;
-    std::vector<std::string> lower;
+    std::vector<absl::string_view> raw;
+    std::vector<absl::string_view> lower;
+    // Composed and lower-cased values; unique_ptr keeps each buffer (and the
+    // views into it) in place while the vector grows, and its capacity from
+    // event to event.
+    std::vector<std::unique_ptr<std::string>> buffers;
+    size_t buffers_used = 0;
   };
-  std::string& Push(Slot& slot);
+  // A buffer for a composed value of `slot`, empty; View() it once filled.
+  static std::string& Buffer(Slot& slot);
   void Extract(const FieldRef& field, Slot& slot);
   const v1::Process* Parent();
   void Ancestors();

@@ -325,7 +325,7 @@ class SigmaDetectorImpl : public SigmaDetector {
     if (corr.type == Correlation::kValueCount) {
       rules::EventContext::Values v = ctx_.Get(corr.value_field);
       if (v.size == 0) return;  // no value to count
-      hit.value = v.raw[0];
+      hit.value = std::string(v.raw[0]);
     }
     auto& groups = corr_state_[c];
     if (groups.size() >= kMaxGroups && !groups.contains(key)) return;
