@@ -1,6 +1,7 @@
 # Install rules and the Debian package (cpack -G DEB in the build directory,
-# or `ninja package`): the three binaries, the default rules, systemd units,
-# their defaults files and the logrotate file for the sensor's JSON output.
+# or `ninja package`): the three binaries, the default rules, the
+# configuration files, systemd units, their defaults files and the logrotate
+# file for the sensor's JSON output.
 # Configuration goes to /etc whatever the prefix: these are the package's conffiles.
 include(GNUInstallDirs)
 # `install` and cpack take what is built and do not build every test first.
@@ -19,6 +20,18 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/vigil-sensor.service
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/default/vigil-sensor ${PROJECT_SOURCE_DIR}/deploy/default/vigil-collector
         DESTINATION /etc/default)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/logrotate/vigil DESTINATION /etc/logrotate.d)
+# /etc/vigil/<daemon>.yaml: the reference file (every key commented out at its
+# default, docs/configuration.md) followed by the few settings the systemd
+# units need. The OCI image carries the reference files alone.
+foreach(daemon sensor collector)
+  set(reference ${PROJECT_SOURCE_DIR}/deploy/config/${daemon}.yaml)
+  set(unit_settings ${PROJECT_SOURCE_DIR}/deploy/systemd/${daemon}.yaml)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${reference} ${unit_settings})
+  file(READ ${reference} reference_text)
+  file(READ ${unit_settings} unit_text)
+  file(GENERATE OUTPUT ${CMAKE_BINARY_DIR}/deploy/${daemon}.yaml CONTENT "${reference_text}${unit_text}")
+  install(FILES ${CMAKE_BINARY_DIR}/deploy/${daemon}.yaml DESTINATION /etc/vigil)
+endforeach()
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 set(CPACK_GENERATOR DEB)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds Vigil's OCI image without a registry or a container engine: the three
 # binaries (debug info stripped), exactly the shared libraries ldd says they
-# load, the default rules and the CA bundle (for the azure-logs forwarder),
+# load, the default rules, the reference configuration files (every key
+# commented out) and the CA bundle (for the azure-logs forwarder),
 # as one layer of an OCI image layout, written as a tarball that
 # `ctr -n k8s.io images import` (or `skopeo copy oci-archive:...`) takes.
 #
@@ -57,6 +58,8 @@ for lib in $libs; do
   cp -L "$lib" "$dest"
 done
 if compgen -G 'rules/*.yml' >/dev/null; then cp rules/*.yml "$root/etc/vigil/rules/"; fi
+# The reference configuration files: they set nothing, they document every key.
+cp deploy/config/sensor.yaml deploy/config/collector.yaml "$root/etc/vigil/"
 cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
 printf 'root:x:0:0:root:/root:/sbin/nologin\nvigil:x:65532:65532:vigil:/var/lib/vigil:/sbin/nologin\n' >"$root/etc/passwd"
 printf 'root:x:0:\nvigil:x:65532:\n' >"$root/etc/group"

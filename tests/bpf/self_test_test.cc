@@ -72,7 +72,7 @@ TEST(SelfTest, BrokenExecStillPassesOnANewKernel) {
 TEST(SelfTest, RefusesToBreakAProbeItCannotBreak) {
   SelfTestRun run = RunSelfTest("--self_test_break=fork");
   EXPECT_TRUE(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 2) << run.status;
-  EXPECT_THAT(run.lines, Contains(HasSubstr("--self_test_break must be exec or empty, not fork")));
+  EXPECT_THAT(run.lines, Contains(HasSubstr("--self-test-break must be exec or empty, not fork")));
 }
 
 }  // namespace

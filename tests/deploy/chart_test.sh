@@ -89,7 +89,7 @@ for name, readonly in ro.items():
     if "hostPath" in vols[name] and name != "spool" and not readonly: errors.append(f"{name} is writable")
 for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
     if c[probe]["httpGet"]["path"] != path: errors.append(probe)
-if not any(a.startswith("--metrics_address=0.0.0.0:") for a in c["args"]): errors.append("metrics not reachable by the kubelet")
+if not any(a.startswith("--metrics-address=0.0.0.0:") for a in c["args"]): errors.append("metrics not reachable by the kubelet")
 fallback = sensor(sys.argv[2])["containers"][0]["securityContext"]
 if fallback["capabilities"]["add"] != ["SYS_RESOURCE", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_ADMIN"]:
     errors.append(f"fallback capabilities {fallback['capabilities']}")

@@ -51,17 +51,27 @@ chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-in
 fail=0
 for f in usr/bin/vigil-sensor usr/bin/vigil-collector usr/bin/vigilctl lib/systemd/system/vigil-sensor.service \
   lib/systemd/system/vigil-collector.service etc/default/vigil-sensor etc/default/vigil-collector \
-  etc/logrotate.d/vigil etc/vigil/rules usr/share/doc/vigil/README.md; do
+  etc/logrotate.d/vigil etc/vigil/rules etc/vigil/sensor.yaml etc/vigil/collector.yaml usr/share/doc/vigil/README.md; do
   [ -e "$root/$f" ] || { echo "FAIL: /$f not installed"; fail=1; }
 done
 conffiles=$(cat "$root/var/lib/dpkg/info/vigil.conffiles" 2>/dev/null || true)
-for f in /etc/default/vigil-sensor /etc/default/vigil-collector /etc/logrotate.d/vigil; do
+for f in /etc/default/vigil-sensor /etc/default/vigil-collector /etc/logrotate.d/vigil /etc/vigil/sensor.yaml \
+  /etc/vigil/collector.yaml; do
   grep -qx "$f" <<<"$conffiles" || { echo "FAIL: $f is not a conffile"; fail=1; }
 done
 for b in vigil-sensor vigil-collector vigilctl; do
   out=$(chroot "$root" "/usr/bin/$b" --version 2>&1) || { echo "FAIL: $b --version: $out"; fail=1; continue; }
   echo "$out"
   grep -qE "^$b [0-9.]+ \(commit [0-9a-f]+, BPF ABI [0-9]+\)" <<<"$out" || { echo "FAIL: $b --version: $out"; fail=1; }
+done
+# The installed configuration files are read by default and valid; they set
+# what the units need (docs/configuration.md).
+for want in "vigil-sensor output: /var/log/vigil/events.jsonl" \
+  "vigil-collector file-path: /var/log/vigil/collector/events.jsonl"; do
+  b=${want%% *}
+  out=$(chroot "$root" env -i "/usr/bin/$b" --print-config 2>&1) || { echo "FAIL: $b --print-config: $out"; fail=1; continue; }
+  grep -qE "^${want#* }  # file /etc/vigil/${b#vigil-}.yaml:[0-9]+$" <<<"$out" ||
+    { echo "FAIL: $b does not take ${want#* } from /etc/vigil/${b#vigil-}.yaml"; fail=1; }
 done
 # The analyzer needs systemd's own units (sysinit.target, ...) in the root:
 # systemd is installed for it only after the package's own checks.

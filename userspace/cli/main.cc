@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", vigil::VersionString("vigilctl"));
   std::string socket = "/run/vigil/sensor.sock";
-  app.add_option("--socket", socket, "the sensor's local API socket (--api_socket of vigil-sensor)")
+  app.add_option("--socket", socket, "the sensor's local API socket (--api-socket of vigil-sensor)")
       ->capture_default_str();
   std::string color = "auto";
   app.add_option("--color", color, "colour output: auto (on a terminal), always, never")
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> check_paths;
   std::string lists_dir;
   rules_check->add_option("paths", check_paths, "rule files and directories (every *.yml/*.yaml below)")->required();
-  rules_check->add_option("--lists-dir", lists_dir, "value lists for |expand placeholders (--rules_lists_dir)");
+  rules_check->add_option("--lists-dir", lists_dir, "value lists for |expand placeholders (--rules-lists-dir)");
 
   // ---- preflight
   CLI::App* preflight = app.add_subcommand("preflight", "check whether this node can run the sensor");
@@ -123,7 +123,12 @@ int main(int argc, char** argv) {
   preflight->add_option("--kernel-btf", pf.kernel_btf, "BTF file the sensor will be given (default: the kernel's)");
   preflight->add_option("--timeout", timeout_s, "seconds per network check")->capture_default_str();
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a usage error exits 2, as the daemons' do.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   if (tail->parsed()) {
     vigil::cli::TailOptions t;

@@ -340,7 +340,7 @@ v1::PreflightReport RunPreflight(const PreflightOptions& o) {
   checks.push_back(Check("btf", btf_ok.ok() ? v1::CHECK_RESULT_PASS : v1::CHECK_RESULT_FAIL,
                          btf_ok.ok() ? absl::StrCat(btf_path, " readable") : std::string(btf_ok.message()),
                          "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (every major distro since 2021), or give "
-                         "the sensor --kernel_btf with BTF for this kernel (BTFHub)"));
+                         "the sensor --kernel-btf with BTF for this kernel (BTFHub)"));
 
   const absl::Status caps = CheckCapabilities();
   checks.push_back(

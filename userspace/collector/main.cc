@@ -3,10 +3,10 @@
 #include <signal.h>
 
 #include <iostream>
+#include <optional>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
@@ -16,6 +16,7 @@
 #include "collector/azure/azure_logs_forwarder.h"
 #include "collector/collector.h"
 #include "collector/json_lines_forwarder.h"
+#include "common/config_file.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -116,9 +117,16 @@ int main(int argc, char** argv) {
   absl::FlagsUsageConfig usage;
   usage.version_string = [] { return vigil::VersionString("vigil-collector") + "\n"; };
   absl::SetFlagsUsageConfig(usage);
-  absl::ParseCommandLine(argc, argv);
+  if (std::optional<int> exit_code = vigil::ConfigureFromArgs(argc, argv,
+                                                              {.program = "vigil-collector",
+                                                               .description = std::string(absl::ProgramUsageMessage()),
+                                                               .default_path = "/etc/vigil/collector.yaml",
+                                                               .env_prefix = "VIGIL_COLLECTOR_",
+                                                               .flags_file = __FILE__})) {
+    return *exit_code;
+  }
   if (!vigil::SetLogLevel(absl::GetFlag(FLAGS_log_level))) {
-    std::cerr << "vigil-collector: unknown --log_level " << absl::GetFlag(FLAGS_log_level) << "\n";
+    std::cerr << "vigil-collector: unknown --log-level " << absl::GetFlag(FLAGS_log_level) << "\n";
     return 2;
   }
   vigil::collector::CollectorConfig config;

@@ -6,13 +6,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "common/config_file.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "selftest/all_checks.h"
@@ -129,10 +130,17 @@ int main(int argc, char** argv) {
   absl::FlagsUsageConfig usage;
   usage.version_string = [] { return vigil::VersionString("vigil-sensor") + "\n"; };
   absl::SetFlagsUsageConfig(usage);
-  absl::ParseCommandLine(argc, argv);
+  if (std::optional<int> exit_code = vigil::ConfigureFromArgs(argc, argv,
+                                                              {.program = "vigil-sensor",
+                                                               .description = std::string(absl::ProgramUsageMessage()),
+                                                               .default_path = "/etc/vigil/sensor.yaml",
+                                                               .env_prefix = "VIGIL_SENSOR_",
+                                                               .flags_file = __FILE__})) {
+    return *exit_code;
+  }
 
   if (!vigil::SetLogLevel(absl::GetFlag(FLAGS_log_level))) {
-    std::cerr << "vigil-sensor: unknown --log_level " << absl::GetFlag(FLAGS_log_level) << "\n";
+    std::cerr << "vigil-sensor: unknown --log-level " << absl::GetFlag(FLAGS_log_level) << "\n";
     return 2;
   }
   vigil::SensorConfig config;
@@ -160,7 +168,7 @@ int main(int argc, char** argv) {
   config.dns_cache_max_age = absl::GetFlag(FLAGS_dns_cache_max_age);
   config.loader.break_probe = absl::GetFlag(FLAGS_self_test_break);
   if (!config.loader.break_probe.empty() && config.loader.break_probe != "exec") {
-    std::cerr << "vigil-sensor: --self_test_break must be exec or empty, not " << config.loader.break_probe << "\n";
+    std::cerr << "vigil-sensor: --self-test-break must be exec or empty, not " << config.loader.break_probe << "\n";
     return 2;
   }
   config.uplink.target = absl::GetFlag(FLAGS_collector);
