@@ -43,8 +43,10 @@ absl::StatusOr<std::unique_ptr<AzureEmulator>> AzureEmulator::Start(const AzureE
   e->server_.Post("/vigil-emulator/control", [raw = e.get()](const httplib::Request& req, httplib::Response& res) {
     raw->HandleControl(req, res);
   });
-  e->server_.Get("/vigil-emulator/rows", [raw = e.get()](const httplib::Request&, httplib::Response& res) {
-    res.set_content(nlohmann::json(raw->Rows()).dump(), "application/json");
+  // ?stream=Custom-...: only that stream's rows.
+  e->server_.Get("/vigil-emulator/rows", [raw = e.get()](const httplib::Request& req, httplib::Response& res) {
+    auto rows = req.has_param("stream") ? raw->Rows(req.get_param_value("stream")) : raw->Rows();
+    res.set_content(nlohmann::json(rows).dump(), "application/json");
   });
   if (!options.rows_file.empty()) {
     e->rows_file_ = std::fopen(options.rows_file.c_str(), "ae");
@@ -102,6 +104,15 @@ void AzureEmulator::RevokeTokens() {
 std::vector<nlohmann::json> AzureEmulator::Rows() const {
   absl::MutexLock lock(&mu_);
   return rows_;
+}
+
+std::vector<nlohmann::json> AzureEmulator::Rows(const std::string& stream) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<nlohmann::json> rows;
+  for (size_t i = 0; i < rows_.size(); ++i) {
+    if (row_streams_[i] == stream) rows.push_back(rows_[i]);
+  }
+  return rows;
 }
 
 std::vector<IngestCall> AzureEmulator::Calls() const {
@@ -165,7 +176,9 @@ void AzureEmulator::HandleToken(const httplib::Request& req, httplib::Response& 
 int AzureEmulator::Check(const httplib::Request& req, IngestCall& call, std::vector<nlohmann::json>& rows,
                          std::string& error) {
   if (req.matches[1] != options_.dcr_immutable_id) return error = "DCR not found", 404;
-  if (req.matches[2] != options_.stream) return error = "stream not declared in the DCR", 400;
+  call.stream = req.matches[2];
+  auto stream = options_.streams.find(call.stream);
+  if (stream == options_.streams.end()) return error = "stream not declared in the DCR", 400;
   if (req.get_param_value("api-version") != "2023-01-01") return error = "unsupported api-version", 400;
   std::string auth = req.get_header_value("Authorization");
   if (!absl::StartsWith(auth, "Bearer ")) return error = "bearer token required", 401;
@@ -191,6 +204,8 @@ int AzureEmulator::Check(const httplib::Request& req, IngestCall& call, std::vec
         !absl::ParseTime(absl::RFC3339_full, row["TimeGenerated"].get<std::string>(), &t, &parse_error)) {
       return error = "every row must be an object with an ISO 8601 TimeGenerated", 400;
     }
+    if (stream->second.empty()) continue;
+    if (std::string why = CheckRow(stream->second, row); !why.empty()) return error = why, 400;
   }
   call.rows = body.size();
   if (max_rows_per_call_ != 0 && body.size() > max_rows_per_call_) return error = "request too large", 413;
@@ -236,6 +251,7 @@ void AzureEmulator::HandleIngest(const httplib::Request& req, httplib::Response&
   for (auto& row : rows) {
     if (rows_file_ != nullptr) std::fprintf(rows_file_, "%s\n", row.dump().c_str());
     rows_.push_back(std::move(row));
+    row_streams_.push_back(call.stream);
   }
   if (rows_file_ != nullptr) std::fflush(rows_file_);
   res.status = 204;

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "dcr_template.h"
 #include "nlohmann/json.hpp"
 
 namespace vigil::testing {
@@ -33,7 +34,12 @@ struct AzureEmulatorOptions {
   std::string client_secret;     // accepted with grant client_credentials
   std::string client_assertion;  // accepted as a jwt-bearer assertion
   std::string dcr_immutable_id = "dcr-00000000000000000000000000000000";
-  std::string stream = "Custom-VigilEvents_CL";
+  // The streams the DCR declares. A stream with columns accepts only rows
+  // whose members are declared columns of a fitting type; the real service
+  // drops an undeclared column silently, the emulator answers 400 so a test
+  // sees the mismatch. Empty columns: any row. See DcrStreams for the
+  // declarations of deploy/azure/azuredeploy.json.
+  StreamColumns streams = {{"Custom-VigilEvents_CL", {}}, {"Custom-VigilAlerts_CL", {}}};
   int token_lifetime_seconds = 3600;
   size_t max_call_bytes = 1024 * 1024;  // the documented limit, compressed and uncompressed
   std::string rows_file;                // when set, each accepted row is appended as a JSON line
@@ -45,6 +51,7 @@ struct IngestCall {
   size_t wire_bytes = 0;  // the body as sent (gzip)
   size_t json_bytes = 0;  // decompressed
   size_t rows = 0;
+  std::string stream;
   std::string token;
   absl::Time at;
 };
@@ -69,7 +76,8 @@ class AzureEmulator {
   // Every token issued so far stops working (401), as after a revocation.
   void RevokeTokens();
 
-  std::vector<nlohmann::json> Rows() const;
+  std::vector<nlohmann::json> Rows() const;  // of every stream, in arrival order
+  std::vector<nlohmann::json> Rows(const std::string& stream) const;
   std::vector<IngestCall> Calls() const;
   int token_requests() const;
   // Every token request's form, parsed.
@@ -103,6 +111,7 @@ class AzureEmulator {
   size_t max_rows_per_call_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, absl::Time> tokens_ ABSL_GUARDED_BY(mu_);  // -> expiry
   std::vector<nlohmann::json> rows_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> row_streams_ ABSL_GUARDED_BY(mu_);  // the stream of each of rows_
   std::vector<IngestCall> calls_ ABSL_GUARDED_BY(mu_);
   std::vector<httplib::Params> token_forms_ ABSL_GUARDED_BY(mu_);
   uint64_t next_token_ ABSL_GUARDED_BY(mu_) = 0;

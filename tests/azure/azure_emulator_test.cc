@@ -23,6 +23,9 @@ class AzureEmulatorTest : public ::testing::Test {
     options.cert_file = pki->server_cert;
     options.key_file = pki->server_key;
     options.client_secret = "pw";
+    // As a DCR declares it: only these columns, of these types.
+    options.streams = {
+        {"Custom-VigilEvents_CL", {{"TimeGenerated", "datetime"}, {"EventId", "string"}, {"Pid", "int"}}}};
     auto e = AzureEmulator::Start(options);
     ASSERT_TRUE(e.ok()) << e.status();
     emulator_ = *std::move(e);
@@ -41,12 +44,12 @@ class AzureEmulatorTest : public ::testing::Test {
     return r && r->status == 200 ? nlohmann::json::parse(r->body)["access_token"].get<std::string>() : "";
   }
   int Ingest(const std::string& body, const std::string& token, bool gzip = true,
-             const std::string& query = "api-version=2023-01-01") {
+             const std::string& query = "api-version=2023-01-01", const std::string& stream = "Custom-VigilEvents_CL") {
     httplib::Headers headers = {{"Authorization", "Bearer " + token}};
     if (gzip) headers.emplace("Content-Encoding", "gzip");
     auto r = client_->Post(
-        ("/dataCollectionRules/dcr-00000000000000000000000000000000/streams/Custom-VigilEvents_CL?" + query).c_str(),
-        headers, gzip ? *collector::Gzip(body) : body, "application/json");
+        ("/dataCollectionRules/dcr-00000000000000000000000000000000/streams/" + stream + "?" + query).c_str(), headers,
+        gzip ? *collector::Gzip(body) : body, "application/json");
     return r ? r->status : -1;
   }
 
@@ -91,6 +94,20 @@ TEST_F(AzureEmulatorTest, IngestionRefusesWhatAzureRefuses) {
   EXPECT_TRUE(emulator_->Rows().empty());
   EXPECT_EQ(Ingest(kRow, token), 204);
   EXPECT_EQ(emulator_->Rows().size(), 1u);
+}
+
+// The real service drops a column its DCR does not declare, and nulls a value
+// of the wrong type; the emulator refuses both, so a test sees the mismatch.
+TEST_F(AzureEmulatorTest, IngestionAcceptsOnlyTheDeclaredStreamsAndColumns) {
+  std::string token = Token();
+  ASSERT_FALSE(token.empty());
+  EXPECT_EQ(Ingest(R"([{"TimeGenerated":"2026-12-01T07:00:00Z","EventId":"x","Comm":"sh"}])", token), 400);
+  EXPECT_EQ(Ingest(R"([{"TimeGenerated":"2026-12-01T07:00:00Z","Pid":"42"}])", token), 400);
+  EXPECT_EQ(Ingest(R"([{"TimeGenerated":"2026-12-01T07:00:00Z","Pid":4294967295}])", token), 400);  // over int
+  EXPECT_EQ(Ingest(kRow, token, true, "api-version=2023-01-01", "Custom-VigilAlerts_CL"), 400);     // undeclared
+  EXPECT_TRUE(emulator_->Rows().empty());
+  EXPECT_EQ(Ingest(R"([{"TimeGenerated":"2026-12-01T07:00:00Z","EventId":"y","Pid":42}])", token), 204);
+  EXPECT_EQ(emulator_->Rows("Custom-VigilEvents_CL").size(), 1u);
 }
 
 }  // namespace

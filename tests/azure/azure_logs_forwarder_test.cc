@@ -65,10 +65,31 @@ std::vector<v1::Event> MakeEvents(int n, const std::string& prefix = "ev", size_
   return events;
 }
 
-// How many times each event id arrived.
+// Alerts interleaved with events, as the sensor sends them: after every
+// second event, an alert it triggered.
+std::vector<v1::Event> MakeMixed(int n, const std::string& prefix) {
+  std::vector<v1::Event> mixed;
+  for (v1::Event& e : MakeEvents(n, prefix)) {
+    mixed.push_back(e);
+    if (mixed.size() % 3 != 2) continue;
+    v1::Event a = e;
+    a.set_id(absl::StrCat(e.id(), "-alert"));
+    a.set_kind(v1::EVENT_KIND_ALERT);
+    a.mutable_alert()->set_rule_id("rule-1");
+    a.mutable_alert()->set_title("Shell in a container");
+    a.mutable_alert()->set_severity(v1::SEVERITY_MEDIUM);
+    a.mutable_alert()->add_tactics("execution");
+    a.mutable_alert()->add_techniques("T1059.004");
+    a.mutable_alert()->add_event_ids(e.id());
+    mixed.push_back(std::move(a));
+  }
+  return mixed;
+}
+
+// How many times each event id arrived (AlertId for alert rows).
 std::map<std::string, int> IdCounts(const std::vector<nlohmann::json>& rows) {
   std::map<std::string, int> counts;
-  for (const auto& r : rows) ++counts[r["EventId"].get<std::string>()];
+  for (const auto& r : rows) ++counts[r.value("AlertId", r.value("EventId", ""))];
   return counts;
 }
 
@@ -121,7 +142,6 @@ class AzureLogsForwarderTest : public ::testing::Test {
     config_.endpoint = emulator_->url();
     config_.authority_host = emulator_->url();
     config_.dcr_immutable_id = options_.dcr_immutable_id;
-    config_.stream = options_.stream;
     config_.tenant_id = options_.tenant_id;
     config_.client_id = options_.client_id;
     config_.client_secret = options_.client_secret;
@@ -414,6 +434,79 @@ TEST_F(AzureLogsForwarderTest, RefusedBatchesAreParkedWithTheResponseBody) {
   for (const auto& r : parked) ids.push_back(r["EventId"]);
   EXPECT_THAT(ids, ElementsAre("first-0", "first-1", "first-2", "first-3", "first-4"));
   EXPECT_EQ(nlohmann::json::parse(ReadFile(bodies[1])).size(), 4u);
+}
+
+TEST_F(AzureLogsForwarderTest, AlertsGoToTheirOwnStreamAndEventsStayInTheirs) {
+  // The streams and columns of the shipped template: a row with a column the
+  // DCR does not declare is refused.
+  auto tmpl = vigil::testing::ReadJsonFile(VIGIL_AZURE_DEPLOY_DIR "/azuredeploy.json");
+  ASSERT_TRUE(tmpl.ok()) << tmpl.status();
+  auto streams = vigil::testing::DcrStreams(*tmpl);
+  ASSERT_TRUE(streams.ok()) << streams.status();
+  options_.streams = *streams;
+  StartEmulator();
+  config_.cluster = "aks-prod";
+  config_.max_call_bytes = 4096;  // several calls per stream
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  auto mixed = MakeMixed(60, "m");
+  ASSERT_THAT(forwarder->Send(mixed), IsOk());
+  ExpectEachExactlyOnce(*emulator_, mixed);
+  auto alerts = emulator_->Rows("Custom-VigilAlerts_CL");
+  auto events = emulator_->Rows("Custom-VigilEvents_CL");
+  EXPECT_THAT(alerts, SizeIs(30));
+  EXPECT_THAT(events, SizeIs(60));
+  for (const auto& r : alerts) {
+    EXPECT_EQ(r["RuleId"], "rule-1");
+    EXPECT_EQ(r["Cluster"], "aks-prod");
+    EXPECT_FALSE(r.contains("EventId"));
+  }
+  for (const auto& r : events) EXPECT_EQ(r["Kind"], "exec");
+  size_t alert_calls = 0;
+  for (const auto& c : emulator_->Calls()) {
+    EXPECT_LE(c.json_bytes, 4096u);
+    alert_calls += c.stream == "Custom-VigilAlerts_CL";
+  }
+  EXPECT_GE(alert_calls, 2u);
+}
+
+// A DCR deployed from an older template has no alerts stream: the API answers
+// 400 for it. The alerts are parked for replay (naming their stream), the
+// events are delivered, and the batch counts as handled.
+TEST_F(AzureLogsForwarderTest, RefusedAlertsStreamDoesNotCostTheEvents) {
+  options_.streams = {{"Custom-VigilEvents_CL", {}}};
+  StartEmulator();
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  auto mixed = MakeMixed(9, "old-dcr");
+  ASSERT_THAT(forwarder->Send(mixed), IsOk());
+  EXPECT_THAT(emulator_->Rows("Custom-VigilEvents_CL"), SizeIs(9));
+  auto bodies = DeadLetters(".json");
+  ASSERT_THAT(bodies, SizeIs(1));
+  EXPECT_THAT(ReadFile(DeadLetters(".reason")[0]),
+              AllOf(HasSubstr("HTTP 400"), HasSubstr("stream: Custom-VigilAlerts_CL"), HasSubstr("not declared")));
+  std::vector<std::string> parked;
+  for (const auto& r : nlohmann::json::parse(ReadFile(bodies[0]))) parked.push_back(r["AlertId"]);
+  EXPECT_THAT(parked, ElementsAre("old-dcr-1-alert", "old-dcr-3-alert", "old-dcr-5-alert", "old-dcr-7-alert"));
+}
+
+// The alerts stream is delivered, then the events stream fails past the
+// retry budget: the batch goes back to the collector, and its retry sends
+// the events once and the alerts not again.
+TEST_F(AzureLogsForwarderTest, BatchRetriedAfterOneStreamFailedSendsEachRowOnce) {
+  StartEmulator();
+  config_.retry_budget = absl::Milliseconds(300);
+  auto forwarder = MakeForwarder();
+  ASSERT_NE(forwarder, nullptr);
+  auto mixed = MakeMixed(12, "retry");
+  emulator_->SlowNext(1, absl::ZeroDuration());  // the alerts call passes
+  emulator_->FailNext(50, 503);
+  EXPECT_THAT(forwarder->Send(mixed), StatusIs(absl::StatusCode::kUnavailable, "gave up"));
+  EXPECT_THAT(emulator_->Rows("Custom-VigilAlerts_CL"), SizeIs(6));
+  EXPECT_THAT(emulator_->Rows("Custom-VigilEvents_CL"), SizeIs(0));
+  emulator_->ClearFaults();
+  ASSERT_THAT(forwarder->Send(mixed), IsOk());
+  ExpectEachExactlyOnce(*emulator_, mixed);
 }
 
 // Issue 15, defect 9: a refusal that lasts cannot fill the disk: reasons are

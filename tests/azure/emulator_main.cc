@@ -23,7 +23,9 @@ ABSL_FLAG(std::string, client_id, "test-client", "accepted client id");
 ABSL_FLAG(std::string, client_secret, "", "accepted client secret");
 ABSL_FLAG(std::string, client_assertion, "", "accepted federated assertion");
 ABSL_FLAG(std::string, dcr_immutable_id, "dcr-00000000000000000000000000000000", "accepted DCR immutable id");
-ABSL_FLAG(std::string, stream, "Custom-VigilEvents_CL", "accepted stream");
+ABSL_FLAG(std::string, dcr_template, "",
+          "ARM template (deploy/azure/azuredeploy.json) whose DCR streams and columns are accepted; "
+          "default: the two Vigil streams, any columns");
 ABSL_FLAG(int, token_lifetime_seconds, 3600, "expires_in of issued tokens");
 
 int main(int argc, char** argv) {
@@ -51,7 +53,15 @@ int main(int argc, char** argv) {
   options.client_secret = absl::GetFlag(FLAGS_client_secret);
   options.client_assertion = absl::GetFlag(FLAGS_client_assertion);
   options.dcr_immutable_id = absl::GetFlag(FLAGS_dcr_immutable_id);
-  options.stream = absl::GetFlag(FLAGS_stream);
+  if (const std::string path = absl::GetFlag(FLAGS_dcr_template); !path.empty()) {
+    auto streams = vigil::testing::ReadJsonFile(path);
+    auto declared = streams.ok() ? vigil::testing::DcrStreams(*streams) : streams.status();
+    if (!declared.ok()) {
+      std::cerr << "vigil-azure-emulator: " << declared.status() << "\n";
+      return 2;
+    }
+    options.streams = *std::move(declared);
+  }
   options.token_lifetime_seconds = absl::GetFlag(FLAGS_token_lifetime_seconds);
 
   sigset_t stop;

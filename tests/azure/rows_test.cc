@@ -3,11 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "dcr_template.h"
 
 namespace vigil::collector {
 namespace {
@@ -151,48 +154,159 @@ TEST(PackRows, RowOverTheLimitAloneIsSetAside) {
   EXPECT_EQ(JsonArrayBody(rows, ranges[1]), "[cc,dd]");
 }
 
-// The DCR's stream declaration and the table in deploy/azure must accept
-// exactly the rows the forwarder sends: a column Azure does not know is
-// dropped silently, a type mismatch nulls the value.
-TEST(EventToRow, MatchesTheStreamDeclarationShippedInDeploy) {
-  std::ifstream in(VIGIL_AZURE_DEPLOY_TEMPLATE);
-  ASSERT_TRUE(in) << VIGIL_AZURE_DEPLOY_TEMPLATE;
-  nlohmann::json tmpl = nlohmann::json::parse(in);
-  const auto& stream = tmpl["variables"]["streamColumns"];
-  const auto& table = tmpl["variables"]["tableColumns"];
-  ASSERT_EQ(stream.size(), table.size());
-  std::map<std::string, std::string> types;
-  for (size_t i = 0; i < stream.size(); ++i) {
-    EXPECT_EQ(stream[i]["name"], table[i]["name"]);
-    EXPECT_EQ(stream[i]["type"], table[i]["type"]);
-    types[stream[i]["name"]] = stream[i]["type"];
-  }
-  v1::Event e = ExecEvent();  // every column set
+v1::Event AlertEvent() {
+  v1::Event e = ExecEvent();
+  e.set_id("node-a:42:9");
+  e.set_kind(v1::EVENT_KIND_ALERT);
+  e.clear_exec();
   e.mutable_process()->set_gid(0);
   e.mutable_process()->set_egid(0);
   e.mutable_process()->mutable_start_time()->set_seconds(1767323000);
-  nlohmann::json row = EventToRow(e);
-  for (const auto& [key, value] : row.items()) {
-    ASSERT_TRUE(types.contains(key)) << key << " is not declared in the stream";
-    const std::string& type = types[key];
-    if (type == "string") {
-      EXPECT_TRUE(value.is_string()) << key;
-    } else if (type == "int" || type == "long") {
-      EXPECT_TRUE(value.is_number_integer()) << key;
-    } else if (type == "boolean") {
-      EXPECT_TRUE(value.is_boolean()) << key;
-    } else if (type == "datetime") {
-      absl::Time t;
-      std::string err;
-      EXPECT_TRUE(value.is_string() && absl::ParseTime(absl::RFC3339_full, value.get<std::string>(), &t, &err)) << key;
-    } else if (type == "dynamic") {
-      EXPECT_TRUE(value.is_array() || value.is_object()) << key;
-    } else {
-      ADD_FAILURE() << key << " has unexpected type " << type;
+  e.mutable_ancestors(0)->add_argv("/sbin/init");
+  e.mutable_ancestors(0)->add_argv("splash");
+  e.mutable_workload()->set_image_digest("sha256:feed");
+  v1::Alert* a = e.mutable_alert();
+  a->set_rule_id("9d0b6f2e-reverse-shell");
+  a->set_title("Reverse shell");
+  a->set_severity(v1::SEVERITY_HIGH);
+  a->add_tactics("execution");
+  a->add_techniques("T1059.004");
+  a->set_alert_type("K8S.NODE_ReverseShell");
+  a->set_description("A shell whose stdio is a TCP socket");
+  a->add_event_ids("node-a:42:1");
+  a->mutable_first_time()->set_seconds(1767323045);
+  a->mutable_last_time()->set_seconds(1767323050);
+  a->set_count(3);
+  a->set_aggregated(true);
+  a->set_rule_file("/etc/vigil/rules/reverse_shell.yml");
+  a->add_false_positives("debugging with socat");
+  return e;
+}
+
+TEST(AlertToRow, RuleMitreProcessParentAndWorkloadColumns) {
+  v1::Event e = AlertEvent();
+  ASSERT_EQ(StreamOf(e), RowStream::kAlerts);
+  nlohmann::json row = RowFor(e, "aks-prod");
+  EXPECT_EQ(row["TimeGenerated"], "2026-01-02T03:04:05.1234567Z");
+  EXPECT_EQ(row["AlertId"], "node-a:42:9");
+  EXPECT_EQ(row["Cluster"], "aks-prod");
+  EXPECT_EQ(row["Node"], "node-a");
+  EXPECT_EQ(row["RuleId"], "9d0b6f2e-reverse-shell");
+  EXPECT_EQ(row["RuleTitle"], "Reverse shell");
+  EXPECT_EQ(row["Severity"], "High");
+  EXPECT_EQ(row["Tactics"], nlohmann::json({"execution"}));
+  EXPECT_EQ(row["Techniques"], nlohmann::json({"T1059.004"}));
+  EXPECT_EQ(row["AlertType"], "K8S.NODE_ReverseShell");
+  EXPECT_EQ(row["TriggerEventIds"], nlohmann::json({"node-a:42:1"}));
+  EXPECT_EQ(row["FirstSeen"], "2026-01-02T03:04:05.0000000Z");
+  EXPECT_EQ(row["LastSeen"], "2026-01-02T03:04:10.0000000Z");
+  EXPECT_EQ(row["Count"], 3);
+  EXPECT_EQ(row["Aggregated"], true);
+  EXPECT_EQ(row["Pid"], 4242);
+  EXPECT_EQ(row["Exe"], "/usr/bin/curl");
+  EXPECT_EQ(row["CommandLine"], "curl -s http://x");
+  EXPECT_EQ(row["Uid"], 0);
+  EXPECT_EQ(row["ParentPid"], 1);
+  EXPECT_EQ(row["ParentExe"], "/sbin/init");
+  EXPECT_EQ(row["ParentCommandLine"], "/sbin/init splash");
+  EXPECT_EQ(row["ParentExecId"], "node-a:1:1");
+  EXPECT_EQ(row["ContainerId"], "abc123");
+  EXPECT_EQ(row["ContainerName"], "web");
+  EXPECT_EQ(row["Image"], "nginx:1.25");
+  EXPECT_EQ(row["PodName"], "web-1");
+  EXPECT_EQ(row["PodNamespace"], "prod");
+  EXPECT_FALSE(row.contains("Payload"));  // the alert's fields are columns
+}
+
+TEST(AlertToRow, SingleMatchAlertSpansItsEvent) {
+  v1::Event e = AlertEvent();
+  e.mutable_alert()->clear_first_time();
+  e.mutable_alert()->clear_last_time();
+  e.mutable_alert()->set_count(0);
+  e.mutable_alert()->set_severity(v1::SEVERITY_CRITICAL);
+  nlohmann::json row = AlertToRow(e);
+  EXPECT_EQ(row["FirstSeen"], row["TimeGenerated"]);
+  EXPECT_EQ(row["LastSeen"], row["TimeGenerated"]);
+  EXPECT_EQ(row["Count"], 1);
+  EXPECT_EQ(row["Severity"], "Critical");
+  EXPECT_EQ(row["Cluster"], "");
+}
+
+TEST(StreamOf, OnlyAlertsGoToTheAlertsStream) {
+  for (int k = v1::EventKind_MIN; k <= v1::EventKind_MAX; ++k) {
+    if (!v1::EventKind_IsValid(k)) continue;
+    v1::Event e;
+    e.set_kind(static_cast<v1::EventKind>(k));
+    EXPECT_EQ(StreamOf(e), k == v1::EVENT_KIND_ALERT ? RowStream::kAlerts : RowStream::kEvents) << KindName(e.kind());
+  }
+}
+
+// The DCR's stream declarations and the tables in deploy/azure must accept
+// exactly the rows the forwarder sends: a column Azure does not know is
+// dropped silently, a type mismatch nulls the value. For every event kind
+// (each with the payload its kind carries), the row goes to the stream
+// StreamOf names, every member is a declared column of a fitting type, and
+// every declared column is sent.
+class TemplateColumnsTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TemplateColumnsTest, RowsOfEveryKindMatchTheirStreamAndTable) {
+  auto tmpl = vigil::testing::ReadJsonFile(absl::StrCat(VIGIL_AZURE_DEPLOY_DIR, "/", GetParam()));
+  ASSERT_TRUE(tmpl.ok()) << tmpl.status();
+  auto streams = vigil::testing::DcrStreams(*tmpl);
+  ASSERT_TRUE(streams.ok()) << streams.status();
+  const std::map<RowStream, std::string> names = {{RowStream::kEvents, "Custom-VigilEvents_CL"},
+                                                  {RowStream::kAlerts, "Custom-VigilAlerts_CL"}};
+  std::map<std::string, std::map<std::string, std::string>> tables;  // table -> columns
+  for (const auto& r : (*tmpl)["resources"]) {
+    if (r["type"] != "Microsoft.OperationalInsights/workspaces/tables") continue;
+    const auto& schema = r["properties"]["schema"];
+    auto& cols = tables[vigil::testing::ResolveVariable(*tmpl, schema["name"]).get<std::string>()];
+    for (const auto& c : vigil::testing::ResolveVariable(*tmpl, schema["columns"])) cols[c["name"]] = c["type"];
+  }
+  // Each stream flows (transformKql source) to the table of the same name
+  // without "Custom-", so the table's columns are the stream's.
+  for (const auto& [stream, name] : names) {
+    ASSERT_TRUE(streams->contains(name)) << name;
+    std::string table = name.substr(strlen("Custom-"));
+    ASSERT_TRUE(tables.contains(table)) << table;
+    EXPECT_EQ(tables[table], streams->at(name)) << table;
+  }
+
+  const auto* oneof = v1::Event::descriptor()->FindOneofByName("payload");
+  std::map<std::string, std::set<std::string>> sent;  // stream -> columns seen
+  for (int k = v1::EventKind_MIN; k <= v1::EventKind_MAX; ++k) {
+    if (!v1::EventKind_IsValid(k)) continue;
+    v1::Event e = k == v1::EVENT_KIND_ALERT ? AlertEvent() : ExecEvent();
+    e.set_kind(static_cast<v1::EventKind>(k));
+    e.mutable_process()->set_gid(0);
+    e.mutable_process()->set_egid(0);
+    e.mutable_process()->mutable_start_time()->set_seconds(1767323000);
+    for (int f = 0; f < oneof->field_count() && k != v1::EVENT_KIND_ALERT; ++f) {
+      // Every payload type the events stream can carry, on every kind.
+      const auto* field = oneof->field(f);
+      if (field->name() == "alert") continue;
+      e.GetReflection()->MutableMessage(&e, field);
+      nlohmann::json row = RowFor(e, "cluster-1");
+      const std::string& stream = names.at(StreamOf(e));
+      EXPECT_EQ(vigil::testing::CheckRow(streams->at(stream), row), "") << KindName(e.kind()) << " " << field->name();
+      for (const auto& [key, value] : row.items()) sent[stream].insert(key);
+    }
+    if (k == v1::EVENT_KIND_ALERT) {
+      nlohmann::json row = RowFor(e, "cluster-1");
+      const std::string& stream = names.at(StreamOf(e));
+      EXPECT_EQ(stream, "Custom-VigilAlerts_CL");
+      EXPECT_EQ(vigil::testing::CheckRow(streams->at(stream), row), "");
+      for (const auto& [key, value] : row.items()) sent[stream].insert(key);
     }
   }
-  for (const auto& [name, type] : types) EXPECT_TRUE(row.contains(name)) << name << " is declared but never sent";
+  for (const auto& [stream, columns] : *streams) {
+    for (const auto& [name, type] : columns) {
+      EXPECT_TRUE(sent[stream].contains(name)) << stream << ": " << name << " is declared but never sent";
+    }
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(DeployAzure, TemplateColumnsTest, ::testing::Values("azuredeploy.json"));
 
 }  // namespace
 }  // namespace vigil::collector

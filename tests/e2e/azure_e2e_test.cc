@@ -2,7 +2,10 @@
 // streams to the real vigil-collector, whose azure-logs forwarder posts to
 // the real vigil-azure-emulator over HTTPS on loopback (a CA the emulator
 // makes for the test). Every event id the sensor wrote locally must arrive
-// as a row: at least once always, exactly once when nothing crashed.
+// as a row: at least once always, exactly once when nothing crashed; alerts
+// in the alerts stream, everything else in the events stream. The emulator
+// accepts only the streams and columns deploy/azure/azuredeploy.json
+// declares.
 #include <httplib.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -10,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -46,7 +50,8 @@ class EmulatorProcess {
   absl::Status Start() {
     const std::string port_file = dir_ + "/port";
     pid_ = Spawn(VIGIL_AZURE_EMULATOR_PATH, {VIGIL_AZURE_EMULATOR_PATH, "--pki_dir=" + dir_, "--port_file=" + port_file,
-                                             "--rows_file=" + rows_file(), "--client_secret=" + std::string(kSecret)});
+                                             "--rows_file=" + rows_file(), "--client_secret=" + std::string(kSecret),
+                                             "--dcr_template=" VIGIL_AZURE_DEPLOY_DIR "/azuredeploy.json"});
     for (absl::Time until = absl::Now() + absl::Seconds(30); absl::Now() < until;) {
       if (absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadWholeFile(port_file)), &port_) && port_ > 0) {
         return absl::OkStatus();
@@ -66,6 +71,19 @@ class EmulatorProcess {
     return absl::OkStatus();
   }
 
+  // The rows accepted so far in `stream`.
+  std::vector<nlohmann::json> StreamRows(const std::string& stream) {
+    httplib::SSLClient client("127.0.0.1", port_);
+    client.set_ca_cert_path(ca().c_str());
+    client.enable_server_certificate_verification(true);
+    auto r = client.Get(("/vigil-emulator/rows?stream=" + stream).c_str());
+    if (!r || r->status != 200) return {};
+    auto rows = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+    return rows.is_array() ? rows.get<std::vector<nlohmann::json>>() : std::vector<nlohmann::json>{};
+  }
+
+  std::string dead_letter_dir() const { return dir_ + "/dead-letter"; }
+
   // The collector flags that point its azure-logs forwarder here.
   std::vector<std::string> CollectorFlags() const {
     const std::string secret_file = dir_ + "/secret";
@@ -80,19 +98,22 @@ class EmulatorProcess {
             "--azure_client_id=test-client",
             "--azure_client_secret_file=" + secret_file,
             "--azure_ca_bundle=" + ca(),
-            "--azure_dead_letter_dir=" + dir_ + "/dead-letter",
+            "--azure_dead_letter_dir=" + dead_letter_dir(),
             "--azure_initial_backoff=100ms",
             "--azure_max_backoff=1s",
             "--azure_retry_budget=5s"};
   }
 
-  // EventId -> how many rows carry it.
+  // EventId (AlertId for alerts) -> how many rows carry it.
   std::map<std::string, int> IdCounts() const {
     std::map<std::string, int> counts;
     std::ifstream rows(rows_file());
     for (std::string line; std::getline(rows, line);) {
       auto row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (row.is_object() && row.contains("EventId")) ++counts[row["EventId"].get<std::string>()];
+      if (!row.is_object()) continue;
+      for (const char* id : {"EventId", "AlertId"}) {
+        if (row.contains(id)) ++counts[row[id].get<std::string>()];
+      }
     }
     return counts;
   }
@@ -213,6 +234,67 @@ TEST_F(AzureE2E, ThrottledAndFailingApiExactlyOnce) {
             << m["vigil_collector_azure_calls_total{status=\"429\"}"] << "/"
             << m["vigil_collector_azure_calls_total{status=\"500\"}"] << "; mean delivery latency "
             << (count > 0 ? sum / count : 0) << " s\n";
+}
+
+// A real alert, end to end: the process runs a program from /dev/shm, the
+// sensor's default rule "Program executed from /dev/shm" fires, and the alert
+// arrives in the alerts stream with its rule, severity, MITRE ids, process and
+// cluster, while the exec that triggered it is in the events stream under the
+// id the alert names. Nothing is parked: the template's columns took every
+// row.
+TEST_F(AzureE2E, RealAlertInTheAlertsStreamWithItsTriggerInTheEvents) {
+  std::vector<std::string> flags = azure_.CollectorFlags();
+  flags.push_back("--azure_cluster=e2e-cluster");
+  CollectorProcess collector(dir_.path() + "/collector", flags);
+  ASSERT_OK(collector.Start());
+  SensorProcess sensor(UplinkFlags(collector, dir_.path() + "/spool"));
+  ASSERT_OK(sensor.Start());
+  const std::string program = "/dev/shm/vigil-azure-e2e-" + Nonce();
+  ASSERT_TRUE(std::filesystem::copy_file("/bin/true", program));
+  vigil::testing::Run({program, "vigil-azure-alert"});
+  std::filesystem::remove(program);
+
+  nlohmann::json alert;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(60); alert.is_null() && absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(250))) {
+    for (const auto& row : azure_.StreamRows("Custom-VigilAlerts_CL")) {
+      if (row.value("Exe", "") == program && row.value("RuleTitle", "") == "Program executed from /dev/shm")
+        alert = row;
+    }
+  }
+  ASSERT_FALSE(alert.is_null()) << "no alert for " << program << " in the alerts stream\n" << collector.Log();
+  EXPECT_EQ(alert["RuleId"], "226365e7-5891-47a6-b160-1462945644af");
+  EXPECT_EQ(alert["Severity"], "High");
+  EXPECT_THAT(alert["Tactics"].get<std::vector<std::string>>(),
+              ::testing::UnorderedElementsAre("execution", "defense-evasion"));
+  EXPECT_THAT(alert["Techniques"].get<std::vector<std::string>>(),
+              ::testing::UnorderedElementsAre("T1204.002", "T1036.005"));
+  EXPECT_EQ(alert["Cluster"], "e2e-cluster");
+  EXPECT_EQ(alert["CommandLine"], program + " vigil-azure-alert");
+  EXPECT_EQ(alert["Host"], true);
+  EXPECT_GT(alert["Pid"].get<int>(), 0);
+  EXPECT_FALSE(alert["Node"].get<std::string>().empty());
+  EXPECT_GE(alert["Count"].get<int>(), 1);
+  ASSERT_EQ(alert["TriggerEventIds"].size(), 1u) << alert.dump();
+  const std::string trigger = alert["TriggerEventIds"][0];
+
+  nlohmann::json exec;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30); exec.is_null() && absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(250))) {
+    for (const auto& row : azure_.StreamRows("Custom-VigilEvents_CL")) {
+      if (row.value("EventId", "") == trigger) exec = row;
+    }
+  }
+  ASSERT_FALSE(exec.is_null()) << "triggering event " << trigger << " not in the events stream";
+  EXPECT_EQ(exec["Kind"], "exec");
+  EXPECT_EQ(exec["Exe"], program);
+  EXPECT_EQ(exec["Cluster"], "e2e-cluster");
+  for (const auto& row : azure_.StreamRows("Custom-VigilEvents_CL")) {
+    EXPECT_NE(row.value("Kind", ""), "alert") << "an alert in the events stream";
+  }
+  ASSERT_EQ(sensor.Stop(), 0) << sensor.Stderr();
+  EXPECT_TRUE(!std::filesystem::exists(azure_.dead_letter_dir()) || std::filesystem::is_empty(azure_.dead_letter_dir()))
+      << "rows were refused; see " << azure_.dead_letter_dir();
 }
 
 // SIGKILL mid-stream, then a restart on the same port: at least once.

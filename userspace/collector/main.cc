@@ -44,6 +44,8 @@ ABSL_FLAG(std::string, azure_endpoint, "",
           "azure-logs: DCE logs ingestion URL, https://<dce>.<region>.ingest.monitor.azure.com");
 ABSL_FLAG(std::string, azure_dcr_immutable_id, "", "azure-logs: the DCR's immutableId (dcr-...)");
 ABSL_FLAG(std::string, azure_stream, "Custom-VigilEvents_CL", "azure-logs: stream declared in the DCR");
+ABSL_FLAG(std::string, azure_alerts_stream, "Custom-VigilAlerts_CL", "azure-logs: DCR stream for alerts");
+ABSL_FLAG(std::string, azure_cluster, "", "azure-logs: cluster name for the Cluster column");
 ABSL_FLAG(std::string, azure_tenant_id, "", "azure-logs: Entra tenant (default $AZURE_TENANT_ID)");
 ABSL_FLAG(std::string, azure_client_id, "", "azure-logs: application (client) id (default $AZURE_CLIENT_ID)");
 ABSL_FLAG(std::string, azure_client_secret_file, "", "azure-logs: file holding the client secret");
@@ -82,6 +84,8 @@ absl::StatusOr<vigil::collector::AzureLogsConfig> AzureLogsConfigFromFlags() {
   c.endpoint = absl::GetFlag(FLAGS_azure_endpoint);
   c.dcr_immutable_id = absl::GetFlag(FLAGS_azure_dcr_immutable_id);
   c.stream = absl::GetFlag(FLAGS_azure_stream);
+  c.alerts_stream = absl::GetFlag(FLAGS_azure_alerts_stream);
+  c.cluster = absl::GetFlag(FLAGS_azure_cluster);
   c.tenant_id = absl::GetFlag(FLAGS_azure_tenant_id);
   c.client_id = absl::GetFlag(FLAGS_azure_client_id);
   // A file, so the secret is not in the process's command line.

@@ -42,6 +42,11 @@ absl::Status SyncDirectory(const std::string& dir) {
   return absl::OkStatus();
 }
 
+std::string StreamUrl(const AzureLogsConfig& config, const std::string& stream) {
+  return absl::StrCat(config.endpoint, "/dataCollectionRules/", config.dcr_immutable_id, "/streams/", stream,
+                      "?api-version=2023-01-01");
+}
+
 class AzureLogsForwarder : public Forwarder {
  public:
   AzureLogsForwarder(const AzureLogsConfig& config, std::unique_ptr<HttpClient> http, metrics::Registry* metrics)
@@ -49,44 +54,68 @@ class AzureLogsForwarder : public Forwarder {
         metrics_(metrics),
         http_(std::move(http)),
         tokens_(config_, *http_),
-        url_(absl::StrCat(config_.endpoint, "/dataCollectionRules/", config_.dcr_immutable_id, "/streams/",
-                          config_.stream, "?api-version=2023-01-01")),
+        events_url_(StreamUrl(config_, config_.stream)),
+        alerts_url_(StreamUrl(config_, config_.alerts_stream)),
         rng_(std::random_device{}()) {}
 
   const std::string& name() const override { return name_; }
 
   absl::Status Send(absl::Span<const v1::Event> events) override {
     absl::MutexLock lock(&mu_);
-    std::vector<std::string> rows;
-    std::vector<const std::string*> ids;
-    rows.reserve(events.size());
+    // Alerts first: when the retry budget runs out part way, what an analyst
+    // waits for has gone.
+    StreamRows alerts{config_.alerts_stream, alerts_url_, {}, {}};
+    StreamRows rest{config_.stream, events_url_, {}, {}};
     for (const v1::Event& e : events) {
       // Delivered by an earlier, partly failed Send of this same batch.
       if (delivered_.contains(e.id())) continue;
-      rows.push_back(SerializeRow(EventToRow(e)));
-      ids.push_back(&e.id());
+      StreamRows& to = StreamOf(e) == RowStream::kAlerts ? alerts : rest;
+      to.rows.push_back(SerializeRow(RowFor(e, config_.cluster)));
+      to.ids.push_back(&e.id());
     }
+    absl::Time deadline = absl::Now() + config_.retry_budget;
+    for (const StreamRows* stream : {&alerts, &rest}) {
+      if (auto s = SendStream(*stream, deadline); !s.ok()) return s;
+    }
+    delivered_.clear();
+    return absl::OkStatus();
+  }
+
+ private:
+  // The rows of one Send for one DCR stream, in event order.
+  struct StreamRows {
+    const std::string& name;
+    const std::string& url;
+    std::vector<std::string> rows;
+    std::vector<const std::string*> ids;  // the event id of each row
+  };
+
+  // Packs `stream`'s rows into calls and delivers or parks each. Every row
+  // settled is remembered in delivered_, so an error part way (the caller
+  // retries the whole batch) does not send them twice. A refusal parks the
+  // call's rows and goes on: one stream's 4xx costs the other nothing.
+  absl::Status SendStream(const StreamRows& stream, absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const std::vector<std::string>& rows = stream.rows;
     std::vector<size_t> oversized;
     std::vector<RowRange> packed = PackRows(rows, config_.max_call_bytes, oversized);
     for (size_t i : oversized) {
-      Logger("azure")->error("event {} makes a row of {} bytes, over the {}-byte call limit", *ids[i], rows[i].size(),
-                             config_.max_call_bytes);
-      if (auto s = Park(JsonArrayBody(rows, {i, i + 1}), "not sent",
+      Logger("azure")->error("event {} makes a row of {} bytes, over the {}-byte call limit", *stream.ids[i],
+                             rows[i].size(), config_.max_call_bytes);
+      if (auto s = Park(JsonArrayBody(rows, {i, i + 1}), stream.name, "not sent",
                         absl::StrCat("one row of ", rows[i].size(), " bytes is over the ", config_.max_call_bytes,
                                      "-byte call limit"));
           !s.ok()) {
         return s;
       }
-      delivered_.insert(*ids[i]);
+      delivered_.insert(*stream.ids[i]);
     }
     std::deque<RowRange> work(packed.begin(), packed.end());
-    absl::Time deadline = absl::Now() + config_.retry_budget;
     while (!work.empty()) {
       RowRange range = work.front();
       work.pop_front();
       std::string body = JsonArrayBody(rows, range);
       HttpResponse response;
-      auto outcome = Deliver(body, deadline, response);
+      auto outcome = Deliver(stream.url, body, deadline, response);
       if (!outcome.ok()) return outcome.status();
       if (*outcome == Outcome::kTooLarge && range.size() > 1) {
         // 413: the service measured the call as too large; halve it.
@@ -96,25 +125,25 @@ class AzureLogsForwarder : public Forwarder {
         continue;
       }
       if (*outcome != Outcome::kDelivered) {
-        Logger("azure")->error("Logs Ingestion API refused {} rows with HTTP {}: {}", range.size(), response.status,
-                               response.body);
-        if (auto s = Park(body, absl::StrCat("HTTP ", response.status), response.body); !s.ok()) return s;
+        Logger("azure")->error("Logs Ingestion API refused {} rows of {} with HTTP {}: {}", range.size(), stream.name,
+                               response.status, response.body);
+        if (auto s = Park(body, stream.name, absl::StrCat("HTTP ", response.status), response.body); !s.ok()) {
+          return s;
+        }
       }
-      for (size_t i = range.begin; i < range.end; ++i) delivered_.insert(*ids[i]);
+      for (size_t i = range.begin; i < range.end; ++i) delivered_.insert(*stream.ids[i]);
     }
-    delivered_.clear();
     return absl::OkStatus();
   }
 
- private:
   // One call, retried until it gets an answer that settles it or the
   // deadline passes. Retry rules as the Logs Ingestion API documents them
   // (https://learn.microsoft.com/azure/azure-monitor/logs/logs-ingestion-api-overview#limits-and-restrictions,
   // https://learn.microsoft.com/azure/azure-monitor/fundamentals/service-limits#logs-ingestion-api):
   // 204 is success; 429 comes with Retry-After, the seconds to wait; 413 means
   // the call is over 1 MB; 408 and 5xx are transient.
-  absl::StatusOr<Outcome> Deliver(const std::string& body, absl::Time deadline, HttpResponse& response)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  absl::StatusOr<Outcome> Deliver(const std::string& url, const std::string& body, absl::Time deadline,
+                                  HttpResponse& response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto gzipped = Gzip(body);
     if (!gzipped.ok()) return gzipped.status();
     absl::Duration backoff = config_.initial_backoff;
@@ -133,7 +162,7 @@ class AzureLogsForwarder : public Forwarder {
         failure = token.status();
         wait = NextBackoff(backoff);
       } else {
-        auto r = http_->Post(url_,
+        auto r = http_->Post(url,
                              {absl::StrCat("Authorization: Bearer ", *token), "Content-Type: application/json",
                               "Content-Encoding: gzip"},
                              *gzipped);
@@ -195,8 +224,9 @@ class AzureLogsForwarder : public Forwarder {
   }
 
   // The body as sent (uncompressed: replay it with gzip + curl, see
-  // deploy/azure/README.md) and, next to it, why it was refused.
-  absl::Status Park(const std::string& body, absl::string_view what, absl::string_view detail)
+  // deploy/azure/README.md) and, next to it, why it was refused and the
+  // stream to replay it to.
+  absl::Status Park(const std::string& body, absl::string_view stream, absl::string_view what, absl::string_view detail)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     // Bounded: a refusal that lasts (a revoked role: every call 403) must
     // not fill the disk. Past the cap the batch stays in the collector's
@@ -213,7 +243,8 @@ class AzureLogsForwarder : public Forwarder {
     std::string base = absl::StrCat(config_.dead_letter_dir, "/", absl::ToUnixNanos(absl::Now()), "-", ++parked_);
     if (auto s = WriteFileAtomically(base + ".json", body, /*sync=*/true); !s.ok()) return s;
     constexpr size_t kMaxDetail = 4096;  // an error body can be megabytes
-    if (auto s = WriteFileAtomically(base + ".reason", absl::StrCat(what, "\n", detail.substr(0, kMaxDetail), "\n"),
+    if (auto s = WriteFileAtomically(base + ".reason",
+                                     absl::StrCat(what, "\nstream: ", stream, "\n", detail.substr(0, kMaxDetail), "\n"),
                                      /*sync=*/true);
         !s.ok())
       return s;
@@ -228,7 +259,8 @@ class AzureLogsForwarder : public Forwarder {
   absl::Mutex mu_;
   std::unique_ptr<HttpClient> http_ ABSL_GUARDED_BY(mu_);
   TokenSource tokens_ ABSL_GUARDED_BY(mu_);
-  const std::string url_;
+  const std::string events_url_;
+  const std::string alerts_url_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> delivered_ ABSL_GUARDED_BY(mu_);
   uint64_t parked_ ABSL_GUARDED_BY(mu_) = 0;

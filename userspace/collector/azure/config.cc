@@ -27,6 +27,11 @@ absl::Status Validate(const AzureLogsConfig& config) {
   if (auto s = RequireHttps(config.authority_host, "authority_host"); !s.ok()) return s;
   if (config.dcr_immutable_id.empty()) return absl::InvalidArgumentError("azure-logs dcr_immutable_id is required");
   if (config.stream.empty()) return absl::InvalidArgumentError("azure-logs stream is required");
+  if (config.alerts_stream.empty()) return absl::InvalidArgumentError("azure-logs alerts_stream is required");
+  if (config.alerts_stream == config.stream) {
+    // The two tables have different columns: one stream cannot feed both.
+    return absl::InvalidArgumentError("azure-logs alerts_stream must differ from stream");
+  }
   if (config.tenant_id.empty()) return absl::InvalidArgumentError("azure-logs tenant_id is required");
   if (config.client_id.empty()) return absl::InvalidArgumentError("azure-logs client_id is required");
   if (config.client_secret.empty() == config.federated_token_file.empty()) {

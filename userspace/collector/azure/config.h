@@ -15,8 +15,12 @@ struct AzureLogsConfig {
   // Data collection endpoint, or the DCR's own logs ingestion endpoint:
   // https://<name>.<region>.ingest.monitor.azure.com
   std::string endpoint;
-  std::string dcr_immutable_id;  // dcr-0123...; the DCR's immutableId, not its name
-  std::string stream = "Custom-VigilEvents_CL";
+  std::string dcr_immutable_id;                         // dcr-0123...; the DCR's immutableId, not its name
+  std::string stream = "Custom-VigilEvents_CL";         // every event kind but alerts
+  std::string alerts_stream = "Custom-VigilAlerts_CL";  // alerts (see StreamOf in rows.h)
+  // The Cluster column of every row: events name their node, not their
+  // cluster, and one collector serves one cluster.
+  std::string cluster;
 
   // Microsoft Entra application (service principal or managed identity).
   std::string tenant_id;

@@ -1,5 +1,7 @@
 #include "collector/azure/rows.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -34,6 +36,45 @@ void AddPayload(const v1::Event& event, nlohmann::json& row) {
   row["Payload"] = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
 }
 
+nlohmann::json Strings(const google::protobuf::RepeatedPtrField<std::string>& values) {
+  return nlohmann::json(std::vector<std::string>(values.begin(), values.end()));
+}
+
+nlohmann::json AncestorsColumn(const v1::Event& event) {
+  nlohmann::json ancestors = nlohmann::json::array();
+  for (const v1::Process& a : event.ancestors()) ancestors.push_back({{"ExecId", a.exec_id()}, {"Exe", a.exe()}});
+  return ancestors;
+}
+
+void AddWorkload(const v1::Workload& w, nlohmann::json& row) {
+  row["Host"] = w.host();
+  row["ContainerId"] = w.container_id();
+  row["ContainerName"] = w.container_name();
+  row["Image"] = w.image();
+  row["PodName"] = w.pod_name();
+  row["PodNamespace"] = w.pod_namespace();
+  row["PodUid"] = w.pod_uid();
+}
+
+// Sentinel's severities are Informational, Low, Medium and High; Critical is
+// kept (the analytics rules in deploy/azure fold it into High).
+const char* SeverityName(v1::Severity severity) {
+  switch (severity) {
+    case v1::SEVERITY_INFORMATIONAL:
+      return "Informational";
+    case v1::SEVERITY_LOW:
+      return "Low";
+    case v1::SEVERITY_MEDIUM:
+      return "Medium";
+    case v1::SEVERITY_HIGH:
+      return "High";
+    case v1::SEVERITY_CRITICAL:
+      return "Critical";
+    default:
+      return "Unspecified";
+  }
+}
+
 }  // namespace
 
 std::string KindName(v1::EventKind kind) {
@@ -43,13 +84,18 @@ std::string KindName(v1::EventKind kind) {
   return absl::AsciiStrToLower(name);
 }
 
-nlohmann::json EventToRow(const v1::Event& event) {
+RowStream StreamOf(const v1::Event& event) {
+  return event.kind() == v1::EVENT_KIND_ALERT ? RowStream::kAlerts : RowStream::kEvents;
+}
+
+nlohmann::json EventToRow(const v1::Event& event, absl::string_view cluster) {
   const v1::Process& p = event.process();
   const v1::Workload& w = event.workload();
   nlohmann::json row = nlohmann::json::object();
   row["TimeGenerated"] = IsoTime(event.has_time() ? FromProto(event.time()) : absl::Now());
   row["EventId"] = event.id();
   row["Kind"] = KindName(event.kind());
+  row["Cluster"] = cluster;
   row["Node"] = event.node();
   row["Pid"] = p.pid();
   row["Tid"] = p.tid();
@@ -68,19 +114,63 @@ nlohmann::json EventToRow(const v1::Event& event) {
   row["ExecId"] = p.exec_id();
   row["ParentExecId"] = p.parent_exec_id();
   if (p.has_start_time()) row["ProcessStartTime"] = IsoTime(FromProto(p.start_time()));
-  nlohmann::json ancestors = nlohmann::json::array();
-  for (const v1::Process& a : event.ancestors()) ancestors.push_back({{"ExecId", a.exec_id()}, {"Exe", a.exe()}});
-  row["Ancestors"] = std::move(ancestors);
+  row["Ancestors"] = AncestorsColumn(event);
   row["CgroupId"] = w.cgroup_id();
-  row["Host"] = w.host();
-  row["ContainerId"] = w.container_id();
-  row["ContainerName"] = w.container_name();
-  row["Image"] = w.image();
-  row["PodName"] = w.pod_name();
-  row["PodNamespace"] = w.pod_namespace();
-  row["PodUid"] = w.pod_uid();
+  AddWorkload(w, row);
   AddPayload(event, row);
   return row;
+}
+
+nlohmann::json AlertToRow(const v1::Event& event, absl::string_view cluster) {
+  const v1::Alert& a = event.alert();
+  const v1::Process& p = event.process();
+  nlohmann::json row = nlohmann::json::object();
+  const absl::Time t = event.has_time() ? FromProto(event.time()) : absl::Now();
+  row["TimeGenerated"] = IsoTime(t);
+  row["AlertId"] = event.id();
+  row["Cluster"] = cluster;
+  row["Node"] = event.node();
+  row["RuleId"] = a.rule_id();
+  row["RuleTitle"] = a.title();
+  row["Severity"] = SeverityName(a.severity());
+  row["Tactics"] = Strings(a.tactics());
+  row["Techniques"] = Strings(a.techniques());
+  row["AlertType"] = a.alert_type();
+  row["Description"] = a.description();
+  row["TriggerEventIds"] = Strings(a.event_ids());
+  // A single-event alert has no window of its own: it starts and ends at its
+  // event, and stands for one match.
+  const absl::Time first = a.has_first_time() ? FromProto(a.first_time()) : t;
+  row["FirstSeen"] = IsoTime(first);
+  row["LastSeen"] = IsoTime(a.has_last_time() ? FromProto(a.last_time()) : first);
+  row["Count"] = std::max<uint64_t>(a.count(), 1);
+  row["Aggregated"] = a.aggregated();
+  row["RuleFile"] = a.rule_file();
+  row["FalsePositives"] = Strings(a.false_positives());
+  row["Pid"] = p.pid();
+  if (p.has_uid()) row["Uid"] = p.uid();
+  if (p.has_euid()) row["Euid"] = p.euid();
+  row["Comm"] = p.comm();
+  row["Exe"] = p.exe();
+  row["CommandLine"] = absl::StrJoin(p.argv(), " ");
+  row["Cwd"] = p.cwd();
+  row["ExecId"] = p.exec_id();
+  if (p.has_start_time()) row["ProcessStartTime"] = IsoTime(FromProto(p.start_time()));
+  // Ancestors come parent first; the parent's argv is there when the process
+  // cache knew it.
+  const v1::Process* parent = event.ancestors().empty() ? nullptr : &event.ancestors(0);
+  row["ParentPid"] = p.ppid();
+  row["ParentExe"] = parent != nullptr ? parent->exe() : "";
+  row["ParentCommandLine"] = parent != nullptr ? absl::StrJoin(parent->argv(), " ") : "";
+  row["ParentExecId"] = p.parent_exec_id();
+  row["Ancestors"] = AncestorsColumn(event);
+  AddWorkload(event.workload(), row);
+  row["ImageDigest"] = event.workload().image_digest();
+  return row;
+}
+
+nlohmann::json RowFor(const v1::Event& event, absl::string_view cluster) {
+  return StreamOf(event) == RowStream::kAlerts ? AlertToRow(event, cluster) : EventToRow(event, cluster);
 }
 
 std::string SerializeRow(const nlohmann::json& row) {

@@ -4,16 +4,38 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "nlohmann/json.hpp"
 #include "vigil/v1/event.pb.h"
 
 namespace vigil::collector {
 
+// The two streams of the DCR in deploy/azure/, each routed to its table.
+enum class RowStream {
+  kEvents,  // Custom-VigilEvents_CL -> VigilEvents_CL: every kind but alerts
+  kAlerts,  // Custom-VigilAlerts_CL -> VigilAlerts_CL
+};
+
+// Alerts go only to the alerts stream: they are the table analytics rules
+// query, and their triggering events (in the events stream) are one join away
+// through TriggerEventIds, so a copy in the events table would only be billed
+// twice.
+RowStream StreamOf(const v1::Event& event);
+
 // One Log Analytics row per event: flat columns named as in
 // deploy/azure/ (the stream declaration of the DCR and the VigilEvents_CL
-// table), the kind-specific payload as one dynamic column.
-nlohmann::json EventToRow(const v1::Event& event);
+// table), the kind-specific payload as one dynamic column. `cluster` is the
+// name of the cluster the collector serves (events do not carry it).
+nlohmann::json EventToRow(const v1::Event& event, absl::string_view cluster = {});
+
+// One row of VigilAlerts_CL per alert event: the rule, its severity and
+// MITRE ids, the process with its parent, and the workload, as flat columns
+// that Sentinel analytics rules map to entities.
+nlohmann::json AlertToRow(const v1::Event& event, absl::string_view cluster = {});
+
+// The row of `event` for its stream (StreamOf).
+nlohmann::json RowFor(const v1::Event& event, absl::string_view cluster = {});
 
 // The row as JSON text. Bytes that are not UTF-8 become U+FFFD rather than
 // failing the whole batch.
