@@ -130,7 +130,7 @@ TEST(Lifecycle, BadFlagValuesExitNonZeroNamingTheSetting) {
            {"--max_args=0", "max args"},
            {"--queue_capacity=0", "queue capacity"},
            {"--hooks=kprobe-only", "--hooks"},
-           {"--log_level=loud", "log_level"},
+           {"--log_level=loud", "--log-level"},
        }) {
     SCOPED_TRACE(c.flag);
     SensorProcess sensor({c.flag});
