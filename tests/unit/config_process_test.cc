@@ -59,7 +59,7 @@ TEST_F(ConfigProcessTest, CollectorPrintsTheEffectiveConfiguration) {
                                  "max-streams-per-node: 2\n"
                                  "azure-proxy: http://me:s3cret@proxy.example:3128\n");
   Result r = Exec(VIGIL_COLLECTOR_BINARY, "--config=" + file + " --print-config --log-level=debug",
-               "VIGIL_COLLECTOR_SPOOL_DIR=/tmp/spool");
+                  "VIGIL_COLLECTOR_SPOOL_DIR=/tmp/spool");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\nlisten: 127.0.0.1:0  # file " + file + ":1\n"));
   EXPECT_THAT(r.out, HasSubstr("\nmax-streams-per-node: 2  # file " + file + ":2\n"));
