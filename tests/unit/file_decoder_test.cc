@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <limits>
 #include <random>
 
 #include "decode/decoder.h"
@@ -76,6 +77,21 @@ TEST_F(FileDecoderTest, FailedCallNamesTheErrno) {
   EXPECT_EQ(e.file().result(), -ENOENT);
   EXPECT_EQ(e.file().error(), "ENOENT");
   EXPECT_THAT(e.file().open_flags(), ::testing::IsEmpty());
+}
+
+// Found by fuzz/decoder_fuzzer.cc under UBSan: negating INT64_MIN overflowed.
+// A syscall fails with -1..-4095 (the kernel's MAX_ERRNO); a lower result is
+// a corrupt record and names no errno.
+TEST_F(FileDecoderTest, ResultBelowTheErrnoRangeNamesNoError) {
+  FileSpec s;
+  s.kind = VIGIL_KIND_FILE_UNLINK;
+  s.op = VIGIL_FILE_OP_UNLINKAT;
+  for (int64_t result : {std::numeric_limits<int64_t>::min(), int64_t{-4096}, int64_t{-(int64_t{1} << 32) - 2}}) {
+    s.result = result;
+    const v1::Event e = Decoded(s);
+    EXPECT_EQ(e.file().result(), result);
+    EXPECT_EQ(e.file().error(), "") << result;
+  }
 }
 
 TEST_F(FileDecoderTest, RenameHasBothPaths) {

@@ -88,7 +88,9 @@ absl::Status DecodeFile(uint16_t kind, absl::Span<const uint8_t> record, const D
   if (e.path2_len > 0) f->set_new_path(Normalize(SanitizeUtf8(CString(path + e.path_len, e.path2_len))));
   f->set_syscall(op);
   f->set_result(e.result);
-  if (e.result < 0) {
+  // Errors are -1..-4095 (MAX_ERRNO); below that the record is corrupt, and
+  // negating INT64_MIN would overflow.
+  if (e.result < 0 && e.result >= -4095) {
     const char* name = strerrorname_np(static_cast<int>(-e.result));
     f->set_error(name != nullptr ? name : absl::StrCat("errno ", -e.result));
   }
