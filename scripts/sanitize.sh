@@ -4,12 +4,11 @@
 #
 #   ASan + UBSan   build-asan/ (clang; the fuzzers' build too): every unit test
 #   TSan           build-tsan/ (gcc), against an abseil built with TSan: the
-#                  unit tests that run several threads of Vigil's own code
-#                  (the tsan_tests list below)
+#                  unit tests of threaded code without gRPC (tsan_tests below)
 #
 #   scripts/sanitize.sh          what CI runs (scripts/test.sh with CI=true)
 #   scripts/sanitize.sh --full   also the bpf suite (real probes, root) under
-#                                ASan + UBSan, and every unit test under TSan
+#                                ASan + UBSan
 #
 # A sanitizer report fails the test that triggered it (no recovery, exit code
 # of the sanitizer). TSan needs abseil's mutexes instrumented, or every
@@ -23,12 +22,14 @@ full=false
 [ "${1:-}" = --full ] && full=true
 jobs=$(nproc)
 
-# Threaded code without a kernel: the pipeline's workers and queues, the
-# subscribers' hub, the spool's readers and writer, the uplink's sender and
-# spool against a real in-process collector over loopback gRPC, the
-# collector's streams and resend filter, the forwarders, rate limits.
-tsan_tests=(pipeline_test event_hub_test spool_test uplink_delivery_test resend_filter_test json_lines_forwarder_test
-            json_lines_sink_test container_enricher_test common_test)
+# TSan runs the threaded code it can see whole: the pipeline's workers and
+# queues, the spool's writer and readers, the collector's resend filter
+# (shared by its streams). Not the gRPC paths (uplink, collector streams,
+# local API): Debian's gRPC core is not built with TSan and hands data between
+# its threads through atomics TSan cannot see, so the uplink test reports
+# races inside libgrpc (absl::Status payloads, call metadata). Those need
+# gRPC built with -fsanitize=thread too; not done here.
+tsan_tests=(pipeline_test spool_test resend_filter_test)
 
 asan() {
   local build=build-asan
@@ -80,19 +81,10 @@ tsan() {
   [ -f "$build/build.ninja" ] ||
     cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_SANITIZE=thread \
       -DCMAKE_PREFIX_PATH="$absl" >/dev/null
-  local targets
-  if $full; then
-    targets=(vigil_unit_tests)
-  else
-    targets=("${tsan_tests[@]}")
-  fi
+  local targets=("${tsan_tests[@]}")
   ninja -C "$build" -j "$jobs" "${targets[@]}" >/dev/null || ninja -C "$build" -j 1 "${targets[@]}"
   echo "sanitize: TSan, ${targets[*]}"
-  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp"
-  if $full; then
-    ctest --test-dir "$build" -L unit --output-on-failure --no-tests=error -j "$jobs"
-    return
-  fi
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
   # One run of each executable, all its tests.
   local failed=0 t
   for t in "${targets[@]}"; do
