@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,31 @@ TEST_F(SpoolTest, CorruptRecordIsSkippedAndCounted) {
   auto spool = OpenSpool(Options());
   EXPECT_THAT(Payloads(*spool), ElementsAre("record-0", "record-2"));
   EXPECT_EQ(spool->Stats().corrupt_records, 1u);
+}
+
+// Found by fuzz/spool_fuzzer.cc: a record whose checksum holds but whose
+// index is not above the one before it (here a copy of the first record after
+// the last, as a disk writing a block twice leaves it) was taken, and the next
+// Append reused an index.
+TEST_F(SpoolTest, RecordThatDoesNotNumberUpwardsIsCorrupt) {
+  {
+    auto spool = OpenSpool(Options());
+    for (int i = 0; i < 2; ++i) ASSERT_THAT(spool->Append(absl::StrCat("record-", i), 1), IsOk());
+  }
+  const std::string seg = Segments().at(0);
+  std::string first(24 + 8, '\0');  // record-0 whole: header and payload
+  {
+    std::ifstream in(seg, std::ios::binary);
+    ASSERT_TRUE(in.read(first.data(), static_cast<std::streamsize>(first.size())));
+  }
+  std::ofstream(seg, std::ios::binary | std::ios::app).write(first.data(), static_cast<std::streamsize>(first.size()));
+
+  auto spool = OpenSpool(Options());
+  EXPECT_THAT(Payloads(*spool), ElementsAre("record-0", "record-1"));
+  EXPECT_EQ(spool->Stats().corrupt_records, 1u);
+  auto index = spool->Append("next", 1);
+  ASSERT_THAT(index, IsOk());
+  EXPECT_EQ(*index, 3u);
 }
 
 TEST_F(SpoolTest, CorruptionAfterOpeningIsDetectedWhenRead) {

@@ -121,7 +121,7 @@ absl::Status Spool::Load() {
   std::sort(firsts.begin(), firsts.end());
   for (size_t i = 0; i < firsts.size(); ++i) {
     Segment seg{.first_index = firsts[i], .path = absl::StrFormat("%s/%020u.seg", options_.dir, firsts[i])};
-    if (absl::Status s = Scan(seg, i + 1 == firsts.size()); !s.ok()) return s;
+    if (absl::Status s = Scan(seg, i + 1 == firsts.size(), next_index_); !s.ok()) return s;
     bytes_ += seg.size;
     next_index_ = std::max(next_index_, seg.refs.empty() ? seg.first_index : seg.refs.back().index + 1);
     segments_.push_back(std::move(seg));
@@ -134,15 +134,20 @@ absl::Status Spool::Load() {
   return absl::OkStatus();
 }
 
-absl::Status Spool::Scan(Segment& seg, bool newest) {
+absl::Status Spool::Scan(Segment& seg, bool newest, uint64_t min_index) {
   std::string data;
   if (absl::Status s = ReadAll(seg.path, data); !s.ok()) return s;
   const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
+  // Indexes only grow, across segments too: a record at or below one already
+  // seen (a block the disk wrote twice, say) is corrupt even when its
+  // checksum holds, or numbering would go backwards and Read()'s binary
+  // search would see an unsorted segment.
   auto valid_at = [&](size_t off) {
     if (off + kHeaderBytes > data.size()) return false;
     const Header h = Decode(bytes + off);
+    const uint64_t floor = std::max(seg.first_index, seg.refs.empty() ? min_index : seg.refs.back().index + 1);
     return h.magic == kMagic && h.length <= options_.max_record_bytes && off + kHeaderBytes + h.length <= data.size() &&
-           h.index >= seg.first_index && Crc(bytes + off, data.data() + off + kHeaderBytes, h.length) == h.crc;
+           h.index >= floor && Crc(bytes + off, data.data() + off + kHeaderBytes, h.length) == h.crc;
   };
   size_t off = 0;
   size_t valid_end = 0;

@@ -103,7 +103,8 @@ class Spool {
 
   explicit Spool(SpoolOptions options) : options_(std::move(options)) {}
   absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Scan(Segment& segment, bool newest) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records below `min_index` (what earlier segments numbered) are corrupt.
+  absl::Status Scan(Segment& segment, bool newest, uint64_t min_index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status NewSegment() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnforceCap() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeleteOldest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
