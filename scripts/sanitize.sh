@@ -84,7 +84,7 @@ tsan() {
   local targets=("${tsan_tests[@]}")
   ninja -C "$build" -j "$jobs" "${targets[@]}" >/dev/null || ninja -C "$build" -j 1 "${targets[@]}"
   echo "sanitize: TSan, ${targets[*]}"
-  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp"
   # One run of each executable, all its tests.
   local failed=0 t
   for t in "${targets[@]}"; do
