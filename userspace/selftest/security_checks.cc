@@ -154,7 +154,7 @@ absl::Status Expect(EventWaiter& waiter, v1::EventKind kind, const std::string& 
   const auto [pid, result] = *child;
   std::string mismatch;
   auto event = waiter.WaitFor(
-      [&](const v1::Event& e) {
+      [&, pid = pid, result = result](const v1::Event& e) {  // clang 14 cannot capture bindings
         const v1::SyscallResult* call = CallOf(e);
         if (e.kind() != kind || e.process().pid() != static_cast<uint32_t>(pid) || call == nullptr ||
             call->name() != syscall) {

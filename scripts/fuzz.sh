@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/, clang with ASan + UBSan) into
+# build-asan/ (or $VIGIL_FUZZ_BUILD_DIR; scripts/sanitize.sh shares it) and
+# runs each for a bounded time, starting from its checked-in seed corpus
+# (fuzz/corpus/<target>/).
+#
+#   scripts/fuzz.sh                      every target, 10 minutes each
+#   scripts/fuzz.sh --seconds 20         CI's bounded run
+#   scripts/fuzz.sh --seconds 3600 dns   one target, an hour
+#
+# New inputs go to <build>/fuzz-out/<target>/corpus, crashes to
+# <build>/fuzz-out/<target>/crash-*; rerun one with
+# `<build>/fuzz/fuzz_<target> <crash file>`. Prints executions and coverage
+# (libFuzzer's cov/ft) per target; exits 1 when any target crashed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=600
+while [ $# -gt 0 ]; do
+  case $1 in
+    --seconds) seconds=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) break ;;
+  esac
+done
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=($(ls fuzz/corpus))
+
+build=${VIGIL_FUZZ_BUILD_DIR:-build-asan}
+[ -f "$build/build.ninja" ] ||
+  CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_FUZZ=ON >/dev/null
+ninja -C "$build" -j "$(nproc)" "${targets[@]/#/fuzz_}" >/dev/null || ninja -C "$build" -j 1 "${targets[@]/#/fuzz_}"
+
+failed=()
+printf '%-14s %10s %8s %8s %8s  %s\n' target execs exec/s cov ft result
+for t in "${targets[@]}"; do
+  out="$build/fuzz-out/$t"
+  mkdir -p "$out/corpus"
+  log="$out/fuzz.log"
+  # -timeout: the Docker target waits on a socket; a hang is a finding too.
+  rc=0
+  "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$out/" "$out/corpus" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  result=ok
+  if [ $rc -ne 0 ]; then
+    result="CRASH (see $log, $(ls "$out"/crash-* "$out"/timeout-* "$out"/oom-* 2>/dev/null | head -1))"
+    failed+=("$t")
+  fi
+  printf '%-14s %10s %8s %8s %8s  %s\n' "$t" "${execs:-?}" "${speed:-?}" "${cov:-?}" "${ft:-?}" "$result"
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz: crashes in ${failed[*]}" >&2
+  exit 1
+fi
