@@ -1,7 +1,8 @@
 // The sensor's userspace cost per event, one core, on recorded events: the
 // raw ring-buffer records the probes write (built from the ABI structs) go
-// through decode -> lineage (process cache) -> container -> JSON encoding, as
-// the pipeline thread runs them. Not a test:
+// through decode -> lineage (process cache) -> container -> detection (the
+// embedded default ruleset) -> JSON encoding, as the pipeline thread runs
+// them. Not a test:
 //   ninja -C build -j2 vigil_pipeline_bench && build/tests/bench/vigil_pipeline_bench
 #include <benchmark/benchmark.h>
 
@@ -16,6 +17,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "process/process_cache.h"
 #include "records.h"
+#include "rules/sigma_detector.h"
 #include "sink/json_encoder.h"
 #include "sink/json_lines_sink.h"
 
@@ -121,26 +123,73 @@ void BM_DecodeLineage(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeLineage);
 
-// The whole per-event path: decode -> lineage -> container -> encode.
-void BM_DecodeLineageContainerEncode(benchmark::State& state) {
+// The whole per-event path: decode -> lineage -> container -> [detection
+// with the default ruleset, as the sensor runs by default] -> encode (alerts
+// raised are encoded too).
+void RunWholePath(benchmark::State& state, bool detection) {
   const auto corpus = Corpus(kProcesses);
   Stages s;
+  std::unique_ptr<SigmaDetector> detector;
+  if (detection) {
+    auto d = SigmaDetector::Create(SigmaDetectorOptions{.node = test::kNode}, &s.cache);
+    if (!d.ok()) std::abort();
+    detector = *std::move(d);
+  }
+  std::vector<v1::Event> alerts;
   std::string out;
   size_t bytes = 0;
+  size_t alerted = 0;
   for (auto _ : state) {
     for (const Record& r : corpus) {
       v1::Event& e = s.Decode(r);
       s.cache.Enrich(e);
       s.container->Enrich(e);
+      if (detector != nullptr) detector->Evaluate(e, alerts);
       if (!AppendJsonLine(e, out).ok()) std::abort();
+      for (const v1::Event& a : alerts) {
+        if (!AppendJsonLine(a, out).ok()) std::abort();
+      }
+      alerted += alerts.size();
+      alerts.clear();
       bytes += out.size();
       out.clear();
     }
   }
   state.SetItemsProcessed(state.iterations() * corpus.size());
   state.SetBytesProcessed(bytes);
+  state.counters["alerts_per_event"] =
+      benchmark::Counter(static_cast<double>(alerted) / (state.iterations() * corpus.size()));
 }
+
+void BM_DecodeLineageContainerEncode(benchmark::State& state) { RunWholePath(state, false); }
 BENCHMARK(BM_DecodeLineageContainerEncode);
+
+void BM_DecodeLineageContainerDetectEncode(benchmark::State& state) { RunWholePath(state, true); }
+BENCHMARK(BM_DecodeLineageContainerDetectEncode);
+
+// Detection alone, on the enriched events.
+void BM_Detect(benchmark::State& state) {
+  const auto corpus = Corpus(kProcesses);
+  Stages s;
+  std::vector<v1::Event> events;
+  for (const Record& r : corpus) {
+    v1::Event& e = s.Decode(r);
+    s.cache.Enrich(e);
+    s.container->Enrich(e);
+    events.push_back(e);
+  }
+  auto detector = SigmaDetector::Create(SigmaDetectorOptions{.node = test::kNode}, &s.cache);
+  if (!detector.ok()) std::abort();
+  std::vector<v1::Event> alerts;
+  for (auto _ : state) {
+    for (const v1::Event& e : events) {
+      (*detector)->Evaluate(e, alerts);
+      alerts.clear();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * events.size());
+}
+BENCHMARK(BM_Detect);
 
 // Encoding alone, of the enriched events: Vigil's encoder and, for the
 // comparison, protobuf's printer that it replaces (same bytes out).

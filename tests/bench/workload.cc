@@ -6,11 +6,13 @@
 //   bench_workload cwu DIR COUNT           create + write + unlink
 //   bench_workload tcp COUNT               loopback TCP connect, accept, close
 //   bench_workload mixed DIR COUNT         COUNT rounds of: 1 exec, 100 opens, 10 cwu, 5 tcp
+//   bench_workload park COUNT              COUNT sleeping children, until killed
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,6 +100,22 @@ void Tcp(long count) {
   close(listener);
 }
 
+// Children that stay (processes the sensor tracks), each a fork of this
+// small process: they die with it.
+void Park(long count) {
+  for (long i = 0; i < count; ++i) {
+    const pid_t pid = fork();
+    if (pid < 0) Die("fork");
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      for (;;) pause();
+    }
+  }
+  std::printf("parked %ld\n", count);
+  std::fflush(stdout);
+  for (;;) pause();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,6 +135,8 @@ int main(int argc, char** argv) {
     CreateWriteUnlink(argv[2], std::atol(argv[3]));
   } else if (what == "tcp") {
     Tcp(std::atol(argv[2]));
+  } else if (what == "park") {
+    Park(std::atol(argv[2]));
   } else if (what == "mixed" && argc == 4) {
     for (long i = 0, n = std::atol(argv[3]); i < n; ++i) {
       Exec(1);

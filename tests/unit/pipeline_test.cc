@@ -103,15 +103,15 @@ vigil_proc Proc(uint32_t pid) { return test::TestProc(pid); }
 class PipelineTest : public ::testing::Test {
  protected:
   std::unique_ptr<Pipeline> Make(size_t queue_capacity = 1024, bool failing_sink = false,
-                                 std::unique_ptr<Detector> detector = nullptr) {
+                                 std::unique_ptr<Detector> detector = nullptr, size_t queue_max_bytes = 64u << 20) {
     std::vector<std::unique_ptr<Enricher>> enrichers;
     enrichers.push_back(std::make_unique<RecordingEnricher>(&journal_));
     std::vector<std::unique_ptr<Sink>> sinks;
     if (failing_sink) sinks.push_back(std::make_unique<FailingSink>());
     sinks.push_back(std::make_unique<RecordingSink>(&journal_));
-    return std::make_unique<Pipeline>(PipelineOptions{.queue_capacity = queue_capacity, .instance_id = "inst"},
-                                      Decoder({.node = test::kNode}, &clock_), std::move(enrichers),
-                                      std::move(detector), std::move(sinks));
+    return std::make_unique<Pipeline>(
+        PipelineOptions{.queue_capacity = queue_capacity, .queue_max_bytes = queue_max_bytes, .instance_id = "inst"},
+        Decoder({.node = test::kNode}, &clock_), std::move(enrichers), std::move(detector), std::move(sinks));
   }
 
   std::vector<uint32_t> WrittenPids() {
@@ -218,6 +218,32 @@ TEST_F(PipelineTest, FullQueueDropsAndCountsPerKind) {
   pipeline->Stop();
   EXPECT_THAT(WrittenPids(), ElementsAre(1, 2, 3, 4)) << "the first four were queued";
   EXPECT_EQ(pipeline->Counters().queue_depth, 0u);
+}
+
+TEST_F(PipelineTest, QueueIsBoundedByBytesToo) {
+  const Record small = ForkRecord(7, Proc(2));
+  test::ExecSpec big_spec = ExecOf({"run", std::string(4000, 'x')});
+  big_spec.proc = Proc(1);
+  const Record big = ExecRecord(big_spec);
+  // Room for two big records (and a small one), far below the count bound.
+  const size_t max_bytes = 2 * big.size() + small.size();
+  auto pipeline = Make(/*queue_capacity=*/1024, false, nullptr, max_bytes);
+  pipeline->Submit(big);
+  pipeline->Submit(big);
+  pipeline->Submit(big);    // would pass the byte bound: dropped
+  pipeline->Submit(small);  // still fits
+  pipeline->Submit(small);  // does not
+
+  PipelineCounters c = pipeline->Counters();
+  EXPECT_EQ(c.dropped_queue[VIGIL_KIND_EXEC], 1u);
+  EXPECT_EQ(c.dropped_queue[VIGIL_KIND_FORK], 1u);
+  EXPECT_EQ(c.queue_depth, 3u);
+  EXPECT_EQ(c.queue_bytes, max_bytes);
+
+  pipeline->Start();
+  pipeline->Stop();
+  EXPECT_EQ(journal_.Written().size(), 3u);
+  EXPECT_EQ(pipeline->Counters().queue_bytes, 0u) << "handled records give their bytes back";
 }
 
 TEST_F(PipelineTest, InjectedEventsAreNeverDropped) {

@@ -33,11 +33,15 @@ void Pipeline::Start() {
 void Pipeline::Submit(absl::Span<const uint8_t> record) {
   const size_t kind = KindIndex(Decoder::PeekKind(record));
   received_[kind].fetch_add(1, std::memory_order_relaxed);
-  if (held_.load(std::memory_order_relaxed) >= options_.queue_capacity) {
+  // Only this thread adds to held_ and held_bytes_: what it reads here can
+  // only have shrunk by the time it adds.
+  if (held_.load(std::memory_order_relaxed) >= options_.queue_capacity ||
+      held_bytes_.load(std::memory_order_relaxed) + record.size() > options_.queue_max_bytes) {
     dropped_queue_[kind].fetch_add(1, std::memory_order_relaxed);
     return;
   }
   held_.fetch_add(1, std::memory_order_relaxed);
+  held_bytes_.fetch_add(record.size(), std::memory_order_relaxed);
   absl::MutexLock lock(&open_mu_);
   if (open_ == nullptr) {
     absl::MutexLock q(&mu_);
@@ -106,6 +110,7 @@ void Pipeline::Run() {
         begin = end;
       }
       held_.fetch_sub(batch.ends.size(), std::memory_order_relaxed);
+      held_bytes_.fetch_sub(batch.bytes.size(), std::memory_order_relaxed);
       batch.bytes.clear();
       batch.ends.clear();
       done.push_back(std::move(item.batch));
@@ -205,6 +210,7 @@ PipelineCounters Pipeline::Counters() const {
   }
   c.sink_errors = sink_errors_.load(std::memory_order_relaxed);
   c.queue_depth = held_.load(std::memory_order_relaxed);
+  c.queue_bytes = held_bytes_.load(std::memory_order_relaxed);
   return c;
 }
 

@@ -21,7 +21,10 @@ namespace vigil {
 
 struct PipelineOptions {
   size_t queue_capacity = 65536;  // records waiting between reader and pipeline thread
-  std::string instance_id;        // prefix of event ids; unique per sensor start
+  // ... and their bytes: exec records run to tens of KiB (argv, env), so a
+  // count alone would let a burst of them hold gigabytes.
+  size_t queue_max_bytes = 64u << 20;
+  std::string instance_id;  // prefix of event ids; unique per sensor start
 };
 
 // What the pipeline saw, per kernel event kind.
@@ -31,13 +34,15 @@ struct PipelineCounters {
   std::array<uint64_t, VIGIL_KIND_MAX> decode_errors{};  // rejected by the decoder
   uint64_t sink_errors = 0;
   uint64_t queue_depth = 0;
+  uint64_t queue_bytes = 0;  // the raw bytes of the records queued
 };
 
 // reader thread --Submit()--> open batch --Publish()--> queue of batches
 // --> pipeline thread: decode -> enrichers in order -> detector -> every sink
 // (the event, then the alerts it raised).
 // The reader side only copies bytes into a reused batch and never blocks:
-// when the queue is full the record is dropped and counted. Batches, not
+// when the queue is full (by count or by bytes) the record is dropped and
+// counted. Batches, not
 // records, cross between threads: one lock hand-off and at most one wake-up
 // per batch, and no allocation per record once the batches have grown.
 class Pipeline {
@@ -104,7 +109,8 @@ class Pipeline {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 
-  std::atomic<uint64_t> held_{0};  // records submitted and not yet handled
+  std::atomic<uint64_t> held_{0};        // records submitted and not yet handled
+  std::atomic<uint64_t> held_bytes_{0};  // and their bytes
   std::array<std::atomic<uint64_t>, VIGIL_KIND_MAX> received_{};
   std::array<std::atomic<uint64_t>, VIGIL_KIND_MAX> dropped_queue_{};
   std::array<std::atomic<uint64_t>, VIGIL_KIND_MAX> decode_errors_{};

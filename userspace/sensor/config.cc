@@ -19,6 +19,7 @@ absl::Status Validate(const SensorConfig& c) {
   }
   if (c.max_args < 1) return bad("max args must be at least 1");
   if (c.queue_capacity < 1) return bad("queue capacity must be at least 1");
+  if (c.queue_max_bytes < (1u << 20)) return bad("queue bytes must be at least 1 MiB");
   if (c.process_cache_size < 16) return bad("process cache size ", c.process_cache_size, " must be at least 16");
   if (c.exit_grace < absl::ZeroDuration()) return bad("exit grace must not be negative");
   if (c.health_interval < absl::Seconds(1)) return bad("health interval must be at least 1s");

@@ -20,6 +20,7 @@ struct SensorConfig {
   LoaderConfig loader;
   uint32_t max_args = 256;
   size_t queue_capacity = 65536;
+  size_t queue_max_bytes = 64u << 20;  // the same queue, bounded by its records' bytes too
   size_t process_cache_size = 32768;
   absl::Duration exit_grace = absl::Seconds(30);
   uint32_t max_ancestors = 8;

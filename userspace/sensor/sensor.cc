@@ -153,7 +153,9 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   }
 
   sensor->pipeline_ = std::make_unique<Pipeline>(
-      PipelineOptions{.queue_capacity = config.queue_capacity, .instance_id = instance_id},
+      PipelineOptions{.queue_capacity = config.queue_capacity,
+                      .queue_max_bytes = config.queue_max_bytes,
+                      .instance_id = instance_id},
       Decoder(DecoderOptions{.node = config.node_name, .max_args = config.max_args}, &sensor->clock_),
       std::move(enrichers), std::move(detector), std::move(sinks));
   Pipeline* pipeline = sensor->pipeline_.get();
@@ -360,6 +362,7 @@ v1::Event Sensor::Health(bool final) {
   }
   h->set_decode_errors(decode_errors);
   h->set_queue_depth(pc.queue_depth);
+  h->set_queue_bytes(pc.queue_bytes);
   h->set_process_cache_size(process_cache_->size());
   h->set_process_cache_evictions(process_cache_->evictions());
   if (uplink_ != nullptr) {

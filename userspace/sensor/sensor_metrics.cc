@@ -28,6 +28,8 @@ void ExportSensorMetrics(const v1::SensorHealth& h, const std::vector<ProbeState
   r.GetCounter("vigil_decode_errors_total", "Records the decoder rejected.").Set(h.decode_errors());
   r.GetGauge("vigil_pipeline_queue_depth", "Records waiting between the ring buffer reader and the pipeline.")
       .Set(h.queue_depth());
+  r.GetGauge("vigil_pipeline_queue_bytes", "Their raw bytes; the queue is bounded by them (and by count).")
+      .Set(h.queue_bytes());
   if (h.has_uplink()) {
     const v1::UplinkHealth& u = h.uplink();
     r.GetGauge("vigil_uplink_queue_depth", "Events waiting for the uplink's spool.").Set(u.queue_depth());

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Sensor CPU per event, A/B: runs each given vigil-sensor binary in turn
+# (alternating, ROUNDS times) under the same exec workload and prints, per
+# run, the sensor's CPU time over the workload window (the sum of its
+# threads' /proc schedstat run times, in ns) divided by the events it took
+# from the ring buffer in that window (its own counters, from `vigilctl
+# status`). CPU time, not wall time: the machine may be shared. (This
+# machine has no PMU: no instruction counts.)
+#
+#   sudo scripts/bench-sensor-cpu.sh BIN_A [BIN_B ...]
+#   sudo ROUNDS=3 RATE=400 SECONDS_=10 OUTPUT=/dev/null SENSOR_ARGS=--detection=false \
+#        scripts/bench-sensor-cpu.sh build/userspace/sensor/vigil-sensor /tmp/base-sensor
+#
+# OUTPUT: /dev/null (default) or "file" (JSON lines to a temporary file).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${ROUNDS:-2}
+rate=${RATE:-400}
+secs=${SECONDS_:-10}
+output=${OUTPUT:-/dev/null}
+build=${VIGIL_BUILD_DIR:-build}
+workload=$build/tests/bench/bench_workload
+vigilctl=$build/userspace/cli/vigilctl
+[ "$(id -u)" -eq 0 ] || { echo "bench-sensor-cpu: needs root" >&2; exit 1; }
+[ $# -ge 1 ] || { echo "usage: $0 SENSOR_BIN [SENSOR_BIN ...]" >&2; exit 2; }
+for b in "$workload" "$vigilctl" "$@"; do [ -x "$b" ] || { echo "bench-sensor-cpu: build $b first" >&2; exit 1; }; done
+
+dir=$(mktemp -d /tmp/vigil-sensor-cpu-XXXXXX)
+sensor_pid=
+cleanup() {
+  [ -n "$sensor_pid" ] && kill "$sensor_pid" 2>/dev/null && wait "$sensor_pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap "exit 1" INT TERM
+
+# Events the sensor has taken from the ring buffer so far, every kind.
+received() {
+  "$vigilctl" --socket="$1" status -o json | grep -o '"received": *"[0-9]*"' | grep -o '[0-9]*' |
+    awk '{s += $1} END {print s + 0}'
+}
+
+# CPU time of every thread of a process so far, in ns.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
+
+printf '%-5s %-40s %10s %12s %10s %8s\n' round sensor events cpu_us/event ctx_sw rss_kB
+for round in $(seq "$rounds"); do
+  for bin in "$@"; do
+    out=/dev/null
+    [ "$output" = file ] && out=$dir/events.json && rm -f "$out"
+    sock=$dir/api.sock
+    # shellcheck disable=SC2086
+    "$bin" --output="$out" --api_socket="$sock" --metrics_address= --log_level=warn ${SENSOR_ARGS:-} \
+      2>"$dir/sensor.err" &
+    sensor_pid=$!
+    for _ in $(seq 300); do [ -S "$sock" ] && "$vigilctl" --socket="$sock" status >/dev/null 2>&1 && break; sleep 0.1; done
+    sleep 1
+    before=$(received "$sock")
+    ctx_before=$(cat /proc/$sensor_pid/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}')
+    cpu_before=$(cpu_ns "$sensor_pid")
+    "$workload" exec-rate "$rate" "$secs" >/dev/null
+    sleep 1
+    cpu_after=$(cpu_ns "$sensor_pid")
+    after=$(received "$sock")
+    ctx_after=$(cat /proc/$sensor_pid/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}')
+    rss=$(awk '/^VmRSS/ {print $2}' /proc/$sensor_pid/status)
+    kill "$sensor_pid"
+    wait "$sensor_pid" 2>/dev/null || true
+    sensor_pid=
+    events=$((after - before))
+    # CPU time of every thread of a process so far, in ns.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
+
+printf '%-5s %-40s %10d %12.1f %10d %8d\n' "$round" "$bin" "$events" \
+      "$(awk -v ns=$((cpu_after - cpu_before)) -v ev="$events" 'BEGIN {print ns / 1000 / (ev ? ev : 1)}')" \
+      $((ctx_after - ctx_before)) "$rss"
+  done
+done
