@@ -22,19 +22,19 @@ int RingBuffer::OnRecord(void* ctx, void* data, size_t size) {
   return 0;
 }
 
-absl::Status RingBuffer::Poll(int timeout_ms) {
+absl::StatusOr<int> RingBuffer::Poll(int timeout_ms) {
   int n = ring_buffer__poll(rb_, timeout_ms);
   if (n < 0 && n != -EINTR) return LibbpfStatus(n, "ring_buffer__poll");
   // Records written without a wake-up (BPF_RB_NO_WAKEUP) wake nobody: on a
   // timeout, take what is there.
-  if (n == 0) return Drain();
-  return absl::OkStatus();
+  if (n <= 0) return Drain();
+  return n;
 }
 
-absl::Status RingBuffer::Drain() {
+absl::StatusOr<int> RingBuffer::Drain() {
   int n = ring_buffer__consume(rb_);
   if (n < 0) return LibbpfStatus(n, "ring_buffer__consume");
-  return absl::OkStatus();
+  return n;
 }
 
 }  // namespace vigil

@@ -19,10 +19,10 @@ class RingBuffer {
   ~RingBuffer();
 
   // Waits up to `timeout_ms` for a wake-up from the kernel, then hands every
-  // record in the buffer to the callback, woken or not.
-  absl::Status Poll(int timeout_ms);
+  // record in the buffer to the callback, woken or not. Returns how many.
+  absl::StatusOr<int> Poll(int timeout_ms);
   // Hands over whatever is in the buffer now, without waiting.
-  absl::Status Drain();
+  absl::StatusOr<int> Drain();
 
  private:
   explicit RingBuffer(Callback callback) : callback_(std::move(callback)) {}

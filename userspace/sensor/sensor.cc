@@ -280,12 +280,17 @@ Sensor::~Sensor() {
 
 void Sensor::ReadLoop() {
   RateLimit limit(absl::Seconds(10));
+  int timeout_ms = kIdlePollMs;
   while (!stop_reader_.load(std::memory_order_relaxed)) {
-    // The probes wake the reader only when the ring buffer fills up
-    // (vigil_emit): a poll every 20 ms takes the rest, one batch at a time.
-    if (absl::Status s = ring_->Poll(20); !s.ok()) {
-      if (uint64_t held; limit.Allow(held)) Logger("sensor")->error("{} ({} more)", s.message(), held);
+    // The probes wake the reader at most once per VIGIL_WAKEUP_INTERVAL_NS
+    // (vigil_emit), so a record written just after a wake-up wakes nobody:
+    // while records flow, the next poll waits no longer than that interval,
+    // which bounds any record's wait; on an idle node it waits longer.
+    absl::StatusOr<int> n = ring_->Poll(timeout_ms);
+    if (!n.ok()) {
+      if (uint64_t held; limit.Allow(held)) Logger("sensor")->error("{} ({} more)", n.status().message(), held);
     }
+    timeout_ms = n.ok() && *n > 0 ? kBusyPollMs : kIdlePollMs;
     pipeline_->Publish();
   }
 }
@@ -329,7 +334,7 @@ absl::Status Sensor::Run(const std::function<bool(absl::Duration)>& wait_for_sto
   probes_->Detach();
   stop_reader_ = true;
   reader_.join();
-  absl::Status drained = ring_->Drain();
+  absl::Status drained = ring_->Drain().status();
   LogNewDrops();
   pipeline_->Inject(Health(true));
   pipeline_->Stop();

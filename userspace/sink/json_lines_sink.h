@@ -24,7 +24,7 @@ class JsonLinesSink : public Sink {
   absl::Status Flush() override;
 
  private:
-  JsonLinesSink(FILE* file, std::string path, bool owned) : file_(file), path_(std::move(path)), owned_(owned) {}
+  JsonLinesSink(FILE* file, std::string path, bool owned);
 
   FILE* file_;
   std::string path_;
