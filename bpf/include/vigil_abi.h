@@ -36,9 +36,19 @@
 /* Entries of vigil_daemons: Vigil's own processes, whose calls are not reported. */
 #define VIGIL_DAEMONS_MAX 64
 
-#define VIGIL_KIND_EXEC 1
-#define VIGIL_KIND_EXIT 2
-#define VIGIL_KIND_FORK 3
+/*
+ * Each family's kinds, one X(NAME, number) per kind, make VIGIL_KIND_<NAME>.
+ * The number is also the proto's EVENT_KIND_<NAME> and the lower-case NAME
+ * is the kind's name everywhere (decoder, vigilctl, filters, rules):
+ * tests/unit/abi_names_test checks both, so a new kind is one line here.
+ */
+#define VIGIL_X_KIND_ENUM(name, nr) VIGIL_KIND_##name = nr,
+
+#define VIGIL_PROCESS_KINDS(X) \
+	X(EXEC, 1)             \
+	X(EXIT, 2)             \
+	X(FORK, 3)
+enum vigil_process_kind { VIGIL_PROCESS_KINDS(VIGIL_X_KIND_ENUM) };
 
 /* Per-kind counters kept per CPU in the `vigil_stats` map. */
 #define VIGIL_CNT_SENT 0          /* record written to the ring buffer */
@@ -164,13 +174,15 @@ struct vigil_fork {
 
 /* ---- network family (kinds 16..31) ---- */
 
-#define VIGIL_KIND_TCP_CONNECT 16
-#define VIGIL_KIND_TCP_ACCEPT 17
-#define VIGIL_KIND_LISTEN 18
-#define VIGIL_KIND_BIND 19
-#define VIGIL_KIND_TCP_CLOSE 20
-#define VIGIL_KIND_DNS_QUERY 21
-#define VIGIL_KIND_DNS_RESPONSE 22
+#define VIGIL_NETWORK_KINDS(X) \
+	X(TCP_CONNECT, 16)     \
+	X(TCP_ACCEPT, 17)      \
+	X(LISTEN, 18)          \
+	X(BIND, 19)            \
+	X(TCP_CLOSE, 20)       \
+	X(DNS_QUERY, 21)       \
+	X(DNS_RESPONSE, 22)
+enum vigil_network_kind { VIGIL_NETWORK_KINDS(VIGIL_X_KIND_ENUM) };
 
 /* DNS message bytes copied per packet; a longer one is flagged truncated. */
 #define VIGIL_DNS_MAX 1024
@@ -238,33 +250,44 @@ struct vigil_dns {
 
 
 /* ---- file family (kinds 32..47) ---- */
-#define VIGIL_KIND_FILE_OPEN 32   /* open for write/create/truncate, or of a sensitive path */
-#define VIGIL_KIND_FILE_UNLINK 33 /* unlink, rmdir */
-#define VIGIL_KIND_FILE_RENAME 34 /* path = old, path2 = new */
-#define VIGIL_KIND_FILE_CHMOD 35
-#define VIGIL_KIND_FILE_CHOWN 36
-#define VIGIL_KIND_FILE_UTIMES 37
+/* FILE_OPEN: open for write/create/truncate, or of a sensitive path;
+ * FILE_RENAME: path = old, path2 = new. */
+#define VIGIL_FILE_KINDS(X) \
+	X(FILE_OPEN, 32)    \
+	X(FILE_UNLINK, 33)  \
+	X(FILE_RENAME, 34)  \
+	X(FILE_CHMOD, 35)   \
+	X(FILE_CHOWN, 36)   \
+	X(FILE_UTIMES, 37)
+enum vigil_file_kind { VIGIL_FILE_KINDS(VIGIL_X_KIND_ENUM) };
 
-/* The syscall that did it (names, not numbers: those differ per arch). */
-#define VIGIL_FILE_OP_OPENAT 1
-#define VIGIL_FILE_OP_OPENAT2 2
-#define VIGIL_FILE_OP_OPEN 3
-#define VIGIL_FILE_OP_CREAT 4
-#define VIGIL_FILE_OP_UNLINKAT 5
-#define VIGIL_FILE_OP_UNLINK 6
-#define VIGIL_FILE_OP_RMDIR 7
-#define VIGIL_FILE_OP_RENAMEAT2 8
-#define VIGIL_FILE_OP_RENAMEAT 9
-#define VIGIL_FILE_OP_RENAME 10
-#define VIGIL_FILE_OP_FCHMODAT 11
-#define VIGIL_FILE_OP_CHMOD 12
-#define VIGIL_FILE_OP_FCHMOD 13
-#define VIGIL_FILE_OP_FCHOWNAT 14
-#define VIGIL_FILE_OP_CHOWN 15
-#define VIGIL_FILE_OP_LCHOWN 16
-#define VIGIL_FILE_OP_FCHOWN 17
-#define VIGIL_FILE_OP_UTIMENSAT 18
-#define VIGIL_FILE_OP_FCHMODAT2 19
+/*
+ * The syscall that did it (names, not numbers: those differ per arch), one
+ * X(NAME, number, KIND) each: VIGIL_FILE_OP_<NAME>, reported as lower-case
+ * NAME, only ever in a record of VIGIL_KIND_<KIND>.
+ */
+#define VIGIL_FILE_OPS(X)                  \
+	X(OPENAT, 1, FILE_OPEN)            \
+	X(OPENAT2, 2, FILE_OPEN)           \
+	X(OPEN, 3, FILE_OPEN)              \
+	X(CREAT, 4, FILE_OPEN)             \
+	X(UNLINKAT, 5, FILE_UNLINK)        \
+	X(UNLINK, 6, FILE_UNLINK)          \
+	X(RMDIR, 7, FILE_UNLINK)           \
+	X(RENAMEAT2, 8, FILE_RENAME)       \
+	X(RENAMEAT, 9, FILE_RENAME)        \
+	X(RENAME, 10, FILE_RENAME)         \
+	X(FCHMODAT, 11, FILE_CHMOD)        \
+	X(CHMOD, 12, FILE_CHMOD)           \
+	X(FCHMOD, 13, FILE_CHMOD)          \
+	X(FCHOWNAT, 14, FILE_CHOWN)        \
+	X(CHOWN, 15, FILE_CHOWN)           \
+	X(LCHOWN, 16, FILE_CHOWN)          \
+	X(FCHOWN, 17, FILE_CHOWN)          \
+	X(UTIMENSAT, 18, FILE_UTIMES)      \
+	X(FCHMODAT2, 19, FILE_CHMOD)
+#define VIGIL_X_FILE_OP_ENUM(name, nr, kind) VIGIL_FILE_OP_##name = nr,
+enum vigil_file_op { VIGIL_FILE_OPS(VIGIL_X_FILE_OP_ENUM) };
 #define VIGIL_FILE_OP_MAX 20
 
 /* vigil_file.vflags */
@@ -305,42 +328,52 @@ struct vigil_prefix_key {
 
 /* ---- security syscall family (kinds 48..63) ---- */
 
-#define VIGIL_KIND_PTRACE         48
-#define VIGIL_KIND_SETNS          49
-#define VIGIL_KIND_UNSHARE        50
-#define VIGIL_KIND_CLONE_NS       51 /* clone/clone3 creating namespaces */
-#define VIGIL_KIND_MOUNT          52
-#define VIGIL_KIND_UMOUNT         53
-#define VIGIL_KIND_MODULE_LOAD    54 /* init_module, finit_module */
-#define VIGIL_KIND_BPF_PROG_LOAD  55
-#define VIGIL_KIND_MEMFD_CREATE   56
-#define VIGIL_KIND_SETID          57 /* setuid .. setresgid, setgroups */
-#define VIGIL_KIND_CAPSET         58
-#define VIGIL_KIND_KILL           59 /* kill, tgkill, tkill of another process */
+/* CLONE_NS: clone/clone3 creating namespaces; KILL: of another process. */
+#define VIGIL_SECURITY_KINDS(X) \
+	X(PTRACE, 48)           \
+	X(SETNS, 49)            \
+	X(UNSHARE, 50)          \
+	X(CLONE_NS, 51)         \
+	X(MOUNT, 52)            \
+	X(UMOUNT, 53)           \
+	X(MODULE_LOAD, 54)      \
+	X(BPF_PROG_LOAD, 55)    \
+	X(MEMFD_CREATE, 56)     \
+	X(SETID, 57)            \
+	X(CAPSET, 58)           \
+	X(KILL, 59)
+enum vigil_security_kind { VIGIL_SECURITY_KINDS(VIGIL_X_KIND_ENUM) };
 
-/* Which syscall a record is about: numbered here, not by the arch's table. */
-#define VIGIL_SYS_PTRACE        1
-#define VIGIL_SYS_SETNS         2
-#define VIGIL_SYS_UNSHARE       3
-#define VIGIL_SYS_CLONE         4
-#define VIGIL_SYS_CLONE3        5
-#define VIGIL_SYS_MOUNT         6
-#define VIGIL_SYS_UMOUNT2       7
-#define VIGIL_SYS_INIT_MODULE   8
-#define VIGIL_SYS_FINIT_MODULE  9
-#define VIGIL_SYS_BPF           10
-#define VIGIL_SYS_MEMFD_CREATE  11
-#define VIGIL_SYS_SETUID        12
-#define VIGIL_SYS_SETGID        13
-#define VIGIL_SYS_SETREUID      14
-#define VIGIL_SYS_SETREGID      15
-#define VIGIL_SYS_SETRESUID     16
-#define VIGIL_SYS_SETRESGID     17
-#define VIGIL_SYS_SETGROUPS     18
-#define VIGIL_SYS_CAPSET        19
-#define VIGIL_SYS_KILL          20
-#define VIGIL_SYS_TGKILL        21
-#define VIGIL_SYS_TKILL         22
+/*
+ * Which syscall a record is about, numbered here, not by the arch's table:
+ * one X(NAME, number, KIND) each, VIGIL_SYS_<NAME>, reported as lower-case
+ * NAME, only ever in a record of VIGIL_KIND_<KIND>.
+ */
+#define VIGIL_SYSCALLS(X)                \
+	X(PTRACE, 1, PTRACE)             \
+	X(SETNS, 2, SETNS)               \
+	X(UNSHARE, 3, UNSHARE)           \
+	X(CLONE, 4, CLONE_NS)            \
+	X(CLONE3, 5, CLONE_NS)           \
+	X(MOUNT, 6, MOUNT)               \
+	X(UMOUNT2, 7, UMOUNT)            \
+	X(INIT_MODULE, 8, MODULE_LOAD)   \
+	X(FINIT_MODULE, 9, MODULE_LOAD)  \
+	X(BPF, 10, BPF_PROG_LOAD)        \
+	X(MEMFD_CREATE, 11, MEMFD_CREATE) \
+	X(SETUID, 12, SETID)             \
+	X(SETGID, 13, SETID)             \
+	X(SETREUID, 14, SETID)           \
+	X(SETREGID, 15, SETID)           \
+	X(SETRESUID, 16, SETID)          \
+	X(SETRESGID, 17, SETID)          \
+	X(SETGROUPS, 18, SETID)          \
+	X(CAPSET, 19, CAPSET)            \
+	X(KILL, 20, KILL)                \
+	X(TGKILL, 21, KILL)              \
+	X(TKILL, 22, KILL)
+#define VIGIL_X_SYS_ENUM(name, nr, kind) VIGIL_SYS_##name = nr,
+enum vigil_syscall_nr { VIGIL_SYSCALLS(VIGIL_X_SYS_ENUM) };
 
 /* vigil_syscall.flags */
 #define VIGIL_SEC_READ_ERROR     (1u << 0) /* an argument in user memory could not be read */
@@ -470,5 +503,8 @@ struct vigil_kill {
 /* Per-CPU room to build the largest record: exec with full argv, filename and cwd.
  * The loader creates the scratch map with this value size. */
 #define VIGIL_SCRATCH_SIZE (sizeof(struct vigil_exec) + VIGIL_ARGS_MAX + 2 * VIGIL_PATH_MAX)
+
+/* Every kernel kind, all families. */
+#define VIGIL_KINDS(X) VIGIL_PROCESS_KINDS(X) VIGIL_NETWORK_KINDS(X) VIGIL_FILE_KINDS(X) VIGIL_SECURITY_KINDS(X)
 
 #endif /* VIGIL_ABI_H */

@@ -9,7 +9,11 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <regex>
+#include <set>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -214,6 +218,24 @@ TEST_P(AbiLayout, BpfTargetMatchesHost) {
   BtfPtr b = Parse(VIGIL_ABI_LAYOUT_BPF_OBJECT);
   ASSERT_TRUE(b);
   EXPECT_TRUE(MatchesHost(b.get(), GetParam())) << "struct " << GetParam().name << " missing from BTF";
+}
+
+// The table above and abi_layout.bpf.c are kept by hand (C++ has no
+// reflection, and BTF holds only the types an object names): a struct
+// declared in the header and missing from them fails here.
+TEST(AbiLayoutCoverage, EveryStructTheHeaderDeclaresIsCompared) {
+  std::ifstream header(VIGIL_ABI_HEADER);
+  ASSERT_TRUE(header) << VIGIL_ABI_HEADER;
+  const std::string text((std::istreambuf_iterator<char>(header)), std::istreambuf_iterator<char>());
+  const std::regex declaration(R"(\nstruct (\w+) \{)");
+  std::set<std::string> declared;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), declaration); it != std::sregex_iterator(); ++it) {
+    declared.insert((*it)[1]);
+  }
+  std::set<std::string> compared;
+  for (const auto& layout : HostLayouts()) compared.insert(layout.name);
+  EXPECT_GE(declared.size(), 20u) << "the header's declarations were not found";
+  EXPECT_EQ(declared, compared);
 }
 
 INSTANTIATE_TEST_SUITE_P(Structs, AbiLayout, ::testing::ValuesIn(HostLayouts()),

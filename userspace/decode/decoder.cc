@@ -6,6 +6,7 @@
 #include "absl/strings/string_view.h"
 #include "common/exec_id.h"
 #include "common/utf8.h"
+#include "decode/abi_names.h"
 #include "decode/families.h"
 #include "decode/record.h"
 #include "google/protobuf/util/time_util.h"
@@ -91,6 +92,9 @@ absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) c
   w->set_mnt_ns(kp.mnt_ns);
   w->set_net_ns(kp.net_ns);
 
+  if (decode::KernelKindName(hdr.kind) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown event kind ", hdr.kind));
+  }
   const uint16_t family_first = hdr.kind & ~uint16_t{15};
   switch (family_first) {
     case VIGIL_KIND_PROCESS_FIRST:
@@ -107,9 +111,7 @@ absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) c
 }
 
 std::string KindName(uint16_t kind) {
-  for (auto name : {decode::ProcessKindName, decode::NetworkKindName, decode::FileKindName, decode::SecurityKindName}) {
-    if (const char* n = name(kind)) return n;
-  }
+  if (const char* name = decode::KernelKindName(kind)) return name;
   return absl::StrCat("kind_", kind);
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 
 // One decoder per probe family, each in its own file (process.cc, ...). The
-// common header has been checked and decoded into `out` already; a family
-// decodes the rest of its kinds' records.
+// common header has been checked and decoded into `out` already, and the kind
+// is one the ABI declares in the family's range; a family decodes the rest.
 
 #include <cstdint>
 
@@ -15,16 +15,11 @@ namespace vigil::decode {
 
 absl::Status DecodeProcess(uint16_t kind, absl::Span<const uint8_t> record, const DecoderOptions& options,
                            v1::Event& out);
-// Name of one of the family's kinds, or nullptr when the kind is not its own.
-const char* ProcessKindName(uint16_t kind);
 
 absl::Status DecodeSecurity(uint16_t kind, absl::Span<const uint8_t> record, const DecoderOptions& options,
                             v1::Event& out);
-const char* SecurityKindName(uint16_t kind);
 absl::Status DecodeNetwork(uint16_t kind, absl::Span<const uint8_t> record, const DecoderOptions& options,
                            v1::Event& out);
-const char* NetworkKindName(uint16_t kind);
 absl::Status DecodeFile(uint16_t kind, absl::Span<const uint8_t> record, const DecoderOptions& options, v1::Event& out);
-const char* FileKindName(uint16_t kind);
 
 }  // namespace vigil::decode

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/utf8.h"
+#include "decode/abi_names.h"
 #include "decode/families.h"
 #include "decode/record.h"
 #include "vigil_abi.h"
@@ -14,19 +15,6 @@
 namespace vigil::decode {
 
 namespace {
-
-const char* OpName(uint32_t op) {
-  static constexpr const char* kNames[VIGIL_FILE_OP_MAX] = {
-      nullptr,  "openat",   "openat2", "open",   "creat",    "unlinkat", "unlink", "rmdir",  "renameat2", "renameat",
-      "rename", "fchmodat", "chmod",   "fchmod", "fchownat", "chown",    "lchown", "fchown", "utimensat", "fchmodat2",
-  };
-  return op < VIGIL_FILE_OP_MAX ? kNames[op] : nullptr;
-}
-
-bool IsOpen(uint32_t op) {
-  return op == VIGIL_FILE_OP_OPENAT || op == VIGIL_FILE_OP_OPENAT2 || op == VIGIL_FILE_OP_OPEN ||
-         op == VIGIL_FILE_OP_CREAT;
-}
 
 // Drops "." components and repeated slashes, which the kernel resolves
 // without looking; ".." stays, since it depends on symlinks.
@@ -70,7 +58,6 @@ void AddOpenFlags(uint32_t flags, v1::File* f) {
 
 absl::Status DecodeFile(uint16_t kind, absl::Span<const uint8_t> record, const DecoderOptions& /*options*/,
                         v1::Event& out) {
-  if (FileKindName(kind) == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown event kind ", kind));
   if (auto s = ExpectAtLeast<vigil_file>(record, "file"); !s.ok()) return s;
   const auto e = Load<vigil_file>(record);
   if (e.path_len > VIGIL_PATH_MAX || e.path2_len > VIGIL_PATH_MAX ||
@@ -78,8 +65,11 @@ absl::Status DecodeFile(uint16_t kind, absl::Span<const uint8_t> record, const D
     return absl::InvalidArgumentError(absl::StrCat("file record of ", record.size(), " bytes holds path_len ",
                                                    e.path_len, " and path2_len ", e.path2_len));
   }
-  const char* op = OpName(e.op);
+  const char* op = FileOpName(e.op);
   if (op == nullptr) return absl::InvalidArgumentError(absl::StrCat("file record has unknown syscall ", e.op));
+  if (FileOpKind(e.op) != kind) {
+    return absl::InvalidArgumentError(absl::StrCat(KernelKindName(kind), " record names syscall ", op));
+  }
   const char* path = reinterpret_cast<const char*>(record.data() + sizeof(vigil_file));
 
   out.set_kind(static_cast<v1::EventKind>(kind));
@@ -99,7 +89,7 @@ absl::Status DecodeFile(uint16_t kind, absl::Span<const uint8_t> record, const D
   f->set_path_truncated((e.vflags & (VIGIL_FILE_PATH_TRUNCATED | VIGIL_FILE_PATH2_TRUNCATED)) != 0);
   switch (kind) {
     case VIGIL_KIND_FILE_OPEN:
-      if (IsOpen(e.op)) AddOpenFlags(e.flags, f);
+      if (kind == VIGIL_KIND_FILE_OPEN) AddOpenFlags(e.flags, f);
       if ((e.flags & O_CREAT) != 0 || (e.flags & O_TMPFILE) == O_TMPFILE) f->set_mode(e.mode);
       break;
     case VIGIL_KIND_FILE_CHMOD:
@@ -113,25 +103,6 @@ absl::Status DecodeFile(uint16_t kind, absl::Span<const uint8_t> record, const D
       break;
   }
   return absl::OkStatus();
-}
-
-const char* FileKindName(uint16_t kind) {
-  switch (kind) {
-    case VIGIL_KIND_FILE_OPEN:
-      return "file_open";
-    case VIGIL_KIND_FILE_UNLINK:
-      return "file_unlink";
-    case VIGIL_KIND_FILE_RENAME:
-      return "file_rename";
-    case VIGIL_KIND_FILE_CHMOD:
-      return "file_chmod";
-    case VIGIL_KIND_FILE_CHOWN:
-      return "file_chown";
-    case VIGIL_KIND_FILE_UTIMES:
-      return "file_utimes";
-    default:
-      return nullptr;
-  }
 }
 
 }  // namespace vigil::decode

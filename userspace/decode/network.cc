@@ -158,25 +158,4 @@ absl::Status DecodeNetwork(uint16_t kind, absl::Span<const uint8_t> record, cons
   }
 }
 
-const char* NetworkKindName(uint16_t kind) {
-  switch (kind) {
-    case VIGIL_KIND_TCP_CONNECT:
-      return "tcp_connect";
-    case VIGIL_KIND_TCP_ACCEPT:
-      return "tcp_accept";
-    case VIGIL_KIND_LISTEN:
-      return "listen";
-    case VIGIL_KIND_BIND:
-      return "bind";
-    case VIGIL_KIND_TCP_CLOSE:
-      return "tcp_close";
-    case VIGIL_KIND_DNS_QUERY:
-      return "dns_query";
-    case VIGIL_KIND_DNS_RESPONSE:
-      return "dns_response";
-    default:
-      return nullptr;
-  }
-}
-
 }  // namespace vigil::decode

@@ -134,17 +134,4 @@ absl::Status DecodeProcess(uint16_t kind, absl::Span<const uint8_t> record, cons
   }
 }
 
-const char* ProcessKindName(uint16_t kind) {
-  switch (kind) {
-    case VIGIL_KIND_EXEC:
-      return "exec";
-    case VIGIL_KIND_EXIT:
-      return "exit";
-    case VIGIL_KIND_FORK:
-      return "fork";
-    default:
-      return nullptr;
-  }
-}
-
 }  // namespace vigil::decode

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/utf8.h"
+#include "decode/abi_names.h"
 #include "decode/families.h"
 #include "decode/record.h"
 #include "vigil_abi.h"
@@ -18,46 +19,6 @@
 namespace vigil::decode {
 
 namespace {
-
-const char* SyscallName(uint32_t nr) {
-  static constexpr std::array<const char*, 23> kNames = {
-      nullptr,       "ptrace",       "setns",     "unshare",      "clone",  "clone3", "mount",    "umount2",
-      "init_module", "finit_module", "bpf",       "memfd_create", "setuid", "setgid", "setreuid", "setregid",
-      "setresuid",   "setresgid",    "setgroups", "capset",       "kill",   "tgkill", "tkill"};
-  return nr < kNames.size() ? kNames[nr] : nullptr;
-}
-
-// The syscalls each kind may come from; a record naming another one is garbage.
-bool SyscallFitsKind(uint16_t kind, uint32_t nr) {
-  switch (kind) {
-    case VIGIL_KIND_PTRACE:
-      return nr == VIGIL_SYS_PTRACE;
-    case VIGIL_KIND_SETNS:
-      return nr == VIGIL_SYS_SETNS;
-    case VIGIL_KIND_UNSHARE:
-      return nr == VIGIL_SYS_UNSHARE;
-    case VIGIL_KIND_CLONE_NS:
-      return nr == VIGIL_SYS_CLONE || nr == VIGIL_SYS_CLONE3;
-    case VIGIL_KIND_MOUNT:
-      return nr == VIGIL_SYS_MOUNT;
-    case VIGIL_KIND_UMOUNT:
-      return nr == VIGIL_SYS_UMOUNT2;
-    case VIGIL_KIND_MODULE_LOAD:
-      return nr == VIGIL_SYS_INIT_MODULE || nr == VIGIL_SYS_FINIT_MODULE;
-    case VIGIL_KIND_BPF_PROG_LOAD:
-      return nr == VIGIL_SYS_BPF;
-    case VIGIL_KIND_MEMFD_CREATE:
-      return nr == VIGIL_SYS_MEMFD_CREATE;
-    case VIGIL_KIND_SETID:
-      return nr >= VIGIL_SYS_SETUID && nr <= VIGIL_SYS_SETGROUPS;
-    case VIGIL_KIND_CAPSET:
-      return nr == VIGIL_SYS_CAPSET;
-    case VIGIL_KIND_KILL:
-      return nr == VIGIL_SYS_KILL || nr == VIGIL_SYS_TGKILL || nr == VIGIL_SYS_TKILL;
-    default:
-      return false;
-  }
-}
 
 // Kernel return values in [-4095, -1] are -errno.
 void FillCall(const vigil_syscall& call, v1::SyscallResult* out) {
@@ -143,11 +104,12 @@ bool Flag(const vigil_syscall& call, uint32_t flag) { return (call.flags & flag)
 // Checks the size and the syscall of a record of fixed size T, and loads it.
 template <typename T>
 absl::Status LoadChecked(uint16_t kind, absl::Span<const uint8_t> record, T& out) {
-  if (auto s = ExpectSize<T>(record, SecurityKindName(kind)); !s.ok()) return s;
+  if (auto s = ExpectSize<T>(record, KernelKindName(kind)); !s.ok()) return s;
   out = Load<T>(record);
-  if (!SyscallFitsKind(kind, out.call.nr)) {
+  // Each syscall is declared with the one kind it may come in (vigil_abi.h).
+  if (SyscallKind(out.call.nr) != kind) {
     return absl::InvalidArgumentError(
-        absl::StrCat(SecurityKindName(kind), " record names syscall ", out.call.nr, ", not one of its own"));
+        absl::StrCat(KernelKindName(kind), " record names syscall ", out.call.nr, ", not one of its own"));
   }
   return absl::OkStatus();
 }
@@ -301,37 +263,6 @@ absl::Status DecodeSecurity(uint16_t kind, absl::Span<const uint8_t> record, con
     }
     default:
       return absl::InvalidArgumentError(absl::StrCat("unknown event kind ", kind));
-  }
-}
-
-const char* SecurityKindName(uint16_t kind) {
-  switch (kind) {
-    case VIGIL_KIND_PTRACE:
-      return "ptrace";
-    case VIGIL_KIND_SETNS:
-      return "setns";
-    case VIGIL_KIND_UNSHARE:
-      return "unshare";
-    case VIGIL_KIND_CLONE_NS:
-      return "clone_ns";
-    case VIGIL_KIND_MOUNT:
-      return "mount";
-    case VIGIL_KIND_UMOUNT:
-      return "umount";
-    case VIGIL_KIND_MODULE_LOAD:
-      return "module_load";
-    case VIGIL_KIND_BPF_PROG_LOAD:
-      return "bpf_prog_load";
-    case VIGIL_KIND_MEMFD_CREATE:
-      return "memfd_create";
-    case VIGIL_KIND_SETID:
-      return "setid";
-    case VIGIL_KIND_CAPSET:
-      return "capset";
-    case VIGIL_KIND_KILL:
-      return "kill";
-    default:
-      return nullptr;
   }
 }
 
