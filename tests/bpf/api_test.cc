@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <regex>
@@ -399,10 +401,58 @@ TEST_F(ApiTest, MetricsOverHttpFollowPrometheusConventions) {
         << p.name();
   }
 
+  // docs/metrics.md is the reference users read: every family is there.
+  std::ifstream doc(VIGIL_METRICS_DOC);
+  ASSERT_TRUE(doc) << VIGIL_METRICS_DOC;
+  const std::string reference((std::istreambuf_iterator<char>(doc)), std::istreambuf_iterator<char>());
+  for (const auto& [family, type] : types) {
+    EXPECT_THAT(reference, HasSubstr(absl::StrCat("`", family, "`"))) << family << " is not in docs/metrics.md";
+  }
+
   for (const char* path : {"/healthz", "/readyz"}) {
     auto r = http.Get(path);
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 200) << path;
+  }
+}
+
+// Every stage reports itself: status lists it with its counters, and the
+// same values are in /metrics.
+TEST_F(ApiTest, StatusAndMetricsShowEveryStage) {
+  const v1::StatusResponse status = Status();
+  std::map<std::string, v1::ComponentStatus> components;
+  for (const v1::ComponentStatus& c : status.components()) components[c.name()] = c;
+  for (const char* stage :
+       {"pipeline", "decoder", "process-cache", "dns-names", "containers", "detector", "local-api"}) {
+    ASSERT_TRUE(components.count(stage)) << stage << " missing from status";
+    EXPECT_FALSE(components[stage].state().empty()) << stage;
+  }
+  const auto& pipeline = components["pipeline"].details();
+  for (const char* key : {"received", "queue_depth", "queue_bytes", "dropped_queue"}) {
+    EXPECT_TRUE(pipeline.count(key)) << key;
+  }
+  uint64_t received = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(pipeline.at("received"), &received)) << pipeline.at("received");
+  EXPECT_GT(received, 0u);
+  // Seeded from /proc at start: this test's own process at least.
+  uint64_t processes = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(components["process-cache"].details().at("entries"), &processes));
+  EXPECT_GT(processes, 0u);
+  EXPECT_EQ(components["detector"].state(), "ok");
+  EXPECT_TRUE(components["detector"].details().count("rules"));
+
+  // The text form users read.
+  std::string out, err;
+  ASSERT_EQ(RunCtl({"--socket", sensor_->api_socket(), "status"}, &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("process-cache"));
+  EXPECT_THAT(out, HasSubstr("queue_bytes="));
+
+  httplib::Client http(absl::StrCat("http://", status.metrics_address()));
+  auto res = http.Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  for (const char* family : {"vigil_pipeline_queue_bytes", "vigil_process_cache_entries", "vigil_dns_names_entries",
+                             "vigil_rules_loaded", "vigil_decode_errors_total", "vigil_tail_subscribers"}) {
+    EXPECT_THAT(res->body, HasSubstr(absl::StrCat("\n", family, " "))) << family;
   }
 }
 

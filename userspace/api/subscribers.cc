@@ -47,6 +47,14 @@ class SubscriberHub::HubSink : public Sink {
     return absl::OkStatus();
   }
   absl::Status Flush() override { return absl::OkStatus(); }
+  void Report(std::vector<StageReport>& out) const override {
+    StageReport& r = out.emplace_back();
+    r.name = "local-api";
+    r.Gauge("subscribers", "vigil_tail_subscribers", "Live `vigilctl tail` subscribers.", hub_->Status().size());
+    r.Counter("dropped", "vigil_tail_events_dropped_total",
+              "Events `vigilctl tail` subscribers lost by not keeping up (no other output is affected).",
+              hub_->dropped_total());
+  }
 
  private:
   SubscriberHub* hub_;

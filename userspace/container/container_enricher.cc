@@ -340,4 +340,20 @@ ContainerCacheStats ContainerEnricher::Stats() const {
           .containers = metadata_.size()};
 }
 
+void ContainerEnricher::Report(std::vector<StageReport>& out) const {
+  const ContainerCacheStats s = Stats();
+  StageReport& r = out.emplace_back();
+  r.name = "containers";
+  std::string runtimes;
+  for (const auto& c : clients_) absl::StrAppend(&runtimes, runtimes.empty() ? "" : ",", c->name());
+  r.notes["runtimes"] = runtimes.empty() ? "none" : runtimes;
+  r.Gauge("cgroups", "vigil_container_cgroup_cache_entries", "Cgroups in the container enricher's cache.", s.size);
+  r.Gauge("containers", "vigil_container_metadata_cache_entries", "Containers whose metadata is cached.", s.containers);
+  r.Counter("evictions", "vigil_container_cache_evictions_total", "Cgroups evicted from the full cache.", s.evictions);
+  r.Counter("metadata_timeouts", "vigil_container_metadata_timeouts_total",
+            "Events sent without container metadata because the runtimes did not answer in time.", s.metadata_timeouts);
+  r.Counter("runtime_errors", "vigil_container_runtime_errors_total",
+            "Failed calls to the container runtimes (unreachable, bad answer).", s.runtime_errors);
+}
+
 }  // namespace vigil

@@ -60,6 +60,7 @@ class ContainerEnricher : public Enricher {
 
   // Any thread.
   ContainerCacheStats Stats() const;
+  void Report(std::vector<StageReport>& out) const override;
 
  private:
   struct CgroupEntry {

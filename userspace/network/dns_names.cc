@@ -35,10 +35,11 @@ void DnsNames::Remember(const std::string& exec_id, const std::string& address, 
   while (!entries_.empty() && entries_.size() >= options_.max_entries) {
     entries_.erase(order_.front());
     order_.pop_front();
-    ++evictions_;
+    evictions_.fetch_add(1, std::memory_order_relaxed);
   }
   order_.push_back(key);
   entries_.emplace(std::move(key), Entry{name, expires, std::prev(order_.end())});
+  size_.store(entries_.size(), std::memory_order_relaxed);
 }
 
 void DnsNames::Enrich(v1::Event& event) {
@@ -57,9 +58,19 @@ void DnsNames::Enrich(v1::Event& event) {
   if (TimeOf(event) > it->second.expires) {
     order_.erase(it->second.order);
     entries_.erase(it);
+    size_.store(entries_.size(), std::memory_order_relaxed);
     return;
   }
   event.mutable_tcp_connect()->set_remote_name(it->second.name);
+}
+
+void DnsNames::Report(std::vector<StageReport>& out) const {
+  StageReport& r = out.emplace_back();
+  r.name = "dns-names";
+  r.Gauge("entries", "vigil_dns_names_entries", "(process, address) -> name pairs remembered from DNS answers.",
+          size());
+  r.Counter("evictions", "vigil_dns_names_evictions_total", "Pairs evicted from the full cache before they expired.",
+            evictions());
 }
 
 }  // namespace vigil

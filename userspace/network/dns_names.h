@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <string>
@@ -28,8 +29,10 @@ class DnsNames : public Enricher {
 
   explicit DnsNames(DnsNamesOptions options) : options_(options) {}
   void Enrich(v1::Event& event) override;
-  size_t size() const { return entries_.size(); }
-  uint64_t evictions() const { return evictions_; }
+  // Any thread.
+  size_t size() const { return size_.load(std::memory_order_relaxed); }
+  uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
+  void Report(std::vector<StageReport>& out) const override;
 
  private:
   using Key = std::pair<std::string, std::string>;  // exec id, address
@@ -42,8 +45,9 @@ class DnsNames : public Enricher {
 
   const DnsNamesOptions options_;
   absl::flat_hash_map<Key, Entry> entries_;
-  std::list<Key> order_;  // least recently written first
-  uint64_t evictions_ = 0;
+  std::list<Key> order_;         // least recently written first
+  std::atomic<size_t> size_{0};  // entries_.size(), for other threads
+  std::atomic<uint64_t> evictions_{0};
 };
 
 }  // namespace vigil

@@ -214,4 +214,31 @@ PipelineCounters Pipeline::Counters() const {
   return c;
 }
 
+void Pipeline::Report(std::vector<StageReport>& out) const {
+  const PipelineCounters c = Counters();
+  uint64_t received = 0, dropped = 0, decode_errors = 0;
+  for (size_t k = 0; k < VIGIL_KIND_MAX; ++k) {
+    received += c.received[k];
+    dropped += c.dropped_queue[k];
+    decode_errors += c.decode_errors[k];
+  }
+  // Per kind, with the kernel's own counters: vigil_events_*_total{kind}.
+  StageReport& p = out.emplace_back();
+  p.name = "pipeline";
+  p.Counter("received", "", "", received);
+  p.Counter("dropped_queue", "", "", dropped);
+  p.Gauge("queue_depth", "vigil_pipeline_queue_depth",
+          "Records waiting between the ring buffer reader and the pipeline.", c.queue_depth);
+  p.Gauge("queue_bytes", "vigil_pipeline_queue_bytes", "Their raw bytes; the queue is bounded by them (and by count).",
+          c.queue_bytes);
+  p.Counter("sink_errors", "vigil_sink_errors_total", "Events an output failed to take (encoding or write errors).",
+            c.sink_errors);
+  StageReport& d = out.emplace_back();
+  d.name = "decoder";
+  d.Counter("errors", "vigil_decode_errors_total", "Records the decoder rejected.", decode_errors);
+  for (const auto& e : enrichers_) e->Report(out);
+  if (detector_ != nullptr) detector_->Report(out);
+  for (const auto& s : sinks_) s->Report(out);
+}
+
 }  // namespace vigil

@@ -45,7 +45,7 @@ struct PipelineCounters {
 // counted. Batches, not
 // records, cross between threads: one lock hand-off and at most one wake-up
 // per batch, and no allocation per record once the batches have grown.
-class Pipeline {
+class Pipeline : public ReportsHealth {
  public:
   // `detector` may be null: no detection.
   Pipeline(PipelineOptions options, Decoder decoder, std::vector<std::unique_ptr<Enricher>> enrichers,
@@ -66,6 +66,8 @@ class Pipeline {
   void Stop();
 
   PipelineCounters Counters() const;
+  // Its own report, then every stage's in order: enrichers, detector, sinks.
+  void Report(std::vector<StageReport>& out) const override;
 
  private:
   // Records back to back; record i is bytes[ends[i-1], ends[i]).

@@ -233,4 +233,12 @@ void ProcessCache::EvictOverflow() {
   size_.store(entries_.size(), std::memory_order_relaxed);
 }
 
+void ProcessCache::Report(std::vector<StageReport>& out) const {
+  StageReport& r = out.emplace_back();
+  r.name = "process-cache";
+  r.Gauge("entries", "vigil_process_cache_entries", "Processes in the lineage cache.", size());
+  r.Counter("evictions", "vigil_process_cache_evictions_total", "Processes evicted from the full lineage cache.",
+            evictions());
+}
+
 }  // namespace vigil

@@ -52,6 +52,7 @@ class ProcessCache : public Enricher, public ProcessView {
   // Safe to call from any thread.
   size_t size() const { return size_.load(std::memory_order_relaxed); }
   uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
+  void Report(std::vector<StageReport>& out) const override;
 
  private:
   struct Entry {

@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/stage_report.h"
+#include "google/protobuf/util/time_util.h"
 #include "vigil/v1/event.pb.h"
 #include "vigil/v1/sensor_api.pb.h"
 
@@ -23,9 +25,8 @@ struct DetectorStats {
 // ancestors and workload of the triggering event); the pipeline gives them
 // ids from the event sequence and sends them to every sink after the event
 // that raised them.
-class Detector {
+class Detector : public ReportsHealth {
  public:
-  virtual ~Detector() = default;
   // Appends the alerts `event` raises. Must not block.
   virtual void Evaluate(const v1::Event& event, std::vector<v1::Event>& alerts) = 0;
   // Called on the pipeline thread at least once a second and at shutdown
@@ -33,6 +34,30 @@ class Detector {
   // closed, forgets expired correlation state.
   virtual void Tick(absl::Time now, std::vector<v1::Event>& alerts) = 0;
   virtual DetectorStats Stats() const = 0;
+  // From Stats(): rules in force, alerts, reloads; degraded when the last
+  // reload failed.
+  void Report(std::vector<StageReport>& out) const override;
 };
+
+// Inline: the pipeline and its tests use detectors without the rules library.
+inline void Detector::Report(std::vector<StageReport>& out) const {
+  const DetectorStats stats = Stats();
+  const v1::ListRulesResponse& rules = stats.rules;
+  StageReport& r = out.emplace_back();
+  r.name = "detector";
+  // Degraded: the files on disk are not what runs, the last reload failed.
+  if (!rules.last_error().empty()) {
+    r.state = "degraded";
+    r.notes["last_error"] = rules.last_error();
+  }
+  r.notes["loaded"] = google::protobuf::util::TimeUtil::ToString(rules.loaded());
+  r.Gauge("rules", "vigil_rules_loaded", "Detection rules in force (correlations included).", rules.rules_size());
+  r.Counter("alerts", "", "", stats.alerts);
+  r.Counter("suppressed", "vigil_alerts_suppressed_total",
+            "Rule matches folded into an earlier alert (aggregation) or excepted.", stats.suppressed);
+  r.Counter("reloads", "vigil_rules_reloads_total", "Successful reloads of the detection rules.", rules.reloads());
+  r.Counter("reload_failures", "vigil_rules_reload_failures_total",
+            "Reloads of the detection rules that failed (the rules in force stayed).", rules.reload_failures());
+}
 
 }  // namespace vigil

@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -184,12 +185,9 @@ absl::Status Sensor::StartServices() {
   if (!config_.metrics_address.empty()) {
     metrics_.OnScrape([this](metrics::Registry& r) {
       ExportSensorMetrics(Health(false).health(), probes_->probes(), r);
+      ExportStageMetrics(StageReports(), r);
       if (detector_ != nullptr) ExportDetectorMetrics(detector_->Stats(), r);
       r.GetGauge("vigil_ready", "1 once the probes are attached and the pipeline runs.").Set(ready_ ? 1 : 0);
-      r.GetGauge("vigil_tail_subscribers", "Live `vigilctl tail` subscribers.").Set(hub_.Status().size());
-      r.GetCounter("vigil_tail_events_dropped_total",
-                   "Events `vigilctl tail` subscribers lost by not keeping up (no other output is affected).")
-          .Set(hub_.dropped_total());
     });
     metrics_.GetGauge("vigil_build_info", "Always 1; the labels name the build.", {{"version", VIGIL_VERSION}}).Set(1);
     auto http = metrics::HttpServer::Start(config_.metrics_address, &metrics_,
@@ -229,32 +227,32 @@ v1::StatusResponse Sensor::StatusReport() {
   }
   *r.mutable_counters() = Health(false).health();
   if (http_ != nullptr) r.set_metrics_address(http_->address());
-  // Components that report themselves (uplink, container runtimes) add a
-  // v1::ComponentStatus each here.
-  *r.add_components() = DetectorStatus();
+  // Every stage says how it is (pipeline_->Report), in pipeline order.
+  for (const StageReport& report : StageReports()) {
+    v1::ComponentStatus* c = r.add_components();
+    c->set_name(report.name);
+    c->set_state(report.state);
+    auto& d = *c->mutable_details();
+    for (const StageReport::Value& v : report.values) {
+      // Counters and sizes are whole numbers: no exponent for large ones.
+      d[v.key] = v.value == std::floor(v.value) ? absl::StrCat(static_cast<int64_t>(v.value)) : absl::StrCat(v.value);
+    }
+    for (const auto& [key, note] : report.notes) d[key] = note;
+  }
   return r;
 }
 
-v1::ComponentStatus Sensor::DetectorStatus() const {
-  v1::ComponentStatus c;
-  c.set_name("detector");
-  if (detector_ == nullptr) {
-    c.set_state("disabled");
-    return c;
+std::vector<StageReport> Sensor::StageReports() const {
+  std::vector<StageReport> reports;
+  pipeline_->Report(reports);
+  // Stages the configuration left out, named so status shows why.
+  if (detector_ == nullptr) reports.push_back({.name = "detector", .state = "disabled"});
+  if (containers_ == nullptr) reports.push_back({.name = "containers", .state = "disabled"});
+  if (uplink_down_) {
+    reports.push_back(
+        {.name = "uplink", .state = "down", .notes = {{"error", "the spool could not be opened (see the log)"}}});
   }
-  const DetectorStats stats = detector_->Stats();
-  const v1::ListRulesResponse& rules = stats.rules;
-  // Degraded: the files on disk are not what runs, the last reload failed.
-  c.set_state(rules.last_error().empty() ? "ok" : "degraded");
-  auto& d = *c.mutable_details();
-  d["rules"] = absl::StrCat(rules.rules_size());
-  d["alerts"] = absl::StrCat(stats.alerts);
-  d["suppressed"] = absl::StrCat(stats.suppressed);
-  d["reloads"] = absl::StrCat(rules.reloads());
-  d["reload_failures"] = absl::StrCat(rules.reload_failures());
-  d["loaded"] = google::protobuf::util::TimeUtil::ToString(rules.loaded());
-  if (!rules.last_error().empty()) d["last_error"] = rules.last_error();
-  return c;
+  return reports;
 }
 
 void Sensor::ReloadRules(absl::string_view why) {

@@ -61,7 +61,7 @@ class Sensor {
   v1::Event Health(bool final);
   absl::Status StartServices();
   void LogNewDrops();
-  v1::ComponentStatus DetectorStatus() const;
+  std::vector<StageReport> StageReports() const;
 
   const SensorConfig config_;
   BootClock clock_;

@@ -25,28 +25,6 @@ void ExportSensorMetrics(const v1::SensorHealth& h, const std::vector<ProbeState
     r.GetCounter("vigil_events_dropped_total", kDropHelp, {{"kind", k.kind()}, {"reason", "queue"}})
         .Set(k.dropped_queue());
   }
-  r.GetCounter("vigil_decode_errors_total", "Records the decoder rejected.").Set(h.decode_errors());
-  r.GetGauge("vigil_pipeline_queue_depth", "Records waiting between the ring buffer reader and the pipeline.")
-      .Set(h.queue_depth());
-  r.GetGauge("vigil_pipeline_queue_bytes", "Their raw bytes; the queue is bounded by them (and by count).")
-      .Set(h.queue_bytes());
-  if (h.has_uplink()) {
-    const v1::UplinkHealth& u = h.uplink();
-    r.GetGauge("vigil_uplink_queue_depth", "Events waiting for the uplink's spool.").Set(u.queue_depth());
-    r.GetGauge("vigil_uplink_queue_bytes", "Their serialized bytes; the queue is bounded by them (and by count).")
-        .Set(u.queue_bytes());
-    r.GetCounter("vigil_uplink_events_dropped_total", "Events lost on the way to the collector, by reason.",
-                 {{"reason", "queue"}})
-        .Set(u.dropped_queue());
-    r.GetCounter("vigil_uplink_events_dropped_total", "Events lost on the way to the collector, by reason.",
-                 {{"reason", "oversized"}})
-        .Set(u.dropped_oversized());
-    r.GetCounter("vigil_uplink_split_batches_total", "Spooled batches too large to send, sent again in parts.")
-        .Set(u.split_batches());
-  }
-  r.GetGauge("vigil_process_cache_entries", "Processes in the lineage cache.").Set(h.process_cache_size());
-  r.GetCounter("vigil_process_cache_evictions_total", "Processes evicted from the full lineage cache.")
-      .Set(h.process_cache_evictions());
   for (const ProbeState& p : probes) {
     r.GetGauge("vigil_probe_attached", "1 when the probe is attached, by the hook it uses (none: unavailable).",
                {{"family", p.family}, {"probe", p.name}, {"hook", p.hook.empty() ? "none" : p.hook}})
@@ -54,13 +32,21 @@ void ExportSensorMetrics(const v1::SensorHealth& h, const std::vector<ProbeState
   }
 }
 
+void ExportStageMetrics(const std::vector<StageReport>& reports, metrics::Registry& r) {
+  for (const StageReport& report : reports) {
+    for (const StageReport::Value& v : report.values) {
+      if (v.metric.empty()) continue;
+      if (v.counter) {
+        r.GetCounter(v.metric, v.help, v.labels).Set(v.value);
+      } else {
+        r.GetGauge(v.metric, v.help, v.labels).Set(v.value);
+      }
+    }
+  }
+}
+
 void ExportDetectorMetrics(const DetectorStats& stats, metrics::Registry& r) {
   const v1::ListRulesResponse& rules = stats.rules;
-  r.GetGauge("vigil_rules_loaded", "Detection rules in force (correlations included).").Set(rules.rules_size());
-  r.GetCounter("vigil_rules_reloads_total", "Successful reloads of the detection rules.").Set(rules.reloads());
-  r.GetCounter("vigil_rules_reload_failures_total",
-               "Reloads of the detection rules that failed (the rules in force stayed).")
-      .Set(rules.reload_failures());
   for (const v1::RuleStatus& rule : rules.rules()) {
     r.GetCounter("vigil_rule_eval_seconds_total",
                  "Time spent evaluating a rule since the rules were last loaded (a reload resets it).",

@@ -16,8 +16,10 @@ namespace vigil {
 void ExportSensorMetrics(const v1::SensorHealth& health, const std::vector<ProbeState>& probes,
                          metrics::Registry& registry);
 
-// The detector's rules and reloads: vigil_rules_loaded, vigil_rules_reloads_total,
-// vigil_rules_reload_failures_total, vigil_rule_eval_seconds_total{rule}.
+// Every value the stages report under its metric name (those with one).
+void ExportStageMetrics(const std::vector<StageReport>& reports, metrics::Registry& registry);
+
+// Per rule: vigil_rule_eval_seconds_total{rule}.
 void ExportDetectorMetrics(const DetectorStats& stats, metrics::Registry& registry);
 
 // A sink that counts the alerts that leave the pipeline:

@@ -63,22 +63,36 @@ JsonLinesSink::~JsonLinesSink() {
 
 absl::Status JsonLinesSink::Write(const v1::Event& event) {
   line_.clear();
-  if (absl::Status s = AppendJsonLine(event, line_); !s.ok()) return s;
-  if (std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size()) {
+  absl::Status s = AppendJsonLine(event, line_);
+  if (s.ok() && std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size()) {
     int err = errno;
     std::clearerr(file_);
-    return ErrnoStatus(err, absl::StrCat("write ", path_));
+    s = ErrnoStatus(err, absl::StrCat("write ", path_));
   }
-  return absl::OkStatus();
+  (s.ok() ? written_ : errors_).fetch_add(1, std::memory_order_relaxed);
+  return s;
 }
 
 absl::Status JsonLinesSink::Flush() {
   if (std::fflush(file_) != 0) {
     int err = errno;
     std::clearerr(file_);
+    errors_.fetch_add(1, std::memory_order_relaxed);
     return ErrnoStatus(err, absl::StrCat("flush ", path_));
   }
   return absl::OkStatus();
+}
+
+void JsonLinesSink::Report(std::vector<StageReport>& out) const {
+  StageReport& r = out.emplace_back();
+  r.name = "output";
+  r.notes["path"] = path_;
+  const uint64_t errors = errors_.load(std::memory_order_relaxed);
+  if (errors > 0) r.state = "degraded";
+  r.Counter("written", "vigil_output_events_total", "Events written to --output.",
+            written_.load(std::memory_order_relaxed));
+  r.Counter("errors", "vigil_output_errors_total", "Events --output could not encode or write, and failed flushes.",
+            errors);
 }
 
 }  // namespace vigil

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@ class JsonLinesSink : public Sink {
 
   absl::Status Write(const v1::Event& event) override;
   absl::Status Flush() override;
+  void Report(std::vector<StageReport>& out) const override;
 
  private:
   JsonLinesSink(FILE* file, std::string path, bool owned);
@@ -30,6 +32,8 @@ class JsonLinesSink : public Sink {
   std::string path_;
   bool owned_;
   std::string line_;  // reused buffer
+  std::atomic<uint64_t> written_{0};
+  std::atomic<uint64_t> errors_{0};
 };
 
 }  // namespace vigil

@@ -421,4 +421,33 @@ UplinkStats Uplink::Stats() const {
   return s;
 }
 
+void Uplink::Report(std::vector<StageReport>& out) const {
+  const UplinkStats s = Stats();
+  StageReport& r = out.emplace_back();
+  r.name = "uplink";
+  r.state = s.connected ? "ok" : "down";
+  const char* kLost = "Events lost on the way to the collector, by reason.";
+  r.Gauge("connected", "vigil_uplink_connected", "1 while a stream to the collector is open.", s.connected ? 1 : 0);
+  r.Gauge("queue_depth", "vigil_uplink_queue_depth", "Events waiting for the uplink's spool.", s.queue_depth);
+  r.Gauge("queue_bytes", "vigil_uplink_queue_bytes",
+          "Their serialized bytes; the queue is bounded by them (and by count).", s.queue_bytes);
+  r.Gauge("spool_bytes", "vigil_uplink_spool_bytes", "Bytes in the on-disk spool.", s.spool.bytes);
+  r.Gauge("pending_batches", "vigil_uplink_pending_batches", "Spooled batches the collector has not acknowledged.",
+          s.spool.next_index - std::max(s.spool.first_index, s.acked_sequence + 1));
+  r.Gauge("acked_sequence", "vigil_uplink_acked_sequence", "The last batch the collector acknowledged.",
+          s.acked_sequence);
+  r.Counter("sessions", "vigil_uplink_sessions_total", "Streams opened to the collector.", s.sessions);
+  r.Counter("dropped_queue", "vigil_uplink_events_dropped_total", kLost, s.dropped_queue, {{"reason", "queue"}});
+  r.Counter("dropped_oversized", "vigil_uplink_events_dropped_total", kLost, s.dropped_oversized,
+            {{"reason", "oversized"}});
+  r.Counter("dropped_spool_cap", "vigil_uplink_events_dropped_total", kLost, s.spool.evicted_items,
+            {{"reason", "spool_cap"}});
+  r.Counter("spool_errors", "vigil_uplink_events_dropped_total", kLost, s.spool_errors, {{"reason", "spool_error"}});
+  r.Counter("spool_corrupt", "vigil_uplink_spool_corrupt_records_total",
+            "Spool records found corrupt or truncated (skipped and counted).",
+            s.spool.corrupt_records + s.spool.truncated_records);
+  r.Counter("split_batches", "vigil_uplink_split_batches_total",
+            "Spooled batches too large to send, sent again in parts.", s.split_batches);
+}
+
 }  // namespace vigil

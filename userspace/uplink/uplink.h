@@ -68,6 +68,7 @@ class Uplink : public Sink {
   absl::Status Write(const v1::Event& event) override;
   absl::Status Flush() override;
   UplinkStats Stats() const;
+  void Report(std::vector<StageReport>& out) const override;
 
  private:
   Uplink(UplinkOptions options, std::unique_ptr<Spool> spool, std::shared_ptr<grpc::Channel> channel, uint64_t acked);
