@@ -41,10 +41,10 @@
 #define VIGIL_KIND_FORK 3
 
 /* Per-kind counters kept per CPU in the `vigil_stats` map. */
-#define VIGIL_CNT_SENT 0          /* record written to the ring buffer */
-#define VIGIL_CNT_DROP_RINGBUF 1  /* ring buffer full: record lost */
-#define VIGIL_CNT_DROP_SCRATCH 2  /* no per-CPU scratch space: record lost */
-#define VIGIL_CNT_READ_ERROR 3    /* a field could not be read; record sent with a flag */
+#define VIGIL_CNT_SENT 0         /* record written to the ring buffer */
+#define VIGIL_CNT_DROP_RINGBUF 1 /* ring buffer full: record lost */
+#define VIGIL_CNT_DROP_SCRATCH 2 /* no per-CPU scratch space: record lost */
+#define VIGIL_CNT_READ_ERROR 3   /* a field could not be read; record sent with a flag */
 #define VIGIL_CNT_MAX 4
 
 struct vigil_stats {
@@ -58,7 +58,7 @@ struct vigil_proc {
 	__u64 cgroup_id;                /* cgroup v2 (default hierarchy) id */
 	__u32 pid;                      /* tgid */
 	__u32 tid;
-	__u32 ppid;                     /* real parent's tgid */
+	__u32 ppid; /* real parent's tgid */
 	__u32 uid;
 	__u32 gid;
 	__u32 euid;
@@ -68,7 +68,7 @@ struct vigil_proc {
 	/* Lineage inside containers: 0 when the kernel could not tell (e.g. the
 	 * task already left its namespaces on exit). Namespace ids are the
 	 * nsfs inode numbers that `ls -li /proc/<pid>/ns/` shows. */
-	__u32 ns_pid;                   /* tgid as seen in its own pid namespace */
+	__u32 ns_pid; /* tgid as seen in its own pid namespace */
 	__u32 pid_ns;
 	__u32 mnt_ns;
 	__u32 net_ns;
@@ -77,8 +77,8 @@ struct vigil_proc {
 struct vigil_header {
 	__u16 abi_version;
 	__u16 kind;
-	__u32 size;      /* whole record, header included */
-	__u64 boot_ns;   /* bpf_ktime_get_boot_ns() when the event happened */
+	__u32 size;    /* whole record, header included */
+	__u64 boot_ns; /* bpf_ktime_get_boot_ns() when the event happened */
 	struct vigil_proc proc;
 };
 
@@ -95,30 +95,30 @@ struct vigil_sock_tuple {
 };
 
 /* exec flags */
-#define VIGIL_EXEC_ARGS_TRUNCATED     (1u << 0) /* argv longer than the byte limit */
-#define VIGIL_EXEC_ARGS_READ_ERROR    (1u << 1)
+#define VIGIL_EXEC_ARGS_TRUNCATED (1u << 0) /* argv longer than the byte limit */
+#define VIGIL_EXEC_ARGS_READ_ERROR (1u << 1)
 #define VIGIL_EXEC_FILENAME_TRUNCATED (1u << 2)
-#define VIGIL_EXEC_CWD_TRUNCATED      (1u << 3) /* deeper than the path walker's bound */
+#define VIGIL_EXEC_CWD_TRUNCATED (1u << 3) /* deeper than the path walker's bound */
 
 /* vigil_exec.facts: what the kernel knew about the executed file and the new
  * credentials. For a script these describe the interpreter the kernel loaded
  * (bprm->file), not the script. */
 #define VIGIL_EXEC_FACT_UPPER_LAYER (1u << 0) /* overlayfs file with an upper-layer copy */
-#define VIGIL_EXEC_FACT_MEMFD       (1u << 1) /* a memfd_create() file */
-#define VIGIL_EXEC_FACT_DELETED     (1u << 2) /* unlinked: no name left, or its name removed */
-#define VIGIL_EXEC_FACT_SETUID      (1u << 3) /* a set-user-ID file changed the euid */
-#define VIGIL_EXEC_FACT_SETGID      (1u << 4) /* a set-group-ID file changed the egid */
-#define VIGIL_EXEC_FACT_FILE_CAPS   (1u << 5) /* the permitted capabilities grew otherwise */
+#define VIGIL_EXEC_FACT_MEMFD (1u << 1)       /* a memfd_create() file */
+#define VIGIL_EXEC_FACT_DELETED (1u << 2)     /* unlinked: no name left, or its name removed */
+#define VIGIL_EXEC_FACT_SETUID (1u << 3)      /* a set-user-ID file changed the euid */
+#define VIGIL_EXEC_FACT_SETGID (1u << 4)      /* a set-group-ID file changed the egid */
+#define VIGIL_EXEC_FACT_FILE_CAPS (1u << 5)   /* the permitted capabilities grew otherwise */
 
 /* What one of fds 0, 1, 2 is; the numbers are the proto's FdType. */
 #define VIGIL_FD_UNKNOWN 0 /* not read */
-#define VIGIL_FD_CLOSED  1
-#define VIGIL_FD_TTY     2
-#define VIGIL_FD_PIPE    3 /* pipe or FIFO */
-#define VIGIL_FD_FILE    4 /* regular file */
-#define VIGIL_FD_SOCKET  5
-#define VIGIL_FD_DEVICE  6 /* another character or block device */
-#define VIGIL_FD_OTHER   7
+#define VIGIL_FD_CLOSED 1
+#define VIGIL_FD_TTY 2
+#define VIGIL_FD_PIPE 3 /* pipe or FIFO */
+#define VIGIL_FD_FILE 4 /* regular file */
+#define VIGIL_FD_SOCKET 5
+#define VIGIL_FD_DEVICE 6 /* another character or block device */
+#define VIGIL_FD_OTHER 7
 
 #define VIGIL_STDIO_FDS 3
 
@@ -138,12 +138,12 @@ struct vigil_stdio {
 struct vigil_exec {
 	struct vigil_header hdr;
 	__u32 flags;
-	__u32 argc;          /* from the kernel's linux_binprm, the true count */
-	__u32 args_len;      /* argv bytes that follow */
-	__u32 args_total;    /* argv bytes the process really has */
-	__u32 filename_len;  /* filename bytes that follow, NUL included */
-	__u32 cwd_len;       /* cwd bytes after the filename, NUL included; 0 when unknown */
-	__u32 facts;         /* VIGIL_EXEC_FACT_UPPER_LAYER .. VIGIL_EXEC_FACT_FILE_CAPS */
+	__u32 argc;         /* from the kernel's linux_binprm, the true count */
+	__u32 args_len;     /* argv bytes that follow */
+	__u32 args_total;   /* argv bytes the process really has */
+	__u32 filename_len; /* filename bytes that follow, NUL included */
+	__u32 cwd_len;      /* cwd bytes after the filename, NUL included; 0 when unknown */
+	__u32 facts;        /* VIGIL_EXEC_FACT_UPPER_LAYER .. VIGIL_EXEC_FACT_FILE_CAPS */
 	__u32 _pad0;
 	struct vigil_stdio stdio[VIGIL_STDIO_FDS]; /* fds 0, 1, 2 of the new program */
 };
@@ -236,7 +236,6 @@ struct vigil_dns {
 	__u32 payload_total; /* bytes the datagram had */
 };
 
-
 /* ---- file family (kinds 32..47) ---- */
 #define VIGIL_KIND_FILE_OPEN 32   /* open for write/create/truncate, or of a sensitive path */
 #define VIGIL_KIND_FILE_UNLINK 33 /* unlink, rmdir */
@@ -268,10 +267,10 @@ struct vigil_dns {
 #define VIGIL_FILE_OP_MAX 20
 
 /* vigil_file.vflags */
-#define VIGIL_FILE_SENSITIVE (1u << 0)       /* path matched a sensitive prefix */
-#define VIGIL_FILE_PATH_TRUNCATED (1u << 1)  /* path cut at VIGIL_PATH_MAX or the walker's depth */
+#define VIGIL_FILE_SENSITIVE (1u << 0)      /* path matched a sensitive prefix */
+#define VIGIL_FILE_PATH_TRUNCATED (1u << 1) /* path cut at VIGIL_PATH_MAX or the walker's depth */
 #define VIGIL_FILE_PATH2_TRUNCATED (1u << 2)
-#define VIGIL_FILE_READ_ERROR (1u << 3)      /* a path could not be read; it is empty */
+#define VIGIL_FILE_READ_ERROR (1u << 3) /* a path could not be read; it is empty */
 
 /* uid/gid of chown that the call leaves unchanged ((uid_t)-1). */
 #define VIGIL_FILE_ID_UNCHANGED 0xffffffffu
@@ -284,13 +283,13 @@ struct vigil_dns {
  */
 struct vigil_file {
 	struct vigil_header hdr;
-	__s64 result;    /* the syscall's return value: fd or 0, or -errno */
-	__u32 op;        /* VIGIL_FILE_OP_* */
-	__u32 flags;     /* open flags; AT_* / RENAME_* flags of the *at calls */
-	__u32 mode;      /* open's create mode, chmod's mode */
-	__u32 uid;       /* chown's, or VIGIL_FILE_ID_UNCHANGED */
+	__s64 result; /* the syscall's return value: fd or 0, or -errno */
+	__u32 op;     /* VIGIL_FILE_OP_* */
+	__u32 flags;  /* open flags; AT_* / RENAME_* flags of the *at calls */
+	__u32 mode;   /* open's create mode, chmod's mode */
+	__u32 uid;    /* chown's, or VIGIL_FILE_ID_UNCHANGED */
 	__u32 gid;
-	__u32 vflags;    /* VIGIL_FILE_* */
+	__u32 vflags; /* VIGIL_FILE_* */
 	__u32 path_len;
 	__u32 path2_len;
 };
@@ -302,56 +301,55 @@ struct vigil_prefix_key {
 	__u8 data[VIGIL_PREFIX_MAX];
 };
 
-
 /* ---- security syscall family (kinds 48..63) ---- */
 
-#define VIGIL_KIND_PTRACE         48
-#define VIGIL_KIND_SETNS          49
-#define VIGIL_KIND_UNSHARE        50
-#define VIGIL_KIND_CLONE_NS       51 /* clone/clone3 creating namespaces */
-#define VIGIL_KIND_MOUNT          52
-#define VIGIL_KIND_UMOUNT         53
-#define VIGIL_KIND_MODULE_LOAD    54 /* init_module, finit_module */
-#define VIGIL_KIND_BPF_PROG_LOAD  55
-#define VIGIL_KIND_MEMFD_CREATE   56
-#define VIGIL_KIND_SETID          57 /* setuid .. setresgid, setgroups */
-#define VIGIL_KIND_CAPSET         58
-#define VIGIL_KIND_KILL           59 /* kill, tgkill, tkill of another process */
+#define VIGIL_KIND_PTRACE 48
+#define VIGIL_KIND_SETNS 49
+#define VIGIL_KIND_UNSHARE 50
+#define VIGIL_KIND_CLONE_NS 51 /* clone/clone3 creating namespaces */
+#define VIGIL_KIND_MOUNT 52
+#define VIGIL_KIND_UMOUNT 53
+#define VIGIL_KIND_MODULE_LOAD 54 /* init_module, finit_module */
+#define VIGIL_KIND_BPF_PROG_LOAD 55
+#define VIGIL_KIND_MEMFD_CREATE 56
+#define VIGIL_KIND_SETID 57 /* setuid .. setresgid, setgroups */
+#define VIGIL_KIND_CAPSET 58
+#define VIGIL_KIND_KILL 59 /* kill, tgkill, tkill of another process */
 
 /* Which syscall a record is about: numbered here, not by the arch's table. */
-#define VIGIL_SYS_PTRACE        1
-#define VIGIL_SYS_SETNS         2
-#define VIGIL_SYS_UNSHARE       3
-#define VIGIL_SYS_CLONE         4
-#define VIGIL_SYS_CLONE3        5
-#define VIGIL_SYS_MOUNT         6
-#define VIGIL_SYS_UMOUNT2       7
-#define VIGIL_SYS_INIT_MODULE   8
-#define VIGIL_SYS_FINIT_MODULE  9
-#define VIGIL_SYS_BPF           10
-#define VIGIL_SYS_MEMFD_CREATE  11
-#define VIGIL_SYS_SETUID        12
-#define VIGIL_SYS_SETGID        13
-#define VIGIL_SYS_SETREUID      14
-#define VIGIL_SYS_SETREGID      15
-#define VIGIL_SYS_SETRESUID     16
-#define VIGIL_SYS_SETRESGID     17
-#define VIGIL_SYS_SETGROUPS     18
-#define VIGIL_SYS_CAPSET        19
-#define VIGIL_SYS_KILL          20
-#define VIGIL_SYS_TGKILL        21
-#define VIGIL_SYS_TKILL         22
+#define VIGIL_SYS_PTRACE 1
+#define VIGIL_SYS_SETNS 2
+#define VIGIL_SYS_UNSHARE 3
+#define VIGIL_SYS_CLONE 4
+#define VIGIL_SYS_CLONE3 5
+#define VIGIL_SYS_MOUNT 6
+#define VIGIL_SYS_UMOUNT2 7
+#define VIGIL_SYS_INIT_MODULE 8
+#define VIGIL_SYS_FINIT_MODULE 9
+#define VIGIL_SYS_BPF 10
+#define VIGIL_SYS_MEMFD_CREATE 11
+#define VIGIL_SYS_SETUID 12
+#define VIGIL_SYS_SETGID 13
+#define VIGIL_SYS_SETREUID 14
+#define VIGIL_SYS_SETREGID 15
+#define VIGIL_SYS_SETRESUID 16
+#define VIGIL_SYS_SETRESGID 17
+#define VIGIL_SYS_SETGROUPS 18
+#define VIGIL_SYS_CAPSET 19
+#define VIGIL_SYS_KILL 20
+#define VIGIL_SYS_TGKILL 21
+#define VIGIL_SYS_TKILL 22
 
 /* vigil_syscall.flags */
-#define VIGIL_SEC_READ_ERROR     (1u << 0) /* an argument in user memory could not be read */
+#define VIGIL_SEC_READ_ERROR (1u << 0)     /* an argument in user memory could not be read */
 #define VIGIL_SEC_STR0_TRUNCATED (1u << 1) /* first string field cut at its size */
 #define VIGIL_SEC_STR1_TRUNCATED (1u << 2)
 #define VIGIL_SEC_STR2_TRUNCATED (1u << 3)
 
-#define VIGIL_SEC_STR_LEN  256  /* names, mount sources, module params: NUL-terminated */
+#define VIGIL_SEC_STR_LEN 256   /* names, mount sources, module params: NUL-terminated */
 #define VIGIL_SEC_PATH_LEN 1024 /* mount targets */
 #define VIGIL_SEC_FSTYPE_LEN 32
-#define VIGIL_BPF_NAME_LEN 16   /* BPF_OBJ_NAME_LEN */
+#define VIGIL_BPF_NAME_LEN 16 /* BPF_OBJ_NAME_LEN */
 
 /* Follows the header in every record of the family. Strings are copied
  * from user memory at syscall entry; the result comes from its exit. */
@@ -364,8 +362,8 @@ struct vigil_syscall {
 struct vigil_ptrace {
 	struct vigil_header hdr;
 	struct vigil_syscall call;
-	__s64 request;     /* PTRACE_* */
-	__u32 target_pid;  /* as the caller named it (its pid namespace) */
+	__s64 request;    /* PTRACE_* */
+	__u32 target_pid; /* as the caller named it (its pid namespace) */
 	__u32 _pad0;
 };
 
@@ -373,9 +371,9 @@ struct vigil_setns {
 	struct vigil_header hdr;
 	struct vigil_syscall call;
 	__s32 fd;
-	__u32 nstype;   /* the argument: CLONE_NEW* or 0 */
-	__u32 ns_type;  /* CLONE_NEW* of the namespace the fd names; 0 when not a namespace file (pidfd) */
-	__u32 ns_inum;  /* that namespace's inode number, as in /proc/<pid>/ns/<type> */
+	__u32 nstype;  /* the argument: CLONE_NEW* or 0 */
+	__u32 ns_type; /* CLONE_NEW* of the namespace the fd names; 0 when not a namespace file (pidfd) */
+	__u32 ns_inum; /* that namespace's inode number, as in /proc/<pid>/ns/<type> */
 };
 
 /* unshare, clone, clone3 (kinds UNSHARE and CLONE_NS). For clone the result is the child's pid. */
@@ -400,10 +398,10 @@ struct vigil_mount {
 struct vigil_module_load {
 	struct vigil_header hdr;
 	struct vigil_syscall call;
-	__u64 image_len;  /* init_module: bytes of the module image */
-	__s32 fd;         /* finit_module: the module file; -1 for init_module */
-	__u32 load_flags; /* finit_module flags (MODULE_INIT_*) */
-	char name[VIGIL_SEC_STR_LEN];   /* finit_module: the file's name (last path component) */
+	__u64 image_len;              /* init_module: bytes of the module image */
+	__s32 fd;                     /* finit_module: the module file; -1 for init_module */
+	__u32 load_flags;             /* finit_module flags (MODULE_INIT_*) */
+	char name[VIGIL_SEC_STR_LEN]; /* finit_module: the file's name (last path component) */
 	char params[VIGIL_SEC_STR_LEN];
 };
 
@@ -449,7 +447,7 @@ struct vigil_caps {
 struct vigil_cred_change {
 	struct vigil_header hdr;
 	struct vigil_syscall call;
-	__u32 args[3];  /* the ids asked for (setgroups: the group count; capset: the target pid) */
+	__u32 args[3]; /* the ids asked for (setgroups: the group count; capset: the target pid) */
 	__u32 _pad0;
 	struct vigil_ids old_ids;
 	struct vigil_ids new_ids;
@@ -460,12 +458,11 @@ struct vigil_cred_change {
 struct vigil_kill {
 	struct vigil_header hdr;
 	struct vigil_syscall call;
-	__s32 pid;  /* kill: pid argument (<= 0 is a process group); tgkill: tgid; tkill: 0 */
-	__s32 tid;  /* tgkill, tkill: the thread; kill: 0 */
+	__s32 pid; /* kill: pid argument (<= 0 is a process group); tgkill: tgid; tkill: 0 */
+	__s32 tid; /* tgkill, tkill: the thread; kill: 0 */
 	__s32 sig;
 	__u32 _pad0;
 };
-
 
 /* Per-CPU room to build the largest record: exec with full argv, filename and cwd.
  * The loader creates the scratch map with this value size. */
