@@ -35,14 +35,14 @@ const volatile __u32 vigil_file_has_include = 0; /* the include map is non-empty
  * map would need one lookup per distinct prefix length. The value is unused.
  * The loader sets the sizes and fills them before attaching.
  */
-#define VIGIL_PREFIX_MAP(name)            \
-  struct {                                \
-    __uint(type, BPF_MAP_TYPE_LPM_TRIE);  \
-    __uint(max_entries, 1);               \
-    __uint(map_flags, BPF_F_NO_PREALLOC); \
-    __type(key, struct vigil_prefix_key); \
-    __type(value, __u8);                  \
-  } name SEC(".maps")
+#define VIGIL_PREFIX_MAP(name)                        \
+	struct {                                      \
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);  \
+		__uint(max_entries, 1);               \
+		__uint(map_flags, BPF_F_NO_PREALLOC); \
+		__type(key, struct vigil_prefix_key); \
+		__type(value, __u8);                  \
+	} name SEC(".maps")
 
 VIGIL_PREFIX_MAP(vigil_file_sensitive);
 VIGIL_PREFIX_MAP(vigil_file_include);
@@ -50,41 +50,43 @@ VIGIL_PREFIX_MAP(vigil_file_exclude);
 
 /* What the enter half saw, kept until the exit half adds the result. */
 struct file_call {
-  __u64 name; /* user pointers */
-  __u64 name2;
-  __s32 dfd;
-  __s32 dfd2;
-  __u32 kind;
-  __u32 op;
-  __u32 flags;
-  __u32 mode;
-  __u32 uid;
-  __u32 gid;
-  __u32 vflags;
-  __u32 fd_only; /* the path is the file of descriptor dfd */
-  __u32 recheck; /* a path was unreadable at enter: filter again at exit */
+	__u64 name; /* user pointers */
+	__u64 name2;
+	__s32 dfd;
+	__s32 dfd2;
+	__u32 kind;
+	__u32 op;
+	__u32 flags;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u32 vflags;
+	__u32 fd_only; /* the path is the file of descriptor dfd */
+	__u32 recheck; /* a path was unreadable at enter: filter again at exit */
 };
 
-/* Keyed by thread; LRU so that a call whose exit never comes (the thread was
- * killed in between) cannot fill it. The loader may resize it. */
+/* Calls kept at enter (vigil_call_put); the loader sets the size from config. */
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u64);
-  __type(value, struct file_call);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, struct file_call);
 } vigil_file_calls SEC(".maps");
 
 /* Loads the lookup key from the path once; every prefix map then takes it. */
-static __always_inline void prefix_key_fill(struct vigil_path_buf *pb, struct vigil_path_ref *ref) {
-  __u32 len = ref->len ? ref->len - 1 : 0; /* without the NUL */
+static __always_inline void prefix_key_fill(struct vigil_path_buf *pb, struct vigil_path_ref *ref)
+{
+	__u32 len = ref->len ? ref->len - 1 : 0; /* without the NUL */
 
-  if (len > VIGIL_PREFIX_MAX) len = VIGIL_PREFIX_MAX;
-  pb->key.prefixlen = len * 8;
-  bpf_probe_read_kernel(pb->key.data, VIGIL_PREFIX_MAX, pb->data + (ref->start & (2 * VIGIL_PATH_MAX - 1)));
+	if (len > VIGIL_PREFIX_MAX)
+		len = VIGIL_PREFIX_MAX;
+	pb->key.prefixlen = len * 8;
+	bpf_probe_read_kernel(pb->key.data, VIGIL_PREFIX_MAX, pb->data + (ref->start & (2 * VIGIL_PATH_MAX - 1)));
 }
 
-static __always_inline int prefix_match(void *map, struct vigil_path_buf *pb) {
-  return bpf_map_lookup_elem(map, &pb->key) != NULL;
+static __always_inline int prefix_match(void *map, struct vigil_path_buf *pb)
+{
+	return bpf_map_lookup_elem(map, &pb->key) != NULL;
 }
 
 /*
@@ -93,21 +95,24 @@ static __always_inline int prefix_match(void *map, struct vigil_path_buf *pb) {
  * read-only open, the bulk of all file syscalls, is then decided by it alone.
  */
 static __always_inline int path_wanted(const struct file_call *c, struct vigil_path_buf *pb, struct vigil_path_ref *ref,
-                                       __u32 *vflags) {
-  int sensitive;
+				       __u32 *vflags)
+{
+	int sensitive;
 
-  prefix_key_fill(pb, ref);
-  sensitive = prefix_match(&vigil_file_sensitive, pb);
-  if (!sensitive && vigil_file_writes_only && c->kind == VIGIL_KIND_FILE_OPEN && (c->flags & O_ACCMODE) == O_RDONLY &&
-      !(c->flags & (O_CREAT | O_TRUNC)))
-    return 0;
-  if (prefix_match(&vigil_file_exclude, pb)) return 0;
-  if (sensitive) {
-    *vflags |= VIGIL_FILE_SENSITIVE;
-    return 1;
-  }
-  if (vigil_file_has_include && !prefix_match(&vigil_file_include, pb)) return 0;
-  return 1;
+	prefix_key_fill(pb, ref);
+	sensitive = prefix_match(&vigil_file_sensitive, pb);
+	if (!sensitive && vigil_file_writes_only && c->kind == VIGIL_KIND_FILE_OPEN &&
+	    (c->flags & O_ACCMODE) == O_RDONLY && !(c->flags & (O_CREAT | O_TRUNC)))
+		return 0;
+	if (prefix_match(&vigil_file_exclude, pb))
+		return 0;
+	if (sensitive) {
+		*vflags |= VIGIL_FILE_SENSITIVE;
+		return 1;
+	}
+	if (vigil_file_has_include && !prefix_match(&vigil_file_include, pb))
+		return 0;
+	return 1;
 }
 
 /*
@@ -116,30 +121,33 @@ static __always_inline int path_wanted(const struct file_call *c, struct vigil_p
  * cannot fault it in); such a call is kept with `recheck` and decided at
  * exit, after the kernel itself has read the name.
  */
-static __always_inline int file_filter(struct file_call *c) {
-  int keep = 0;
+static __always_inline int file_filter(struct file_call *c)
+{
+	int keep = 0;
 
-  c->recheck = 0;
-  c->vflags = 0;
-  for (__u32 i = 0; i < 2; i++) {
-    struct vigil_path_buf *pb = vigil_path_buf_get(0);
-    struct vigil_path_ref ref;
+	c->recheck = 0;
+	c->vflags = 0;
+	for (__u32 i = 0; i < 2; i++) {
+		struct vigil_path_buf *pb = vigil_path_buf_get(0);
+		struct vigil_path_ref ref;
 
-    if (!pb) return 0;
-    if (i == 0) {
-      ref = vigil_path_at(c->dfd, c->fd_only ? NULL : (const char *)c->name, pb);
-    } else {
-      if (!c->name2) break;
-      ref = vigil_path_at(c->dfd2, (const char *)c->name2, pb);
-    }
-    if (ref.len == 0) {
-      c->recheck = 1;
-      keep = 1;
-      continue;
-    }
-    keep |= path_wanted(c, pb, &ref, &c->vflags);
-  }
-  return keep;
+		if (!pb)
+			return 0;
+		if (i == 0) {
+			ref = vigil_path_at(c->dfd, c->fd_only ? NULL : (const char *)c->name, pb);
+		} else {
+			if (!c->name2)
+				break;
+			ref = vigil_path_at(c->dfd2, (const char *)c->name2, pb);
+		}
+		if (ref.len == 0) {
+			c->recheck = 1;
+			keep = 1;
+			continue;
+		}
+		keep |= path_wanted(c, pb, &ref, &c->vflags);
+	}
+	return keep;
 }
 
 /* Calls kept at enter whose exit has not run yet (an upper bound: a thread
@@ -155,37 +163,41 @@ __u64 vigil_file_pending = 0;
  * a CPU (bpf_prog_active), so the slot is not overwritten in between.
  */
 struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct file_call);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct file_call);
 } vigil_file_args SEC(".maps");
 
 /* Slot 0: vigil_file_filter, set by the loader after load. */
 struct {
-  __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u32);
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
 } vigil_file_tail SEC(".maps");
 
 SEC("tracepoint")
-int vigil_file_filter(void *ctx) {
-  __u32 zero = 0;
-  __u64 tid = bpf_get_current_pid_tgid();
-  struct file_call *slot = bpf_map_lookup_elem(&vigil_file_args, &zero);
-  struct file_call c;
+int vigil_file_filter(void *ctx)
+{
+	__u32 zero = 0;
+	struct file_call *slot = bpf_map_lookup_elem(&vigil_file_args, &zero);
+	struct file_call c;
 
-  if (!slot) return 0;
-  c = *slot;
-  if (!file_filter(&c)) return 0;
-  if (bpf_map_update_elem(&vigil_file_calls, &tid, &c, BPF_ANY) == 0) __sync_fetch_and_add(&vigil_file_pending, 1);
-  return 0;
+	if (!slot)
+		return 0;
+	c = *slot;
+	if (!file_filter(&c))
+		return 0;
+	if (vigil_call_put(&vigil_file_calls, 0, &c) == 0)
+		__sync_fetch_and_add(&vigil_file_pending, 1);
+	return 0;
 }
 
-static __always_inline int read_only_open(const struct file_call *c) {
-  return vigil_file_writes_only && c->kind == VIGIL_KIND_FILE_OPEN && (c->flags & O_ACCMODE) == O_RDONLY &&
-         !(c->flags & (O_CREAT | O_TRUNC));
+static __always_inline int read_only_open(const struct file_call *c)
+{
+	return vigil_file_writes_only && c->kind == VIGIL_KIND_FILE_OPEN && (c->flags & O_ACCMODE) == O_RDONLY &&
+	       !(c->flags & (O_CREAT | O_TRUNC));
 }
 
 /*
@@ -197,297 +209,336 @@ static __always_inline int read_only_open(const struct file_call *c) {
  * as is), so the decision is the same. Anything else (a relative name, a
  * name not paged in yet, one longer than the key) takes the full filter.
  */
-static __always_inline int read_only_open_dropped(const struct file_call *c) {
-  struct vigil_path_buf *pb;
-  long n;
+static __always_inline int read_only_open_dropped(const struct file_call *c)
+{
+	struct vigil_path_buf *pb;
+	long n;
 
-  if (!read_only_open(c) || c->fd_only) return 0;
-  pb = vigil_path_buf_get(0);
-  if (!pb) return 0;
-  n = bpf_probe_read_user_str(pb->key.data, VIGIL_PREFIX_MAX, (const char *)c->name);
-  if (n <= 1 || n >= VIGIL_PREFIX_MAX || pb->key.data[0] != '/') return 0;
-  pb->key.prefixlen = (n - 1) * 8;
-  return !prefix_match(&vigil_file_sensitive, pb);
+	if (!read_only_open(c) || c->fd_only)
+		return 0;
+	pb = vigil_path_buf_get(0);
+	if (!pb)
+		return 0;
+	n = bpf_probe_read_user_str(pb->key.data, VIGIL_PREFIX_MAX, (const char *)c->name);
+	if (n <= 1 || n >= VIGIL_PREFIX_MAX || pb->key.data[0] != '/')
+		return 0;
+	pb->key.prefixlen = (n - 1) * 8;
+	return !prefix_match(&vigil_file_sensitive, pb);
 }
 
-static __always_inline int file_enter(void *ctx, struct file_call *c) {
-  __u32 zero = 0;
+static __always_inline int file_enter(void *ctx, struct file_call *c)
+{
+	__u32 zero = 0;
 
-  if (vigil_is_daemon((struct task_struct *)bpf_get_current_task())) return 0;
-  if (read_only_open_dropped(c)) return 0;
-  if (bpf_map_update_elem(&vigil_file_args, &zero, c, BPF_ANY) == 0) bpf_tail_call(ctx, &vigil_file_tail, 0);
-  /* Only when the loader did not fill the slot: nothing is reported. */
-  return 0;
+	if (vigil_is_daemon(vigil_current_task()))
+		return 0;
+	if (read_only_open_dropped(c))
+		return 0;
+	if (bpf_map_update_elem(&vigil_file_args, &zero, c, BPF_ANY) == 0)
+		bpf_tail_call(ctx, &vigil_file_tail, 0);
+	/* Only when the loader did not fill the slot: nothing is reported. */
+	return 0;
 }
 
-static __always_inline int file_exit(long ret) {
-  __u64 tid;
-  struct file_call *pending;
-  struct vigil_path_buf *pb;
-  struct vigil_path_ref ref;
-  struct vigil_file *e;
-  struct file_call c;
-  __u32 kind, len, len2 = 0;
-  char *dst;
+static __always_inline int file_exit(long ret)
+{
+	struct file_call *pending;
+	struct vigil_path_buf *pb;
+	struct vigil_path_ref ref;
+	struct vigil_file *e;
+	struct file_call c;
+	__u32 kind, len, len2 = 0;
+	char *dst;
 
-  if (!vigil_file_pending) return 0;
-  tid = bpf_get_current_pid_tgid();
-  pending = bpf_map_lookup_elem(&vigil_file_calls, &tid);
-  if (!pending) return 0;
-  c = *pending;
-  if (bpf_map_delete_elem(&vigil_file_calls, &tid) == 0) __sync_fetch_and_add(&vigil_file_pending, -1);
-  kind = c.kind;
+	if (!vigil_file_pending)
+		return 0;
+	pending = vigil_call_get(&vigil_file_calls, 0);
+	if (!pending)
+		return 0;
+	c = *pending;
+	if (vigil_call_done(&vigil_file_calls, 0) == 0)
+		__sync_fetch_and_add(&vigil_file_pending, -1);
+	kind = c.kind;
 
-  e = vigil_scratch_get(kind);
-  pb = vigil_path_buf_get(0);
-  if (!e || !pb) return 0;
-  e->result = ret;
-  e->op = c.op;
-  e->flags = c.flags;
-  e->mode = c.mode;
-  e->uid = c.uid;
-  e->gid = c.gid;
-  e->vflags = c.vflags;
-  /* With recheck, the filters run here on the paths as built below (a
-   * path still unreadable is reported, flagged). In map memory: see
-   * vigil_path_buf.pos. */
-  pb->keep = !c.recheck;
+	e = vigil_scratch_get(kind);
+	pb = vigil_path_buf_get(0);
+	if (!e || !pb)
+		return 0;
+	e->result = ret;
+	e->op = c.op;
+	e->flags = c.flags;
+	e->mode = c.mode;
+	e->uid = c.uid;
+	e->gid = c.gid;
+	e->vflags = c.vflags;
+	/* With recheck, the filters run here on the paths as built below (a
+	 * path still unreadable is reported, flagged). In map memory: see
+	 * vigil_path_buf.pos. */
+	pb->keep = !c.recheck;
 
-  /* Resolved again rather than kept from enter: a path is 8 KiB of
-   * map value per call in flight, and only kept calls get here. */
-  ref = vigil_path_at(c.dfd, c.fd_only ? NULL : (const char *)c.name, pb);
-  dst = (char *)(e + 1);
-  len = vigil_path_copy(dst, pb->data, &ref);
-  if (len == 0) {
-    e->vflags |= VIGIL_FILE_READ_ERROR;
-    vigil_count(kind, VIGIL_CNT_READ_ERROR);
-  }
-  if (ref.truncated) e->vflags |= VIGIL_FILE_PATH_TRUNCATED;
-  if (c.recheck && (len == 0 || path_wanted(&c, pb, &ref, &e->vflags))) pb->keep = 1;
-  if (c.name2) {
-    ref = vigil_path_at(c.dfd2, (const char *)c.name2, pb);
-    vigil_barrier_var(len);
-    if (len > VIGIL_PATH_MAX) len = VIGIL_PATH_MAX;
-    len2 = vigil_path_copy(dst + len, pb->data, &ref);
-    if (len2 == 0) {
-      e->vflags |= VIGIL_FILE_READ_ERROR;
-      vigil_count(kind, VIGIL_CNT_READ_ERROR);
-    }
-    if (ref.truncated) e->vflags |= VIGIL_FILE_PATH2_TRUNCATED;
-    if (c.recheck && (len2 == 0 || path_wanted(&c, pb, &ref, &e->vflags))) pb->keep = 1;
-  }
-  if (!pb->keep) return 0;
-  e->path_len = len;
-  e->path2_len = len2;
-  vigil_fill_header(&e->hdr, kind, sizeof(*e) + len + len2, (struct task_struct *)bpf_get_current_task());
-  vigil_emit(e, sizeof(*e) + len + len2, kind);
-  return 0;
+	/* Resolved again rather than kept from enter: a path is 8 KiB of
+	 * map value per call in flight, and only kept calls get here. */
+	ref = vigil_path_at(c.dfd, c.fd_only ? NULL : (const char *)c.name, pb);
+	dst = (char *)(e + 1);
+	len = vigil_path_copy(dst, pb->data, &ref);
+	if (len == 0) {
+		e->vflags |= VIGIL_FILE_READ_ERROR;
+		vigil_count(kind, VIGIL_CNT_READ_ERROR);
+	}
+	if (ref.truncated)
+		e->vflags |= VIGIL_FILE_PATH_TRUNCATED;
+	if (c.recheck && (len == 0 || path_wanted(&c, pb, &ref, &e->vflags)))
+		pb->keep = 1;
+	if (c.name2) {
+		ref = vigil_path_at(c.dfd2, (const char *)c.name2, pb);
+		vigil_barrier_var(len);
+		if (len > VIGIL_PATH_MAX)
+			len = VIGIL_PATH_MAX;
+		len2 = vigil_path_copy(dst + len, pb->data, &ref);
+		if (len2 == 0) {
+			e->vflags |= VIGIL_FILE_READ_ERROR;
+			vigil_count(kind, VIGIL_CNT_READ_ERROR);
+		}
+		if (ref.truncated)
+			e->vflags |= VIGIL_FILE_PATH2_TRUNCATED;
+		if (c.recheck && (len2 == 0 || path_wanted(&c, pb, &ref, &e->vflags)))
+			pb->keep = 1;
+	}
+	if (!pb->keep)
+		return 0;
+	e->path_len = len;
+	e->path2_len = len2;
+	vigil_fill_header(&e->hdr, kind, sizeof(*e) + len + len2, vigil_current_task());
+	vigil_emit(e, sizeof(*e) + len + len2, kind);
+	return 0;
 }
 
 /* Argument i of a sys_enter_* tracepoint. */
 #define ARG(i) (ctx->args[i])
 
-#define FILE_CALL(k, o)                                 \
-  struct file_call c = {.kind = (k),                    \
-                        .op = (o),                      \
-                        .dfd = VIGIL_AT_FDCWD,          \
-                        .dfd2 = VIGIL_AT_FDCWD,         \
-                        .uid = VIGIL_FILE_ID_UNCHANGED, \
-                        .gid = VIGIL_FILE_ID_UNCHANGED}
+#define FILE_CALL(k, o)                                       \
+	struct file_call c = {.kind = (k),                    \
+			      .op = (o),                      \
+			      .dfd = VIGIL_AT_FDCWD,          \
+			      .dfd2 = VIGIL_AT_FDCWD,         \
+			      .uid = VIGIL_FILE_ID_UNCHANGED, \
+			      .gid = VIGIL_FILE_ID_UNCHANGED}
 
 /* Every syscall's exit half is the same: one program, which the loader
  * attaches to each sys_exit_* tracepoint (they share one layout), so the
  * verifier checks it once rather than once per syscall. */
 SEC("tracepoint")
-int vigil_file_exit(struct trace_event_raw_sys_exit *ctx) { return file_exit(ctx->ret); }
+int vigil_file_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return file_exit(ctx->ret);
+}
 
 /* ---- open: openat (2.6.16), openat2 (5.6), open, creat ---- */
 
 SEC("tracepoint/syscalls/sys_enter_openat")
-int vigil_file_openat(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPENAT);
-  c.dfd = ARG(0);
-  c.name = ARG(1);
-  c.flags = ARG(2);
-  c.mode = ARG(3);
-  return file_enter(ctx, &c);
+int vigil_file_openat(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPENAT);
+	c.dfd = ARG(0);
+	c.name = ARG(1);
+	c.flags = ARG(2);
+	c.mode = ARG(3);
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat2")
-int vigil_file_openat2(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPENAT2);
-  struct open_how how = {};
+int vigil_file_openat2(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPENAT2);
+	struct open_how how = {};
 
-  c.dfd = ARG(0);
-  c.name = ARG(1);
-  bpf_probe_read_user(&how, sizeof(how), (void *)ARG(2));
-  c.flags = how.flags;
-  c.mode = how.mode;
-  return file_enter(ctx, &c);
+	c.dfd = ARG(0);
+	c.name = ARG(1);
+	bpf_probe_read_user(&how, sizeof(how), (void *)ARG(2));
+	c.flags = how.flags;
+	c.mode = how.mode;
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_open")
-int vigil_file_open(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPEN);
-  c.name = ARG(0);
-  c.flags = ARG(1);
-  c.mode = ARG(2);
-  return file_enter(ctx, &c);
+int vigil_file_open(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPEN);
+	c.name = ARG(0);
+	c.flags = ARG(1);
+	c.mode = ARG(2);
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_creat")
-int vigil_file_creat(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_CREAT);
-  c.name = ARG(0);
-  c.flags = O_CREAT | O_WRONLY | O_TRUNC; /* what creat() means */
-  c.mode = ARG(1);
-  return file_enter(ctx, &c);
+int vigil_file_creat(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_CREAT);
+	c.name = ARG(0);
+	c.flags = O_CREAT | O_WRONLY | O_TRUNC; /* what creat() means */
+	c.mode = ARG(1);
+	return file_enter(ctx, &c);
 }
 
 /* ---- unlink: unlinkat, unlink, rmdir ---- */
 
 SEC("tracepoint/syscalls/sys_enter_unlinkat")
-int vigil_file_unlinkat(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_UNLINKAT);
-  c.dfd = ARG(0);
-  c.name = ARG(1);
-  c.flags = ARG(2);
-  return file_enter(ctx, &c);
+int vigil_file_unlinkat(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_UNLINKAT);
+	c.dfd = ARG(0);
+	c.name = ARG(1);
+	c.flags = ARG(2);
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_unlink")
-int vigil_file_unlink(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_UNLINK);
-  c.name = ARG(0);
-  return file_enter(ctx, &c);
+int vigil_file_unlink(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_UNLINK);
+	c.name = ARG(0);
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_rmdir")
-int vigil_file_rmdir(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_RMDIR);
-  c.name = ARG(0);
-  c.flags = AT_REMOVEDIR;
-  return file_enter(ctx, &c);
+int vigil_file_rmdir(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_RMDIR);
+	c.name = ARG(0);
+	c.flags = AT_REMOVEDIR;
+	return file_enter(ctx, &c);
 }
 
 /* ---- rename: renameat2 (3.15), renameat, rename ---- */
 
 SEC("tracepoint/syscalls/sys_enter_renameat2")
-int vigil_file_renameat2(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAMEAT2);
-  c.dfd = ARG(0);
-  c.name = ARG(1);
-  c.dfd2 = ARG(2);
-  c.name2 = ARG(3);
-  c.flags = ARG(4);
-  return file_enter(ctx, &c);
+int vigil_file_renameat2(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAMEAT2);
+	c.dfd = ARG(0);
+	c.name = ARG(1);
+	c.dfd2 = ARG(2);
+	c.name2 = ARG(3);
+	c.flags = ARG(4);
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_renameat")
-int vigil_file_renameat(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAMEAT);
-  c.dfd = ARG(0);
-  c.name = ARG(1);
-  c.dfd2 = ARG(2);
-  c.name2 = ARG(3);
-  return file_enter(ctx, &c);
+int vigil_file_renameat(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAMEAT);
+	c.dfd = ARG(0);
+	c.name = ARG(1);
+	c.dfd2 = ARG(2);
+	c.name2 = ARG(3);
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_rename")
-int vigil_file_rename(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAME);
-  c.name = ARG(0);
-  c.name2 = ARG(1);
-  return file_enter(ctx, &c);
+int vigil_file_rename(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAME);
+	c.name = ARG(0);
+	c.name2 = ARG(1);
+	return file_enter(ctx, &c);
 }
 
 /* ---- chmod: fchmodat, fchmodat2 (6.6), chmod, fchmod ---- */
 
 SEC("tracepoint/syscalls/sys_enter_fchmodat")
-int vigil_file_fchmodat(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_FCHMODAT);
-  c.dfd = ARG(0);
-  c.name = ARG(1);
-  c.mode = ARG(2);
-  return file_enter(ctx, &c);
+int vigil_file_fchmodat(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_FCHMODAT);
+	c.dfd = ARG(0);
+	c.name = ARG(1);
+	c.mode = ARG(2);
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_fchmodat2")
-int vigil_file_fchmodat2(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_FCHMODAT2);
-  c.dfd = ARG(0);
-  c.name = ARG(1);
-  c.mode = ARG(2);
-  c.flags = ARG(3);
-  return file_enter(ctx, &c);
+int vigil_file_fchmodat2(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_FCHMODAT2);
+	c.dfd = ARG(0);
+	c.name = ARG(1);
+	c.mode = ARG(2);
+	c.flags = ARG(3);
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_chmod")
-int vigil_file_chmod(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_CHMOD);
-  c.name = ARG(0);
-  c.mode = ARG(1);
-  return file_enter(ctx, &c);
+int vigil_file_chmod(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_CHMOD);
+	c.name = ARG(0);
+	c.mode = ARG(1);
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_fchmod")
-int vigil_file_fchmod(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_FCHMOD);
-  c.dfd = ARG(0);
-  c.fd_only = 1;
-  c.mode = ARG(1);
-  return file_enter(ctx, &c);
+int vigil_file_fchmod(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_FCHMOD);
+	c.dfd = ARG(0);
+	c.fd_only = 1;
+	c.mode = ARG(1);
+	return file_enter(ctx, &c);
 }
 
 /* ---- chown: fchownat, chown, lchown, fchown ---- */
 
 SEC("tracepoint/syscalls/sys_enter_fchownat")
-int vigil_file_fchownat(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_FCHOWNAT);
-  c.dfd = ARG(0);
-  c.name = ARG(1);
-  c.uid = ARG(2);
-  c.gid = ARG(3);
-  c.flags = ARG(4);
-  return file_enter(ctx, &c);
+int vigil_file_fchownat(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_FCHOWNAT);
+	c.dfd = ARG(0);
+	c.name = ARG(1);
+	c.uid = ARG(2);
+	c.gid = ARG(3);
+	c.flags = ARG(4);
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_chown")
-int vigil_file_chown(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_CHOWN);
-  c.name = ARG(0);
-  c.uid = ARG(1);
-  c.gid = ARG(2);
-  return file_enter(ctx, &c);
+int vigil_file_chown(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_CHOWN);
+	c.name = ARG(0);
+	c.uid = ARG(1);
+	c.gid = ARG(2);
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_lchown")
-int vigil_file_lchown(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_LCHOWN);
-  c.name = ARG(0);
-  c.uid = ARG(1);
-  c.gid = ARG(2);
-  return file_enter(ctx, &c);
+int vigil_file_lchown(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_LCHOWN);
+	c.name = ARG(0);
+	c.uid = ARG(1);
+	c.gid = ARG(2);
+	return file_enter(ctx, &c);
 }
 
 SEC("tracepoint/syscalls/sys_enter_fchown")
-int vigil_file_fchown(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_FCHOWN);
-  c.dfd = ARG(0);
-  c.fd_only = 1;
-  c.uid = ARG(1);
-  c.gid = ARG(2);
-  return file_enter(ctx, &c);
+int vigil_file_fchown(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_FCHOWN);
+	c.dfd = ARG(0);
+	c.fd_only = 1;
+	c.uid = ARG(1);
+	c.gid = ARG(2);
+	return file_enter(ctx, &c);
 }
 
 /* ---- timestamps: utimensat (2.6.22; also what utimes/futimens use in glibc) ---- */
 
 SEC("tracepoint/syscalls/sys_enter_utimensat")
-int vigil_file_utimensat(struct trace_event_raw_sys_enter *ctx) {
-  FILE_CALL(VIGIL_KIND_FILE_UTIMES, VIGIL_FILE_OP_UTIMENSAT);
-  c.dfd = ARG(0);
-  c.name = ARG(1);
-  c.fd_only = c.name == 0; /* futimens(): NULL name means dfd itself */
-  c.flags = ARG(3);
-  return file_enter(ctx, &c);
+int vigil_file_utimensat(struct trace_event_raw_sys_enter *ctx)
+{
+	FILE_CALL(VIGIL_KIND_FILE_UTIMES, VIGIL_FILE_OP_UTIMENSAT);
+	c.dfd = ARG(0);
+	c.name = ARG(1);
+	c.fd_only = c.name == 0; /* futimens(): NULL name means dfd itself */
+	c.flags = ARG(3);
+	return file_enter(ctx, &c);
 }

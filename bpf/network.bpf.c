@@ -17,7 +17,6 @@
 #include "vigil_common.bpf.h"
 #include "vigil_sock.bpf.h"
 
-
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define S_IFMT 00170000
@@ -49,10 +48,10 @@ struct {
 /* Per thread, between a syscall's enter and exit (or a state change inside
  * it and its exit). LRU: an exit that never comes must not leak. */
 struct pending {
-	__u64 sk;         /* connect/listen: the socket whose state changed */
-	__u64 buf;        /* recvfrom: user buffer */
-	__u64 addr;       /* recvfrom: user source address */
-	__u64 len;        /* recvfrom: user buffer size (MSG_TRUNC returns more) */
+	__u64 sk;   /* connect/listen: the socket whose state changed */
+	__u64 buf;  /* recvfrom: user buffer */
+	__u64 addr; /* recvfrom: user source address */
+	__u64 len;  /* recvfrom: user buffer size (MSG_TRUNC returns more) */
 	__s32 fd;
 	__u32 _pad0;
 	__u8 sockaddr[28]; /* bind: the requested address (sockaddr_in6 size) */
@@ -62,38 +61,23 @@ struct pending {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096); /* placeholder: the loader sets the size from config */
-	__type(key, __u64);        /* (PENDING_* << 32) | tid */
+	__type(key, __u64);        /* vigil_call_key(PENDING_*) */
 	__type(value, struct pending);
 } vigil_net_pending SEC(".maps");
 
-static __always_inline __u64 pending_key(__u32 nr)
-{
-	return ((__u64)nr << 32) | (__u32)bpf_get_current_pid_tgid();
-}
-
-/* Distinct keys per syscall family, so a thread's bind never meets its listen. */
+/* vigil_call_*() slots: a thread's bind never meets its listen. */
 #define PENDING_CONNECT 1
 #define PENDING_LISTEN 2
 #define PENDING_BIND 3
 #define PENDING_RECVFROM 4
 
-static __always_inline struct task_struct *current_task(void)
-{
-	return (struct task_struct *)bpf_get_current_task();
-}
-
 /* fd of the current process -> its struct sock, or NULL if not a socket. */
 static __always_inline struct sock *sock_of_fd(int fd)
 {
-	struct files_struct *files = BPF_CORE_READ(current_task(), files);
-	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *file = NULL;
+	struct file *file = vigil_fd_file(vigil_current_task(), fd);
 	struct socket *socket;
 
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (!file)
 		return NULL;
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return NULL;
@@ -185,7 +169,6 @@ int vigil_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	struct vigil_sock_tuple t;
 	struct tcp_owner *owner;
 	int oldstate = ctx->oldstate, newstate = ctx->newstate;
-	__u64 key;
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
@@ -196,18 +179,17 @@ int vigil_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		/* In the caller's context here (connect/listen), and nowhere
 		 * else below: a daemon's socket then has no owner, so nothing
 		 * of it is reported. Softirq changes must not check current. */
-		if (vigil_is_daemon(current_task()))
+		if (vigil_is_daemon(vigil_current_task()))
 			return 0;
 		if (newstate == TCP_SYN_SENT) {
 			struct tcp_owner o = {};
 
-			vigil_fill_header(&o.hdr, VIGIL_KIND_TCP_CONNECT, 0, current_task());
+			vigil_fill_header(&o.hdr, VIGIL_KIND_TCP_CONNECT, 0, vigil_current_task());
 			bpf_map_update_elem(&vigil_tcp_owners, &sk, &o, BPF_ANY);
 		}
 		/* The syscall's exit reports the result with the final tuple: the
 		 * source port is picked after this state change. */
-		key = pending_key(newstate == TCP_SYN_SENT ? PENDING_CONNECT : PENDING_LISTEN);
-		bpf_map_update_elem(&vigil_net_pending, &key, &p, BPF_ANY);
+		vigil_call_put(&vigil_net_pending, newstate == TCP_SYN_SENT ? PENDING_CONNECT : PENDING_LISTEN, &p);
 		return 0;
 	}
 
@@ -239,8 +221,8 @@ int vigil_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 			emit_connect(owner, &t,
 				     err == ECONNREFUSED ? VIGIL_CONNECT_REFUSED
-				     : err == ETIMEDOUT ? VIGIL_CONNECT_TIMED_OUT
-							: VIGIL_CONNECT_FAILED,
+				     : err == ETIMEDOUT  ? VIGIL_CONNECT_TIMED_OUT
+							 : VIGIL_CONNECT_FAILED,
 				     err);
 			bpf_map_delete_elem(&vigil_tcp_owners, &sk);
 		}
@@ -268,8 +250,7 @@ int vigil_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 SEC("tracepoint/syscalls/sys_exit_connect")
 int vigil_connect_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 key = pending_key(PENDING_CONNECT);
-	struct pending *p = bpf_map_lookup_elem(&vigil_net_pending, &key);
+	struct pending *p = vigil_call_get(&vigil_net_pending, PENDING_CONNECT);
 	struct vigil_sock_tuple t;
 	struct tcp_owner *owner;
 	__u64 sk;
@@ -277,7 +258,7 @@ int vigil_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!p)
 		return 0;
 	sk = p->sk;
-	bpf_map_delete_elem(&vigil_net_pending, &key);
+	vigil_call_done(&vigil_net_pending, PENDING_CONNECT);
 	if (ctx->ret != -EINPROGRESS)
 		return 0;
 	owner = bpf_map_lookup_elem(&vigil_tcp_owners, &sk);
@@ -295,7 +276,7 @@ static __always_inline int handle_accept_exit(long ret)
 	struct tcp_owner *owner;
 	__u64 key;
 
-	if (ret < 0 || vigil_is_daemon(current_task()))
+	if (ret < 0 || vigil_is_daemon(vigil_current_task()))
 		return 0;
 	sk = sock_of_fd((int)ret);
 	if (!sk)
@@ -303,7 +284,7 @@ static __always_inline int handle_accept_exit(long ret)
 	vigil_sock_tuple_of(&e.tuple, sk);
 	if (e.tuple.protocol != IPPROTO_TCP || !is_inet(e.tuple.family))
 		return 0;
-	vigil_fill_header(&e.hdr, VIGIL_KIND_TCP_ACCEPT, sizeof(e), current_task());
+	vigil_fill_header(&e.hdr, VIGIL_KIND_TCP_ACCEPT, sizeof(e), vigil_current_task());
 	vigil_emit(&e, sizeof(e), VIGIL_KIND_TCP_ACCEPT);
 
 	/* The accepting process owns the connection from now on. */
@@ -339,19 +320,18 @@ int vigil_accept_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_listen")
 int vigil_listen_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 key = pending_key(PENDING_LISTEN);
-	struct pending *p = bpf_map_lookup_elem(&vigil_net_pending, &key);
+	struct pending *p = vigil_call_get(&vigil_net_pending, PENDING_LISTEN);
 	struct vigil_listen e;
 	struct sock *sk;
 
 	if (!p)
 		return 0;
 	sk = (struct sock *)p->sk;
-	bpf_map_delete_elem(&vigil_net_pending, &key);
+	vigil_call_done(&vigil_net_pending, PENDING_LISTEN);
 	vigil_sock_tuple_of(&e.tuple, sk);
 	e.backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
 	e.error = ctx->ret < 0 ? (__s32)-ctx->ret : 0;
-	vigil_fill_header(&e.hdr, VIGIL_KIND_LISTEN, sizeof(e), current_task());
+	vigil_fill_header(&e.hdr, VIGIL_KIND_LISTEN, sizeof(e), vigil_current_task());
 	vigil_emit(&e, sizeof(e), VIGIL_KIND_LISTEN);
 	return 0;
 }
@@ -361,17 +341,16 @@ SEC("tracepoint/syscalls/sys_enter_bind")
 int vigil_bind_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	struct pending p = {.fd = (int)ctx->args[0]};
-	__u64 key = pending_key(PENDING_BIND);
 	const void *addr = (const void *)ctx->args[1];
 
-	if (vigil_is_daemon(current_task()))
+	if (vigil_is_daemon(vigil_current_task()))
 		return 0;
 	/* sockaddr_in is 16 bytes, sockaddr_in6 28: read what the family needs. */
 	if (bpf_probe_read_user(p.sockaddr, 16, addr) || !is_inet(*(__u16 *)p.sockaddr))
 		return 0;
 	if (*(__u16 *)p.sockaddr == AF_INET6 && bpf_probe_read_user(p.sockaddr, sizeof(p.sockaddr), addr))
 		return 0;
-	bpf_map_update_elem(&vigil_net_pending, &key, &p, BPF_ANY);
+	vigil_call_put(&vigil_net_pending, PENDING_BIND, &p);
 	return 0;
 }
 
@@ -380,8 +359,7 @@ int vigil_bind_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_bind")
 int vigil_bind_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 key = pending_key(PENDING_BIND);
-	struct pending *p = bpf_map_lookup_elem(&vigil_net_pending, &key);
+	struct pending *p = vigil_call_get(&vigil_net_pending, PENDING_BIND);
 	struct vigil_bind e;
 	struct sock *sk;
 
@@ -395,10 +373,10 @@ int vigil_bind_exit(struct trace_event_raw_sys_exit *ctx)
 		sockaddr_into(p->sockaddr, e.tuple.local_addr, &e.tuple.local_port, &e.tuple.family);
 		e.tuple.protocol = sk ? BPF_CORE_READ(sk, sk_protocol) : 0;
 	}
-	bpf_map_delete_elem(&vigil_net_pending, &key);
+	vigil_call_done(&vigil_net_pending, PENDING_BIND);
 	e.error = ctx->ret < 0 ? (__s32)-ctx->ret : 0;
 	e._pad0 = 0;
-	vigil_fill_header(&e.hdr, VIGIL_KIND_BIND, sizeof(e), current_task());
+	vigil_fill_header(&e.hdr, VIGIL_KIND_BIND, sizeof(e), vigil_current_task());
 	vigil_emit(&e, sizeof(e), VIGIL_KIND_BIND);
 	return 0;
 }
@@ -418,7 +396,7 @@ static __always_inline void emit_dns(__u32 kind, struct sock *sk, const void *re
 	__u8 sa[28] = {};
 	__u64 len = total;
 
-	if (vigil_is_daemon(current_task()))
+	if (vigil_is_daemon(vigil_current_task()))
 		return;
 	if (remote) {
 		if (bpf_probe_read_user(sa, 8, remote))
@@ -448,7 +426,7 @@ static __always_inline void emit_dns(__u32 kind, struct sock *sk, const void *re
 	}
 	e->payload_len = len;
 	e->payload_total = total > 0xffffffffu ? 0xffffffffu : total;
-	vigil_fill_header(&e->hdr, kind, sizeof(*e) + len, current_task());
+	vigil_fill_header(&e->hdr, kind, sizeof(*e) + len, vigil_current_task());
 	vigil_emit(e, sizeof(*e) + len, kind);
 }
 
@@ -457,8 +435,7 @@ static __always_inline struct sock *udp_sock_of_fd(int fd)
 {
 	struct sock *sk = sock_of_fd(fd);
 
-	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP ||
-	    !is_inet(BPF_CORE_READ(sk, __sk_common.skc_family)))
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP || !is_inet(BPF_CORE_READ(sk, __sk_common.skc_family)))
 		return NULL;
 	return sk;
 }
@@ -525,26 +502,24 @@ SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int vigil_dns_recvfrom_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	struct pending p = {.fd = (int)ctx->args[0], .buf = ctx->args[1], .len = ctx->args[2], .addr = ctx->args[4]};
-	__u64 key = pending_key(PENDING_RECVFROM);
 
 	if (!udp_sock_of_fd(p.fd))
 		return 0;
-	bpf_map_update_elem(&vigil_net_pending, &key, &p, BPF_ANY);
+	vigil_call_put(&vigil_net_pending, PENDING_RECVFROM, &p);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
 int vigil_dns_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 key = pending_key(PENDING_RECVFROM);
-	struct pending *p = bpf_map_lookup_elem(&vigil_net_pending, &key);
+	struct pending *p = vigil_call_get(&vigil_net_pending, PENDING_RECVFROM);
 	struct sock *sk;
 	struct pending copy;
 
 	if (!p)
 		return 0;
 	copy = *p;
-	bpf_map_delete_elem(&vigil_net_pending, &key);
+	vigil_call_done(&vigil_net_pending, PENDING_RECVFROM);
 	if (ctx->ret <= 0)
 		return 0;
 	sk = udp_sock_of_fd(copy.fd);
@@ -593,11 +568,11 @@ int vigil_dns_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
 
 /* One direction of a TCP connection: where the next length prefix is. */
 struct dns_stream {
-	__u32 next;     /* sequence number of the next 2-byte length prefix */
-	__u32 body;     /* sequence number of the message that prefix announced */
+	__u32 next; /* sequence number of the next 2-byte length prefix */
+	__u32 body; /* sequence number of the message that prefix announced */
 	__u16 body_len;
-	__u8 pending;   /* body announced, not seen yet */
-	__u8 valid;     /* `next` is known */
+	__u8 pending; /* body announced, not seen yet */
+	__u8 valid;   /* `next` is known */
 };
 
 struct dns_sock {
@@ -797,7 +772,7 @@ static __always_inline void dns_packet(struct __sk_buff *skb, int egress)
 		if (egress) {
 			struct vigil_header h;
 
-			vigil_fill_header(&h, kind, 0, current_task());
+			vigil_fill_header(&h, kind, 0, vigil_current_task());
 			ds = bpf_sk_storage_get(&vigil_dns_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 			if (ds)
 				ds->owner = h;
@@ -817,7 +792,7 @@ static __always_inline void dns_packet(struct __sk_buff *skb, int egress)
 		if (!ds)
 			return;
 		if (egress && !ds->owner.kind)
-			vigil_fill_header(&ds->owner, kind, 0, current_task());
+			vigil_fill_header(&ds->owner, kind, 0, vigil_current_task());
 		p.seq++; /* the SYN takes one sequence number; Fast Open data follows it */
 		if (egress) {
 			ds->tx.next = p.seq;

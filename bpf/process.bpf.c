@@ -9,8 +9,8 @@
  * is not enough: we need the task and linux_binprm pointers.
  */
 #include "vigil_common.bpf.h"
-#include "vigil_sock.bpf.h"
 #include "vigil_path.bpf.h"
+#include "vigil_sock.bpf.h"
 
 /* Set by the loader before load. */
 const volatile __u32 vigil_max_arg_bytes = 8192;
@@ -83,8 +83,7 @@ static __always_inline int is_memfd(struct dentry *dentry, unsigned long magic)
 	if (magic != TMPFS_MAGIC && magic != HUGETLBFS_MAGIC)
 		return 0;
 	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name));
-	return name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' &&
-	       name[5] == ':';
+	return name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' && name[5] == ':';
 }
 
 /*
@@ -154,8 +153,8 @@ static __always_inline __u32 exec_file_facts(struct task_struct *task, struct li
  * A major number, not tty_fops: that symbol is static, not in BTF. */
 static __always_inline int is_tty_major(__u32 major)
 {
-	return (major >= 2 && major <= 5) || (major >= 136 && major <= 143) || major == 166 ||
-	       major == 188 || major == 204 || major == 229;
+	return (major >= 2 && major <= 5) || (major >= 136 && major <= 143) || major == 166 || major == 188 ||
+	       major == 204 || major == 229;
 }
 
 /* A socket file's private_data is its struct socket (sock_alloc_file()). */

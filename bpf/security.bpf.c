@@ -41,19 +41,19 @@ _Static_assert(sizeof(struct vigil_kill) <= SEC_SMALL_SIZE, "kill record fits");
 _Static_assert(sizeof(struct vigil_module_load) <= SEC_BIG_SIZE, "module record fits");
 _Static_assert(sizeof(struct vigil_memfd_create) <= SEC_BIG_SIZE, "memfd record fits");
 
-/* Calls between entry and exit, by thread id. Sizes are placeholders: the
+/* Calls between entry and exit (vigil_call_put). Sizes are placeholders: the
  * loader sets them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1);
-	__type(key, __u32);
+	__type(key, __u64);
 	__type(value, struct sec_small);
 } vigil_sec_calls SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1);
-	__type(key, __u32);
+	__type(key, __u64);
 	__type(value, struct sec_big);
 } vigil_sec_big_calls SEC(".maps");
 
@@ -71,19 +71,18 @@ struct sec_prefix {
 	struct vigil_syscall call;
 };
 
-#define CLONE_NEWTIME   0x00000080
-#define CLONE_NEWNS     0x00020000
+#define CLONE_NEWTIME 0x00000080
+#define CLONE_NEWNS 0x00020000
 #define CLONE_NEWCGROUP 0x02000000
-#define CLONE_NEWUTS    0x04000000
-#define CLONE_NEWIPC    0x08000000
-#define CLONE_NEWUSER   0x10000000
-#define CLONE_NEWPID    0x20000000
-#define CLONE_NEWNET    0x40000000
+#define CLONE_NEWUTS 0x04000000
+#define CLONE_NEWIPC 0x08000000
+#define CLONE_NEWUSER 0x10000000
+#define CLONE_NEWPID 0x20000000
+#define CLONE_NEWNET 0x40000000
 /* clone() keeps the exit signal in the low byte, where CLONE_NEWTIME sits
  * for unshare and clone3. */
-#define CLONE_NS_FLAGS                                                                    \
-	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | \
-	 CLONE_NEWPID | CLONE_NEWNET)
+#define CLONE_NS_FLAGS \
+	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
 
 #define NSFS_MAGIC 0x6e736673
 #define BPF_PROG_LOAD_CMD 5
@@ -104,43 +103,22 @@ struct proc_ns_operations___old {
 	int type;
 } __attribute__((preserve_access_index));
 
-static __always_inline struct task_struct *current_task(void)
-{
-	return (struct task_struct *)bpf_get_current_task();
-}
-
-/* The number of `task`'s thread group leader, or of the thread itself, in
- * its own pid namespace: what its syscalls' pid arguments are relative to. */
-static __always_inline __u32 ns_pid_of(struct task_struct *task, bool leader)
-{
-	struct pid *pid = leader ? BPF_CORE_READ(task, group_leader, thread_pid) : BPF_CORE_READ(task, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
-	int nr = 0;
-
-	bpf_probe_read_kernel(&nr, sizeof(nr),
-			      (void *)pid + bpf_core_field_offset(struct pid, numbers) +
-				      (__u64)(level & 31) * bpf_core_type_size(struct upid) +
-				      bpf_core_field_offset(struct upid, nr));
-	return nr;
-}
-
 /* Starts a pending record for this thread's call, zeroed; NULL when
  * a Vigil daemon made the call or the map refused the entry (counted). */
 static __always_inline void *call_begin(void *map, __u32 kind, __u32 nr)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 zero = 0;
 	struct sec_prefix *p;
 	void *z;
 
-	if (vigil_is_daemon(current_task()))
+	if (vigil_is_daemon(vigil_current_task()))
 		return NULL;
 	z = bpf_map_lookup_elem(&vigil_sec_zero, &zero);
-	if (!z || bpf_map_update_elem(map, &tid, z, BPF_ANY)) {
+	if (!z || vigil_call_put(map, 0, z)) {
 		vigil_count(kind, VIGIL_CNT_DROP_SCRATCH);
 		return NULL;
 	}
-	p = bpf_map_lookup_elem(map, &tid);
+	p = vigil_call_get(map, 0);
 	if (p)
 		p->call.nr = nr;
 	return p;
@@ -150,13 +128,12 @@ static __always_inline void *call_begin(void *map, __u32 kind, __u32 nr)
  * NULL (entry not seen: the call began before attach, or was filtered). */
 static __always_inline void *call_end(void *map, __u32 nr, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sec_prefix *p = bpf_map_lookup_elem(map, &tid);
+	struct sec_prefix *p = vigil_call_get(map, 0);
 
 	if (!p)
 		return NULL;
 	if (p->call.nr != nr) {
-		bpf_map_delete_elem(map, &tid);
+		vigil_call_done(map, 0);
 		return NULL;
 	}
 	p->call.result = ret;
@@ -165,11 +142,9 @@ static __always_inline void *call_end(void *map, __u32 nr, long ret)
 
 static __always_inline void call_emit(void *map, void *rec, __u32 kind, __u32 size)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	vigil_fill_header(rec, kind, size, current_task());
+	vigil_fill_header(rec, kind, size, vigil_current_task());
 	vigil_emit(rec, size, kind);
-	bpf_map_delete_elem(map, &tid);
+	vigil_call_done(map, 0);
 }
 
 static __always_inline void call_finish(void *map, __u32 nr, long ret, __u32 kind, __u32 size)
@@ -183,8 +158,7 @@ static __always_inline void call_finish(void *map, __u32 nr, long ret, __u32 kin
 /* Copies string number `idx` of a record (VIGIL_SEC_STR<idx>) from user
  * memory; false when that memory is not readable now. A string that fills
  * `size` is cut when the source goes on past it. */
-static __always_inline bool copy_user_str(char *dst, __u32 size, const char *src, struct vigil_syscall *call,
-					  __u32 idx)
+static __always_inline bool copy_user_str(char *dst, __u32 size, const char *src, struct vigil_syscall *call, __u32 idx)
 {
 	char next = 0;
 	long n = bpf_probe_read_user_str(dst, size, src);
@@ -219,18 +193,6 @@ static __always_inline void reread_user_str(char *dst, __u32 size, void *rec, __
 		p->call.flags |= VIGIL_SEC_READ_ERROR;
 		vigil_count(kind, VIGIL_CNT_READ_ERROR);
 	}
-}
-
-static __always_inline struct file *fd_file(int fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(current_task(), files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
 }
 
 /* ---- ptrace ---- */
@@ -294,7 +256,7 @@ int vigil_setns_enter(struct trace_event_raw_sys_enter *ctx)
 	e->nstype = (__u32)ctx->args[1];
 	/* nstype may be 0 ("any"): the namespace file says which one it is.
 	 * A pidfd (5.8+) is no nsfs file and leaves ns_type 0. */
-	f = fd_file(e->fd);
+	f = vigil_fd_file(vigil_current_task(), e->fd);
 	inode = BPF_CORE_READ(f, f_inode);
 	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != NSFS_MAGIC)
 		return 0;
@@ -464,7 +426,7 @@ static __always_inline void finit_module_begin(int fd, const char *uargs, __u32 
 	e->fd = fd;
 	e->load_flags = flags;
 	read_user_str(e->params, sizeof(e->params), uargs, e, 1);
-	f = fd_file(fd);
+	f = vigil_fd_file(vigil_current_task(), fd);
 	if (f && bpf_probe_read_kernel_str(e->name, sizeof(e->name), BPF_CORE_READ(f, f_path.dentry, d_name.name)) < 0)
 		e->name[0] = 0;
 }
@@ -624,7 +586,7 @@ int vigil_memfd_create_exit(struct trace_event_raw_sys_exit *ctx)
 
 static __always_inline void read_creds(struct vigil_ids *ids, struct vigil_caps *caps)
 {
-	const struct cred *c = BPF_CORE_READ(current_task(), cred);
+	const struct cred *c = BPF_CORE_READ(vigil_current_task(), cred);
 
 	ids->uid = BPF_CORE_READ(c, uid.val);
 	ids->euid = BPF_CORE_READ(c, euid.val);
@@ -665,18 +627,18 @@ static __always_inline void cred_finish(__u32 kind, __u32 nr, long ret)
 
 /* Arguments a call does not take are reported as -1 ("unchanged" for the
  * setre*id family). */
-#define VIGIL_SETID_PROBES(name, NR, a0, a1, a2)                               \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                            \
-	int vigil_##name##_enter(struct trace_event_raw_sys_enter *ctx)        \
-	{                                                                      \
-		cred_begin(VIGIL_KIND_SETID, NR, a0, a1, a2);                  \
-		return 0;                                                      \
-	}                                                                      \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
-	int vigil_##name##_exit(struct trace_event_raw_sys_exit *ctx)          \
-	{                                                                      \
-		cred_finish(VIGIL_KIND_SETID, NR, ctx->ret);                   \
-		return 0;                                                      \
+#define VIGIL_SETID_PROBES(name, NR, a0, a1, a2)                        \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                     \
+	int vigil_##name##_enter(struct trace_event_raw_sys_enter *ctx) \
+	{                                                               \
+		cred_begin(VIGIL_KIND_SETID, NR, a0, a1, a2);           \
+		return 0;                                               \
+	}                                                               \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                      \
+	int vigil_##name##_exit(struct trace_event_raw_sys_exit *ctx)   \
+	{                                                               \
+		cred_finish(VIGIL_KIND_SETID, NR, ctx->ret);            \
+		return 0;                                               \
 	}
 
 VIGIL_SETID_PROBES(setuid, VIGIL_SYS_SETUID, ctx->args[0], -1, -1)
@@ -721,8 +683,8 @@ static __always_inline void kill_begin(__u32 nr, __s32 pid, __s32 tid, __s32 sig
 
 	if (sig == 0)
 		return;
-	if (nr == VIGIL_SYS_TKILL ? (__u32)tid == ns_pid_of(current_task(), false)
-				  : (__u32)pid == ns_pid_of(current_task(), true))
+	if (nr == VIGIL_SYS_TKILL ? (__u32)tid == BPF_CORE_READ(vigil_task_upid(vigil_current_task(), false), nr)
+				  : (__u32)pid == BPF_CORE_READ(vigil_task_upid(vigil_current_task(), true), nr))
 		return;
 	e = call_begin(&vigil_sec_calls, VIGIL_KIND_KILL, nr);
 	if (!e)

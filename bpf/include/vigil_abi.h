@@ -48,13 +48,15 @@
 	X(EXEC, 1)             \
 	X(EXIT, 2)             \
 	X(FORK, 3)
-enum vigil_process_kind { VIGIL_PROCESS_KINDS(VIGIL_X_KIND_ENUM) };
+enum vigil_process_kind {
+	VIGIL_PROCESS_KINDS(VIGIL_X_KIND_ENUM)
+};
 
 /* Per-kind counters kept per CPU in the `vigil_stats` map. */
-#define VIGIL_CNT_SENT 0          /* record written to the ring buffer */
-#define VIGIL_CNT_DROP_RINGBUF 1  /* ring buffer full: record lost */
-#define VIGIL_CNT_DROP_SCRATCH 2  /* no per-CPU scratch space: record lost */
-#define VIGIL_CNT_READ_ERROR 3    /* a field could not be read; record sent with a flag */
+#define VIGIL_CNT_SENT 0         /* record written to the ring buffer */
+#define VIGIL_CNT_DROP_RINGBUF 1 /* ring buffer full: record lost */
+#define VIGIL_CNT_DROP_SCRATCH 2 /* no per-CPU scratch space: record lost */
+#define VIGIL_CNT_READ_ERROR 3   /* a field could not be read; record sent with a flag */
 #define VIGIL_CNT_MAX 4
 
 struct vigil_stats {
@@ -68,7 +70,7 @@ struct vigil_proc {
 	__u64 cgroup_id;                /* cgroup v2 (default hierarchy) id */
 	__u32 pid;                      /* tgid */
 	__u32 tid;
-	__u32 ppid;                     /* real parent's tgid */
+	__u32 ppid; /* real parent's tgid */
 	__u32 uid;
 	__u32 gid;
 	__u32 euid;
@@ -78,7 +80,7 @@ struct vigil_proc {
 	/* Lineage inside containers: 0 when the kernel could not tell (e.g. the
 	 * task already left its namespaces on exit). Namespace ids are the
 	 * nsfs inode numbers that `ls -li /proc/<pid>/ns/` shows. */
-	__u32 ns_pid;                   /* tgid as seen in its own pid namespace */
+	__u32 ns_pid; /* tgid as seen in its own pid namespace */
 	__u32 pid_ns;
 	__u32 mnt_ns;
 	__u32 net_ns;
@@ -87,8 +89,8 @@ struct vigil_proc {
 struct vigil_header {
 	__u16 abi_version;
 	__u16 kind;
-	__u32 size;      /* whole record, header included */
-	__u64 boot_ns;   /* bpf_ktime_get_boot_ns() when the event happened */
+	__u32 size;    /* whole record, header included */
+	__u64 boot_ns; /* bpf_ktime_get_boot_ns() when the event happened */
 	struct vigil_proc proc;
 };
 
@@ -105,30 +107,30 @@ struct vigil_sock_tuple {
 };
 
 /* exec flags */
-#define VIGIL_EXEC_ARGS_TRUNCATED     (1u << 0) /* argv longer than the byte limit */
-#define VIGIL_EXEC_ARGS_READ_ERROR    (1u << 1)
+#define VIGIL_EXEC_ARGS_TRUNCATED (1u << 0) /* argv longer than the byte limit */
+#define VIGIL_EXEC_ARGS_READ_ERROR (1u << 1)
 #define VIGIL_EXEC_FILENAME_TRUNCATED (1u << 2)
-#define VIGIL_EXEC_CWD_TRUNCATED      (1u << 3) /* deeper than the path walker's bound */
+#define VIGIL_EXEC_CWD_TRUNCATED (1u << 3) /* deeper than the path walker's bound */
 
 /* vigil_exec.facts: what the kernel knew about the executed file and the new
  * credentials. For a script these describe the interpreter the kernel loaded
  * (bprm->file), not the script. */
 #define VIGIL_EXEC_FACT_UPPER_LAYER (1u << 0) /* overlayfs file with an upper-layer copy */
-#define VIGIL_EXEC_FACT_MEMFD       (1u << 1) /* a memfd_create() file */
-#define VIGIL_EXEC_FACT_DELETED     (1u << 2) /* unlinked: no name left, or its name removed */
-#define VIGIL_EXEC_FACT_SETUID      (1u << 3) /* a set-user-ID file changed the euid */
-#define VIGIL_EXEC_FACT_SETGID      (1u << 4) /* a set-group-ID file changed the egid */
-#define VIGIL_EXEC_FACT_FILE_CAPS   (1u << 5) /* the permitted capabilities grew otherwise */
+#define VIGIL_EXEC_FACT_MEMFD (1u << 1)       /* a memfd_create() file */
+#define VIGIL_EXEC_FACT_DELETED (1u << 2)     /* unlinked: no name left, or its name removed */
+#define VIGIL_EXEC_FACT_SETUID (1u << 3)      /* a set-user-ID file changed the euid */
+#define VIGIL_EXEC_FACT_SETGID (1u << 4)      /* a set-group-ID file changed the egid */
+#define VIGIL_EXEC_FACT_FILE_CAPS (1u << 5)   /* the permitted capabilities grew otherwise */
 
 /* What one of fds 0, 1, 2 is; the numbers are the proto's FdType. */
 #define VIGIL_FD_UNKNOWN 0 /* not read */
-#define VIGIL_FD_CLOSED  1
-#define VIGIL_FD_TTY     2
-#define VIGIL_FD_PIPE    3 /* pipe or FIFO */
-#define VIGIL_FD_FILE    4 /* regular file */
-#define VIGIL_FD_SOCKET  5
-#define VIGIL_FD_DEVICE  6 /* another character or block device */
-#define VIGIL_FD_OTHER   7
+#define VIGIL_FD_CLOSED 1
+#define VIGIL_FD_TTY 2
+#define VIGIL_FD_PIPE 3 /* pipe or FIFO */
+#define VIGIL_FD_FILE 4 /* regular file */
+#define VIGIL_FD_SOCKET 5
+#define VIGIL_FD_DEVICE 6 /* another character or block device */
+#define VIGIL_FD_OTHER 7
 
 #define VIGIL_STDIO_FDS 3
 
@@ -148,12 +150,12 @@ struct vigil_stdio {
 struct vigil_exec {
 	struct vigil_header hdr;
 	__u32 flags;
-	__u32 argc;          /* from the kernel's linux_binprm, the true count */
-	__u32 args_len;      /* argv bytes that follow */
-	__u32 args_total;    /* argv bytes the process really has */
-	__u32 filename_len;  /* filename bytes that follow, NUL included */
-	__u32 cwd_len;       /* cwd bytes after the filename, NUL included; 0 when unknown */
-	__u32 facts;         /* VIGIL_EXEC_FACT_UPPER_LAYER .. VIGIL_EXEC_FACT_FILE_CAPS */
+	__u32 argc;         /* from the kernel's linux_binprm, the true count */
+	__u32 args_len;     /* argv bytes that follow */
+	__u32 args_total;   /* argv bytes the process really has */
+	__u32 filename_len; /* filename bytes that follow, NUL included */
+	__u32 cwd_len;      /* cwd bytes after the filename, NUL included; 0 when unknown */
+	__u32 facts;        /* VIGIL_EXEC_FACT_UPPER_LAYER .. VIGIL_EXEC_FACT_FILE_CAPS */
 	__u32 _pad0;
 	struct vigil_stdio stdio[VIGIL_STDIO_FDS]; /* fds 0, 1, 2 of the new program */
 };
@@ -182,7 +184,9 @@ struct vigil_fork {
 	X(TCP_CLOSE, 20)       \
 	X(DNS_QUERY, 21)       \
 	X(DNS_RESPONSE, 22)
-enum vigil_network_kind { VIGIL_NETWORK_KINDS(VIGIL_X_KIND_ENUM) };
+enum vigil_network_kind {
+	VIGIL_NETWORK_KINDS(VIGIL_X_KIND_ENUM)
+};
 
 /* DNS message bytes copied per packet; a longer one is flagged truncated. */
 #define VIGIL_DNS_MAX 1024
@@ -248,7 +252,6 @@ struct vigil_dns {
 	__u32 payload_total; /* bytes the datagram had */
 };
 
-
 /* ---- file family (kinds 32..47) ---- */
 /* FILE_OPEN: open for write/create/truncate, or of a sensitive path;
  * FILE_RENAME: path = old, path2 = new. */
@@ -259,42 +262,46 @@ struct vigil_dns {
 	X(FILE_CHMOD, 35)   \
 	X(FILE_CHOWN, 36)   \
 	X(FILE_UTIMES, 37)
-enum vigil_file_kind { VIGIL_FILE_KINDS(VIGIL_X_KIND_ENUM) };
+enum vigil_file_kind {
+	VIGIL_FILE_KINDS(VIGIL_X_KIND_ENUM)
+};
 
 /*
  * The syscall that did it (names, not numbers: those differ per arch), one
  * X(NAME, number, KIND) each: VIGIL_FILE_OP_<NAME>, reported as lower-case
  * NAME, only ever in a record of VIGIL_KIND_<KIND>.
  */
-#define VIGIL_FILE_OPS(X)                  \
-	X(OPENAT, 1, FILE_OPEN)            \
-	X(OPENAT2, 2, FILE_OPEN)           \
-	X(OPEN, 3, FILE_OPEN)              \
-	X(CREAT, 4, FILE_OPEN)             \
-	X(UNLINKAT, 5, FILE_UNLINK)        \
-	X(UNLINK, 6, FILE_UNLINK)          \
-	X(RMDIR, 7, FILE_UNLINK)           \
-	X(RENAMEAT2, 8, FILE_RENAME)       \
-	X(RENAMEAT, 9, FILE_RENAME)        \
-	X(RENAME, 10, FILE_RENAME)         \
-	X(FCHMODAT, 11, FILE_CHMOD)        \
-	X(CHMOD, 12, FILE_CHMOD)           \
-	X(FCHMOD, 13, FILE_CHMOD)          \
-	X(FCHOWNAT, 14, FILE_CHOWN)        \
-	X(CHOWN, 15, FILE_CHOWN)           \
-	X(LCHOWN, 16, FILE_CHOWN)          \
-	X(FCHOWN, 17, FILE_CHOWN)          \
-	X(UTIMENSAT, 18, FILE_UTIMES)      \
+#define VIGIL_FILE_OPS(X)             \
+	X(OPENAT, 1, FILE_OPEN)       \
+	X(OPENAT2, 2, FILE_OPEN)      \
+	X(OPEN, 3, FILE_OPEN)         \
+	X(CREAT, 4, FILE_OPEN)        \
+	X(UNLINKAT, 5, FILE_UNLINK)   \
+	X(UNLINK, 6, FILE_UNLINK)     \
+	X(RMDIR, 7, FILE_UNLINK)      \
+	X(RENAMEAT2, 8, FILE_RENAME)  \
+	X(RENAMEAT, 9, FILE_RENAME)   \
+	X(RENAME, 10, FILE_RENAME)    \
+	X(FCHMODAT, 11, FILE_CHMOD)   \
+	X(CHMOD, 12, FILE_CHMOD)      \
+	X(FCHMOD, 13, FILE_CHMOD)     \
+	X(FCHOWNAT, 14, FILE_CHOWN)   \
+	X(CHOWN, 15, FILE_CHOWN)      \
+	X(LCHOWN, 16, FILE_CHOWN)     \
+	X(FCHOWN, 17, FILE_CHOWN)     \
+	X(UTIMENSAT, 18, FILE_UTIMES) \
 	X(FCHMODAT2, 19, FILE_CHMOD)
 #define VIGIL_X_FILE_OP_ENUM(name, nr, kind) VIGIL_FILE_OP_##name = nr,
-enum vigil_file_op { VIGIL_FILE_OPS(VIGIL_X_FILE_OP_ENUM) };
+enum vigil_file_op {
+	VIGIL_FILE_OPS(VIGIL_X_FILE_OP_ENUM)
+};
 #define VIGIL_FILE_OP_MAX 20
 
 /* vigil_file.vflags */
-#define VIGIL_FILE_SENSITIVE (1u << 0)       /* path matched a sensitive prefix */
-#define VIGIL_FILE_PATH_TRUNCATED (1u << 1)  /* path cut at VIGIL_PATH_MAX or the walker's depth */
+#define VIGIL_FILE_SENSITIVE (1u << 0)      /* path matched a sensitive prefix */
+#define VIGIL_FILE_PATH_TRUNCATED (1u << 1) /* path cut at VIGIL_PATH_MAX or the walker's depth */
 #define VIGIL_FILE_PATH2_TRUNCATED (1u << 2)
-#define VIGIL_FILE_READ_ERROR (1u << 3)      /* a path could not be read; it is empty */
+#define VIGIL_FILE_READ_ERROR (1u << 3) /* a path could not be read; it is empty */
 
 /* uid/gid of chown that the call leaves unchanged ((uid_t)-1). */
 #define VIGIL_FILE_ID_UNCHANGED 0xffffffffu
@@ -307,13 +314,13 @@ enum vigil_file_op { VIGIL_FILE_OPS(VIGIL_X_FILE_OP_ENUM) };
  */
 struct vigil_file {
 	struct vigil_header hdr;
-	__s64 result;    /* the syscall's return value: fd or 0, or -errno */
-	__u32 op;        /* VIGIL_FILE_OP_* */
-	__u32 flags;     /* open flags; AT_* / RENAME_* flags of the *at calls */
-	__u32 mode;      /* open's create mode, chmod's mode */
-	__u32 uid;       /* chown's, or VIGIL_FILE_ID_UNCHANGED */
+	__s64 result; /* the syscall's return value: fd or 0, or -errno */
+	__u32 op;     /* VIGIL_FILE_OP_* */
+	__u32 flags;  /* open flags; AT_* / RENAME_* flags of the *at calls */
+	__u32 mode;   /* open's create mode, chmod's mode */
+	__u32 uid;    /* chown's, or VIGIL_FILE_ID_UNCHANGED */
 	__u32 gid;
-	__u32 vflags;    /* VIGIL_FILE_* */
+	__u32 vflags; /* VIGIL_FILE_* */
 	__u32 path_len;
 	__u32 path2_len;
 };
@@ -324,7 +331,6 @@ struct vigil_prefix_key {
 	__u32 prefixlen; /* in bits */
 	__u8 data[VIGIL_PREFIX_MAX];
 };
-
 
 /* ---- security syscall family (kinds 48..63) ---- */
 
@@ -342,49 +348,53 @@ struct vigil_prefix_key {
 	X(SETID, 57)            \
 	X(CAPSET, 58)           \
 	X(KILL, 59)
-enum vigil_security_kind { VIGIL_SECURITY_KINDS(VIGIL_X_KIND_ENUM) };
+enum vigil_security_kind {
+	VIGIL_SECURITY_KINDS(VIGIL_X_KIND_ENUM)
+};
 
 /*
  * Which syscall a record is about, numbered here, not by the arch's table:
  * one X(NAME, number, KIND) each, VIGIL_SYS_<NAME>, reported as lower-case
  * NAME, only ever in a record of VIGIL_KIND_<KIND>.
  */
-#define VIGIL_SYSCALLS(X)                \
-	X(PTRACE, 1, PTRACE)             \
-	X(SETNS, 2, SETNS)               \
-	X(UNSHARE, 3, UNSHARE)           \
-	X(CLONE, 4, CLONE_NS)            \
-	X(CLONE3, 5, CLONE_NS)           \
-	X(MOUNT, 6, MOUNT)               \
-	X(UMOUNT2, 7, UMOUNT)            \
-	X(INIT_MODULE, 8, MODULE_LOAD)   \
-	X(FINIT_MODULE, 9, MODULE_LOAD)  \
-	X(BPF, 10, BPF_PROG_LOAD)        \
+#define VIGIL_SYSCALLS(X)                 \
+	X(PTRACE, 1, PTRACE)              \
+	X(SETNS, 2, SETNS)                \
+	X(UNSHARE, 3, UNSHARE)            \
+	X(CLONE, 4, CLONE_NS)             \
+	X(CLONE3, 5, CLONE_NS)            \
+	X(MOUNT, 6, MOUNT)                \
+	X(UMOUNT2, 7, UMOUNT)             \
+	X(INIT_MODULE, 8, MODULE_LOAD)    \
+	X(FINIT_MODULE, 9, MODULE_LOAD)   \
+	X(BPF, 10, BPF_PROG_LOAD)         \
 	X(MEMFD_CREATE, 11, MEMFD_CREATE) \
-	X(SETUID, 12, SETID)             \
-	X(SETGID, 13, SETID)             \
-	X(SETREUID, 14, SETID)           \
-	X(SETREGID, 15, SETID)           \
-	X(SETRESUID, 16, SETID)          \
-	X(SETRESGID, 17, SETID)          \
-	X(SETGROUPS, 18, SETID)          \
-	X(CAPSET, 19, CAPSET)            \
-	X(KILL, 20, KILL)                \
-	X(TGKILL, 21, KILL)              \
+	X(SETUID, 12, SETID)              \
+	X(SETGID, 13, SETID)              \
+	X(SETREUID, 14, SETID)            \
+	X(SETREGID, 15, SETID)            \
+	X(SETRESUID, 16, SETID)           \
+	X(SETRESGID, 17, SETID)           \
+	X(SETGROUPS, 18, SETID)           \
+	X(CAPSET, 19, CAPSET)             \
+	X(KILL, 20, KILL)                 \
+	X(TGKILL, 21, KILL)               \
 	X(TKILL, 22, KILL)
 #define VIGIL_X_SYS_ENUM(name, nr, kind) VIGIL_SYS_##name = nr,
-enum vigil_syscall_nr { VIGIL_SYSCALLS(VIGIL_X_SYS_ENUM) };
+enum vigil_syscall_nr {
+	VIGIL_SYSCALLS(VIGIL_X_SYS_ENUM)
+};
 
 /* vigil_syscall.flags */
-#define VIGIL_SEC_READ_ERROR     (1u << 0) /* an argument in user memory could not be read */
+#define VIGIL_SEC_READ_ERROR (1u << 0)     /* an argument in user memory could not be read */
 #define VIGIL_SEC_STR0_TRUNCATED (1u << 1) /* first string field cut at its size */
 #define VIGIL_SEC_STR1_TRUNCATED (1u << 2)
 #define VIGIL_SEC_STR2_TRUNCATED (1u << 3)
 
-#define VIGIL_SEC_STR_LEN  256  /* names, mount sources, module params: NUL-terminated */
+#define VIGIL_SEC_STR_LEN 256   /* names, mount sources, module params: NUL-terminated */
 #define VIGIL_SEC_PATH_LEN 1024 /* mount targets */
 #define VIGIL_SEC_FSTYPE_LEN 32
-#define VIGIL_BPF_NAME_LEN 16   /* BPF_OBJ_NAME_LEN */
+#define VIGIL_BPF_NAME_LEN 16 /* BPF_OBJ_NAME_LEN */
 
 /* Follows the header in every record of the family. Strings are copied
  * from user memory at syscall entry; the result comes from its exit. */
@@ -397,8 +407,8 @@ struct vigil_syscall {
 struct vigil_ptrace {
 	struct vigil_header hdr;
 	struct vigil_syscall call;
-	__s64 request;     /* PTRACE_* */
-	__u32 target_pid;  /* as the caller named it (its pid namespace) */
+	__s64 request;    /* PTRACE_* */
+	__u32 target_pid; /* as the caller named it (its pid namespace) */
 	__u32 _pad0;
 };
 
@@ -406,9 +416,9 @@ struct vigil_setns {
 	struct vigil_header hdr;
 	struct vigil_syscall call;
 	__s32 fd;
-	__u32 nstype;   /* the argument: CLONE_NEW* or 0 */
-	__u32 ns_type;  /* CLONE_NEW* of the namespace the fd names; 0 when not a namespace file (pidfd) */
-	__u32 ns_inum;  /* that namespace's inode number, as in /proc/<pid>/ns/<type> */
+	__u32 nstype;  /* the argument: CLONE_NEW* or 0 */
+	__u32 ns_type; /* CLONE_NEW* of the namespace the fd names; 0 when not a namespace file (pidfd) */
+	__u32 ns_inum; /* that namespace's inode number, as in /proc/<pid>/ns/<type> */
 };
 
 /* unshare, clone, clone3 (kinds UNSHARE and CLONE_NS). For clone the result is the child's pid. */
@@ -433,10 +443,10 @@ struct vigil_mount {
 struct vigil_module_load {
 	struct vigil_header hdr;
 	struct vigil_syscall call;
-	__u64 image_len;  /* init_module: bytes of the module image */
-	__s32 fd;         /* finit_module: the module file; -1 for init_module */
-	__u32 load_flags; /* finit_module flags (MODULE_INIT_*) */
-	char name[VIGIL_SEC_STR_LEN];   /* finit_module: the file's name (last path component) */
+	__u64 image_len;              /* init_module: bytes of the module image */
+	__s32 fd;                     /* finit_module: the module file; -1 for init_module */
+	__u32 load_flags;             /* finit_module flags (MODULE_INIT_*) */
+	char name[VIGIL_SEC_STR_LEN]; /* finit_module: the file's name (last path component) */
 	char params[VIGIL_SEC_STR_LEN];
 };
 
@@ -482,7 +492,7 @@ struct vigil_caps {
 struct vigil_cred_change {
 	struct vigil_header hdr;
 	struct vigil_syscall call;
-	__u32 args[3];  /* the ids asked for (setgroups: the group count; capset: the target pid) */
+	__u32 args[3]; /* the ids asked for (setgroups: the group count; capset: the target pid) */
 	__u32 _pad0;
 	struct vigil_ids old_ids;
 	struct vigil_ids new_ids;
@@ -493,12 +503,11 @@ struct vigil_cred_change {
 struct vigil_kill {
 	struct vigil_header hdr;
 	struct vigil_syscall call;
-	__s32 pid;  /* kill: pid argument (<= 0 is a process group); tgkill: tgid; tkill: 0 */
-	__s32 tid;  /* tgkill, tkill: the thread; kill: 0 */
+	__s32 pid; /* kill: pid argument (<= 0 is a process group); tgkill: tgid; tkill: 0 */
+	__s32 tid; /* tgkill, tkill: the thread; kill: 0 */
 	__s32 sig;
 	__u32 _pad0;
 };
-
 
 /* Per-CPU room to build the largest record: exec with full argv, filename and cwd.
  * The loader creates the scratch map with this value size. */

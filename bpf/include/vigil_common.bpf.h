@@ -60,6 +60,12 @@ struct {
 	__type(value, __u64);
 } vigil_daemons SEC(".maps");
 
+/* The task whose syscall or event a program runs in. */
+static __always_inline struct task_struct *vigil_current_task(void)
+{
+	return (struct task_struct *)bpf_get_current_task();
+}
+
 /* Every probe asks this before it does any work; `task` is the process the
  * event would be about. */
 static __always_inline bool vigil_is_daemon(struct task_struct *task)
@@ -73,6 +79,62 @@ static __always_inline bool vigil_is_daemon(struct task_struct *task)
 
 /* Keeps clang from folding a bounds check into a form older verifiers reject. */
 #define vigil_barrier_var(var) asm volatile("" : "+r"(var))
+
+/*
+ * The file behind descriptor `fd` of `task`, or NULL. The fd array is read
+ * without the RCU lock, as every tracing program must; the callers look at
+ * the current task inside its own syscall, or at one in exec, whose table no
+ * other thread changes meanwhile.
+ */
+static __always_inline struct file *vigil_fd_file(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return NULL;
+	return file;
+}
+
+/*
+ * Calls in flight between a syscall's enter and exit programs. The key is the
+ * thread (pids are unique across the system while the thread lives) with
+ * `slot` in the high half, so one map can hold several kinds of call of one
+ * thread (a bind's enter never meets a listen's exit). Such maps are LRU
+ * hashes keyed by __u64: an exit that never comes (the thread was killed in
+ * between) ages out instead of filling the map.
+ */
+static __always_inline __u64 vigil_call_key(__u32 slot)
+{
+	return ((__u64)slot << 32) | (__u32)bpf_get_current_pid_tgid();
+}
+
+/* Enter half: keeps `call` for this thread's exit; 0 on success. */
+static __always_inline long vigil_call_put(void *map, __u32 slot, const void *call)
+{
+	__u64 key = vigil_call_key(slot);
+
+	return bpf_map_update_elem(map, &key, call, BPF_ANY);
+}
+
+/* Exit half: what this thread's enter kept, or NULL; vigil_call_done() ends it. */
+static __always_inline void *vigil_call_get(void *map, __u32 slot)
+{
+	__u64 key = vigil_call_key(slot);
+
+	return bpf_map_lookup_elem(map, &key);
+}
+
+/* Forgets this thread's call; 0 when there was one. */
+static __always_inline long vigil_call_done(void *map, __u32 slot)
+{
+	__u64 key = vigil_call_key(slot);
+
+	return bpf_map_delete_elem(map, &key);
+}
 
 static __always_inline void vigil_count(__u32 kind, __u32 counter)
 {
@@ -129,22 +191,28 @@ static __always_inline void vigil_emit(void *data, __u64 size, __u32 kind)
 }
 
 /*
- * The pid a container sees is the leader's number at the deepest level of its
- * struct pid (what pid_vnr() gives); thread_pid is there since 4.19. numbers[]
- * is a flexible array, so its element is reached by offset from the relocated
- * base: struct upid { int nr; struct pid_namespace *ns; } has not changed.
+ * `task`'s struct upid at the deepest level of its struct pid: its number in
+ * its own pid namespace (what pid_vnr() gives) and that namespace; of the
+ * thread group leader when `leader`. thread_pid is there since 4.19.
+ * numbers[] is a flexible array, so its element is reached by offset from the
+ * relocated base.
  */
-static __always_inline void vigil_fill_namespaces(struct vigil_proc *p, struct task_struct *task)
+static __always_inline struct upid *vigil_task_upid(struct task_struct *task, bool leader)
 {
-	struct pid *tp = BPF_CORE_READ(task, group_leader, thread_pid);
-	__u32 level = BPF_CORE_READ(tp, level);
-	struct upid *up;
+	struct pid *pid = leader ? BPF_CORE_READ(task, group_leader, thread_pid) : BPF_CORE_READ(task, thread_pid);
+	__u32 level = BPF_CORE_READ(pid, level);
 
 	vigil_barrier_var(level);
 	if (level > 32) /* MAX_PID_NS_LEVEL */
 		level = 0;
-	up = (struct upid *)((void *)tp + bpf_core_field_offset(struct pid, numbers) +
-			     level * sizeof(struct upid));
+	return (struct upid *)((void *)pid + bpf_core_field_offset(struct pid, numbers) +
+			       level * bpf_core_type_size(struct upid));
+}
+
+static __always_inline void vigil_fill_namespaces(struct vigil_proc *p, struct task_struct *task)
+{
+	struct upid *up = vigil_task_upid(task, true);
+
 	p->ns_pid = BPF_CORE_READ(up, nr);
 	p->pid_ns = BPF_CORE_READ(up, ns, ns.inum);
 	/* nsproxy is NULL once an exiting task dropped its namespaces: reads give 0. */
@@ -153,8 +221,7 @@ static __always_inline void vigil_fill_namespaces(struct vigil_proc *p, struct t
 }
 
 /* Fills who-did-it from `task` (not always current: fork reports the child). */
-static __always_inline void vigil_fill_header(struct vigil_header *h, __u32 kind, __u32 size,
-					      struct task_struct *task)
+static __always_inline void vigil_fill_header(struct vigil_header *h, __u32 kind, __u32 size, struct task_struct *task)
 {
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
 	const struct cred *cred = BPF_CORE_READ(task, cred);

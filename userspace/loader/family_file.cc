@@ -33,22 +33,22 @@ ProbeSpec FileProbe(const char* name, const std::vector<std::vector<HookTarget>>
 
 #define VIGIL_SYSCALL(sys) Syscall("vigil_file_" #sys, "syscalls/sys_enter_" #sys, "syscalls/sys_exit_" #sys)
 
-constexpr const char* kPrefixMaps[] = {"vigil_file_sensitive", "vigil_file_include", "vigil_file_exclude"};
+using FileSkel = Skeleton<file_bpf, file_bpf__open_opts, file_bpf__destroy>;
 
-std::vector<std::string> PrefixList(const LoaderConfig& config, size_t map) {
-  switch (map) {
-    case 0:
-      return ExpandHomePaths(config.file.sensitive);
-    case 1:
-      return config.file.include;
-    default:
-      return config.file.exclude;
-  }
+// The path prefix maps of the object and the lists that fill them.
+struct PrefixMap {
+  bpf_map* map;
+  std::vector<std::string> prefixes;
+};
+
+std::vector<PrefixMap> PrefixMaps(const file_bpf& s, const LoaderConfig& config) {
+  return {{s.maps.vigil_file_sensitive, ExpandHomePaths(config.file.sensitive)},
+          {s.maps.vigil_file_include, config.file.include},
+          {s.maps.vigil_file_exclude, config.file.exclude}};
 }
 
-absl::Status FillPrefixMap(bpf_object* obj, const char* name, const std::vector<std::string>& prefixes) {
-  bpf_map* map = bpf_object__find_map_by_name(obj, name);
-  if (map == nullptr) return absl::InternalError(absl::StrCat("file object has no map ", name));
+absl::Status FillPrefixMap(bpf_map* map, const std::vector<std::string>& prefixes) {
+  const char* name = bpf_map__name(map);
   const uint8_t one = 1;
   for (const std::string& prefix : prefixes) {
     // The kernel compares this many bytes at most (an LPM trie's limit).
@@ -68,7 +68,6 @@ absl::Status FillPrefixMap(bpf_object* obj, const char* name, const std::vector<
 }  // namespace
 
 FamilySpec FileFamily() {
-  using FileSkel = Skeleton<file_bpf, file_bpf__open_opts, file_bpf__destroy>;
   return FamilySpec{
       "file",
       {
@@ -87,23 +86,27 @@ FamilySpec FileFamily() {
         file_bpf* s = (*skel)->skel();
         s->rodata->vigil_file_writes_only = config.file.writes_only ? 1 : 0;
         s->rodata->vigil_file_has_include = config.file.include.empty() ? 0 : 1;
-        // An LPM trie cannot have zero entries.
-        for (size_t m = 0; m < std::size(kPrefixMaps); ++m) {
-          const size_t n = std::max<size_t>(PrefixList(config, m).size(), 1);
-          bpf_map__set_max_entries(bpf_object__find_map_by_name(s->obj, kPrefixMaps[m]), static_cast<uint32_t>(n));
+        if (int err = bpf_map__set_max_entries(s->maps.vigil_file_calls, config.file_pending_entries); err != 0)
+          return LibbpfStatus(err, "size vigil_file_calls");
+        for (const PrefixMap& m : PrefixMaps(*s, config)) {
+          // An LPM trie cannot have zero entries.
+          const size_t n = std::max<size_t>(m.prefixes.size(), 1);
+          if (int err = bpf_map__set_max_entries(m.map, static_cast<uint32_t>(n)); err != 0)
+            return LibbpfStatus(err, absl::StrCat("size ", bpf_map__name(m.map)));
         }
         return std::unique_ptr<BpfObject>(*std::move(skel));
       },
       [](BpfObject& obj, const LoaderConfig& config) -> absl::Status {
+        // The object this family's open() made.
+        const file_bpf& s = *static_cast<FileSkel&>(obj).skel();
         // Every enter program tail-calls the shared filter (file.bpf.c).
-        const int tail = bpf_map__fd(bpf_object__find_map_by_name(obj.object(), "vigil_file_tail"));
-        const int filter = bpf_program__fd(bpf_object__find_program_by_name(obj.object(), "vigil_file_filter"));
+        const int filter = bpf_program__fd(s.progs.vigil_file_filter);
         const uint32_t zero = 0;
-        if (bpf_map_update_elem(tail, &zero, &filter, BPF_ANY) != 0) {
+        if (bpf_map_update_elem(bpf_map__fd(s.maps.vigil_file_tail), &zero, &filter, BPF_ANY) != 0) {
           return LibbpfStatus(-errno, "set the file filter tail call");
         }
-        for (size_t m = 0; m < std::size(kPrefixMaps); ++m) {
-          if (absl::Status s = FillPrefixMap(obj.object(), kPrefixMaps[m], PrefixList(config, m)); !s.ok()) return s;
+        for (const PrefixMap& m : PrefixMaps(s, config)) {
+          if (absl::Status st = FillPrefixMap(m.map, m.prefixes); !st.ok()) return st;
         }
         return absl::OkStatus();
       }};

@@ -12,17 +12,6 @@
 
 namespace vigil {
 
-namespace {
-
-// Calls between entry and exit at one time: one per thread inside a watched
-// syscall, and these return quickly. An entry whose exit never comes ages
-// out of the LRU maps. Records with path-sized strings (mount, modules,
-// memfd) wait in the smaller map of bigger values.
-constexpr uint32_t kPendingCalls = 4096;
-constexpr uint32_t kPendingBigCalls = 1024;
-
-}  // namespace
-
 // The probe of the entry is named after the syscall, that of the exit
 // "<syscall>_exit"; both must attach for events to flow.
 // clang-format off
@@ -61,13 +50,19 @@ FamilySpec SecurityFamily(const LoaderConfig& config) {
           VIGIL_SYSCALL_PROBES(tkill),
       },
       // clang-format on
-      [](const bpf_object_open_opts* opts, const LoaderConfig&) -> absl::StatusOr<std::unique_ptr<BpfObject>> {
+      [](const bpf_object_open_opts* opts, const LoaderConfig& config) -> absl::StatusOr<std::unique_ptr<BpfObject>> {
         auto skel = SecuritySkel::Make(opts);
         if (!skel.ok()) return skel.status();
         security_bpf* s = (*skel)->skel();
-        if (int err = bpf_map__set_max_entries(s->maps.vigil_sec_calls, kPendingCalls); err != 0)
+        // Calls between entry and exit at one time: one per thread inside a
+        // watched syscall, and these return quickly. An entry whose exit
+        // never comes ages out of the LRU maps. Records with path-sized
+        // strings (mount, modules, memfd) wait in the smaller map of bigger
+        // values.
+        if (int err = bpf_map__set_max_entries(s->maps.vigil_sec_calls, config.security_pending_entries); err != 0)
           return LibbpfStatus(err, "size vigil_sec_calls");
-        if (int err = bpf_map__set_max_entries(s->maps.vigil_sec_big_calls, kPendingBigCalls); err != 0)
+        if (int err = bpf_map__set_max_entries(s->maps.vigil_sec_big_calls, config.security_pending_entries / 4);
+            err != 0)
           return LibbpfStatus(err, "size vigil_sec_big_calls");
         return std::unique_ptr<BpfObject>(*std::move(skel));
       }};

@@ -188,18 +188,18 @@ const char* HookName(Hook hook) {
 absl::Status ProbeSet::CreateSharedMaps(const LoaderConfig& config) {
   int ncpus = libbpf_num_possible_cpus();
   if (ncpus <= 0) return LibbpfStatus(ncpus, "count possible CPUs");
-  ring_fd_ = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "vigil_events", 0, 0, config.ring_buffer_bytes, nullptr);
-  if (ring_fd_ < 0)
-    return LibbpfStatus(ring_fd_, absl::StrCat("create ring buffer of ", config.ring_buffer_bytes, " bytes"));
-  stats_fd_ =
-      bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "vigil_stats", sizeof(uint32_t), sizeof(vigil_stats), 1, nullptr);
-  if (stats_fd_ < 0) return LibbpfStatus(stats_fd_, "create counter map");
-  scratch_fd_ = bpf_map_create(BPF_MAP_TYPE_ARRAY, "vigil_scratch", sizeof(uint32_t), VIGIL_SCRATCH_SIZE,
-                               static_cast<uint32_t>(ncpus), nullptr);
-  if (scratch_fd_ < 0) return LibbpfStatus(scratch_fd_, "create scratch map");
-  daemons_fd_ = bpf_map_create(BPF_MAP_TYPE_HASH, "vigil_daemons", sizeof(uint32_t), sizeof(uint64_t),
-                               VIGIL_DAEMONS_MAX, nullptr);
-  if (daemons_fd_ < 0) return LibbpfStatus(daemons_fd_, "create daemon map");
+  ring_fd_ = UniqueFd(bpf_map_create(BPF_MAP_TYPE_RINGBUF, "vigil_events", 0, 0, config.ring_buffer_bytes, nullptr));
+  if (!ring_fd_.valid())
+    return LibbpfStatus(ring_fd_.get(), absl::StrCat("create ring buffer of ", config.ring_buffer_bytes, " bytes"));
+  stats_fd_ = UniqueFd(
+      bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "vigil_stats", sizeof(uint32_t), sizeof(vigil_stats), 1, nullptr));
+  if (!stats_fd_.valid()) return LibbpfStatus(stats_fd_.get(), "create counter map");
+  scratch_fd_ = UniqueFd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "vigil_scratch", sizeof(uint32_t), VIGIL_SCRATCH_SIZE,
+                                        static_cast<uint32_t>(ncpus), nullptr));
+  if (!scratch_fd_.valid()) return LibbpfStatus(scratch_fd_.get(), "create scratch map");
+  daemons_fd_ = UniqueFd(bpf_map_create(BPF_MAP_TYPE_HASH, "vigil_daemons", sizeof(uint32_t), sizeof(uint64_t),
+                                        VIGIL_DAEMONS_MAX, nullptr));
+  if (!daemons_fd_.valid()) return LibbpfStatus(daemons_fd_.get(), "create daemon map");
   return absl::OkStatus();
 }
 
@@ -213,8 +213,8 @@ void ProbeSet::OpenCgroupRoot(const LoaderConfig& config) {
     }
     root = *std::move(found);
   }
-  cgroup_fd_ = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (cgroup_fd_ < 0)
+  cgroup_fd_ = UniqueFd(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!cgroup_fd_.valid())
     cgroup_error_ = std::string(ErrnoStatus(errno, absl::StrCat("open cgroup2 root ", root)).message());
 }
 
@@ -233,7 +233,7 @@ absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& con
   std::unique_ptr<ProbeSet> set(new ProbeSet());
   if (absl::Status s = set->CreateSharedMaps(config); !s.ok()) return s;
   if (config.quiet_self) {
-    if (absl::Status s = AddDaemon(set->daemons_fd_, static_cast<uint32_t>(getpid())); !s.ok()) return s;
+    if (absl::Status s = AddDaemon(set->daemons_fd_.get(), static_cast<uint32_t>(getpid())); !s.ok()) return s;
   }
   set->OpenCgroupRoot(config);
   for (const FamilySpec& family : families) set->LoadFamily(family, config);
@@ -267,10 +267,11 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
                                                       (*obj)->abi_version(), ", the sensor ", VIGIL_ABI_VERSION));
   }
   bpf_object* o = (*obj)->object();
-  for (auto [name, fd] : {std::pair{"vigil_events", ring_fd_},
-                          {"vigil_stats", stats_fd_},
-                          {"vigil_scratch", scratch_fd_},
-                          {"vigil_daemons", daemons_fd_}}) {
+  // By name: every family's object has them, from vigil_common.bpf.h.
+  for (auto [name, fd] : {std::pair{"vigil_events", ring_fd_.get()},
+                          {"vigil_stats", stats_fd_.get()},
+                          {"vigil_scratch", scratch_fd_.get()},
+                          {"vigil_daemons", daemons_fd_.get()}}) {
     bpf_map* map = bpf_object__find_map_by_name(o, name);
     if (map == nullptr) continue;
     if (int err = bpf_map__reuse_fd(map, fd); err != 0) return LibbpfStatus(err, absl::StrCat("reuse map ", name));
@@ -318,8 +319,9 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
 
 void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) {
   absl::MutexLock lock(&probes_mu_);
-  btf* vmlinux = config.kernel_btf.empty() ? btf__load_vmlinux_btf() : btf__parse(config.kernel_btf.c_str(), nullptr);
-  const Hooks k{vmlinux, cgroup_fd_, cgroup_error_};
+  const BtfPtr vmlinux(config.kernel_btf.empty() ? btf__load_vmlinux_btf()
+                                                 : btf__parse(config.kernel_btf.c_str(), nullptr));
+  const Hooks k{vmlinux.get(), cgroup_fd_.get(), cgroup_error_};
   const size_t first = probes_.size();
   std::vector<int> choice(family.probes.size(), -1);
 
@@ -349,7 +351,6 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
   }
   if (std::all_of(choice.begin(), choice.end(), [](int c) { return c < 0; })) {
     // Nothing to load: no object, so a disabled family costs nothing.
-    btf__free(vmlinux);
     return;
   }
 
@@ -376,7 +377,6 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
   if (!obj.ok()) {
     for (size_t i = 0; i < family.probes.size(); ++i)
       probes_[first + i].notes.push_back(std::string(obj.status().message()));
-    btf__free(vmlinux);
     return;
   }
 
@@ -390,18 +390,17 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
     state.attached = true;
     for (const HookTarget& t : PresentTargets(k, cand)) {
       if (t.target == nullptr) continue;
-      bpf_link* link =
-          Attach(bpf_object__find_program_by_name((*obj)->object(), t.program), cand.hook, t.target, cgroup_fd_);
+      BpfLinkPtr link(
+          Attach(bpf_object__find_program_by_name((*obj)->object(), t.program), cand.hook, t.target, cgroup_fd_.get()));
       if (link == nullptr) {
         state.notes.push_back(
             std::string(LibbpfStatus(-errno, absl::StrCat("attach ", state.hook, " ", t.target)).message()));
         state.attached = false;
         continue;
       }
-      links_.push_back(link);
+      links_.push_back(std::move(link));
     }
   }
-  btf__free(vmlinux);
   objects_.push_back(*std::move(obj));
 }
 
@@ -410,7 +409,7 @@ absl::StatusOr<KernelCounters> ProbeSet::ReadCounters() const {
   // Per-CPU values come back one after another, each rounded up to 8 bytes.
   std::vector<vigil_stats> per_cpu(static_cast<size_t>(ncpus));
   uint32_t zero = 0;
-  if (bpf_map_lookup_elem(stats_fd_, &zero, per_cpu.data()) != 0) return LibbpfStatus(-errno, "read counters");
+  if (bpf_map_lookup_elem(stats_fd_.get(), &zero, per_cpu.data()) != 0) return LibbpfStatus(-errno, "read counters");
   KernelCounters sum{};
   for (const vigil_stats& cpu : per_cpu) {
     for (size_t k = 0; k < VIGIL_KIND_MAX; ++k) {
@@ -421,7 +420,6 @@ absl::StatusOr<KernelCounters> ProbeSet::ReadCounters() const {
 }
 
 void ProbeSet::Detach() {
-  for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
   absl::MutexLock lock(&probes_mu_);
   for (ProbeState& p : probes_) p.attached = false;
@@ -445,9 +443,7 @@ ProbeSet::~ProbeSet() {
     }
   }
   objects_.clear();
-  for (int fd : {ring_fd_, stats_fd_, scratch_fd_, daemons_fd_, cgroup_fd_}) {
-    if (fd >= 0) close(fd);
-  }
+  // The shared maps and the cgroup close with their owners, after this.
 }
 
 }  // namespace vigil

@@ -11,11 +11,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "loader/file_filter.h"
+#include "loader/owners.h"
 #include "vigil_abi.h"
 
-struct bpf_link;
 struct bpf_object;
-struct btf;
 struct bpf_object_open_opts;
 
 namespace vigil {
@@ -32,7 +31,12 @@ struct LoaderConfig {
   std::string kernel_btf;                 // empty: the running kernel's
   uint32_t tcp_socket_entries = 16384;    // TCP sockets whose owning process is remembered until close
   uint32_t net_pending_entries = 4096;    // threads inside a network syscall at once
-  std::string cgroup_root;                // cgroup2 mount for kCgroupSkb; empty: from /proc/self/mountinfo
+  uint32_t file_pending_entries = 16384;  // threads inside a reported file syscall at once
+  // Threads inside a watched security syscall at once; a quarter of this
+  // many for the calls whose records carry path-sized strings (mount, module
+  // loads, memfd_create).
+  uint32_t security_pending_entries = 4096;
+  std::string cgroup_root;  // cgroup2 mount for kCgroupSkb; empty: from /proc/self/mountinfo
   // Ask the verifier for its statistics (--self_test); fills
   // ProbeState::verified_insns.
   bool verifier_stats = false;
@@ -139,9 +143,9 @@ class ProbeSet {
   struct Hooks;  // what the kernel and host offer to attach to (probe_set.cc)
   ~ProbeSet();
 
-  int ring_buffer_fd() const { return ring_fd_; }
+  int ring_buffer_fd() const { return ring_fd_.get(); }
   // vigil_daemons: the processes whose calls no probe reports (DaemonMap).
-  int daemons_fd() const { return daemons_fd_; }
+  int daemons_fd() const { return daemons_fd_.get(); }
   // A copy: Detach() changes them while API and metrics threads read.
   std::vector<ProbeState> probes() const;
   absl::StatusOr<KernelCounters> ReadCounters() const;
@@ -160,14 +164,14 @@ class ProbeSet {
                                                      std::vector<uint32_t>* verified_insns = nullptr);
   void LoadFamily(const FamilySpec& family, const LoaderConfig& config);
 
-  int ring_fd_ = -1;
-  int stats_fd_ = -1;
-  int scratch_fd_ = -1;
-  int daemons_fd_ = -1;
-  int cgroup_fd_ = -1;
+  UniqueFd ring_fd_;
+  UniqueFd stats_fd_;
+  UniqueFd scratch_fd_;
+  UniqueFd daemons_fd_;
+  UniqueFd cgroup_fd_;
   std::string cgroup_error_;
   std::vector<std::unique_ptr<BpfObject>> objects_;
-  std::vector<bpf_link*> links_;
+  std::vector<BpfLinkPtr> links_;
   // Written by Load() before the set is shared, then only by Detach().
   mutable absl::Mutex probes_mu_;
   std::vector<ProbeState> probes_ ABSL_GUARDED_BY(probes_mu_);

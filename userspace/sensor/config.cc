@@ -25,6 +25,8 @@ absl::Status Validate(const SensorConfig& c) {
   if (c.health_interval < absl::Seconds(1)) return bad("health interval must be at least 1s");
   if (c.loader.tcp_socket_entries < 1) return bad("tcp socket entries must be at least 1");
   if (c.loader.net_pending_entries < 1) return bad("network pending entries must be at least 1");
+  if (c.loader.file_pending_entries < 1) return bad("file pending entries must be at least 1");
+  if (c.loader.security_pending_entries < 4) return bad("security pending entries must be at least 4");
   if (c.dns_cache_size < 1) return bad("dns cache size must be at least 1");
   if (c.dns_cache_max_age < absl::ZeroDuration()) return bad("dns cache max age must not be negative");
   if (c.node_name.empty()) return bad("node name is empty");

@@ -61,6 +61,11 @@ ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9476",
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off");
 ABSL_FLAG(uint32_t, tcp_socket_entries, 16384, "TCP sockets whose owning process the kernel remembers until close");
 ABSL_FLAG(uint32_t, net_pending_entries, 4096, "threads inside a network syscall the kernel tracks at once");
+ABSL_FLAG(uint32_t, file_pending_entries, 16384,
+          "threads inside a reported file syscall the kernel tracks at once, between its entry and its result");
+ABSL_FLAG(uint32_t, security_pending_entries, 4096,
+          "threads inside a watched security syscall the kernel tracks at once (a quarter of these for mount, "
+          "module loads and memfd_create)");
 ABSL_FLAG(uint64_t, dns_cache_size, 4096, "DNS answers remembered per (process, address) to name connect events");
 ABSL_FLAG(absl::Duration, dns_cache_max_age, absl::Minutes(5), "longest a DNS answer names connect events");
 ABSL_FLAG(bool, self_test, false,
@@ -164,6 +169,8 @@ int main(int argc, char** argv) {
   config.health_interval = absl::GetFlag(FLAGS_health_interval);
   config.loader.tcp_socket_entries = absl::GetFlag(FLAGS_tcp_socket_entries);
   config.loader.net_pending_entries = absl::GetFlag(FLAGS_net_pending_entries);
+  config.loader.file_pending_entries = absl::GetFlag(FLAGS_file_pending_entries);
+  config.loader.security_pending_entries = absl::GetFlag(FLAGS_security_pending_entries);
   config.dns_cache_size = absl::GetFlag(FLAGS_dns_cache_size);
   config.dns_cache_max_age = absl::GetFlag(FLAGS_dns_cache_max_age);
   config.loader.break_probe = absl::GetFlag(FLAGS_self_test_break);
