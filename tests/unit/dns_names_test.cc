@@ -1,5 +1,5 @@
 // Connect events named by the same process's earlier DNS answers.
-#include "network/dns_names.h"
+#include "dns/dns_names.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "network/dns_names.h"
+#include "dns/dns_names.h"
 
 #include <algorithm>
 
