@@ -54,7 +54,20 @@ class ContainerEnricherTest : public ::testing::Test {
     root_ = Cgroup2Root();
     if (root_.empty()) GTEST_SKIP() << "cgroup2 is not mounted here";
   }
+  // The enricher's clock, moved by hand: now_ is read from its threads.
+  Clock clock() {
+    return [this] {
+      absl::MutexLock lock(&clock_mu_);
+      return now_;
+    };
+  }
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&clock_mu_);
+    now_ += d;
+  }
   std::string root_;
+  absl::Mutex clock_mu_;
+  absl::Time now_ = absl::FromUnixSeconds(1'700'000'000);
 };
 
 TEST_F(ContainerEnricherTest, RootCgroupIsHost) {
@@ -125,7 +138,7 @@ TEST_F(ContainerEnricherTest, TreeLearnsAndForgetsCgroupsAsTheyComeAndGo) {
 // A removed cgroup's entry serves late events for a grace period, then goes.
 TEST_F(ContainerEnricherTest, RemovedCgroupLeavesTheCacheAfterItsGrace) {
   if (geteuid() != 0) GTEST_SKIP() << "making a cgroup needs root";
-  auto enricher = NewEnricher({.cgroup_root = root_, .removed_grace = absl::Milliseconds(200)});
+  auto enricher = NewEnricher({.cgroup_root = root_, .removed_grace = absl::Seconds(30), .now = clock()});
   ASSERT_NE(enricher, nullptr);
   const std::string dir = root_ + "/vigil-unit-grace-" + std::to_string(getpid());
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << std::strerror(errno);
@@ -135,12 +148,14 @@ TEST_F(ContainerEnricherTest, RemovedCgroupLeavesTheCacheAfterItsGrace) {
   EXPECT_TRUE(e.workload().host()) << "a cgroup of no runtime's is the host's";
   const uint64_t with = enricher->Stats().size;
   ASSERT_EQ(rmdir(dir.c_str()), 0);
-  absl::SleepFor(absl::Milliseconds(50));
+  enricher->Sync();  // the removal is read
+  Advance(absl::Seconds(30) - absl::Milliseconds(1));
   v1::Event late = EventIn(id);
   enricher->Enrich(late);
   EXPECT_TRUE(late.workload().host()) << "late events of a removed cgroup keep its workload";
-  absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (enricher->Stats().size >= with && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(enricher->Stats().size, with);
+  Advance(absl::Milliseconds(1));
+  enricher->Sync();  // the resolver's round sweeps the caches
   EXPECT_EQ(enricher->Stats().size, with - 1);
 }
 
@@ -150,19 +165,20 @@ TEST_F(ContainerEnricherTest, RemovedCgroupLeavesTheCacheAfterItsGrace) {
 // such entries behind before).
 TEST_F(ContainerEnricherTest, CgroupGoneBeforeItsFirstEventLeavesTheCacheToo) {
   if (geteuid() != 0) GTEST_SKIP() << "making a cgroup needs root";
-  auto enricher = NewEnricher({.cgroup_root = root_, .removed_grace = absl::Milliseconds(200)});
+  auto enricher = NewEnricher({.cgroup_root = root_, .removed_grace = absl::Seconds(30), .now = clock()});
   ASSERT_NE(enricher, nullptr);
   const uint64_t before = enricher->Stats().size;
   const std::string dir = root_ + "/vigil-unit-gone-" + std::to_string(getpid());
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << std::strerror(errno);
   const uint64_t id = CgroupIdOf(dir);
   ASSERT_EQ(rmdir(dir.c_str()), 0);
-  absl::SleepFor(absl::Milliseconds(300));  // the enricher has read the creation and the removal
+  enricher->Sync();  // the enricher has read the creation and the removal
   v1::Event e = EventIn(id);
   enricher->Enrich(e);
+  enricher->Sync();  // and resolved the id: no such cgroup
   EXPECT_EQ(enricher->Stats().size, before + 1);
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (enricher->Stats().size > before && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  Advance(absl::Seconds(30));
+  enricher->Sync();
   EXPECT_EQ(enricher->Stats().size, before);
 }
 

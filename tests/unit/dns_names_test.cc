@@ -1,5 +1,5 @@
 // Connect events named by the same process's earlier DNS answers.
-#include "network/dns_names.h"
+#include "dns/dns_names.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -88,16 +88,20 @@ TEST(DnsNames, AnswersExpireWithTheirTtlWithinBounds) {
   EXPECT_EQ(names.size(), 0u) << "expired entries are dropped when met";
 }
 
-TEST(DnsNames, BoundedOldestWrittenGoesFirst) {
+TEST(DnsNames, BoundedLeastRecentlyUsedGoesFirst) {
   DnsNames names({.max_entries = 2});
-  for (int i = 1; i <= 3; ++i) {
+  auto answer = [&](int i) {
     v1::Event r = Response("p", "n" + std::to_string(i), {"10.0.0." + std::to_string(i)}, 60);
     names.Enrich(r);
-  }
+  };
+  answer(1);
+  answer(2);
+  EXPECT_EQ(NameOf(names, "p", "10.0.0.1", kT0), "n1");  // used: 10.0.0.2 is now the least recent
+  answer(3);
   EXPECT_EQ(names.size(), 2u);
   EXPECT_EQ(names.evictions(), 1u);
-  EXPECT_EQ(NameOf(names, "p", "10.0.0.1", kT0), "");
-  EXPECT_EQ(NameOf(names, "p", "10.0.0.2", kT0), "n2");
+  EXPECT_EQ(NameOf(names, "p", "10.0.0.2", kT0), "");
+  EXPECT_EQ(NameOf(names, "p", "10.0.0.1", kT0), "n1");
   EXPECT_EQ(NameOf(names, "p", "10.0.0.3", kT0), "n3");
 }
 

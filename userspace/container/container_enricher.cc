@@ -49,7 +49,9 @@ ContainerEnricher::ContainerEnricher(ContainerEnricherOptions options, std::uniq
     : options_(std::move(options)),
       tree_(std::move(tree)),
       clients_(std::move(clients)),
-      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      cgroups_(options_.max_cgroups, options_.now),
+      metadata_(options_.max_containers, options_.now) {
   resolver_ = std::thread([this] { ResolveLoop(); });
   for (const auto& c : clients_) watchers_.emplace_back([this, c = c.get()] { WatchLoop(c); });
 }
@@ -76,33 +78,27 @@ void ContainerEnricher::Enrich(v1::Event& event) {
   v1::Workload& w = *event.mutable_workload();
   const uint64_t id = w.cgroup_id();
   absl::MutexLock lock(&mu_);
-  auto it = cgroups_.find(id);
-  if (it == cgroups_.end()) {
-    cgroup_lru_.push_front(id);
-    it = cgroups_.try_emplace(id).first;
-    it->second.wait_until = absl::Now() + options_.pending_wait;
-    it->second.lru = cgroup_lru_.begin();
+  ExpireRemoved();
+  auto [entry, inserted] = cgroups_.FindOrInsert(id);
+  if (inserted) {
+    entry->wait_until = options_.now() + options_.pending_wait;
     requests_.push_back(id);
     Wake();
-    EvictOverflow();
-  } else {
-    cgroup_lru_.splice(cgroup_lru_.begin(), cgroup_lru_, it->second.lru);
   }
-  if (!Settled(it->second) && absl::Now() < it->second.wait_until) {
-    const absl::Time until = it->second.wait_until;
+  if (const absl::Duration left = entry->wait_until - options_.now(); !Settled(*entry) && left > absl::ZeroDuration()) {
     auto settled = [this, id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      auto e = cgroups_.find(id);
-      return e == cgroups_.end() || Settled(e->second);
+      const CgroupEntry* e = cgroups_.Peek(id);
+      return e == nullptr || Settled(*e);
     };
-    mu_.AwaitWithDeadline(absl::Condition(&settled), until);
-    it = cgroups_.find(id);
-    if (it == cgroups_.end()) return;
+    mu_.AwaitWithTimeout(absl::Condition(&settled), left);
+    entry = cgroups_.Find(id);
+    if (entry == nullptr) return;
   }
-  Fill(it->second, w);
+  Fill(*entry, w);
 }
 
 bool ContainerEnricher::Settled(const CgroupEntry& e) const {
-  return e.resolved && (e.container.container_id.empty() || metadata_.contains(e.container.container_id));
+  return e.resolved && (e.container.container_id.empty() || metadata_.Peek(e.container.container_id) != nullptr);
 }
 
 void ContainerEnricher::Fill(const CgroupEntry& entry, v1::Workload& w) {
@@ -121,15 +117,14 @@ void ContainerEnricher::Fill(const CgroupEntry& entry, v1::Workload& w) {
   w.set_pod_uid(c.pod_uid);
   if (c.container_id.empty()) return;  // a pod's own cgroup
   w.set_container_id(c.container_id);
-  auto m = metadata_.find(c.container_id);
-  if (m == metadata_.end()) {
+  const MetadataEntry* m = metadata_.Find(c.container_id);
+  if (m == nullptr) {
     w.set_metadata_pending(true);
     metadata_timeouts_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  metadata_lru_.splice(metadata_lru_.begin(), metadata_lru_, m->second.lru);
-  const ContainerMetadata& md = m->second.metadata;
-  if (w.runtime().empty() && m->second.runtime != "cri") w.set_runtime(m->second.runtime);
+  const ContainerMetadata& md = m->metadata;
+  if (w.runtime().empty() && m->runtime != "cri") w.set_runtime(m->runtime);
   w.set_container_name(md.name);
   w.set_image(md.image);
   w.set_image_digest(md.image_digest);
@@ -138,53 +133,26 @@ void ContainerEnricher::Fill(const CgroupEntry& entry, v1::Workload& w) {
   if (!md.pod_uid.empty()) w.set_pod_uid(md.pod_uid);
 }
 
-void ContainerEnricher::EvictOverflow() {
-  while (cgroups_.size() > options_.max_cgroups) {
-    cgroups_.erase(cgroup_lru_.back());
-    cgroup_lru_.pop_back();
-    evictions_.fetch_add(1, std::memory_order_relaxed);
-  }
-  while (metadata_.size() > options_.max_containers) {
-    metadata_.erase(metadata_lru_.back());
-    metadata_lru_.pop_back();
-    evictions_.fetch_add(1, std::memory_order_relaxed);
-  }
+void ContainerEnricher::ExpireRemoved() {
+  cgroups_.ExpireDue();
+  metadata_.ExpireDue();
 }
 
-void ContainerEnricher::ExpireRemoved() {
-  absl::MutexLock lock(&mu_);
-  const absl::Time now = absl::Now();
-  while (!removed_cgroups_.empty() && removed_cgroups_.front().first <= now) {
-    if (auto it = cgroups_.find(removed_cgroups_.front().second); it != cgroups_.end() && it->second.removed) {
-      cgroup_lru_.erase(it->second.lru);
-      cgroups_.erase(it);
-    }
-    removed_cgroups_.pop_front();
-  }
-  while (!removed_containers_.empty() && removed_containers_.front().first <= now) {
-    if (auto it = metadata_.find(removed_containers_.front().second); it != metadata_.end() && it->second.removed) {
-      metadata_lru_.erase(it->second.lru);
-      metadata_.erase(it);
-    }
-    removed_containers_.pop_front();
-  }
+template <typename Cache, typename Key>
+void ContainerEnricher::MarkRemoved(Cache& cache, const Key& key) {
+  if (cache.ExpiryOf(key) == absl::InfiniteFuture()) cache.ExpireAt(key, options_.now() + options_.removed_grace);
 }
 
 void ContainerEnricher::Store(const std::string& container_id, ContainerMetadata metadata, std::string runtime,
                               StoreReason reason) {
   absl::MutexLock lock(&mu_);
-  auto [it, inserted] = metadata_.try_emplace(container_id);
-  if (inserted) {
-    metadata_lru_.push_front(container_id);
-    it->second.lru = metadata_lru_.begin();
-  }
-  it->second.metadata = std::move(metadata);
-  it->second.runtime = std::move(runtime);
+  MetadataEntry& entry = *metadata_.FindOrInsert(container_id).first;
+  entry.metadata = std::move(metadata);
+  entry.runtime = std::move(runtime);
   // A lookup's answer that crossed the runtime's removal must not undo it; a
   // creation (also of an id used before) does.
-  if (reason == StoreReason::kCreated) it->second.removed = false;
+  if (reason == StoreReason::kCreated) metadata_.ExpireAt(container_id, absl::InfiniteFuture());
   missing_.erase(container_id);
-  EvictOverflow();
 }
 
 bool ContainerEnricher::FetchMetadata(const std::string& container_id, const std::string& runtime_hint) {
@@ -233,7 +201,7 @@ void ContainerEnricher::Resolve(uint64_t cgroup_id) {
     bool known;
     {
       absl::MutexLock lock(&mu_);
-      known = metadata_.contains(cid);
+      known = metadata_.Peek(cid) != nullptr;
     }
     if (!known && !FetchMetadata(cid, resolved.container.runtime)) {
       absl::MutexLock lock(&mu_);
@@ -241,18 +209,15 @@ void ContainerEnricher::Resolve(uint64_t cgroup_id) {
     }
   }
   absl::MutexLock lock(&mu_);
-  auto it = cgroups_.find(cgroup_id);
-  if (it == cgroups_.end()) return;  // evicted meanwhile
-  it->second.resolved = true;
-  it->second.path_known = resolved.path_known;
-  it->second.container = std::move(resolved.container);
-  if (!path && !it->second.removed) {
-    // No such cgroup (any more): its removal was read before its first event
-    // (a container that lived for one /bin/true), so no removal will come.
-    // It expires like a removed one; an event after that resolves it anew.
-    it->second.removed = true;
-    removed_cgroups_.emplace_back(absl::Now() + options_.removed_grace, cgroup_id);
-  }
+  CgroupEntry* entry = cgroups_.Find(cgroup_id);
+  if (entry == nullptr) return;  // evicted meanwhile
+  entry->resolved = true;
+  entry->path_known = resolved.path_known;
+  entry->container = std::move(resolved.container);
+  // No such cgroup (any more): its removal was read before its first event
+  // (a container that lived for one /bin/true), so no removal will come.
+  // It expires like a removed one; an event after that resolves it anew.
+  if (!path) MarkRemoved(cgroups_, cgroup_id);
 }
 
 void ContainerEnricher::RetryMissing() {
@@ -271,7 +236,11 @@ void ContainerEnricher::ResolveLoop() {
   for (;;) {
     pollfd fds[2] = {{.fd = tree_->fd(), .events = POLLIN, .revents = 0},
                      {.fd = wake_fd_, .events = POLLIN, .revents = 0}};
-    const int64_t wait_ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(next_retry - absl::Now()));
+    int64_t wait_ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(next_retry - absl::Now()));
+    {
+      absl::MutexLock lock(&mu_);
+      if (syncs_ > 0) wait_ms = 0;  // a Sync() waits for rounds, not for news
+    }
     poll(fds, 2, static_cast<int>(std::min<int64_t>(wait_ms, 1000)));
     if (fds[1].revents & POLLIN) {
       uint64_t n;
@@ -280,15 +249,12 @@ void ContainerEnricher::ResolveLoop() {
     // Cgroups made since the last round are known before the requests for them.
     tree_->ReadEvents([this](uint64_t id) {
       absl::MutexLock lock(&mu_);
-      if (auto it = cgroups_.find(id); it != cgroups_.end()) {
-        it->second.removed = true;
-        removed_cgroups_.emplace_back(absl::Now() + options_.removed_grace, id);
-      }
+      MarkRemoved(cgroups_, id);
     });
-    ExpireRemoved();
     std::deque<uint64_t> requests;
     {
       absl::MutexLock lock(&mu_);
+      ExpireRemoved();
       if (stopping_) return;
       requests.swap(requests_);
     }
@@ -297,7 +263,21 @@ void ContainerEnricher::ResolveLoop() {
       RetryMissing();
       next_retry = absl::Now() + options_.retry_interval;
     }
+    absl::MutexLock lock(&mu_);
+    ++rounds_;
   }
+}
+
+void ContainerEnricher::Sync() {
+  absl::MutexLock lock(&mu_);
+  // The round under way may have read its events before the call: the one
+  // after it has not.
+  const uint64_t target = rounds_ + 2;
+  ++syncs_;
+  Wake();
+  auto done = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return rounds_ >= target || stopping_; };
+  mu_.Await(absl::Condition(&done));
+  --syncs_;
 }
 
 void ContainerEnricher::WatchLoop(RuntimeClient* client) {
@@ -308,15 +288,9 @@ void ContainerEnricher::WatchLoop(RuntimeClient* client) {
         absl::MutexLock lock(&mu_);
         // Also when not known yet: a lookup still in flight then stores into
         // this removed entry, which expires.
-        auto [it, inserted] = metadata_.try_emplace(change.container_id);
-        if (inserted) {
-          metadata_lru_.push_front(change.container_id);
-          it->second.lru = metadata_lru_.begin();
-        }
-        it->second.removed = true;
-        removed_containers_.emplace_back(absl::Now() + options_.removed_grace, change.container_id);
+        metadata_.FindOrInsert(change.container_id);
+        MarkRemoved(metadata_, change.container_id);
         missing_.erase(change.container_id);
-        EvictOverflow();
         return;
       }
       auto md = client->Lookup(change.container_id);
@@ -334,7 +308,7 @@ void ContainerEnricher::WatchLoop(RuntimeClient* client) {
 ContainerCacheStats ContainerEnricher::Stats() const {
   absl::MutexLock lock(&mu_);
   return {.size = cgroups_.size(),
-          .evictions = evictions_.load(std::memory_order_relaxed),
+          .evictions = cgroups_.evictions() + metadata_.evictions(),
           .metadata_timeouts = metadata_timeouts_.load(std::memory_order_relaxed),
           .runtime_errors = runtime_errors_.load(std::memory_order_relaxed),
           .containers = metadata_.size()};

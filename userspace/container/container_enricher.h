@@ -3,7 +3,6 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <list>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,6 +14,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/lru_cache.h"
 #include "container/cgroup_path.h"
 #include "container/cgroup_tree.h"
 #include "container/runtime_clients.h"
@@ -35,6 +36,8 @@ struct ContainerEnricherOptions {
   // A removed cgroup or container is kept this long for its late events
   // (the pipeline may still hold some when inotify or the runtime reports it).
   absl::Duration removed_grace = absl::Seconds(30);
+  // The caches' deadlines and the wait for metadata read this clock.
+  Clock now = absl::Now;
 };
 
 struct ContainerCacheStats {
@@ -61,21 +64,23 @@ class ContainerEnricher : public Enricher {
   // Any thread.
   ContainerCacheStats Stats() const;
   void Report(std::vector<StageReport>& out) const override;
+  // Returns once the resolver has read the cgroup removals and handled the
+  // requests that came before the call: a point where what the kernel and
+  // the pipeline said before is known.
+  void Sync();
 
  private:
+  // A removed cgroup or container (its cgroup is gone, the runtime deleted
+  // it) has a deadline in its cache, removed_grace after the removal.
   struct CgroupEntry {
     bool resolved = false;    // path looked up, and metadata asked for when there is a container
     bool path_known = false;  // the cgroup was found and its path parsed
     absl::Time wait_until;    // events wait until then for the entry to settle
     CgroupContainer container;
-    bool removed = false;  // its cgroup is gone; expires after removed_grace
-    std::list<uint64_t>::iterator lru;
   };
   struct MetadataEntry {
     ContainerMetadata metadata;
-    std::string runtime;   // the client that answered
-    bool removed = false;  // the runtime deleted it; expires after removed_grace
-    std::list<std::string>::iterator lru;
+    std::string runtime;  // the client that answered
   };
 
   ContainerEnricher(ContainerEnricherOptions options, std::unique_ptr<CgroupTree> tree,
@@ -88,13 +93,15 @@ class ContainerEnricher : public Enricher {
   // Asks the runtimes; true when one answered or all said NotFound.
   bool FetchMetadata(const std::string& container_id, const std::string& runtime_hint);
   void RetryMissing();
-  void ExpireRemoved();
+  void ExpireRemoved() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives a removed entry its deadline, once.
+  template <typename Cache, typename Key>
+  void MarkRemoved(Cache& cache, const Key& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   enum class StoreReason { kCreated, kLookedUp };
   void Store(const std::string& container_id, ContainerMetadata metadata, std::string runtime, StoreReason reason);
   // Resolved, and with metadata if it is a container (or the runtimes have none).
   bool Settled(const CgroupEntry& e) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Fill(const CgroupEntry& entry, v1::Workload& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EvictOverflow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ContainerEnricherOptions options_;
   std::unique_ptr<CgroupTree> tree_;  // resolver thread only
@@ -103,19 +110,15 @@ class ContainerEnricher : public Enricher {
   const int wake_fd_;  // eventfd: a request is queued, or stop
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<uint64_t, CgroupEntry> cgroups_ ABSL_GUARDED_BY(mu_);
-  std::list<uint64_t> cgroup_lru_ ABSL_GUARDED_BY(mu_);  // front: most recently used
-  absl::flat_hash_map<std::string, MetadataEntry> metadata_ ABSL_GUARDED_BY(mu_);
-  std::list<std::string> metadata_lru_ ABSL_GUARDED_BY(mu_);
+  LruCache<uint64_t, CgroupEntry> cgroups_ ABSL_GUARDED_BY(mu_);
+  LruCache<std::string, MetadataEntry> metadata_ ABSL_GUARDED_BY(mu_);  // by container id
   std::deque<uint64_t> requests_ ABSL_GUARDED_BY(mu_);
   // Containers whose runtime was unreachable: (container id, runtime hint).
   absl::flat_hash_map<std::string, std::string> missing_ ABSL_GUARDED_BY(mu_);
-  // (expiry, key) of removed entries, oldest first.
-  std::deque<std::pair<absl::Time, uint64_t>> removed_cgroups_ ABSL_GUARDED_BY(mu_);
-  std::deque<std::pair<absl::Time, std::string>> removed_containers_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t rounds_ ABSL_GUARDED_BY(mu_) = 0;  // resolver rounds done
+  int syncs_ ABSL_GUARDED_BY(mu_) = 0;        // Sync() calls waiting
 
-  std::atomic<uint64_t> evictions_{0};
   std::atomic<uint64_t> metadata_timeouts_{0};
   std::atomic<uint64_t> runtime_errors_{0};
 

@@ -1,5 +1,6 @@
 #include "process/process_cache.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/exec_id.h"
@@ -96,39 +97,20 @@ size_t ProcessCache::SeedFromProc() {
     auto parent = seen.find(e.ppid);
     Insert(FromProc(e, parent != seen.end() ? parent->second.start_ticks : 0, parent != seen.end(), options_));
   }
-  EvictOverflow();
   Logger("process")->info("learned {} running processes from {}", seen.size(), options_.proc_root);
   return seen.size();
 }
 
-ProcessCache::Entry* ProcessCache::Find(const std::string& exec_id) {
-  auto it = entries_.find(exec_id);
-  if (it == entries_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
-  return &it->second;
-}
+const v1::Process* ProcessCache::Lookup(absl::string_view exec_id) const { return entries_.Peek(exec_id); }
 
-const v1::Process* ProcessCache::Lookup(absl::string_view exec_id) const {
-  auto it = entries_.find(exec_id);
-  return it == entries_.end() ? nullptr : &it->second.process;
-}
-
-ProcessCache::Entry& ProcessCache::Insert(const v1::Process& process) {
-  auto [it, inserted] = entries_.try_emplace(process.exec_id());
-  Entry& entry = it->second;
-  if (inserted) {
-    lru_.push_front(process.exec_id());
-    entry.lru = lru_.begin();
-    size_.store(entries_.size(), std::memory_order_relaxed);
-  } else {
-    lru_.splice(lru_.begin(), lru_, entry.lru);
-  }
-  entry.process = process;
-  entry.process.clear_tid();
+v1::Process& ProcessCache::Insert(const v1::Process& process) {
+  v1::Process& entry = *entries_.FindOrInsert(process.exec_id()).first;
+  entry = process;
+  entry.clear_tid();
   return entry;
 }
 
-ProcessCache::Entry* ProcessCache::LearnFromProc(const v1::Process& seen) {
+v1::Process* ProcessCache::LearnFromProc(const v1::Process& seen) {
   auto e = ReadProcEntry(options_.proc_root, seen.pid());
   if (!e.ok() || ExecId(options_.node, e->pid, e->start_ticks) != seen.exec_id()) return nullptr;
   v1::Process p = FromProc(*e, 0, false, options_);
@@ -136,8 +118,9 @@ ProcessCache::Entry* ProcessCache::LearnFromProc(const v1::Process& seen) {
   return &Insert(p);
 }
 
-void ProcessCache::FillFrom(const Entry& entry, v1::Process& process) const {
-  const v1::Process& known = entry.process;
+namespace {
+
+void FillFrom(const v1::Process& known, v1::Process& process) {
   if (process.exe().empty()) process.set_exe(known.exe());
   if (process.argv_size() == 0) {
     *process.mutable_argv() = known.argv();
@@ -146,91 +129,68 @@ void ProcessCache::FillFrom(const Entry& entry, v1::Process& process) const {
   if (process.cwd().empty()) process.set_cwd(known.cwd());
 }
 
+}  // namespace
+
 void ProcessCache::AddAncestors(v1::Event& event) {
   // Points into the event, then into cache entries: Find() moves none.
   const std::string* parent = &event.process().parent_exec_id();
   for (uint32_t depth = 0; depth < options_.max_ancestors && !parent->empty(); ++depth) {
-    Entry* entry = Find(*parent);
+    v1::Process* entry = entries_.Find(*parent);
     if (entry == nullptr) break;
     // Ancestors come out of the event's cleared elements, strings and all:
     // copied into, not allocated. argv is set aside for the copy of the rest
     // (a swap of pointers), then copied only as far as it is kept.
     v1::Process& ancestor = *event.add_ancestors();
     google::protobuf::RepeatedPtrField<std::string> argv;
-    entry->process.mutable_argv()->Swap(&argv);
-    ancestor = entry->process;
-    entry->process.mutable_argv()->Swap(&argv);
-    if (CopyArgv(entry->process.argv(), options_.ancestor_arg_bytes, options_.max_args, *ancestor.mutable_argv())) {
+    entry->mutable_argv()->Swap(&argv);
+    ancestor = *entry;
+    entry->mutable_argv()->Swap(&argv);
+    if (CopyArgv(entry->argv(), options_.ancestor_arg_bytes, options_.max_args, *ancestor.mutable_argv())) {
       ancestor.set_argv_truncated(true);
     }
-    parent = &entry->process.parent_exec_id();
+    parent = &entry->parent_exec_id();
   }
 }
 
 void ProcessCache::Enrich(v1::Event& event) {
-  ExpireExited();
+  entries_.ExpireDue();
   if (!event.has_process() || event.process().exec_id().empty()) return;  // sensor's own events
   v1::Process& p = *event.mutable_process();
 
   switch (event.kind()) {
     case v1::EVENT_KIND_FORK: {
       // The child runs its parent's image until it execs.
-      if (Entry* parent = Find(p.parent_exec_id())) {
+      if (const v1::Process* parent = entries_.Find(p.parent_exec_id())) {
         FillFrom(*parent, p);
       }
       Insert(p);
       break;
     }
     case v1::EVENT_KIND_EXEC: {
-      Entry* before = Find(p.exec_id());
+      const v1::Process* before = entries_.Find(p.exec_id());
       if (before == nullptr) before = LearnFromProc(p);
       // cwd survives exec, and a relative filename is relative to it. The
       // kernel's cwd at exec wins; what we knew before is a fallback.
-      if (before != nullptr && p.cwd().empty()) p.set_cwd(before->process.cwd());
+      if (before != nullptr && p.cwd().empty()) p.set_cwd(before->cwd());
       p.set_exe(Resolve(p.exe(), p.cwd()));
-      Insert(p);
+      // Ancestors first: used, they are the most recent entries, so a full
+      // cache makes room for this process from others than its own lineage.
       AddAncestors(event);
+      Insert(p);
       break;
     }
     default: {
-      Entry* entry = Find(p.exec_id());
+      v1::Process* entry = entries_.Find(p.exec_id());
       if (entry == nullptr) entry = LearnFromProc(p);
       if (entry != nullptr) {
         FillFrom(*entry, p);
-        if (event.kind() == v1::EVENT_KIND_EXIT && !entry->exited) {
-          entry->exited = true;
-          exited_.emplace_back(options_.now() + options_.exit_grace, p.exec_id());
+        if (event.kind() == v1::EVENT_KIND_EXIT && entries_.ExpiryOf(p.exec_id()) == absl::InfiniteFuture()) {
+          entries_.ExpireAt(p.exec_id(), options_.now() + options_.exit_grace);
         }
       }
       break;
     }
   }
-  EvictOverflow();
-}
-
-void ProcessCache::ExpireExited() {
-  const absl::Time now = options_.now();
-  while (!exited_.empty() && exited_.front().first <= now) {
-    auto it = entries_.find(exited_.front().second);
-    if (it != entries_.end() && it->second.exited) {
-      lru_.erase(it->second.lru);
-      entries_.erase(it);
-    }
-    exited_.pop_front();
-  }
-  // A burst of short-lived processes leaves the table's slots behind: shrink
-  // it once it is mostly empty, so memory follows the cache back down.
-  if (entries_.capacity() > 1024 && entries_.size() < entries_.capacity() / 8) entries_.rehash(0);
-  size_.store(entries_.size(), std::memory_order_relaxed);
-}
-
-void ProcessCache::EvictOverflow() {
-  while (entries_.size() > options_.max_entries) {
-    entries_.erase(lru_.back());
-    lru_.pop_back();
-    evictions_.fetch_add(1, std::memory_order_relaxed);
-  }
-  size_.store(entries_.size(), std::memory_order_relaxed);
 }
 
 void ProcessCache::Report(std::vector<StageReport>& out) const {

@@ -1,15 +1,12 @@
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <deque>
-#include <functional>
-#include <list>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/lru_cache.h"
 #include "pipeline/stage.h"
 #include "process/process_view.h"
 #include "vigil/v1/event.pb.h"
@@ -31,7 +28,7 @@ struct ProcessCacheOptions {
   // of it is in that ancestor's own exec event.
   uint32_t ancestor_arg_bytes = 1024;
   std::string proc_root = "/proc";
-  std::function<absl::Time()> now = absl::Now;
+  Clock now = absl::Now;
 };
 
 // Knows every process by exec_id: what it runs (exe, argv, cwd) and who its
@@ -40,7 +37,8 @@ struct ProcessCacheOptions {
 // go first when full, exited ones after a grace period.
 class ProcessCache : public Enricher, public ProcessView {
  public:
-  explicit ProcessCache(ProcessCacheOptions options) : options_(std::move(options)) {}
+  explicit ProcessCache(ProcessCacheOptions options)
+      : options_(std::move(options)), entries_(options_.max_entries, options_.now) {}
 
   // Learns the processes already running, so they have lineage too.
   // Returns how many were learned.
@@ -50,32 +48,19 @@ class ProcessCache : public Enricher, public ProcessView {
   const v1::Process* Lookup(absl::string_view exec_id) const override;
 
   // Safe to call from any thread.
-  size_t size() const { return size_.load(std::memory_order_relaxed); }
-  uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
+  size_t size() const { return entries_.size(); }
+  uint64_t evictions() const { return entries_.evictions(); }
   void Report(std::vector<StageReport>& out) const override;
 
  private:
-  struct Entry {
-    v1::Process process;  // identity and what it runs; no tid
-    bool exited = false;
-    std::list<std::string>::iterator lru;
-  };
-
-  Entry* Find(const std::string& exec_id);
-  Entry& Insert(const v1::Process& process);
+  // Identity and what it runs; no tid. An exited process has a deadline.
+  v1::Process& Insert(const v1::Process& process);
   // Tries /proc for a process the cache missed (started before a gap).
-  Entry* LearnFromProc(const v1::Process& seen);
-  void FillFrom(const Entry& entry, v1::Process& process) const;
+  v1::Process* LearnFromProc(const v1::Process& seen);
   void AddAncestors(v1::Event& event);
-  void ExpireExited();
-  void EvictOverflow();
 
   ProcessCacheOptions options_;
-  absl::flat_hash_map<std::string, Entry> entries_;
-  std::list<std::string> lru_;                             // front: most recently used
-  std::deque<std::pair<absl::Time, std::string>> exited_;  // (expiry, exec_id)
-  std::atomic<size_t> size_{0};
-  std::atomic<uint64_t> evictions_{0};
+  LruCache<std::string, v1::Process> entries_;  // by exec_id
 };
 
 }  // namespace vigil

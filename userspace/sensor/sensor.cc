@@ -12,10 +12,10 @@
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/rate_limit.h"
+#include "dns/dns_names.h"
 #include "google/protobuf/util/time_util.h"
 #include "loader/families.h"
 #include "loader/kernel.h"
-#include "network/dns_names.h"
 #include "sensor/sensor_metrics.h"
 #include "sink/json_lines_sink.h"
 

@@ -1,4 +1,4 @@
-#include "network/dns_names.h"
+#include "dns/dns_names.h"
 
 #include <algorithm>
 
@@ -25,43 +25,26 @@ std::string Normalize(absl::string_view ip) {
 
 }  // namespace
 
-void DnsNames::Remember(const std::string& exec_id, const std::string& address, const std::string& name,
-                        absl::Time expires) {
-  Key key{exec_id, Normalize(address)};
-  if (auto it = entries_.find(key); it != entries_.end()) {
-    order_.erase(it->second.order);
-    entries_.erase(it);
-  }
-  while (!entries_.empty() && entries_.size() >= options_.max_entries) {
-    entries_.erase(order_.front());
-    order_.pop_front();
-    evictions_.fetch_add(1, std::memory_order_relaxed);
-  }
-  order_.push_back(key);
-  entries_.emplace(std::move(key), Entry{name, expires, std::prev(order_.end())});
-  size_.store(entries_.size(), std::memory_order_relaxed);
-}
-
 void DnsNames::Enrich(v1::Event& event) {
-  if (event.kind() == v1::EVENT_KIND_DNS_RESPONSE && event.has_dns_response()) {
+  const bool response = event.kind() == v1::EVENT_KIND_DNS_RESPONSE && event.has_dns_response();
+  const bool connect = event.kind() == v1::EVENT_KIND_TCP_CONNECT && event.has_tcp_connect();
+  if (!response && !connect) return;
+  // Not swept by time: a late event may still match what a newer one outlived.
+  event_time_ = TimeOf(event);
+  if (response) {
     const v1::DnsResponse& r = event.dns_response();
     const absl::Duration life =
         std::clamp(absl::Seconds(r.ttl()), kMinLifetime, std::max(options_.max_age, kMinLifetime));
     for (const std::string& address : r.addresses()) {
-      Remember(event.process().exec_id(), address, r.name(), TimeOf(event) + life);
+      Key key{event.process().exec_id(), Normalize(address)};
+      *names_.FindOrInsert(key).first = r.name();
+      // Good through its last instant: it goes just after.
+      names_.ExpireAt(key, event_time_ + life + absl::Nanoseconds(1));
     }
     return;
   }
-  if (event.kind() != v1::EVENT_KIND_TCP_CONNECT || !event.has_tcp_connect()) return;
-  auto it = entries_.find(Key{event.process().exec_id(), Normalize(event.tcp_connect().remote().ip())});
-  if (it == entries_.end()) return;
-  if (TimeOf(event) > it->second.expires) {
-    order_.erase(it->second.order);
-    entries_.erase(it);
-    size_.store(entries_.size(), std::memory_order_relaxed);
-    return;
-  }
-  event.mutable_tcp_connect()->set_remote_name(it->second.name);
+  const std::string* name = names_.Find(Key{event.process().exec_id(), Normalize(event.tcp_connect().remote().ip())});
+  if (name != nullptr) event.mutable_tcp_connect()->set_remote_name(*name);
 }
 
 void DnsNames::Report(std::vector<StageReport>& out) const {

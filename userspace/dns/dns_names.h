@@ -1,19 +1,17 @@
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <list>
 #include <string>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "common/lru_cache.h"
 #include "pipeline/stage.h"
 
 namespace vigil {
 
 struct DnsNamesOptions {
-  size_t max_entries = 4096;                  // (process, address) pairs remembered; oldest go first
+  size_t max_entries = 4096;                  // (process, address) pairs remembered; least recently used go first
   absl::Duration max_age = absl::Minutes(5);  // upper bound on an answer's TTL
 };
 
@@ -27,27 +25,21 @@ class DnsNames : public Enricher {
   // An answer with TTL 0 is still what the program connects to next.
   static constexpr absl::Duration kMinLifetime = absl::Seconds(10);
 
-  explicit DnsNames(DnsNamesOptions options) : options_(options) {}
+  explicit DnsNames(DnsNamesOptions options)
+      : options_(options), names_(options.max_entries, [this] { return event_time_; }) {}
   void Enrich(v1::Event& event) override;
   // Any thread.
-  size_t size() const { return size_.load(std::memory_order_relaxed); }
-  uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
+  size_t size() const { return names_.size(); }
+  uint64_t evictions() const { return names_.evictions(); }
   void Report(std::vector<StageReport>& out) const override;
 
  private:
   using Key = std::pair<std::string, std::string>;  // exec id, address
-  struct Entry {
-    std::string name;
-    absl::Time expires;
-    std::list<Key>::iterator order;
-  };
-  void Remember(const std::string& exec_id, const std::string& address, const std::string& name, absl::Time expires);
 
   const DnsNamesOptions options_;
-  absl::flat_hash_map<Key, Entry> entries_;
-  std::list<Key> order_;         // least recently written first
-  std::atomic<size_t> size_{0};  // entries_.size(), for other threads
-  std::atomic<uint64_t> evictions_{0};
+  absl::Time event_time_;  // the clock of names_: the time of the event at hand
+  // Expired entries go when met; least recently used first when full.
+  LruCache<Key, std::string> names_;
 };
 
 }  // namespace vigil

@@ -1,0 +1,158 @@
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <utility>
+#include <vector>
+
+#include "absl/container/node_hash_map.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+
+namespace vigil {
+
+// A map bounded in entries, for the sensor's caches. When a new entry would
+// pass the bound, the least recently used one goes (an eviction); an entry
+// given a deadline goes once the clock reaches it (an expiry): found expired,
+// or swept by ExpireDue(). Values stay where they are while they are cached
+// (node storage), so a pointer from Find() stays good until that entry is
+// evicted, expired or erased. Not thread-safe; the counts may be read from
+// any thread.
+template <typename Key, typename Value>
+class LruCache {
+ public:
+  explicit LruCache(size_t max_entries, Clock now = absl::Now)
+      : max_entries_(max_entries > 0 ? max_entries : 1), now_(std::move(now)) {}
+
+  // The live entry, made the most recently used; null when absent or expired.
+  template <typename K>
+  Value* Find(const K& key) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return nullptr;
+    if (it->second.expires <= now_()) {
+      Remove(it);
+      expirations_.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    return &it->second.value;
+  }
+
+  // The live entry, leaving the order of use as it is.
+  template <typename K>
+  const Value* Peek(const K& key) const {
+    auto it = entries_.find(key);
+    return it == entries_.end() || it->second.expires <= now_() ? nullptr : &it->second.value;
+  }
+
+  // The entry for `key`, made the most recently used; `true` with a new
+  // (value-initialised, no deadline) one when there was none or it had
+  // expired. A new entry evicts the least recently used one when full.
+  std::pair<Value*, bool> FindOrInsert(const Key& key) {
+    if (Value* v = Find(key)) return {v, false};
+    auto [it, inserted] = entries_.try_emplace(key);
+    lru_.push_front(&it->first);
+    it->second.lru = lru_.begin();
+    while (entries_.size() > max_entries_) {
+      Remove(entries_.find(*lru_.back()));
+      evictions_.fetch_add(1, std::memory_order_relaxed);
+    }
+    size_.store(entries_.size(), std::memory_order_relaxed);
+    return {&it->second.value, true};
+  }
+
+  // The entry goes at `when` (absl::InfiniteFuture(): never); no-op when absent.
+  template <typename K>
+  void ExpireAt(const K& key, absl::Time when) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return;
+    it->second.expires = when;
+    if (when == absl::InfiniteFuture()) return;
+    deadlines_.push_back({when, it->first});
+    std::push_heap(deadlines_.begin(), deadlines_.end(), Later);
+    // Deadlines moved or dropped leave stale records behind: rebuilt from the
+    // entries before they outnumber them.
+    if (deadlines_.size() > 2 * entries_.size() + 64) RebuildDeadlines();
+  }
+
+  // The entry's deadline; absl::InfiniteFuture() when it has none or is absent.
+  template <typename K>
+  absl::Time ExpiryOf(const K& key) const {
+    auto it = entries_.find(key);
+    return it == entries_.end() ? absl::InfiniteFuture() : it->second.expires;
+  }
+
+  template <typename K>
+  void Erase(const K& key) {
+    if (auto it = entries_.find(key); it != entries_.end()) Remove(it);
+  }
+
+  // Drops every entry whose deadline has come; returns how many.
+  size_t ExpireDue() {
+    const absl::Time now = now_();
+    size_t expired = 0;
+    while (!deadlines_.empty() && deadlines_.front().when <= now) {
+      std::pop_heap(deadlines_.begin(), deadlines_.end(), Later);
+      const Deadline d = std::move(deadlines_.back());
+      deadlines_.pop_back();
+      // A record is stale when its entry went meanwhile or was given another deadline.
+      auto it = entries_.find(d.key);
+      if (it != entries_.end() && it->second.expires == d.when) {
+        Remove(it);
+        ++expired;
+      }
+    }
+    expirations_.fetch_add(expired, std::memory_order_relaxed);
+    // A burst of short-lived entries leaves the table's slots behind: shrink
+    // it once it is mostly empty, so memory follows the cache back down.
+    if (entries_.capacity() > 1024 && entries_.size() < entries_.capacity() / 8) entries_.rehash(0);
+    return expired;
+  }
+
+  size_t size() const { return size_.load(std::memory_order_relaxed); }
+  size_t max_entries() const { return max_entries_; }
+  // Entries pushed out by the bound, and entries that reached their deadline.
+  uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
+  uint64_t expirations() const { return expirations_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Entry {
+    Value value{};
+    absl::Time expires = absl::InfiniteFuture();
+    typename std::list<const Key*>::iterator lru;
+  };
+  using Map = absl::node_hash_map<Key, Entry>;
+  struct Deadline {
+    absl::Time when;
+    Key key;
+  };
+  static bool Later(const Deadline& a, const Deadline& b) { return a.when > b.when; }
+
+  void Remove(typename Map::iterator it) {
+    lru_.erase(it->second.lru);
+    entries_.erase(it);
+    size_.store(entries_.size(), std::memory_order_relaxed);
+  }
+
+  void RebuildDeadlines() {
+    deadlines_.clear();
+    for (const auto& [key, entry] : entries_) {
+      if (entry.expires != absl::InfiniteFuture()) deadlines_.push_back({entry.expires, key});
+    }
+    std::make_heap(deadlines_.begin(), deadlines_.end(), Later);
+  }
+
+  const size_t max_entries_;
+  const Clock now_;
+  Map entries_;
+  std::list<const Key*> lru_;        // front: most recently used
+  std::vector<Deadline> deadlines_;  // a min-heap on `when`
+  std::atomic<size_t> size_{0};
+  std::atomic<uint64_t> evictions_{0};
+  std::atomic<uint64_t> expirations_{0};
+};
+
+}  // namespace vigil
