@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -118,6 +120,28 @@ TEST_F(SpoolTest, CorruptRecordIsSkippedAndCounted) {
   auto spool = OpenSpool(Options());
   EXPECT_THAT(Payloads(*spool), ElementsAre("record-0", "record-2"));
   EXPECT_EQ(spool->Stats().corrupt_records, 1u);
+}
+
+// Damage across several records is one stretch of bad bytes, but the count
+// is of the records it took (here 2, 3 and 4): the next good record's index
+// tells.
+TEST_F(SpoolTest, DamageAcrossRecordsCountsEveryRecordItTook) {
+  {
+    auto spool = OpenSpool(Options());
+    for (int i = 0; i < 5; ++i) ASSERT_THAT(spool->Append(absl::StrCat("record-", i), 1), IsOk());
+  }
+  const std::string seg = Segments().at(0);
+  std::string bytes;
+  {
+    std::ifstream in(seg, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  constexpr size_t kRecord = 24 + 8;  // header and "record-N"
+  std::fill(bytes.begin() + kRecord, bytes.begin() + 4 * kRecord, '\0');
+  std::ofstream(seg, std::ios::binary | std::ios::trunc) << bytes;
+  auto spool = OpenSpool(Options());
+  EXPECT_THAT(Payloads(*spool), ElementsAre("record-0", "record-4"));
+  EXPECT_EQ(spool->Stats().corrupt_records, 3u);
 }
 
 // Found by fuzz/spool_fuzzer.cc: a record whose checksum holds but whose

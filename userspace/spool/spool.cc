@@ -166,10 +166,21 @@ absl::Status Spool::Scan(Segment& seg, bool newest, uint64_t min_index) {
       cut = true;
       break;
     }
-    ++corrupt_;
     // Resynchronise on the next record whose checksum holds.
     size_t next = off + 1;
     while (next + kHeaderBytes <= data.size() && !valid_at(next)) ++next;
+    // Count the records the damage took, not the damaged stretch: indexes
+    // run on within a segment, so the next good record's index says how
+    // many are gone (at most one per header's worth of bytes, should the
+    // numbering have jumped there). One when nothing good follows.
+    uint64_t lost = 1;
+    if (next + kHeaderBytes <= data.size()) {
+      const uint64_t expected = seg.refs.empty() ? seg.first_index : seg.refs.back().index + 1;
+      const uint64_t found = Decode(bytes + next).index;
+      if (found > expected)
+        lost = std::min<uint64_t>(found - expected, std::max<size_t>(1, (next - off) / kHeaderBytes));
+    }
+    corrupt_ += lost;
     off = next;
   }
   // A partial header after the last good record is a cut-off write too.

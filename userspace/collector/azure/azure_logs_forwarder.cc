@@ -126,7 +126,7 @@ class AzureLogsForwarder : public Forwarder {
       }
       if (*outcome != Outcome::kDelivered) {
         Logger("azure")->error("Logs Ingestion API refused {} rows of {} with HTTP {}: {}", range.size(), stream.name,
-                               response.status, response.body);
+                               response.status, PrintableBody(response.body));
         if (auto s = Park(body, stream.name, absl::StrCat("HTTP ", response.status), response.body); !s.ok()) {
           return s;
         }
@@ -183,13 +183,13 @@ class AzureLogsForwarder : public Forwarder {
           failure = r.status();
           wait = NextBackoff(backoff);
         } else if (response.status == 429) {
-          failure = absl::ResourceExhaustedError(absl::StrCat("HTTP 429: ", response.body));
+          failure = absl::ResourceExhaustedError(absl::StrCat("HTTP 429: ", PrintableBody(response.body)));
           // Capped: a huge Retry-After (a broken proxy, a hostile endpoint)
           // would stall this forwarder for as long as it says.
           wait = std::min(response.retry_after.value_or(NextBackoff(backoff)), config_.max_retry_after);
           throttled_until_ = absl::Now() + wait;
         } else if (response.status == 408 || response.status >= 500 || response.status == 401) {
-          failure = absl::UnavailableError(absl::StrCat("HTTP ", response.status, ": ", response.body));
+          failure = absl::UnavailableError(absl::StrCat("HTTP ", response.status, ": ", PrintableBody(response.body)));
           wait = NextBackoff(backoff);
         } else {
           return Outcome::kRejected;  // 400, 403, 404, ...: retrying cannot help

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/utf8.h"
 
 namespace vigil::collector {
 namespace {
@@ -22,19 +23,9 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
-// Retry-After in seconds, the form the Logs Ingestion API sends with 429.
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
-  auto* response = static_cast<HttpResponse*>(user);
   size_t len = size * n;
-  absl::string_view line(data, len);
-  // A new status line (after a proxy's CONNECT reply or a 100 Continue)
-  // starts a new set of headers.
-  if (absl::StartsWith(line, "HTTP/")) response->retry_after.reset();
-  if (absl::StartsWithIgnoreCase(line, "retry-after:")) {
-    absl::string_view value = absl::StripAsciiWhitespace(line.substr(12));
-    int64_t seconds;
-    if (absl::SimpleAtoi(value, &seconds) && seconds >= 0) response->retry_after = absl::Seconds(seconds);
-  }
+  ParseHeaderLine(absl::string_view(data, len), *static_cast<HttpResponse*>(user));
   return len;
 }
 
@@ -43,6 +34,22 @@ struct SlistDeleter {
 };
 
 }  // namespace
+
+void ParseHeaderLine(absl::string_view line, HttpResponse& response) {
+  // A new status line (after a proxy's CONNECT reply or a 100 Continue)
+  // starts a new set of headers.
+  if (absl::StartsWith(line, "HTTP/")) response.retry_after.reset();
+  if (absl::StartsWithIgnoreCase(line, "retry-after:")) {
+    absl::string_view value = absl::StripAsciiWhitespace(line.substr(12));
+    int64_t seconds;
+    if (absl::SimpleAtoi(value, &seconds) && seconds >= 0) response.retry_after = absl::Seconds(seconds);
+  }
+}
+
+std::string PrintableBody(absl::string_view body, size_t max_bytes) {
+  if (body.size() <= max_bytes) return EscapeControls(body);
+  return absl::StrCat(EscapeControls(body.substr(0, max_bytes)), "... (", body.size(), " bytes)");
+}
 
 absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const HttpOptions& options) {
   static std::once_flag init;

@@ -26,6 +26,16 @@ struct HttpOptions {
   absl::Duration connect_timeout = absl::Seconds(10);
 };
 
+// What one header line of a response says, into `response`: Retry-After in
+// seconds (the form the Logs Ingestion API sends with 429); a status line
+// starts a new set of headers. Any bytes: the server or a proxy chose them.
+void ParseHeaderLine(absl::string_view line, HttpResponse& response);
+
+// A response body for a log line or an error message: at most `max_bytes` of
+// it, control characters escaped (EscapeControls), so an endpoint or a proxy
+// can neither flood the log nor forge a line in it.
+std::string PrintableBody(absl::string_view body, size_t max_bytes = 1024);
+
 // HTTPS POSTs through one libcurl handle, so connections (and their TLS
 // sessions) are reused between calls. Not thread-safe.
 class HttpClient {

@@ -3,11 +3,23 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "collector/azure/config.h"
 #include "collector/azure/http_client.h"
 
 namespace vigil::collector {
+
+// What a token endpoint's 200 answer says: the token and how long it is
+// valid. The lifetime is capped at a day (Entra's are 1-24 h): an endpoint
+// that claims longer (years, INT64_MAX) would otherwise have its token used
+// until the API refuses it. Errors are Unauthenticated and name `url`.
+struct AccessToken {
+  std::string token;
+  absl::Duration lifetime;
+};
+inline constexpr absl::Duration kMaxTokenLifetime = absl::Hours(24);
+absl::StatusOr<AccessToken> ParseTokenResponse(absl::string_view body, absl::string_view url);
 
 // A Microsoft Entra access token for the Logs Ingestion API, from the OAuth
 // 2.0 client-credentials flow with a secret or with a federated assertion
