@@ -348,22 +348,24 @@ TEST_F(SecurityTest, MemfdCreate) {
   EXPECT_FALSE(m->memfd_create().name_truncated());
 }
 
+// Loads "r0 = 0; exit" as a socket filter; exits with its fd, or 255.
+int LoadSocketFilter() {
+  bpf_insn insns[2] = {};
+  insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;
+  insns[0].dst_reg = BPF_REG_0;
+  insns[1].code = BPF_JMP | BPF_EXIT;
+  bpf_attr attr{};
+  attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+  attr.insn_cnt = 2;
+  attr.insns = reinterpret_cast<uintptr_t>(insns);
+  attr.license = reinterpret_cast<uintptr_t>("GPL");
+  strncpy(attr.prog_name, "vigil_sec_t", sizeof(attr.prog_name));
+  const long fd = syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+  return fd < 0 ? 255 : static_cast<int>(fd);
+}
+
 TEST_F(SecurityTest, BpfSocketFilterLoad) {
-  const pid_t pid = ForkChild([] {
-    // r0 = 0; exit
-    bpf_insn insns[2] = {};
-    insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;
-    insns[0].dst_reg = BPF_REG_0;
-    insns[1].code = BPF_JMP | BPF_EXIT;
-    bpf_attr attr{};
-    attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
-    attr.insn_cnt = 2;
-    attr.insns = reinterpret_cast<uintptr_t>(insns);
-    attr.license = reinterpret_cast<uintptr_t>("GPL");
-    strncpy(attr.prog_name, "vigil_sec_t", sizeof(attr.prog_name));
-    const long fd = syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
-    return fd < 0 ? 255 : static_cast<int>(fd);
-  });
+  const pid_t pid = ForkChild(LoadSocketFilter);
   const int fd = ExitCodeOf(pid);
   ASSERT_NE(fd, 255);
   auto b = OnlyEvent(v1::EVENT_KIND_BPF_PROG_LOAD, pid);
@@ -547,6 +549,11 @@ TEST_F(SecurityTest, SensorsOwnCallsAreNotReported) {
   // It loads programs with bpf() (families after this one, fallbacks) and
   // reads maps all the time: none of it is an event.
   const uint32_t self = static_cast<uint32_t>(sensor().pid());
+  // Positive control: the same call by another process is reported, so the
+  // silence below is the sensor's exclusion, not a probe that sees nothing.
+  const pid_t other = ForkChild(LoadSocketFilter);
+  ASSERT_NE(ExitCodeOf(other), 255);
+  ASSERT_TRUE(OnlyEvent(v1::EVENT_KIND_BPF_PROG_LOAD, other).has_value());
   EXPECT_THAT(sensor().FindAll([&](const v1::Event& e) {
     return e.kind() >= v1::EVENT_KIND_PTRACE && e.kind() <= v1::EVENT_KIND_KILL && e.process().pid() == self;
   }),

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <ostream>
 #include <random>
@@ -32,6 +33,7 @@ using test::Record;
 using test::StatusIs;
 using test::TestProc;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 absl::Span<const uint8_t> Span(const Record& r) { return absl::MakeConstSpan(r); }
@@ -452,10 +454,12 @@ TEST_F(DecoderTest, RandomInputNeverCrashes) {
   const size_t max_size = 2 * sizeof(vigil_exec) + 64;
   auto byte = [&] { return static_cast<uint8_t>(rng()); };
   size_t accepted = 0;
+  std::array<size_t, 4> rejected{};  // per kind of input
   v1::Event event;
   // 20,000 of each of the four kinds of input.
   for (int i = 0; i < 4 * 20000; ++i) {
     Record r;
+    uint16_t header_kind = 0;
     switch (i % 4) {
       case 0: {  // pure noise
         r.resize(rng() % (max_size + 1));
@@ -469,6 +473,7 @@ TEST_F(DecoderTest, RandomInputNeverCrashes) {
           h.abi_version = VIGIL_ABI_VERSION;
           h.kind = static_cast<uint16_t>(rng() % 8);
           h.size = static_cast<uint32_t>(r.size());
+          header_kind = h.kind;
         });
         break;
       }
@@ -498,12 +503,28 @@ TEST_F(DecoderTest, RandomInputNeverCrashes) {
       v1::Event round_trip;
       ASSERT_TRUE(round_trip.ParseFromString(bytes)) << "invalid UTF-8 in an accepted record, case " << i;
       ASSERT_LE(event.process().argv_size(), 8) << "case " << i;
+      // Only kinds the ABI declares are ever accepted (0 and 4..7 are not).
+      if (i % 4 == 1)
+        ASSERT_TRUE(header_kind == VIGIL_KIND_EXEC || header_kind == VIGIL_KIND_EXIT || header_kind == VIGIL_KIND_FORK)
+            << i;
     } else {
       ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << "case " << i << ": " << s;
+      ASSERT_FALSE(s.message().empty()) << "case " << i;
+      ++rejected[i % 4];
+      if (i % 4 == 1 && header_kind != VIGIL_KIND_EXEC && header_kind != VIGIL_KIND_EXIT &&
+          header_kind != VIGIL_KIND_FORK) {
+        ASSERT_THAT(std::string(s.message()), HasSubstr("unknown event kind")) << "case " << i;
+      }
     }
   }
-  // The mutation cases must reach the exec parser, or this test checks little.
+  // Pure noise never has this ABI's version and its own size in its header.
+  EXPECT_EQ(rejected[0], 20000u);
+  // Half the headers name a kind that does not exist: at least those go.
+  EXPECT_GT(rejected[1], 20000u * 4 / 8 * 9 / 10);
+  // The mutation cases must reach the exec parser, or this test checks little;
+  // and the parser must refuse some of what they make.
   EXPECT_GT(accepted, 5000u);
+  EXPECT_GT(rejected[2] + rejected[3], 0u);
 }
 
 // The oracle above: a proto3 string that is not UTF-8 does not parse back.
