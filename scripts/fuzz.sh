@@ -42,8 +42,9 @@ for t in "${targets[@]}"; do
     -artifact_prefix="$out/" "$out/corpus" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  # No cov line when a seed crashes at once: that must report, not end the script.
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
+  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
   result=ok
   if [ $rc -ne 0 ]; then
     result="CRASH (see $log, $(ls "$out"/crash-* "$out"/timeout-* "$out"/oom-* 2>/dev/null | head -1))"

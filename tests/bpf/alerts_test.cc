@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <regex>
 #include <string>
 #include <vector>
@@ -342,6 +343,35 @@ TEST_F(DetectionTest, ChangedFileIsReloadedWithoutASignal) {
   // A new file in the directory counts too.
   WriteFile(files->dir + "/rules/more.yml", files->RuleB());
   ASSERT_TRUE(WaitRules([&](const v1::ListRulesResponse& r) { return HasRule(r, files->id_b); }).has_value());
+}
+
+// A rules file that turns to garbage in place while the sensor runs (a disk
+// error, a botched copy: bytes that are not YAML, not UTF-8, with NULs): the
+// watcher's reload fails and says so, the rules in force stay and fire, and
+// events keep flowing (the suite's final health counts nothing lost).
+TEST_F(DetectionTest, RulesFileTurnedToGarbageKeepsTheRulesInForce) {
+  const std::string good = files->RuleC();
+  WriteFile(files->rules, good);
+  ASSERT_TRUE(WaitRules([&](const v1::ListRulesResponse& r) { return HasRule(r, files->id_c); }).has_value());
+  const v1::ListRulesResponse before = ListRules();
+
+  std::mt19937 rng(15);
+  constexpr char kBad[] = "\0\xff\xfe\x1b[2J\n\t- [";
+  std::string garbage = good.substr(0, good.size() / 2) + std::string(kBad, sizeof(kBad) - 1);
+  for (int i = 0; i < 4096; ++i) garbage.push_back(static_cast<char>(rng()));
+  WriteFile(files->rules, garbage);
+  const std::optional<v1::ListRulesResponse> failed =
+      WaitRules([&](const v1::ListRulesResponse& r) { return r.reload_failures() > before.reload_failures(); });
+  ASSERT_TRUE(failed.has_value()) << "no failed reload after the file turned to garbage; " << sensor().Stderr();
+  EXPECT_THAT(failed->last_error(), HasSubstr("test.yml"));
+  EXPECT_EQ(failed->rules_size(), before.rules_size());
+  EXPECT_TRUE(HasRule(*failed, files->id_c));
+  EXPECT_EQ(DetectorStatus()->state(), "degraded");
+  ASSERT_TRUE(TriggerAndWait("vigil-detect-c-" + files->nonce + "-garbage", files->id_c, nullptr).has_value());
+
+  WriteFile(files->rules, good);
+  ASSERT_TRUE(WaitRules([&](const v1::ListRulesResponse& r) { return r.last_error().empty(); }).has_value());
+  EXPECT_EQ(DetectorStatus()->state(), "ok");
 }
 
 TEST(DetectionStart, BadRulesFileFailsTheStartWithFileLineColumn) {

@@ -166,6 +166,30 @@ std::map<std::string, int> CollectorProcess::IdCounts() const {
   return counts;
 }
 
+Delivery WaitDelivered(std::vector<SensorProcess*> sensors, const CollectorProcess& collector, absl::Duration timeout,
+                       size_t allowed_missing) {
+  std::set<std::string> ids;
+  for (SensorProcess* s : sensors) {
+    for (const v1::Event& e : s->Events()) ids.insert(e.id());
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  Delivery d;
+  for (;;) {
+    const std::map<std::string, int> got = collector.IdCounts();
+    d = Delivery{.expected = ids.size(), .missing = 0, .duplicated = 0, .first_missing = ""};
+    for (const std::string& id : ids) {
+      auto it = got.find(id);
+      if (it == got.end()) {
+        if (d.missing++ == 0) d.first_missing = id;
+      } else if (it->second > 1) {
+        ++d.duplicated;
+      }
+    }
+    if (d.missing <= allowed_missing || absl::Now() >= deadline) return d;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+}
+
 std::string CollectorProcess::Log() const { return ReadWholeFile(log_path_); }
 
 absl::Status MakeCertificates(const std::string& dir) {

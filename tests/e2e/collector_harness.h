@@ -98,4 +98,14 @@ struct Delivery {
   std::string first_missing;  // "" if nothing is missing or the waiter does not tell
 };
 
+class SensorProcess;
+// Waits until every event id the sensors wrote locally is at the collector
+// (at most `allowed_missing` of them missing, for a test that knows what was
+// lost) or `timeout` passes. Generous: the sensor sees every process on this
+// shared machine, so a busy neighbour can make it 100k events, and the file
+// forwarder's JSON encoding (~7k events/s on a loaded 2-core machine) then
+// takes a while.
+Delivery WaitDelivered(std::vector<SensorProcess*> sensors, const CollectorProcess& collector,
+                       absl::Duration timeout = absl::Seconds(180), size_t allowed_missing = 0);
+
 }  // namespace vigil::testing

@@ -33,34 +33,6 @@ absl::Duration Outage() {
   return absl::Seconds(s);
 }
 
-// Waits until every event id the sensors wrote locally is at the collector.
-// Generous: the sensor sees every process on this shared machine, so a busy
-// neighbour can make it 100k events, and the file forwarder's JSON encoding
-// (~7k events/s on a loaded 2-core machine) then takes a while.
-Delivery WaitDelivered(std::vector<SensorProcess*> sensors, const CollectorProcess& collector,
-                       absl::Duration timeout = absl::Seconds(180)) {
-  std::set<std::string> ids;
-  for (SensorProcess* s : sensors) {
-    for (const v1::Event& e : s->Events()) ids.insert(e.id());
-  }
-  const absl::Time deadline = absl::Now() + timeout;
-  Delivery d;
-  for (;;) {
-    const std::map<std::string, int> got = collector.IdCounts();
-    d = Delivery{.expected = ids.size(), .missing = 0, .duplicated = 0, .first_missing = ""};
-    for (const std::string& id : ids) {
-      auto it = got.find(id);
-      if (it == got.end()) {
-        if (d.missing++ == 0) d.first_missing = id;
-      } else if (it->second > 1) {
-        ++d.duplicated;
-      }
-    }
-    if (d.missing == 0 || absl::Now() >= deadline) return d;
-    absl::SleepFor(absl::Milliseconds(500));
-  }
-}
-
 class UplinkE2E : public ::testing::Test {
  protected:
   void SetUp() override { RequireBpfOrSkip(); }

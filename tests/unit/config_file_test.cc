@@ -178,6 +178,18 @@ TEST_F(ConfigFileTest, BadValueIsRefusedWithLineAndKey) {
               StatusIs(absl::StatusCode::kInvalidArgument, "g.yaml:1:9: output: takes a single string"));
 }
 
+// Found by fuzz/config_file_fuzzer.cc: a value that is not UTF-8 was taken,
+// and --print-config then printed it with U+FFFD in place of its bytes, a
+// file that no longer says what is in force.
+TEST_F(ConfigFileTest, ValueThatIsNotUtf8IsRefused) {
+  EXPECT_THAT(Load({"--config=" + Write("h.yaml", "output: /var/log/caf\xe9\n")}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "h.yaml:1:9: output: not UTF-8"));
+  EXPECT_THAT(Load({"--config=" + Write("i.yaml", "disable:\n  - dns\n  - \xff\n")}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "disable: not UTF-8"));
+  ASSERT_THAT(Load({"--config=" + Write("j.yaml", "output: /var/log/caf\xc3\xa9\n")}).status(), IsOk());
+  EXPECT_EQ(absl::GetFlag(FLAGS_output), "/var/log/caf\xc3\xa9");
+}
+
 TEST_F(ConfigFileTest, BadEnvironmentOrFlagValueNamesIt) {
   env_["VIGIL_TEST_RING_BUFFER_BYTES"] = "-1";
   EXPECT_THAT(Load({}).status(), StatusIs(absl::StatusCode::kInvalidArgument,

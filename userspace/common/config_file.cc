@@ -23,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/utf8.h"
 
 namespace vigil {
 namespace {
@@ -211,6 +212,12 @@ absl::Status ApplyFile(const std::string& path, const std::map<std::string, absl
     } else {
       return absl::InvalidArgumentError(absl::StrCat(value_where, ": ", key, ": takes a single ", TypeName(flag),
                                                      IsList(flag) ? " or a list" : ", not a list or mapping"));
+    }
+    // YAML is Unicode: yaml-cpp reads other bytes as they are but writes them
+    // as U+FFFD, so --print-config would print a value that is not the one
+    // in force. A path in another encoding goes on the command line.
+    if (SanitizeUtf8(value) != value) {
+      return absl::InvalidArgumentError(absl::StrCat(value_where, ": ", key, ": not UTF-8"));
     }
     if (absl::Status s = Apply(flag, value, value_where); !s.ok()) return s;
     origins[key] = {ConfigSource::kFile, absl::StrCat(path, ":", k.Mark().line + 1)};

@@ -129,6 +129,12 @@ class ContainerdClient : public RuntimeClient {
       }
       on_change(change);
     }
+    // Read also ends at a message that does not parse (a string that is not
+    // UTF-8, say), with the rest of the stream unread; Finish would then wait
+    // for a status that never comes, and the watch would hang for good (found
+    // by fuzz/runtime_fuzzer.cc). Cancelling first lets Finish return the
+    // server's status if it came, CANCELLED otherwise.
+    ctx.TryCancel();
     absl::Status s = FromGrpc(reader->Finish(), "containerd Events.Subscribe");
     absl::MutexLock lock(&mu_);
     watch_ctx_ = nullptr;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "rules/ruleset.h"
 
 namespace vigil {
@@ -143,9 +144,13 @@ class SigmaDetectorImpl : public SigmaDetector {
     absl::MutexLock lock(&mu_);
     if (!compiled.ok()) {
       ++reload_failures_;
-      last_error_ = std::string(compiled.status().message());
-      Logger("rules")->error("reload failed, the rules in force stay: {}", last_error_);
-      return compiled.status();
+      // A file that turned to garbage puts its bytes into the error (the
+      // YAML parser quotes what it could not read). ListRules and Status
+      // carry it in protobuf strings, which must be UTF-8 or neither answer
+      // can be sent at all; a log line must not carry its controls.
+      last_error_ = SanitizeUtf8(compiled.status().message());
+      Logger("rules")->error("reload failed, the rules in force stay: {}", EscapeControls(last_error_));
+      return absl::Status(compiled.status().code(), last_error_);
     }
     ++reloads_;
     last_error_.clear();
