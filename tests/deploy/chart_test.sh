@@ -4,7 +4,9 @@
 # object against the Kubernetes 1.31 API definitions, offline
 # (k8s_schema_check.mjs). Also proves the checker rejects a broken object
 # and the values schema a mistyped key, and that the DaemonSet asks for
-# exactly the documented capabilities. Tools come from scripts/install-deps.sh.
+# exactly the documented capabilities, and that sensor.config and
+# collector.config become files the built daemons accept, with the chart's
+# flags winning over them. Tools come from scripts/install-deps.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 chart=$here/../../deploy/helm/vigil
@@ -17,6 +19,10 @@ skip() {
 }
 [ -x "$helm" ] && [ -f "$tools/k8s-1.31.d.ts" ] || skip "no helm or Kubernetes 1.31 types in $tools (scripts/install-deps.sh)"
 command -v node >/dev/null || skip "no node"
+build=${VIGIL_BUILD_DIR:-$here/../../build}
+sensor_bin=$build/userspace/sensor/vigil-sensor
+collector_bin=$build/userspace/collector/vigil-collector
+[ -x "$sensor_bin" ] && [ -x "$collector_bin" ] || skip "vigil-sensor and vigil-collector not built in $build"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$helm" version --short | grep -q '^v3\.' || { echo "FAIL: not Helm 3: $("$helm" version --short)"; exit 1; }
@@ -48,6 +54,93 @@ check monitoring --set monitoring.podMonitor.enabled=true --set monitoring.servi
 check azure-secret --set azure.enabled=true --set azure.auth=secret --set azure.clientSecretName=s
 check openshift-collector --set collector.runAsUser=null
 check own-issuer --set tls.certManager.issuerRef.name=corp --set tls.certManager.issuerRef.kind=ClusterIssuer
+
+# The examples of values.yaml, a boolean, and one key each that the chart
+# also passes as a flag (the flag must win).
+cat >"$tmp/config-values.yaml" <<'EOF'
+sensor:
+  config:
+    ring-buffer-bytes: 16777216
+    disable: [dns]
+    file-exclude: [/var/log/]
+    exit-grace: 1m
+    detection: false
+    node-name: from-the-file
+collector:
+  config:
+    max-streams-per-node: 8
+    file-max-files: 10
+    azure-max-backoff: 2m
+    log-level: debug
+EOF
+check config -f "$tmp/config-values.yaml"
+"$helm" template vigil "$chart" --namespace vigil -f "$tmp/config-values.yaml" \
+  --set sensor.config.exit-grace=2m | to_json >"$tmp/config-sensor-changed.json"
+
+echo "== the configuration files"
+python3 - "$tmp" "$sensor_bin" "$collector_bin" <<'PY' || fail=1
+import hashlib, json, os, subprocess, sys
+tmp, bins = sys.argv[1], {"sensor": sys.argv[2], "collector": sys.argv[3]}
+load = lambda name: json.load(open(os.path.join(tmp, name)))
+errors = []
+def workload(objs, component):
+    kind = "DaemonSet" if component == "sensor" else "Deployment"
+    return [o for o in objs if o["kind"] == kind][0]["spec"]["template"]
+def annotation(objs, component):
+    return workload(objs, component)["metadata"].get("annotations", {}).get("checksum/config")
+
+# No config: no ConfigMap, no mount, no annotation; the image's file stays.
+plain = load("values.json")
+if any(o["kind"] == "ConfigMap" for o in plain): errors.append("a ConfigMap without any config")
+for component in ("sensor", "collector"):
+    pod = workload(plain, component)
+    if any(v["name"] == "config" for v in pod["spec"]["volumes"]): errors.append(f"{component}: config volume")
+    if annotation(plain, component): errors.append(f"{component}: checksum without config")
+
+objs = load("config.json")
+want = {
+    "sensor": ({"ring-buffer-bytes": "16777216", "disable": "[dns]", "file-exclude": "[/var/log/]",
+                "exit-grace": "1m", "detection": "false"}, "node-name"),
+    "collector": ({"max-streams-per-node": "8", "file-max-files": "10", "azure-max-backoff": "2m"}, "log-level"),
+}
+for component, (keys, flag_key) in want.items():
+    cms = [o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == f"vigil-{component}-config"]
+    if len(cms) != 1: errors.append(f"{component}: {len(cms)} ConfigMaps"); continue
+    text = cms[0]["data"][f"{component}.yaml"]
+    path = os.path.join(tmp, f"{component}.yaml")
+    open(path, "w").write(text)
+    pod = workload(objs, component)
+    c = pod["spec"]["containers"][0]
+    mount = [m for m in c["volumeMounts"] if m["name"] == "config"]
+    if mount != [{"name": "config", "mountPath": f"/etc/vigil/{component}.yaml", "subPath": f"{component}.yaml",
+                  "readOnly": True}]: errors.append(f"{component}: mount {mount}")
+    vol = [v for v in pod["spec"]["volumes"] if v["name"] == "config"]
+    if vol != [{"name": "config", "configMap": {"name": f"vigil-{component}-config"}}]:
+        errors.append(f"{component}: volume {vol}")
+    if not annotation(objs, component): errors.append(f"{component}: no checksum/config")
+    # The real daemon, with this file and the chart's own arguments.
+    run = subprocess.run([bins[component], f"--config={path}", *c["args"], "--print-config"],
+                         capture_output=True, text=True)
+    if run.returncode != 0: errors.append(f"{component} refused the file: {run.stderr.strip()}"); continue
+    printed = {}
+    for line in run.stdout.splitlines():
+        if line and not line.startswith("#"):
+            key, rest = line.split(": ", 1)
+            printed[key] = rest.split("  # ", 1)
+    for key, value in keys.items():
+        got = printed.get(key)
+        if not got or got[0] != value or not got[1].startswith(f"file {path}:"):
+            errors.append(f"{component}: {key} is {got}, want {value} from {path}")
+    if not printed.get(flag_key, ["", ""])[1].startswith("flag --"):
+        errors.append(f"{component}: the chart's flag does not win for {flag_key}: {printed.get(flag_key)}")
+
+# A changed sensor value rolls the sensors, and only them.
+changed = load("config-sensor-changed.json")
+if annotation(changed, "sensor") == annotation(objs, "sensor"): errors.append("sensor: config change keeps the checksum")
+if annotation(changed, "collector") != annotation(objs, "collector"): errors.append("collector rolls for a sensor change")
+for e in errors: print("FAIL:", e)
+sys.exit(1 if errors else 0)
+PY
 
 echo "== the checker and the values schema refuse mistakes"
 sed 's/hostPID: true/hostPid: true/' "$tmp/values.yaml" | to_json >"$tmp/bad.json"

@@ -39,3 +39,15 @@ kind: Issuer
 group: cert-manager.io
 {{- end -}}
 {{- end -}}
+
+{{/* A daemon's configuration file (docs/configuration.md) from its values'
+     `config` map: one key per line, sorted, each value as JSON (which YAML
+     reads as is). JSON because Helm reads numbers in values files as
+     floats, which toYaml would write as 1.6777216e+07; toJson writes them
+     as the integers they are. */}}
+{{- define "vigil.configFile" -}}
+{{- range $i, $key := keys . | sortAlpha }}
+{{- if $i }}{{ "\n" }}{{ end }}
+{{- $key }}: {{ toJson (get $ $key) }}
+{{- end }}
+{{- end -}}
