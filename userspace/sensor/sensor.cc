@@ -184,6 +184,7 @@ absl::Status Sensor::StartServices() {
   if (!config_.metrics_address.empty()) {
     metrics_.OnScrape([this](metrics::Registry& r) {
       ExportSensorMetrics(Health(false).health(), probes_->probes(), r);
+      ExportParkMetrics(pipeline_->Counters(), r);
       if (detector_ != nullptr) ExportDetectorMetrics(detector_->Stats(), r);
       r.GetGauge("vigil_ready", "1 once the probes are attached and the pipeline runs.").Set(ready_ ? 1 : 0);
       r.GetGauge("vigil_tail_subscribers", "Live `vigilctl tail` subscribers.").Set(hub_.Status().size());

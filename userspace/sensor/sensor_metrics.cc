@@ -54,6 +54,22 @@ void ExportSensorMetrics(const v1::SensorHealth& h, const std::vector<ProbeState
   }
 }
 
+void ExportParkMetrics(const PipelineCounters& c, metrics::Registry& r) {
+  r.GetGauge("vigil_pipeline_parked_events", "Events waiting for their container's metadata while others go on.")
+      .Set(c.parked_events);
+  r.GetGauge("vigil_pipeline_parked_bytes", "Their serialized bytes; the park is bounded by them (and by count).")
+      .Set(c.parked_bytes);
+  r.GetCounter("vigil_pipeline_events_parked_total", "Events that waited for their container's metadata.")
+      .Set(c.parked);
+  constexpr char kParkedHelp[] =
+      "Parked events sent on, by outcome: released (with the metadata), expired (without it, at their deadline).";
+  r.GetCounter("vigil_pipeline_parked_sent_total", kParkedHelp, {{"outcome", "released"}}).Set(c.released);
+  r.GetCounter("vigil_pipeline_parked_sent_total", kParkedHelp, {{"outcome", "expired"}}).Set(c.expired);
+  r.GetCounter("vigil_pipeline_park_overflow_total",
+               "Events sent on without waiting for their container's metadata: the park was full.")
+      .Set(c.park_overflow);
+}
+
 void ExportDetectorMetrics(const DetectorStats& stats, metrics::Registry& r) {
   const v1::ListRulesResponse& rules = stats.rules;
   r.GetGauge("vigil_rules_loaded", "Detection rules in force (correlations included).").Set(rules.rules_size());
