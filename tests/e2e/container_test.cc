@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "sensor_harness.h"
+#include "support/hanging_socket.h"
 
 namespace vigil::testing {
 namespace {
@@ -253,6 +255,69 @@ TEST_F(ContainerTest, RuntimeGoesAwayAndComesBack) {
     absl::SleepFor(absl::Milliseconds(100));
   }
   EXPECT_EQ(containerd_->Ctr(absl::StrCat("containers rm ", pod.id, " >/dev/null 2>&1")), 0);
+}
+
+// Issue 11: a runtime that accepts connections and never answers (a wedged
+// containerd) holds up its containers' events, parked until --container-wait,
+// and nothing else: host execs made meanwhile arrive long before that wait
+// ends, ahead of the container's parked exec, which then goes on without
+// its metadata and is counted.
+TEST_F(ContainerTest, AHungRuntimeDoesNotDelayHostEvents) {
+  test::HangingSocket hung(*dir_ + "/hung-containerd.sock");
+  ASSERT_TRUE(hung.ok());
+  const absl::Duration kWait = absl::Seconds(5);  // the longest the sensor takes
+  SensorProcess sensor({"--containerd_socket=" + hung.path(), "--cri_socket=", "--docker_socket=",
+                        "--container_wait=5s", "--runtime_timeout=20s", "--health_interval=1s"});
+  ASSERT_OK(sensor.Start());
+
+  const Pod pod = NewPod("besteffort");
+  const std::string nonce = Nonce();
+  ASSERT_EQ(RunContainer(pod, absl::StrCat("/bin/echo ", nonce)), 0);
+  const absl::Time container_done = absl::Now();
+  auto is_container_exec = [&](const v1::Event& e) {
+    return IsExec(e) && ArgvHas(e, nonce) && e.exec().filename() == "/bin/echo";
+  };
+
+  // Host execs while the container's events wait for the hung runtime.
+  std::vector<absl::Duration> latencies;
+  std::string last_host;
+  for (int i = 0; i < 5; ++i) {
+    const std::string mark = Nonce();
+    const absl::Time spawned = absl::Now();
+    ASSERT_EQ(vigil::testing::Run({"/bin/true", mark}), 0);
+    auto e = sensor.WaitFor([&](const v1::Event& e) { return IsExec(e) && ArgvHas(e, mark); }, kWait);
+    ASSERT_TRUE(e.has_value()) << "host exec " << i << " did not arrive within the container wait";
+    latencies.push_back(absl::Now() - spawned);
+    EXPECT_TRUE(e->workload().host());
+    last_host = mark;
+  }
+  const absl::Time hosts_done = absl::Now();
+  std::cout << "host exec arrival with the runtime hung (container wait " << kWait << "):";
+  for (absl::Duration d : latencies) std::cout << " " << d;
+  std::cout << "; container command done " << (hosts_done - container_done) << " before the last\n";
+  for (absl::Duration d : latencies) EXPECT_LT(d, kWait / 3) << "a host exec waited on the container's runtime";
+  ASSERT_LT(hosts_done - container_done, kWait) << "too slow a machine to tell: the container's wait is over";
+
+  // The container's exec comes after them, without its metadata, once its wait is over.
+  auto parked = sensor.WaitFor(is_container_exec, kWait + absl::Seconds(10));
+  ASSERT_TRUE(parked.has_value()) << "the container's exec never came out";
+  EXPECT_EQ(parked->workload().container_id(), pod.id);
+  EXPECT_EQ(parked->workload().pod_uid(), pod.uid) << "what the cgroup path says is there";
+  EXPECT_TRUE(parked->workload().metadata_pending());
+  EXPECT_EQ(parked->workload().pod_name(), "");
+  size_t host_at = 0, container_at = 0;
+  const std::vector<v1::Event>& events = sensor.Events();
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (IsExec(events[i]) && ArgvHas(events[i], last_host)) host_at = i;
+    if (is_container_exec(events[i])) container_at = i;
+  }
+  EXPECT_LT(host_at, container_at) << "host execs made after the container's went out before it";
+
+  auto health =
+      sensor.WaitFor([](const v1::Event& e) { return e.has_health() && e.health().container_metadata_timeouts() > 0; },
+                     absl::Seconds(10));
+  EXPECT_TRUE(health.has_value()) << "no health event counted the events sent without their metadata";
+  EXPECT_GE(hung.accepted(), 1) << "the sensor did reach the hung runtime";
 }
 
 // containerd's CRI plugin only knows the containers made through the CRI

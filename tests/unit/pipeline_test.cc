@@ -5,11 +5,15 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "records.h"
+#include "support/fake_clock.h"
 
 namespace vigil {
 namespace {
@@ -26,7 +30,7 @@ using ::testing::IsEmpty;
 // What the test stages saw, in order; shared with the test, which owns it.
 struct Journal {
   absl::Mutex mu;
-  std::vector<std::string> calls ABSL_GUARDED_BY(mu);  // "enrich <id>", "write <id>", "flush"
+  std::vector<std::string> calls ABSL_GUARDED_BY(mu);  // "enrich pid <pid>", "write <id>", "flush"
   std::vector<v1::Event> written ABSL_GUARDED_BY(mu);
 
   std::vector<std::string> Calls() {
@@ -37,6 +41,12 @@ struct Journal {
     absl::MutexLock lock(&mu);
     return written;
   }
+  // Waits (boundedly) until `n` events were written; false if they were not.
+  bool AwaitWritten(size_t n, absl::Duration timeout = absl::Seconds(10)) {
+    absl::MutexLock lock(&mu);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return written.size() >= n; };
+    return mu.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  }
 };
 
 class RecordingEnricher : public Enricher {
@@ -44,7 +54,7 @@ class RecordingEnricher : public Enricher {
   explicit RecordingEnricher(Journal* journal) : journal_(journal) {}
   void Enrich(v1::Event& event) override {
     absl::MutexLock lock(&journal_->mu);
-    journal_->calls.push_back("enrich " + event.id());
+    journal_->calls.push_back(absl::StrCat("enrich pid ", event.process().pid()));
     event.mutable_workload()->set_container_name("enriched");
   }
 
@@ -288,7 +298,7 @@ TEST_F(PipelineTest, EnrichesBeforeWriting) {
   pipeline->Stop();
   std::vector<std::string> calls = journal_.Calls();
   ASSERT_GE(calls.size(), 2u);
-  EXPECT_THAT(std::vector<std::string>(calls.begin(), calls.begin() + 2), ElementsAre("enrich inst-0", "write inst-0"));
+  EXPECT_THAT(std::vector<std::string>(calls.begin(), calls.begin() + 2), ElementsAre("enrich pid 1", "write inst-0"));
 }
 
 TEST_F(PipelineTest, SinkErrorsAreCountedAndOtherSinksStillWritten) {
@@ -318,6 +328,185 @@ TEST_F(PipelineTest, DestroyedWithoutStartDoesNotHang) {
   pipeline->Submit(ExecOfPid(1));
   pipeline.reset();
   EXPECT_THAT(journal_.Written(), IsEmpty());
+}
+
+// Stands for an enricher whose answers come from elsewhere (the container
+// runtimes): events of pids >= 100 wait for the answer for their pid, which
+// the test gives, up to `wait` after the first of them.
+class AnsweringEnricher : public Enricher {
+ public:
+  AnsweringEnricher(Clock now, absl::Duration wait) : now_(std::move(now)), wait_(wait) {}
+  uint64_t WaitKey(const v1::Event& event) override {
+    const uint64_t pid = event.process().pid();
+    if (pid < 100) return 0;
+    absl::MutexLock lock(&mu_);
+    deadlines_.try_emplace(pid, now_() + wait_);
+    return pid;
+  }
+  absl::Time WaitUntil(uint64_t key) override {
+    absl::MutexLock lock(&mu_);
+    if (answered_.contains(key)) return absl::InfinitePast();
+    auto it = deadlines_.find(key);
+    return it == deadlines_.end() ? absl::InfinitePast() : it->second;
+  }
+  void SetWake(std::function<void()> wake) override {
+    absl::MutexLock lock(&mu_);
+    wake_ = std::move(wake);
+  }
+  void Enrich(v1::Event& event) override {
+    absl::MutexLock lock(&mu_);
+    if (event.process().pid() >= 100) {
+      event.mutable_workload()->set_container_id(answered_.contains(event.process().pid()) ? "answered" : "");
+      event.mutable_workload()->set_metadata_pending(!answered_.contains(event.process().pid()));
+    }
+  }
+  // From the test thread, as a runtime's answer comes on another thread.
+  void Answer(uint64_t key) {
+    std::function<void()> wake;
+    {
+      absl::MutexLock lock(&mu_);
+      answered_.insert(key);
+      wake = wake_;
+    }
+    wake();
+  }
+  void Wake() {
+    std::function<void()> wake;
+    {
+      absl::MutexLock lock(&mu_);
+      wake = wake_;
+    }
+    wake();
+  }
+
+ private:
+  const Clock now_;
+  const absl::Duration wait_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, absl::Time> deadlines_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<uint64_t> answered_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> wake_ ABSL_GUARDED_BY(mu_);
+};
+
+class ParkingTest : public PipelineTest {
+ protected:
+  std::unique_ptr<Pipeline> MakeParking(size_t park_max_events = 1024) {
+    auto enricher = std::make_unique<AnsweringEnricher>(clock(), absl::Seconds(2));
+    answers_ = enricher.get();
+    std::vector<std::unique_ptr<Enricher>> enrichers;
+    enrichers.push_back(std::move(enricher));
+    std::vector<std::unique_ptr<Sink>> sinks;
+    sinks.push_back(std::make_unique<RecordingSink>(&journal_));
+    auto p = std::make_unique<Pipeline>(
+        PipelineOptions{.instance_id = "inst", .park_max_events = park_max_events, .now = clock()},
+        Decoder({.node = test::kNode}, &clock_), std::move(enrichers), nullptr, std::move(sinks));
+    p->Start();
+    return p;
+  }
+  Clock clock() { return fake_clock_.clock(); }
+  void Advance(absl::Duration d) { fake_clock_.Advance(d); }
+  void Submit(Pipeline& p, std::initializer_list<uint32_t> pids) {
+    for (uint32_t pid : pids) p.Submit(ExecOfPid(pid));
+    p.Publish();
+  }
+
+  AnsweringEnricher* answers_ = nullptr;  // owned by the pipeline
+  test::FakeClock fake_clock_;
+};
+
+TEST_F(ParkingTest, EventsWaitingForAnAnswerDoNotHoldUpTheOthers) {
+  auto pipeline = MakeParking();
+  Submit(*pipeline, {100, 1, 100, 2, 3});
+  ASSERT_TRUE(journal_.AwaitWritten(3)) << "events of no key went on";
+  EXPECT_THAT(WrittenPids(), ElementsAre(1, 2, 3));
+  PipelineCounters c = pipeline->Counters();
+  EXPECT_EQ(c.parked, 2u);
+  EXPECT_EQ(c.parked_events, 2u);
+  EXPECT_GT(c.parked_bytes, 0u);
+
+  answers_->Answer(100);
+  ASSERT_TRUE(journal_.AwaitWritten(5));
+  EXPECT_THAT(WrittenPids(), ElementsAre(1, 2, 3, 100, 100));
+  std::vector<v1::Event> written = journal_.Written();
+  EXPECT_EQ(written[3].workload().container_id(), "answered");
+  EXPECT_FALSE(written[4].workload().metadata_pending());
+  // Ids follow the order the events left in.
+  EXPECT_EQ(written[3].id(), "inst-3");
+  EXPECT_EQ(written[4].id(), "inst-4");
+  c = pipeline->Counters();
+  EXPECT_EQ(c.released, 2u);
+  EXPECT_EQ(c.expired, 0u);
+  EXPECT_EQ(c.parked_events, 0u);
+  EXPECT_EQ(c.parked_bytes, 0u);
+}
+
+TEST_F(ParkingTest, AKeysEventsKeepTheirOrderAfterItsAnswer) {
+  auto pipeline = MakeParking();
+  for (uint32_t i = 0; i < 3; ++i) pipeline->Submit(ForkRecord(1, Proc(100)));
+  Submit(*pipeline, {1});
+  ASSERT_TRUE(journal_.AwaitWritten(1));
+  answers_->Answer(100);
+  // Answered now, but parked events of the key still go before this one.
+  Submit(*pipeline, {100});
+  ASSERT_TRUE(journal_.AwaitWritten(5));
+  std::vector<v1::Event> written = journal_.Written();
+  for (int i = 1; i <= 3; ++i) EXPECT_EQ(written[i].kind(), v1::EVENT_KIND_FORK) << i;
+  EXPECT_EQ(written[4].kind(), v1::EVENT_KIND_EXEC);
+  EXPECT_EQ(pipeline->Counters().released, 3u);
+  EXPECT_EQ(pipeline->Counters().parked, 3u);
+}
+
+TEST_F(ParkingTest, WithoutAnAnswerEventsGoAtTheirDeadlineAndAreCounted) {
+  auto pipeline = MakeParking();
+  Submit(*pipeline, {100, 1});
+  ASSERT_TRUE(journal_.AwaitWritten(1));
+  Advance(absl::Seconds(2) - absl::Milliseconds(1));
+  answers_->Wake();
+  Submit(*pipeline, {2});
+  ASSERT_TRUE(journal_.AwaitWritten(2));
+  EXPECT_EQ(pipeline->Counters().parked_events, 1u) << "released before its deadline";
+  Advance(absl::Milliseconds(1));
+  answers_->Wake();
+  ASSERT_TRUE(journal_.AwaitWritten(3));
+  EXPECT_THAT(WrittenPids(), ElementsAre(1, 2, 100));
+  EXPECT_TRUE(journal_.Written()[2].workload().metadata_pending());
+  PipelineCounters c = pipeline->Counters();
+  EXPECT_EQ(c.expired, 1u);
+  EXPECT_EQ(c.released, 0u);
+  // A later event of the key does not wait again.
+  Submit(*pipeline, {100});
+  ASSERT_TRUE(journal_.AwaitWritten(4));
+  EXPECT_EQ(pipeline->Counters().parked, 1u);
+}
+
+TEST_F(ParkingTest, AFullParkSendsTheKeysEventsOnInOrder) {
+  auto pipeline = MakeParking(/*park_max_events=*/2);
+  for (uint32_t i = 0; i < 2; ++i) pipeline->Submit(ForkRecord(1, Proc(100)));
+  Submit(*pipeline, {1});
+  ASSERT_TRUE(journal_.AwaitWritten(1));
+  EXPECT_EQ(pipeline->Counters().parked_events, 2u);
+  Submit(*pipeline, {100});  // no room: the two parked go first, then it
+  ASSERT_TRUE(journal_.AwaitWritten(4));
+  std::vector<v1::Event> written = journal_.Written();
+  EXPECT_EQ(written[1].kind(), v1::EVENT_KIND_FORK);
+  EXPECT_EQ(written[2].kind(), v1::EVENT_KIND_FORK);
+  EXPECT_EQ(written[3].kind(), v1::EVENT_KIND_EXEC);
+  PipelineCounters c = pipeline->Counters();
+  EXPECT_EQ(c.park_overflow, 1u);
+  EXPECT_EQ(c.expired, 2u);
+  EXPECT_EQ(c.parked_events, 0u);
+}
+
+TEST_F(ParkingTest, StopSendsParkedEventsAtTheirDeadline) {
+  auto pipeline = MakeParking();
+  Submit(*pipeline, {100, 1});
+  ASSERT_TRUE(journal_.AwaitWritten(1));  // 100 is parked
+  std::thread stop([&] { pipeline->Stop(); });
+  Advance(absl::Seconds(2));
+  answers_->Wake();
+  stop.join();
+  EXPECT_THAT(WrittenPids(), ElementsAre(1, 100));
+  EXPECT_EQ(pipeline->Counters().expired, 1u);
 }
 
 }  // namespace

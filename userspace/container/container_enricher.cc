@@ -53,6 +53,7 @@ ContainerEnricher::ContainerEnricher(ContainerEnricherOptions options, std::uniq
       cgroups_(options_.max_cgroups, options_.now),
       metadata_(options_.max_containers, options_.now) {
   resolver_ = std::thread([this] { ResolveLoop(); });
+  fetcher_ = std::thread([this] { FetchLoop(); });
   for (const auto& c : clients_) watchers_.emplace_back([this, c = c.get()] { WatchLoop(c); });
 }
 
@@ -65,6 +66,7 @@ ContainerEnricher::~ContainerEnricher() {
   for (const auto& c : clients_) c->CancelWatch();
   for (auto& t : watchers_) t.join();
   resolver_.join();
+  fetcher_.join();
   close(wake_fd_);
 }
 
@@ -73,28 +75,49 @@ void ContainerEnricher::Wake() {
   (void)!write(wake_fd_, &one, sizeof(one));
 }
 
+void ContainerEnricher::SetWake(std::function<void()> wake) {
+  absl::MutexLock lock(&mu_);
+  wake_pipeline_ = std::move(wake);
+}
+
+void ContainerEnricher::Notify() {
+  std::function<void()> wake;
+  {
+    absl::MutexLock lock(&mu_);
+    wake = wake_pipeline_;
+  }
+  if (wake) wake();
+}
+
+ContainerEnricher::CgroupEntry& ContainerEnricher::Lookup(uint64_t cgroup_id) {
+  ExpireRemoved();
+  auto [entry, inserted] = cgroups_.FindOrInsert(cgroup_id);
+  if (inserted) {
+    entry->wait_until = options_.now() + options_.pending_wait;
+    requests_.push_back(cgroup_id);
+    Wake();
+  }
+  return *entry;
+}
+
+uint64_t ContainerEnricher::WaitKey(const v1::Event& event) {
+  if (!event.has_workload() || event.workload().cgroup_id() == 0) return 0;
+  absl::MutexLock lock(&mu_);
+  Lookup(event.workload().cgroup_id());
+  return event.workload().cgroup_id();
+}
+
+absl::Time ContainerEnricher::WaitUntil(uint64_t cgroup_id) {
+  absl::MutexLock lock(&mu_);
+  const CgroupEntry* entry = cgroups_.Peek(cgroup_id);
+  return entry == nullptr || Settled(*entry) ? absl::InfinitePast() : entry->wait_until;
+}
+
 void ContainerEnricher::Enrich(v1::Event& event) {
   if (!event.has_workload() || event.workload().cgroup_id() == 0) return;
   v1::Workload& w = *event.mutable_workload();
-  const uint64_t id = w.cgroup_id();
   absl::MutexLock lock(&mu_);
-  ExpireRemoved();
-  auto [entry, inserted] = cgroups_.FindOrInsert(id);
-  if (inserted) {
-    entry->wait_until = options_.now() + options_.pending_wait;
-    requests_.push_back(id);
-    Wake();
-  }
-  if (const absl::Duration left = entry->wait_until - options_.now(); !Settled(*entry) && left > absl::ZeroDuration()) {
-    auto settled = [this, id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      const CgroupEntry* e = cgroups_.Peek(id);
-      return e == nullptr || Settled(*e);
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&settled), left);
-    entry = cgroups_.Find(id);
-    if (entry == nullptr) return;
-  }
-  Fill(*entry, w);
+  Fill(Lookup(w.cgroup_id()), w);
 }
 
 bool ContainerEnricher::Settled(const CgroupEntry& e) const {
@@ -145,14 +168,17 @@ void ContainerEnricher::MarkRemoved(Cache& cache, const Key& key) {
 
 void ContainerEnricher::Store(const std::string& container_id, ContainerMetadata metadata, std::string runtime,
                               StoreReason reason) {
-  absl::MutexLock lock(&mu_);
-  MetadataEntry& entry = *metadata_.FindOrInsert(container_id).first;
-  entry.metadata = std::move(metadata);
-  entry.runtime = std::move(runtime);
-  // A lookup's answer that crossed the runtime's removal must not undo it; a
-  // creation (also of an id used before) does.
-  if (reason == StoreReason::kCreated) metadata_.ExpireAt(container_id, absl::InfiniteFuture());
-  missing_.erase(container_id);
+  {
+    absl::MutexLock lock(&mu_);
+    MetadataEntry& entry = *metadata_.FindOrInsert(container_id).first;
+    entry.metadata = std::move(metadata);
+    entry.runtime = std::move(runtime);
+    // A lookup's answer that crossed the runtime's removal must not undo it; a
+    // creation (also of an id used before) does.
+    if (reason == StoreReason::kCreated) metadata_.ExpireAt(container_id, absl::InfiniteFuture());
+    missing_.erase(container_id);
+  }
+  Notify();
 }
 
 bool ContainerEnricher::FetchMetadata(const std::string& container_id, const std::string& runtime_hint) {
@@ -196,19 +222,9 @@ void ContainerEnricher::Resolve(uint64_t cgroup_id) {
       Warn(limit, parsed.status());
     }
   }
-  const std::string& cid = resolved.container.container_id;
-  if (!cid.empty()) {
-    bool known;
-    {
-      absl::MutexLock lock(&mu_);
-      known = metadata_.Peek(cid) != nullptr;
-    }
-    if (!known && !FetchMetadata(cid, resolved.container.runtime)) {
-      absl::MutexLock lock(&mu_);
-      missing_[cid] = resolved.container.runtime;
-    }
-  }
   absl::MutexLock lock(&mu_);
+  const std::string& cid = resolved.container.container_id;
+  if (!cid.empty() && metadata_.Peek(cid) == nullptr) fetches_.emplace_back(cid, resolved.container.runtime);
   CgroupEntry* entry = cgroups_.Find(cgroup_id);
   if (entry == nullptr) return;  // evicted meanwhile
   entry->resolved = true;
@@ -232,16 +248,15 @@ void ContainerEnricher::RetryMissing() {
 }
 
 void ContainerEnricher::ResolveLoop() {
-  absl::Time next_retry = absl::Now() + options_.retry_interval;
   for (;;) {
     pollfd fds[2] = {{.fd = tree_->fd(), .events = POLLIN, .revents = 0},
                      {.fd = wake_fd_, .events = POLLIN, .revents = 0}};
-    int64_t wait_ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(next_retry - absl::Now()));
+    int wait_ms = 1000;  // removed entries expire even when nothing happens
     {
       absl::MutexLock lock(&mu_);
       if (syncs_ > 0) wait_ms = 0;  // a Sync() waits for rounds, not for news
     }
-    poll(fds, 2, static_cast<int>(std::min<int64_t>(wait_ms, 1000)));
+    poll(fds, 2, wait_ms);
     if (fds[1].revents & POLLIN) {
       uint64_t n;
       (void)!read(wake_fd_, &n, sizeof(n));
@@ -259,12 +274,38 @@ void ContainerEnricher::ResolveLoop() {
       requests.swap(requests_);
     }
     for (uint64_t id : requests) Resolve(id);
+    // Host cgroups and containers already known are settled now.
+    if (!requests.empty()) Notify();
+    absl::MutexLock lock(&mu_);
+    ++rounds_;
+  }
+}
+
+void ContainerEnricher::FetchLoop() {
+  absl::Time next_retry = absl::Now() + options_.retry_interval;
+  for (;;) {
+    std::deque<std::pair<std::string, std::string>> fetches;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !fetches_.empty() || stopping_; };
+      mu_.AwaitWithDeadline(absl::Condition(&ready), next_retry);
+      if (stopping_) return;
+      fetches.swap(fetches_);
+    }
+    for (const auto& [cid, hint] : fetches) {
+      bool known;
+      {
+        absl::MutexLock lock(&mu_);
+        known = metadata_.Peek(cid) != nullptr;
+      }
+      if (known || FetchMetadata(cid, hint)) continue;
+      absl::MutexLock lock(&mu_);
+      missing_[cid] = hint;
+    }
     if (absl::Now() >= next_retry) {
       RetryMissing();
       next_retry = absl::Now() + options_.retry_interval;
     }
-    absl::MutexLock lock(&mu_);
-    ++rounds_;
   }
 }
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,8 +28,8 @@ struct ContainerEnricherOptions {
   std::string cgroup_root;       // cgroup2 mount; empty: from /proc/self/mountinfo
   size_t max_cgroups = 16384;    // cgroup id -> container entries
   size_t max_containers = 8192;  // container id -> runtime metadata entries
-  // How long an event of a cgroup not resolved yet waits for it, at most once
-  // per cgroup; later events of the cgroup do not wait.
+  // How long the events of a cgroup not resolved yet are parked for it,
+  // from its first event on; later events of the cgroup do not wait.
   absl::Duration pending_wait = absl::Milliseconds(200);
   // Runtime lookups that failed because the runtime was unreachable are
   // retried this often, and so is a broken event stream.
@@ -49,16 +50,23 @@ struct ContainerCacheStats {
 };
 
 // Fills Workload (host, or container id, runtime, pod and image) from the
-// event's cgroup id. The pipeline thread only reads a cache; a resolver thread
-// maps cgroup ids to paths (CgroupTree), parses them, and asks the runtimes;
-// one watcher thread per runtime with an event stream learns containers as
-// they are created, so their first exec finds them known.
+// event's cgroup id. The pipeline thread only reads a cache and never waits:
+// an event of a cgroup not settled yet is parked by the pipeline (WaitKey,
+// WaitUntil) and woken when it is. A resolver thread maps cgroup ids to paths
+// (CgroupTree) and parses them, so host cgroups settle at once; a fetcher
+// thread asks the runtimes, so a slow or hung runtime holds up only the
+// events of its containers; one watcher thread per runtime with an event
+// stream learns containers as they are created, so their first exec finds
+// them known.
 class ContainerEnricher : public Enricher {
  public:
   static absl::StatusOr<std::unique_ptr<ContainerEnricher>> Create(ContainerEnricherOptions options,
                                                                    std::vector<std::unique_ptr<RuntimeClient>> clients);
   ~ContainerEnricher() override;
 
+  uint64_t WaitKey(const v1::Event& event) override;
+  absl::Time WaitUntil(uint64_t cgroup_id) override;
+  void SetWake(std::function<void()> wake) override;
   void Enrich(v1::Event& event) override;
 
   // Any thread.
@@ -87,7 +95,12 @@ class ContainerEnricher : public Enricher {
                     std::vector<std::unique_ptr<RuntimeClient>> clients);
 
   void Wake();
+  // Tells the pipeline that parked events may go on.
+  void Notify();
+  // The cgroup's entry; a new one is queued for the resolver.
+  CgroupEntry& Lookup(uint64_t cgroup_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ResolveLoop();
+  void FetchLoop();
   void WatchLoop(RuntimeClient* client);
   void Resolve(uint64_t cgroup_id);
   // Asks the runtimes; true when one answered or all said NotFound.
@@ -113,6 +126,9 @@ class ContainerEnricher : public Enricher {
   LruCache<uint64_t, CgroupEntry> cgroups_ ABSL_GUARDED_BY(mu_);
   LruCache<std::string, MetadataEntry> metadata_ ABSL_GUARDED_BY(mu_);  // by container id
   std::deque<uint64_t> requests_ ABSL_GUARDED_BY(mu_);
+  // Containers to ask the runtimes about: (container id, runtime hint).
+  std::deque<std::pair<std::string, std::string>> fetches_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> wake_pipeline_ ABSL_GUARDED_BY(mu_);
   // Containers whose runtime was unreachable: (container id, runtime hint).
   absl::flat_hash_map<std::string, std::string> missing_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -123,6 +139,7 @@ class ContainerEnricher : public Enricher {
   std::atomic<uint64_t> runtime_errors_{0};
 
   std::thread resolver_;
+  std::thread fetcher_;
   std::vector<std::thread> watchers_;
 };
 

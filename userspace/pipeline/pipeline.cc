@@ -1,5 +1,7 @@
 #include "pipeline/pipeline.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "common/log.h"
 #include "common/rate_limit.h"
@@ -16,9 +18,20 @@ Pipeline::Pipeline(PipelineOptions options, Decoder decoder, std::vector<std::un
       decoder_(std::move(decoder)),
       enrichers_(std::move(enrichers)),
       detector_(std::move(detector)),
-      sinks_(std::move(sinks)) {}
+      sinks_(std::move(sinks)) {
+  for (auto& enricher : enrichers_) {
+    enricher->SetWake([this] {
+      absl::MutexLock lock(&mu_);
+      woken_ = true;
+    });
+  }
+}
 
-Pipeline::~Pipeline() { Stop(); }
+Pipeline::~Pipeline() {
+  Stop();
+  // Their threads call the wake above: gone before the mutex is.
+  enrichers_.clear();
+}
 
 namespace {
 // A full batch goes out without waiting for Publish(): the pipeline thread
@@ -93,11 +106,19 @@ void Pipeline::Run() {
       absl::MutexLock lock(&mu_);
       for (auto& batch : done) free_.push_back(std::move(batch));
       done.clear();
-      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(1));
+      // Read here, not in the condition: other threads evaluate it.
+      const bool parked = !parked_.empty();
+      auto ready = [this, parked]()
+                       ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty() || woken_ || (stopping_ && !parked); };
+      absl::Duration timeout = absl::Seconds(1);
+      if (parked) timeout = std::clamp(next_deadline_ - options_.now(), absl::ZeroDuration(), timeout);
+      mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
       work.swap(queue_);
       stopping = stopping_;
+      woken_ = false;
     }
+    // Keys answered meanwhile go first: their events came before these.
+    if (!parked_.empty()) ReleaseDue();
     for (Item& item : work) {
       if (item.event != nullptr) {
         Deliver(*item.event);
@@ -117,8 +138,9 @@ void Pipeline::Run() {
     }
     work.clear();
     if (stopping) {
+      // Parked events still get their wait (bounded by their deadlines).
       absl::MutexLock lock(&mu_);
-      if (queue_.empty()) break;
+      if (queue_.empty() && parked_.empty()) break;
       continue;
     }
     if (detector_ != nullptr) {
@@ -160,12 +182,74 @@ void Pipeline::SetId(v1::Event& event) {
   event.set_id(id_);
 }
 
-void Pipeline::Deliver(v1::Event& event) {
+void Pipeline::Deliver(v1::Event& event) { Continue(event, 0); }
+
+void Pipeline::Continue(v1::Event& event, size_t stage) {
+  for (; stage < enrichers_.size(); ++stage) {
+    Enricher& enricher = *enrichers_[stage];
+    if (const uint64_t key = enricher.WaitKey(event); key != 0) {
+      const ParkKey pk{stage, key};
+      const absl::Time until = enricher.WaitUntil(key);
+      const bool wait = until > options_.now();
+      const size_t bytes = wait ? event.ByteSizeLong() : 0;
+      const bool room = parked_events_.load(std::memory_order_relaxed) < options_.park_max_events &&
+                        parked_bytes_.load(std::memory_order_relaxed) + bytes <= options_.park_max_bytes;
+      if (auto it = parked_.find(pk); it != parked_.end()) {
+        if (wait && room) {
+          Park(it->second, event, bytes);  // behind the key's earlier events
+          return;
+        }
+        // Answered, past its deadline, or no room: the earlier events go first.
+        Release(pk, until == absl::InfinitePast());
+      } else if (wait && room) {
+        Park(parked_[pk], event, bytes);
+        next_deadline_ = std::min(next_deadline_, until);
+        return;
+      }
+      if (wait && !room) park_overflow_.fetch_add(1, std::memory_order_relaxed);
+    }
+    enricher.Enrich(event);
+  }
   SetId(event);
-  for (auto& enricher : enrichers_) enricher->Enrich(event);
   if (detector_ != nullptr) detector_->Evaluate(event, alerts_);
   WriteToSinks(event);
   WriteAlerts();
+}
+
+void Pipeline::Park(Parked& parked, v1::Event& event, size_t bytes) {
+  parked.events.emplace_back(std::move(event), bytes);
+  parked_total_.fetch_add(1, std::memory_order_relaxed);
+  parked_events_.fetch_add(1, std::memory_order_relaxed);
+  parked_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void Pipeline::Release(ParkKey key, bool answered) {
+  auto node = parked_.extract(key);
+  if (node.empty()) return;
+  for (auto& [event, bytes] : node.mapped().events) {
+    parked_events_.fetch_sub(1, std::memory_order_relaxed);
+    parked_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    (answered ? released_ : expired_).fetch_add(1, std::memory_order_relaxed);
+    enrichers_[key.stage]->Enrich(event);
+    Continue(event, key.stage + 1);
+  }
+}
+
+void Pipeline::ReleaseDue() {
+  const absl::Time now = options_.now();
+  absl::Time next = absl::InfiniteFuture();
+  std::vector<std::pair<ParkKey, bool>> due;
+  for (const auto& [key, parked] : parked_) {
+    const absl::Time until = enrichers_[key.stage]->WaitUntil(key.key);
+    if (until <= now) {
+      due.emplace_back(key, until == absl::InfinitePast());
+    } else {
+      next = std::min(next, until);
+    }
+  }
+  next_deadline_ = absl::InfiniteFuture();  // Release() may park events again, at later stages
+  for (const auto& [key, answered] : due) Release(key, answered);
+  next_deadline_ = std::min(next_deadline_, next);
 }
 
 void Pipeline::WriteAlerts() {
@@ -211,6 +295,12 @@ PipelineCounters Pipeline::Counters() const {
   c.sink_errors = sink_errors_.load(std::memory_order_relaxed);
   c.queue_depth = held_.load(std::memory_order_relaxed);
   c.queue_bytes = held_bytes_.load(std::memory_order_relaxed);
+  c.parked = parked_total_.load(std::memory_order_relaxed);
+  c.released = released_.load(std::memory_order_relaxed);
+  c.expired = expired_.load(std::memory_order_relaxed);
+  c.park_overflow = park_overflow_.load(std::memory_order_relaxed);
+  c.parked_events = parked_events_.load(std::memory_order_relaxed);
+  c.parked_bytes = parked_bytes_.load(std::memory_order_relaxed);
   return c;
 }
 
@@ -233,6 +323,19 @@ void Pipeline::Report(std::vector<StageReport>& out) const {
           c.queue_bytes);
   p.Counter("sink_errors", "vigil_sink_errors_total", "Events an output failed to take (encoding or write errors).",
             c.sink_errors);
+  // Events waiting for an enricher's answer (container metadata).
+  p.Gauge("parked_events", "vigil_pipeline_parked_events",
+          "Events waiting for their container's metadata while others go on.", c.parked_events);
+  p.Gauge("parked_bytes", "vigil_pipeline_parked_bytes",
+          "Their serialized bytes; the park is bounded by them (and by count).", c.parked_bytes);
+  p.Counter("parked", "vigil_pipeline_events_parked_total", "Events that waited for their container's metadata.",
+            c.parked);
+  const char* kParkedHelp =
+      "Parked events sent on, by outcome: released (with the metadata), expired (without it, at their deadline).";
+  p.Counter("released", "vigil_pipeline_parked_sent_total", kParkedHelp, c.released, {{"outcome", "released"}});
+  p.Counter("expired", "vigil_pipeline_parked_sent_total", kParkedHelp, c.expired, {{"outcome", "expired"}});
+  p.Counter("park_overflow", "vigil_pipeline_park_overflow_total",
+            "Events sent on without waiting for their container's metadata: the park was full.", c.park_overflow);
   StageReport& d = out.emplace_back();
   d.name = "decoder";
   d.Counter("errors", "vigil_decode_errors_total", "Records the decoder rejected.", decode_errors);

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "common/clock.h"
 #include "decode/decoder.h"
 #include "pipeline/stage.h"
 #include "rules/detector.h"
@@ -25,6 +27,11 @@ struct PipelineOptions {
   // count alone would let a burst of them hold gigabytes.
   size_t queue_max_bytes = 64u << 20;
   std::string instance_id;  // prefix of event ids; unique per sensor start
+  // Events waiting for an enricher's answer (a container's metadata), at
+  // most: past either bound an event goes on without waiting.
+  size_t park_max_events = 16384;
+  size_t park_max_bytes = 32u << 20;
+  Clock now = absl::Now;  // for the parked events' deadlines
 };
 
 // What the pipeline saw, per kernel event kind.
@@ -35,11 +42,24 @@ struct PipelineCounters {
   uint64_t sink_errors = 0;
   uint64_t queue_depth = 0;
   uint64_t queue_bytes = 0;  // the raw bytes of the records queued
+  // Events that waited for an enricher's answer (a container's metadata):
+  uint64_t parked = 0;         // put aside, while the others went on
+  uint64_t released = 0;       // sent on with the answer
+  uint64_t expired = 0;        // sent on without it: their wait was over, or at shutdown
+  uint64_t park_overflow = 0;  // not put aside, the park being full: sent on without waiting
+  uint64_t parked_events = 0;  // waiting now
+  uint64_t parked_bytes = 0;   // their serialized size
 };
 
 // reader thread --Submit()--> open batch --Publish()--> queue of batches
 // --> pipeline thread: decode -> enrichers in order -> detector -> every sink
 // (the event, then the alerts it raised).
+// An event an enricher cannot complete yet (its container's metadata is on
+// the way) is parked, bounded by count and bytes, until the answer comes or
+// its deadline passes; the events of other keys go on meanwhile. Order:
+// events of one key (one cgroup) leave in the order they came; events of
+// different keys may pass each other. Event ids are given as events leave,
+// so they increase in the order of the output.
 // The reader side only copies bytes into a reused batch and never blocks:
 // when the queue is full (by count or by bytes) the record is dropped and
 // counted. Batches, not
@@ -84,6 +104,27 @@ class Pipeline : public ReportsHealth {
   void Run();
   void Handle(absl::Span<const uint8_t> record);
   void Deliver(v1::Event& event);
+  // Runs the enrichers from `stage` on, then the detector and the sinks; or
+  // parks the event at the enricher it has to wait for.
+  void Continue(v1::Event& event, size_t stage);
+  struct ParkKey {
+    size_t stage;
+    uint64_t key;
+    bool operator==(const ParkKey&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const ParkKey& k) {
+      return H::combine(std::move(h), k.stage, k.key);
+    }
+  };
+  struct Parked {
+    std::deque<std::pair<v1::Event, size_t>> events;  // (event, its bytes), in arrival order
+  };
+  void Park(Parked& parked, v1::Event& event, size_t bytes);
+  // Sends the key's events on, in order, and forgets the key.
+  void Release(ParkKey key, bool answered);
+  // Releases the keys that are ready or past their deadline, and sets
+  // next_deadline_ for those still waiting.
+  void ReleaseDue();
   void SetId(v1::Event& event);
   void WriteToSinks(v1::Event& event);
   void WriteAlerts();
@@ -99,6 +140,9 @@ class Pipeline : public ReportsHealth {
   // keeps its payload message and strings from one record to the next.
   std::array<v1::Event, VIGIL_KIND_MAX> scratch_;
   std::string id_;  // pipeline thread only: reused for every event
+  // Pipeline thread only: parked events by (enricher, key).
+  absl::flat_hash_map<ParkKey, Parked> parked_;
+  absl::Time next_deadline_ = absl::InfiniteFuture();
 
   // Taken per record by the reader, and by Inject(): never held long, and no
   // waiter's condition hangs on it.
@@ -109,6 +153,7 @@ class Pipeline : public ReportsHealth {
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<Batch>> free_ ABSL_GUARDED_BY(mu_);  // emptied batches, for reuse
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;  // an enricher may have an answer for parked events
   std::thread thread_;
 
   std::atomic<uint64_t> held_{0};        // records submitted and not yet handled
@@ -117,6 +162,12 @@ class Pipeline : public ReportsHealth {
   std::array<std::atomic<uint64_t>, VIGIL_KIND_MAX> dropped_queue_{};
   std::array<std::atomic<uint64_t>, VIGIL_KIND_MAX> decode_errors_{};
   std::atomic<uint64_t> sink_errors_{0};
+  std::atomic<uint64_t> parked_total_{0};
+  std::atomic<uint64_t> released_{0};
+  std::atomic<uint64_t> expired_{0};
+  std::atomic<uint64_t> park_overflow_{0};
+  std::atomic<uint64_t> parked_events_{0};
+  std::atomic<uint64_t> parked_bytes_{0};
   uint64_t next_seq_ = 0;  // pipeline thread only
 };
 

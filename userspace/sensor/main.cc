@@ -85,7 +85,8 @@ ABSL_FLAG(std::string, cri_socket, "auto", "a CRI runtime's socket (CRI-O); auto
 ABSL_FLAG(std::string, docker_socket, "auto", "the Docker Engine's socket; auto: /run/docker.sock if there");
 ABSL_FLAG(absl::Duration, runtime_timeout, absl::Seconds(2), "deadline of one call to a container runtime");
 ABSL_FLAG(absl::Duration, container_wait, absl::Milliseconds(200),
-          "how long an event of a new cgroup waits for its container's metadata");
+          "how long the events of a new cgroup are parked for its container's metadata, from its first event "
+          "(other events go on meanwhile)");
 ABSL_FLAG(uint64_t, container_cache_size, 16384, "cgroups remembered with their container");
 ABSL_FLAG(uint64_t, container_metadata_cache_size, 8192, "containers remembered with their runtime metadata");
 ABSL_FLAG(bool, module_syscall_fallback, false,

@@ -5,6 +5,7 @@
 
 #include "loader/probe_set.h"
 #include "metrics/registry.h"
+#include "pipeline/pipeline.h"
 #include "pipeline/stage.h"
 #include "rules/detector.h"
 #include "vigil/v1/event.pb.h"
