@@ -37,8 +37,8 @@ bool KernelSymbolExists(const std::string& symbol);
 // two-instruction fentry program on `function` (a function of `vmlinux`,
 // the running kernel's BTF), attached and detached at once. Cheap next to
 // the verifier's work on a family's real programs, which it spares where
-// the answer is no (kernels built without trampolines, lockdown, or a
-// policy that refuses them, as on the dev host).
+// the answer is no (kernels built without trampolines, or a policy that
+// refuses them, as on the dev host).
 absl::Status ProbeFentry(const btf* vmlinux, const std::string& function);
 
 }  // namespace vigil
