@@ -12,6 +12,9 @@
  * adds the result and emits. What they miss: io_uring opens (IORING_OP_OPENAT
  * never enters a syscall), files changed through mmap, and 32-bit compat
  * syscalls, which have their own tracepoint-less entry on x86_64.
+ *
+ * Opens have a better hook where the kernel has BPF trampolines: see
+ * vigil_file_open_fexit below.
  */
 #include "vigil_common.bpf.h"
 #include "vigil_path.bpf.h"
@@ -28,6 +31,12 @@ const volatile __u32 vigil_file_has_include = 0; /* the include map is non-empty
 #define O_CREAT 00000100
 #define O_TRUNC 00001000
 #define AT_REMOVEDIR 0x200
+/* Added by the open syscalls on 64-bit kernels; its value differs per arch. */
+#if defined(__TARGET_ARCH_arm64)
+#define O_LARGEFILE 00400000
+#else
+#define O_LARGEFILE 00100000
+#endif
 
 /*
  * Path prefix lists. LPM tries: one lookup finds the longest configured
@@ -378,6 +387,84 @@ int vigil_file_creat(struct trace_event_raw_sys_enter *ctx)
 	c.flags = O_CREAT | O_WRONLY | O_TRUNC; /* what creat() means */
 	c.mode = ARG(1);
 	return file_enter(ctx, &c);
+}
+
+/*
+ * ---- open on the VFS path: fexit on do_sys_openat2 ----
+ *
+ * Where the kernel has BPF trampolines (5.5+, with BTF) and its BTF has the
+ * function, --hooks=auto uses this program instead of the open tracepoints
+ * (the loader probes both first). Every open(2) flavour ends up in
+ * do_sys_openat2() (5.6+; static, but kept out of line in every Debian
+ * kernel from 5.10 on): open, openat, creat, openat2 and their 32-bit compat
+ * entries, which the syscall tracepoints miss. It sees the same facts as
+ * the enter and exit tracepoints together (dfd, the user's name, flags,
+ * mode, the result), in one program run after the call, so nothing waits in
+ * a map between two halves and the name is always paged in by then. It
+ * costs a trampoline on opens only, where a syscall tracepoint puts every
+ * syscall of the node on the slow path and runs both halves through perf's
+ * trace buffer. Read-only opens of non-sensitive paths are still dropped
+ * first, by the flags and one prefix lookup, before any path walk.
+ *
+ * What it cannot tell: which syscall the caller used. open() and creat()
+ * are openat(AT_FDCWD, ...) with fixed flags, and are reported as openat;
+ * openat2() as openat2 only when it asks for RESOLVE_* flags, else as the
+ * openat it then equals. Misses, as the tracepoints do: io_uring opens
+ * (IORING_OP_OPENAT calls do_filp_open() directly).
+ */
+SEC("fexit/do_sys_openat2")
+int BPF_PROG(vigil_file_open_fexit, int dfd, const char *filename, struct open_how *how, long ret)
+{
+	FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPENAT);
+	struct vigil_path_buf *pb;
+	struct vigil_path_ref ref;
+	struct vigil_file *e;
+	__u32 len, vflags = 0;
+
+	c.dfd = dfd;
+	c.name = (__u64)filename;
+	/* As the caller passed them, as the tracepoints see them: every open
+	 * syscall adds O_LARGEFILE itself on a 64-bit kernel (openat2 unless
+	 * O_PATH), and 64-bit callers do not pass it. */
+	c.flags = BPF_CORE_READ(how, flags) & ~O_LARGEFILE;
+	c.mode = BPF_CORE_READ(how, mode);
+	if (BPF_CORE_READ(how, resolve))
+		c.op = VIGIL_FILE_OP_OPENAT2;
+	if (vigil_is_daemon(vigil_current_task()))
+		return 0;
+	if (read_only_open_dropped(&c))
+		return 0;
+
+	/* One path walk, for the filters and the record alike. */
+	pb = vigil_path_buf_get(0);
+	if (!pb)
+		return 0;
+	ref = vigil_path_at(c.dfd, (const char *)c.name, pb);
+	if (ref.len != 0 && !path_wanted(&c, pb, &ref, &vflags))
+		return 0;
+	e = vigil_scratch_get(c.kind);
+	if (!e)
+		return 0;
+	e->result = ret;
+	e->op = c.op;
+	e->flags = c.flags;
+	e->mode = c.mode;
+	e->uid = c.uid;
+	e->gid = c.gid;
+	e->vflags = vflags;
+	e->path2_len = 0;
+	len = vigil_path_copy((char *)(e + 1), pb->data, &ref);
+	if (len == 0) {
+		/* Unreadable (evicted since the kernel read it): reported, flagged. */
+		e->vflags |= VIGIL_FILE_READ_ERROR;
+		vigil_count(c.kind, VIGIL_CNT_READ_ERROR);
+	}
+	if (ref.truncated)
+		e->vflags |= VIGIL_FILE_PATH_TRUNCATED;
+	e->path_len = len;
+	vigil_fill_header(&e->hdr, c.kind, sizeof(*e) + len, vigil_current_task());
+	vigil_emit(e, sizeof(*e) + len, c.kind);
+	return 0;
 }
 
 /* ---- unlink: unlinkat, unlink, rmdir ---- */

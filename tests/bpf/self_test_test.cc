@@ -1,6 +1,7 @@
 // `vigil-sensor --self_test` on this kernel, as the kernel matrix's host
 // column runs it: every process probe attached and passing, in both hook
 // modes, with its hook, program and verifier instruction count reported.
+#include <bpf/btf.h>
 #include <stdio.h>
 #include <sys/wait.h>
 
@@ -13,6 +14,8 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "loader/kernel.h"
+#include "loader/owners.h"
 #include "sensor_harness.h"
 
 namespace vigil::testing {
@@ -58,6 +61,30 @@ TEST(SelfTest, EveryProcessProbePassesInBothHookModes) {
                 Contains(AllOf(StartsWith("VIGIL-SELFTEST-SUMMARY "), HasSubstr(absl::StrCat(" hooks=", mode)),
                                HasSubstr(" fail=0 "), HasSubstr(" result=pass"))))
         << mode;
+  }
+}
+
+// The file family's open probe is on its fexit program where this kernel's
+// trampolines work (the loader's own probe answers), and otherwise on its
+// tracepoints, saying why the better hook was passed over (the dev host
+// refuses fentry programs: EPERM).
+TEST(SelfTest, FileOpenIsOnFexitWhereTrampolinesWorkAndSaysWhyNotElsewhere) {
+  RequireBpfOrSkip();
+  const BtfPtr vmlinux(btf__load_vmlinux_btf());
+  const absl::Status fentry = ProbeFentry(vmlinux.get(), "do_sys_openat2");
+  SelfTestRun run = RunSelfTest("--hooks=auto");
+  ASSERT_TRUE(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0) << absl::StrJoin(run.lines, "\n");
+  if (fentry.ok()) {
+    EXPECT_THAT(run.lines, Contains(AllOf(StartsWith("VIGIL-SELFTEST probe=open family=file hook=fentry "
+                                                     "program=vigil_file_open_fexit "),
+                                          HasSubstr(" result=pass"))));
+  } else {
+    EXPECT_THAT(run.lines,
+                Contains(AllOf(StartsWith("VIGIL-SELFTEST probe=open family=file hook=tracepoint "),
+                               HasSubstr(absl::StrCat(" passed_over=\"fentry: fentry programs do not work here: ",
+                                                      fentry.message())),
+                               HasSubstr(" result=pass"))))
+        << fentry;
   }
 }
 

@@ -86,12 +86,9 @@ int LoadTiny(bpf_prog_type type, const bpf_prog_load_opts* opts, std::string& wh
 }
 
 // A kernel function every supported kernel has and can hook: the openat path.
-const char* HookableFunction(const btf* vmlinux, int32_t* btf_id) {
+const char* HookableFunction(const btf* vmlinux) {
   for (const char* fn : {"do_sys_openat2", "do_sys_open"}) {
-    if (const int32_t id = btf__find_by_name_kind(vmlinux, fn, BTF_KIND_FUNC); id > 0) {
-      *btf_id = id;
-      return fn;
-    }
+    if (btf__find_by_name_kind(vmlinux, fn, BTF_KIND_FUNC) > 0) return fn;
   }
   return nullptr;
 }
@@ -138,21 +135,13 @@ PreflightCheck CheckFentry(const btf* vmlinux) {
   constexpr char kRemedy[] =
       "none needed: Vigil runs on tracepoints; fentry needs a kernel with BPF trampolines (5.5+, "
       "CONFIG_DEBUG_INFO_BTF) that allows them";
-  int32_t id = 0;
-  const char* fn = vmlinux == nullptr ? nullptr : HookableFunction(vmlinux, &id);
+  const char* fn = vmlinux == nullptr ? nullptr : HookableFunction(vmlinux);
   if (fn == nullptr) return Check("hook/fentry", v1::CHECK_RESULT_WARN, "no hookable function in BTF", kRemedy);
-  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY,
-              .attach_btf_id = static_cast<uint32_t>(id));
-  std::string why;
-  const int prog = LoadTiny(BPF_PROG_TYPE_TRACING, &opts, why);
-  if (prog >= 0) {
-    const int link = bpf_raw_tracepoint_open(nullptr, prog);
-    if (link < 0) why = ErrnoText("attach", errno);
-    if (link >= 0) close(link);
-    close(prog);
-    if (link >= 0) return Check("hook/fentry", v1::CHECK_RESULT_PASS, absl::StrCat("fentry on ", fn, " attached"));
+  // The same probe the loader makes before it considers fentry programs.
+  if (absl::Status s = ProbeFentry(vmlinux, fn); !s.ok()) {
+    return Check("hook/fentry", v1::CHECK_RESULT_WARN, absl::StrCat("fentry on ", fn, ": ", s.message()), kRemedy);
   }
-  return Check("hook/fentry", v1::CHECK_RESULT_WARN, absl::StrCat("fentry on ", fn, ": ", why), kRemedy);
+  return Check("hook/fentry", v1::CHECK_RESULT_PASS, absl::StrCat("fentry on ", fn, " attached"));
 }
 
 PreflightCheck CheckKprobe() {

@@ -21,14 +21,17 @@ std::vector<HookTarget> Syscall(const char* program, const char* enter, const ch
 }
 
 // A probe on the first syscall of `syscalls` ("openat": present on every
-// architecture); the others are attached where the kernel has them.
-ProbeSpec FileProbe(const char* name, const std::vector<std::vector<HookTarget>>& syscalls) {
+// architecture); the others are attached where the kernel has them. `better`
+// goes first where this kernel has it (see bpf/file.bpf.c).
+ProbeSpec FileProbe(const char* name, const std::vector<std::vector<HookTarget>>& syscalls,
+                    std::vector<HookCandidate> better = {}) {
   HookCandidate cand{
       syscalls[0][0].program, Hook::kTracepoint, syscalls[0][0].target, {{"vigil_file_filter", nullptr}}};
   for (size_t s = 0; s < syscalls.size(); ++s) {
     for (size_t t = s == 0 ? 1 : 0; t < syscalls[s].size(); ++t) cand.more.push_back(syscalls[s][t]);
   }
-  return ProbeSpec{name, {cand}};
+  better.push_back(std::move(cand));
+  return ProbeSpec{name, std::move(better)};
 }
 
 #define VIGIL_SYSCALL(sys) Syscall("vigil_file_" #sys, "syscalls/sys_enter_" #sys, "syscalls/sys_exit_" #sys)
@@ -71,7 +74,8 @@ FamilySpec FileFamily() {
   return FamilySpec{
       "file",
       {
-          FileProbe("open", {VIGIL_SYSCALL(openat), VIGIL_SYSCALL(openat2), VIGIL_SYSCALL(open), VIGIL_SYSCALL(creat)}),
+          FileProbe("open", {VIGIL_SYSCALL(openat), VIGIL_SYSCALL(openat2), VIGIL_SYSCALL(open), VIGIL_SYSCALL(creat)},
+                    {{"vigil_file_open_fexit", Hook::kFentry, "do_sys_openat2"}}),
           FileProbe("unlink", {VIGIL_SYSCALL(unlinkat), VIGIL_SYSCALL(unlink), VIGIL_SYSCALL(rmdir)}),
           FileProbe("rename", {VIGIL_SYSCALL(renameat2), VIGIL_SYSCALL(renameat), VIGIL_SYSCALL(rename)}),
           FileProbe("chmod",
@@ -99,10 +103,11 @@ FamilySpec FileFamily() {
       [](BpfObject& obj, const LoaderConfig& config) -> absl::Status {
         // The object this family's open() made.
         const file_bpf& s = *static_cast<FileSkel&>(obj).skel();
-        // Every enter program tail-calls the shared filter (file.bpf.c).
+        // Every enter program tail-calls the shared filter (file.bpf.c),
+        // loaded when some probe of the family is on tracepoints.
         const int filter = bpf_program__fd(s.progs.vigil_file_filter);
         const uint32_t zero = 0;
-        if (bpf_map_update_elem(bpf_map__fd(s.maps.vigil_file_tail), &zero, &filter, BPF_ANY) != 0) {
+        if (filter >= 0 && bpf_map_update_elem(bpf_map__fd(s.maps.vigil_file_tail), &zero, &filter, BPF_ANY) != 0) {
           return LibbpfStatus(-errno, "set the file filter tail call");
         }
         for (const PrefixMap& m : PrefixMaps(s, config)) {

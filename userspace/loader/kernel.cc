@@ -1,5 +1,8 @@
 #include "loader/kernel.h"
 
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <linux/bpf.h>
 #include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -19,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "loader/owners.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -135,6 +139,26 @@ bool KernelSymbolExists(const std::string& symbol) {
     return false;
   }
   return false;
+}
+
+absl::Status ProbeFentry(const btf* vmlinux, const std::string& function) {
+  if (vmlinux == nullptr) return absl::FailedPreconditionError("no kernel BTF");
+  const int id = btf__find_by_name_kind(vmlinux, function.c_str(), BTF_KIND_FUNC);
+  if (id < 0) return absl::NotFoundError(absl::StrCat(function, " is not in the kernel's BTF"));
+  // r0 = 0; exit
+  const bpf_insn insns[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, opts);
+  opts.expected_attach_type = BPF_TRACE_FENTRY;
+  opts.attach_btf_id = static_cast<uint32_t>(id);
+  UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_TRACING, "vigil_fentry", "GPL", insns, std::size(insns), &opts));
+  if (!prog.valid()) return LibbpfStatus(prog.get(), "program load");
+  // BPF_RAW_TRACEPOINT_OPEN attaches tracing programs since 5.5, below our floor.
+  UniqueFd link(bpf_raw_tracepoint_open(nullptr, prog.get()));
+  if (!link.valid()) return LibbpfStatus(link.get(), "attach");
+  return absl::OkStatus();
 }
 
 }  // namespace vigil

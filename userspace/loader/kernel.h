@@ -4,6 +4,8 @@
 
 #include "absl/status/status.h"
 
+struct btf;
+
 namespace vigil {
 
 // Checks that this process holds what the sensor needs: CAP_BPF and
@@ -30,5 +32,13 @@ bool KprobesSupported();
 
 // True when `symbol` is a kernel function that can be probed.
 bool KernelSymbolExists(const std::string& symbol);
+
+// Whether BPF trampoline programs (fentry/fexit) load and attach here: a
+// two-instruction fentry program on `function` (a function of `vmlinux`,
+// the running kernel's BTF), attached and detached at once. Cheap next to
+// the verifier's work on a family's real programs, which it spares where
+// the answer is no (kernels built without trampolines, or a policy that
+// refuses them, as on the dev host).
+absl::Status ProbeFentry(const btf* vmlinux, const std::string& function);
 
 }  // namespace vigil

@@ -89,6 +89,7 @@ struct ProbeSet::Hooks {
   const btf* vmlinux;
   int cgroup_fd;  // root of cgroup2, or -1
   const std::string& cgroup_error;
+  const absl::Status* fentry;  // whether trampolines work here; null: not asked
 };
 
 namespace {
@@ -111,6 +112,12 @@ bool HookPresent(const ProbeSet::Hooks& k, Hook hook, const std::string& target,
       break;
     case Hook::kFentry:
       present = vmlinux != nullptr && btf__find_by_name_kind(vmlinux, target.c_str(), BTF_KIND_FUNC) >= 0;
+      // The function is there, but trampolines may not be: then no fentry
+      // program of any family is worth the verifier's time.
+      if (present && k.fentry != nullptr && !k.fentry->ok()) {
+        *why = absl::StrCat("fentry programs do not work here: ", k.fentry->message());
+        return false;
+      }
       break;
     case Hook::kKprobe:
       present = KprobesSupported() && KernelSymbolExists(target);
@@ -321,7 +328,24 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
   absl::MutexLock lock(&probes_mu_);
   const BtfPtr vmlinux(config.kernel_btf.empty() ? btf__load_vmlinux_btf()
                                                  : btf__parse(config.kernel_btf.c_str(), nullptr));
-  const Hooks k{vmlinux.get(), cgroup_fd_.get(), cgroup_error_};
+  if (!fentry_ && config.hooks == HookPolicy::kBest) {
+    for (const ProbeSpec& spec : family.probes) {
+      for (const HookCandidate& cand : spec.candidates) {
+        // A function this kernel lacks says nothing about trampolines.
+        if (cand.hook != Hook::kFentry || fentry_ || Disabled(config, family.name, spec.name) || !vmlinux ||
+            btf__find_by_name_kind(vmlinux.get(), cand.target, BTF_KIND_FUNC) < 0) {
+          continue;
+        }
+        fentry_ = ProbeFentry(vmlinux.get(), cand.target);
+        if (fentry_->ok()) {
+          Logger("loader")->info("fentry programs work on this kernel");
+        } else {
+          Logger("loader")->info("fentry programs do not work on this kernel: {}", fentry_->message());
+        }
+      }
+    }
+  }
+  const Hooks k{vmlinux.get(), cgroup_fd_.get(), cgroup_error_, fentry_ ? &*fentry_ : nullptr};
   const size_t first = probes_.size();
   std::vector<int> choice(family.probes.size(), -1);
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,7 +65,7 @@ enum class Hook {
   kTpBtf,       // BTF-typed raw tracepoint (5.5+), target "category/name"
   kRawTp,       // raw tracepoint (4.17+), target "category/name"
   kTracepoint,  // classic tracepoint with its format struct, target "category/name"
-  kFentry,      // BPF trampoline (5.5+, not on every kernel config), target: kernel function
+  kFentry,      // BPF trampoline, fentry or fexit (5.5+, not on every kernel config), target: kernel function
   kKprobe,      // kprobe, target: kernel function
   // cgroup_skb program on the root of cgroup2 (4.10+): every IP packet of a
   // local socket, whatever syscall moved it; target "egress" or "ingress"
@@ -170,6 +171,9 @@ class ProbeSet {
   UniqueFd daemons_fd_;
   UniqueFd cgroup_fd_;
   std::string cgroup_error_;
+  // ProbeFentry()'s answer, asked once, by the first family with an fentry
+  // candidate; unset while none has asked.
+  std::optional<absl::Status> fentry_;
   std::vector<std::unique_ptr<BpfObject>> objects_;
   std::vector<BpfLinkPtr> links_;
   // Written by Load() before the set is shared, then only by Detach().

@@ -85,6 +85,8 @@ int RunSelfTest(const SensorConfig& config, const std::vector<Check>& checks, st
     absl::StrAppend(&line, " ms=", absl::ToInt64Milliseconds(absl::Now() - start));
     if (status.ok()) {
       ++pass;
+      // Why a better hook was passed over (auto on a kernel without it).
+      if (!probe.notes.empty()) absl::StrAppend(&line, " passed_over=", Quoted(absl::StrJoin(probe.notes, "; ")));
       out << line << " result=pass" << std::endl;
     } else {
       ++fail;
