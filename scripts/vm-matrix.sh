@@ -4,10 +4,15 @@
 # and on the host, each with --hooks=auto and --hooks=tracepoint. Prints a
 # probe x kernel x mode table and compares it with tests/vm/expected.tsv.
 #
-# usage: scripts/vm-matrix.sh [--kernels=5.10,6.1,6.12,7.x,host] [--break=exec] [--update]
+# usage: scripts/vm-matrix.sh [--arch=amd64|arm64] [--kernels=5.10,6.1,6.12,7.x,host] [--break=exec] [--update]
+#   --arch     the kernels' and the sensor's architecture (default amd64). arm64
+#              cross-builds the sensor into <build>/arm64 (scripts/cross-build.sh) and boots
+#              Debian's arm64 kernels under qemu-system-aarch64; its columns are
+#              named arm64-<kernel> and it has no host column.
 #   --kernels  columns to run (default: all)
 #   --break    passes --self_test_break to the sensor (proves the matrix fails)
-#   --update   rewrites docs/kernel-matrix.md and tests/vm/expected.tsv from this run
+#   --update   rewrites this architecture's part of docs/kernel-matrix.md and
+#              tests/vm/expected.tsv from this run
 # env: VIGIL_BUILD_DIR (build), VIGIL_KERNEL_CACHE (${XDG_CACHE_HOME:-~/.cache}/vigil/kernels),
 #      VIGIL_VM_TIMEOUT (seconds per VM, 600),
 #      VIGIL_MAX_VERIFIER_INSNS (500000: half the verifier's 1M limit; more fails)
@@ -28,24 +33,49 @@ expected=$root/tests/vm/expected.tsv
 doc=$root/docs/kernel-matrix.md
 
 # column | suites to try, in order | package glob of the Debian suite that carries that kernel
+# (for the architecture: <arch> stands for it)
 kernel_specs=(
-  "5.10|bullseye|linux-image-5.10.0-*-cloud-amd64"
-  "6.1|bookworm|linux-image-6.1.0-*-cloud-amd64"
-  "6.12|trixie bookworm-backports|linux-image-6.12.*-cloud-amd64"
-  "7.x|sid|linux-image-7.*-cloud-amd64"
+  "5.10|bullseye|linux-image-5.10.0-*-cloud-<arch>"
+  "6.1|bookworm|linux-image-6.1.0-*-cloud-<arch>"
+  "6.12|trixie bookworm-backports|linux-image-6.12.*-cloud-<arch>"
+  "7.x|sid|linux-image-7.*-cloud-<arch>"
 )
 modes=(auto tracepoint)
 
-columns="5.10,6.1,6.12,7.x,host" break_probe="" update=0
+arch=amd64 columns="" break_probe="" update=0
 for arg in "$@"; do
   case $arg in
+    --arch=*) arch=${arg#*=} ;;
     --kernels=*) columns=${arg#*=} ;;
     --break=*) break_probe=${arg#*=} ;;
     --update) update=1 ;;
-    *) echo "usage: $0 [--kernels=5.10,6.1,6.12,7.x,host] [--break=exec] [--update]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--arch=amd64|arm64] [--kernels=5.10,6.1,6.12,7.x,host] [--break=exec] [--update]" >&2; exit 2 ;;
   esac
 done
-IFS=, read -r -a columns <<<"$columns"
+
+# What differs between architectures: qemu and its machine, the serial console,
+# where the sensor is built, the busybox, how the sensor's libraries are
+# listed, and the column names. Everything else is shared.
+case $arch in
+  amd64)
+    qemu=(qemu-system-x86_64 -accel tcg -cpu max)  # max: TCG then offers RDRAND, so the kernel's RNG is ready at once
+    serial=ttyS0
+    prefix=""
+    default_columns="5.10,6.1,6.12,7.x,host"
+    ;;
+  arm64)
+    # The virt board; max is the most hardware features (LSE atomics, as on
+    # Graviton/Ampere), with QEMU's own pointer-authentication cipher, which
+    # TCG runs several times faster than the architected one.
+    qemu=(qemu-system-aarch64 -M virt -accel tcg -cpu "max,pauth-impdef=on")
+    serial=ttyAMA0
+    prefix="arm64-"
+    default_columns="5.10,6.1,6.12,7.x"
+    ;;
+  *) echo "vm-matrix: unknown --arch=$arch (amd64 or arm64)" >&2; exit 2 ;;
+esac
+IFS=, read -r -a columns <<<"${columns:-$default_columns}"
+labels=("${columns[@]/#/$prefix}")  # the columns' names in results, table and expectation
 
 log() { echo "vm-matrix: $*" >&2; }
 # Something the matrix needs is missing: a skip for developers, a failure in CI.
@@ -58,15 +88,12 @@ missing() {
 # shellcheck source-path=SCRIPTDIR source=lib/debian-kernel.sh
 source "$root/scripts/lib/debian-kernel.sh"
 
-command -v qemu-system-x86_64 >/dev/null || missing "qemu-system-x86_64 not installed (scripts/install-deps.sh)"
-command -v cpio >/dev/null || missing "cpio not installed (scripts/install-deps.sh)"
-busybox=/bin/busybox
-if [[ ! -x $busybox ]] || readelf -l "$busybox" | grep -q INTERP; then
-  missing "$busybox is not a static busybox (install busybox-static)"
-fi
 (($(id -u) == 0)) || missing "the host column and kernel downloads need root"
+command -v "${qemu[0]}" >/dev/null || missing "${qemu[0]} not installed (scripts/install-deps.sh)"
+command -v cpio >/dev/null || missing "cpio not installed (scripts/install-deps.sh)"
 
 work=$build/vm-matrix
+[[ $arch == amd64 ]] || work=$work-$arch
 mkdir -p "$work" "$cache"
 results=$work/results.tsv  # column mode probe family hook result insns ms reason
 : >"$results"
@@ -74,9 +101,46 @@ kernels=$work/kernels.tsv  # column package version release seconds
 : >"$kernels"
 : >"$work/fetch.log"
 
-log "building vigil-sensor"
-ninja -C "$build" -j2 vigil-sensor >/dev/null || ninja -C "$build" -j2 vigil-sensor
-sensor=$build/userspace/sensor/vigil-sensor
+# The cache is shared by every checkout on the machine, and apt locks its
+# lists: one fetch at a time.
+lock_cache() {
+  exec 9>"$cache/.fetch.lock"
+  flock -w 900 9 || missing "kernel cache $cache stayed locked for 15 minutes"
+}
+
+# The sensor, a static busybox and the sensor's libraries (as "<path>" lines,
+# for the initramfs) for the architecture.
+if [[ $arch == amd64 ]]; then
+  sensor_build=$build
+  busybox=/bin/busybox
+  if [[ ! -x $busybox ]] || readelf -l "$busybox" | grep -q INTERP; then
+    missing "$busybox is not a static busybox (install busybox-static)"
+  fi
+  strip="strip"
+  list_libs() { ldd "$1"; }
+else
+  sensor_build=$build/arm64  # scripts/cross-build.sh's
+  # Debian's own arm64 busybox-static, from the suite this machine runs.
+  lock_cache
+  bb_dir=$(dk_fetch_deb bookworm busybox-static "$cache" arm64 2>>"$work/fetch.log") ||
+    missing "no arm64 busybox-static (see $work/fetch.log)"
+  flock -u 9
+  busybox=$bb_dir/bin/busybox
+  strip=aarch64-linux-gnu-strip
+  # ldd for another architecture: its dynamic loader's --list, run by qemu-user.
+  list_libs() { qemu-aarch64 -L / /lib/ld-linux-aarch64.so.1 --list "$1"; }
+fi
+
+log "building vigil-sensor ($arch)"
+if [[ $arch == amd64 ]]; then
+  ninja -C "$build" -j2 vigil-sensor >/dev/null || ninja -C "$build" -j2 vigil-sensor
+else
+  VIGIL_BUILD_DIR=$build "$root/scripts/cross-build.sh" vigil-sensor || {
+    (($? == 77)) && missing "the arm64 cross build (scripts/cross-build.sh)"
+    exit 1
+  }
+fi
+sensor=$sensor_build/userspace/sensor/vigil-sensor
 sensor_args=(--self_test --output=/dev/null --log_level=warn)
 [[ -n $break_probe ]] && sensor_args+=("--self_test_break=$break_probe")
 
@@ -105,11 +169,12 @@ initramfs=$work/initramfs.cpio
 rm -rf "$work/rootfs"
 mkdir -p "$work/rootfs"/{bin,dev,proc,sys,tmp,run}
 cp "$busybox" "$work/rootfs/bin/busybox"
-for applet in $("$busybox" --list); do
+# The applet list of the host's busybox: the arm64 one cannot run here.
+for applet in $(/bin/busybox --list); do
   [[ -e $work/rootfs/bin/$applet ]] || ln -s busybox "$work/rootfs/bin/$applet"
 done
-strip -o "$work/rootfs/bin/vigil-sensor" "$sensor"
-for lib in $(ldd "$sensor" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+$strip -o "$work/rootfs/bin/vigil-sensor" "$sensor"
+for lib in $(list_libs "$sensor" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
   mkdir -p "$work/rootfs$(dirname "$lib")"
   cp -L "$lib" "$work/rootfs$lib"
 done
@@ -133,12 +198,9 @@ chmod 755 "$work/rootfs/init"
 
 run_vm() {
   local column=$1 suites=$2 glob=$3 suite vmlinuz="" console=$work/console-$1.log start secs mode
-  # The cache is shared by every checkout on the machine, and apt locks its
-  # lists: one fetch at a time.
-  exec 9>"$cache/.fetch.lock"
-  flock -w 900 9 || missing "kernel cache $cache stayed locked for 15 minutes"
+  lock_cache
   for suite in $suites; do
-    vmlinuz=$(dk_fetch "$suite" "$glob" "$cache" 2>>"$work/fetch.log") && break
+    vmlinuz=$(dk_fetch "$suite" "$glob" "$cache" "$arch" 2>>"$work/fetch.log") && break
     vmlinuz=""
   done
   flock -u 9
@@ -146,10 +208,9 @@ run_vm() {
   read -r pkg ver < <(dk_describe "$vmlinuz")
   log "$column: booting $pkg $ver"
   start=$(date +%s)
-  # -cpu max: TCG then offers RDRAND, so the kernel's RNG is ready at once.
-  timeout "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1G -nographic -monitor none \
+  timeout "$vm_timeout" "${qemu[@]}" -smp 1 -m 1G -nographic -monitor none \
     -serial stdio -no-reboot -kernel "$vmlinuz" -initrd "$initramfs" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=4" </dev/null >"$console" 2>&1 || true
+    -append "console=$serial panic=-1 quiet loglevel=4" </dev/null >"$console" 2>&1 || true
   secs=$(($(date +%s) - start))
   echo -e "$column\t$pkg\t$ver\t$(tr -d '\r' <"$console" | sed -n 's/.*VIGIL-VM-KERNEL //p' | head -1)\t$secs" >>"$kernels"
   for mode in "${modes[@]}"; do
@@ -180,11 +241,11 @@ run_host() {
 
 total_start=$(date +%s)
 for column in "${columns[@]}"; do
-  if [[ $column == host ]]; then run_host; continue; fi
+  if [[ $column == host && $arch == amd64 ]]; then run_host; continue; fi
   found=0
   for spec in "${kernel_specs[@]}"; do
     IFS='|' read -r name suites glob <<<"$spec"
-    if [[ $name == "$column" ]]; then run_vm "$name" "$suites" "$glob"; found=1; fi
+    if [[ $name == "$column" ]]; then run_vm "$prefix$name" "$suites" "${glob//<arch>/$arch}"; found=1; fi
   done
   ((found)) || { log "unknown column $column"; exit 2; }
 done
@@ -193,7 +254,7 @@ total=$(($(date +%s) - total_start))
 # ---- the table ---------------------------------------------------------
 # Cell: hook and verifier instructions on a pass, FAIL or "unavailable".
 table() {
-  awk -F'\t' -v cols="${columns[*]}" -v modes="${modes[*]}" '
+  awk -F'\t' -v cols="${labels[*]}" -v modes="${modes[*]}" '
     { key = $1 SUBSEP $2 SUBSEP $3
       if ($6 == "pass") cell[key] = $5 " ✓ " $7
       else if ($6 == "fail") cell[key] = ($5 == "none" ? "" : $5 " ") "**FAIL**"
@@ -225,7 +286,7 @@ verdict=$work/verdict.txt
     print "FAIL " $1 " " $2 " " $3 ": the verifier processed " $7 " instructions, more than " max }' "$results"
   if [[ -r $expected ]]; then
     # shellcheck disable=SC2016
-    awk -F'\t' -v cols=" ${columns[*]} " '
+    awk -F'\t' -v cols=" ${labels[*]} " '
       NR == FNR { if ($0 !~ /^#/ && NF >= 4) want[$1 SUBSEP $2 SUBSEP $3] = $4; next }
       { got[$1 SUBSEP $2 SUBSEP $3] = $0 }
       END {
@@ -241,14 +302,21 @@ verdict=$work/verdict.txt
   fi
 } >"$verdict"
 
-matrix=$work/kernel-matrix.md
-{
+# The document has one section per architecture, each written by that
+# architecture's run (between its markers); --update replaces only its own.
+intro() {
   echo "# Kernel matrix"
   echo
-  echo "Generated by \`scripts/vm-matrix.sh\`; do not edit. Each cell: the hook the probe used,"
-  echo "✓ when \`vigil-sensor --self_test\` saw its events with the right fields, and the"
-  echo "instructions the verifier processed for its program. \`auto\` is \`--hooks=auto\` (the best"
-  echo "hook the kernel offers), \`tracepoint\` is \`--hooks=tracepoint\`."
+  echo "Generated by \`scripts/vm-matrix.sh\` (\`--arch=amd64\`, \`--arch=arm64\`); do not edit."
+  echo "Each cell: the hook the probe used, ✓ when \`vigil-sensor --self_test\` saw its events"
+  echo "with the right fields, and the instructions the verifier processed for its program."
+  echo "\`auto\` is \`--hooks=auto\` (the best hook the kernel offers), \`tracepoint\` is"
+  echo "\`--hooks=tracepoint\`."
+}
+section=$work/section.md
+{
+  echo "<!-- vm-matrix:$arch -->"
+  echo "## ${qemu[0]#qemu-system-} ($arch)"
   [[ -n $break_probe ]] && echo && echo "**Run with --self_test_break=$break_probe (a deliberately broken probe).**"
   echo
   table
@@ -257,25 +325,36 @@ matrix=$work/kernel-matrix.md
   echo "| --- | --- | --- | --- | --- |"
   awk -F'\t' '{ print "| " $1 " | " $2 " | " $3 " | " $4 " | " $5 " |" }' "$kernels"
   echo
-  echo "Whole matrix: ${total}s on $(nproc) CPUs, qemu TCG (no KVM), $(date -u +%F)."
+  echo "Whole matrix: ${total}s on $(nproc) CPUs, ${qemu[0]} TCG (no KVM), $(date -u +%F)."
   if [[ -s $verdict ]]; then
     echo
-    echo "## Failures"
+    echo "### Failures"
     echo
     sed 's/^/- /' "$verdict"
   fi
-} >"$matrix"
-cat "$matrix"
+  echo "<!-- /vm-matrix:$arch -->"
+} >"$section"
+{ intro; echo; cat "$section"; } | tee "$work/kernel-matrix.md"
 
 if ((update)); then
   mkdir -p "$(dirname "$doc")" "$(dirname "$expected")"
-  cp "$matrix" "$doc"
+  {
+    intro
+    for a in amd64 arm64; do
+      if [[ $a == "$arch" ]]; then
+        echo; cat "$section"
+      elif [[ -r $doc ]] && grep -q "^<!-- vm-matrix:$a -->" "$doc"; then
+        echo; sed -n "/^<!-- vm-matrix:$a -->/,/^<!-- \/vm-matrix:$a -->/p" "$doc"
+      fi
+    done
+  } >"$doc.new"
+  mv "$doc.new" "$doc"
   {
     echo "# Written by scripts/vm-matrix.sh --update: column, mode, probe, hook of each probe that"
     echo "# passed. The matrix fails when one of these no longer attaches or uses another hook."
     {
       # Columns not run this time keep their lines.
-      [[ -r $expected ]] && awk -F'\t' -v cols=" ${columns[*]} " '!/^#/ && index(cols, " " $1 " ") == 0' "$expected"
+      [[ -r $expected ]] && awk -F'\t' -v cols=" ${labels[*]} " '!/^#/ && index(cols, " " $1 " ") == 0' "$expected"
       awk -F'\t' '$6 == "pass" { print $1 "\t" $2 "\t" $3 "\t" $5 }' "$results"
     } | sort
   } >"$expected.new"

@@ -3,10 +3,14 @@
 # Sourced by scripts/gen-vmlinux.sh and the kernel-VM matrix; defines only
 # variables and functions, so sourcing it has no side effects.
 #
-#   dk_mirror                              -> prints the Debian mirror URL
-#   dk_fetch <suite> <pkg-glob> <cache>    -> prints path of extracted vmlinuz
-#   dk_describe <vmlinuz>                  -> prints "<package> <version>"
-#   dk_extract_vmlinux <vmlinuz> <out>     -> writes an ELF vmlinux to <out>
+#   dk_mirror                                  -> prints the Debian mirror URL
+#   dk_fetch <suite> <pkg-glob> <cache> [arch] -> prints path of extracted vmlinuz
+#   dk_fetch_deb <suite> <pkg> <cache> [arch]  -> prints the unpacked package's directory
+#   dk_describe <vmlinuz>                      -> prints "<package> <version>"
+#   dk_extract_vmlinux <vmlinuz> <out>         -> writes an ELF vmlinux to <out>
+#   dk_extract_btf <vmlinuz> <out>             -> writes the kernel's raw BTF to <out>
+#
+# arch is a Debian architecture (amd64, the default, or arm64).
 
 # Debian packages providing the tools these functions call; the caller installs
 # whatever is missing (the library never installs anything itself).
@@ -40,20 +44,24 @@ dk_mirror() {
 # apt with a private state per suite: its own sources list, lists, cache and an
 # empty dpkg status, so the system's sources and installed packages neither
 # change nor leak into the package choice. Sandbox user root because the cache
-# usually lives in a home directory that _apt cannot write.
+# usually lives in a home directory that _apt cannot write. One state per
+# suite and architecture: a matrix of one architecture never downloads the
+# package lists of the other.
 _dk_apt() {
-  local st=$1 tool=$2
+  local st=$1 tool=$2 arch
   shift 2
+  arch=$(cat "$st/arch")
   "$tool" -q -o Dir::Etc::SourceList="$st/sources.list" -o Dir::Etc::SourceParts=/dev/null \
     -o Dir::State::Lists="$st/lists" -o Dir::Cache="$st/cache" -o Dir::State::status=/dev/null \
-    -o APT::Architectures=amd64 -o Acquire::Languages=none -o APT::Sandbox::User=root "$@"
+    -o APT::Architecture="$arch" -o APT::Architectures="$arch" -o Acquire::Languages=none \
+    -o APT::Sandbox::User=root "$@"
 }
 
 # Downloads <name>=<ver> into <cache> unless already there, unpacks it (with
 # its control file, for dk_describe) and prints the unpacked directory.
 _dk_unpack() {
   local st=$1 cache=$2 name=$3 ver=$4 deb dir tmp
-  deb=$cache/${name}_${ver//:/%3a}_amd64.deb   # the file name apt-get download uses
+  deb=$cache/${name}_${ver//:/%3a}_$(cat "$st/arch").deb   # the file name apt-get download uses
   dir=$cache/${name}_${ver}
   if [[ ! -s $deb ]]; then
     _dk_err "downloading $name $ver"
@@ -74,16 +82,26 @@ _dk_unpack() {
   echo "$dir"
 }
 
-dk_fetch() {
-  if (($# != 3)); then _dk_err "usage: dk_fetch <suite> <package-glob> <cache-dir>"; return 2; fi
-  local suite=$1 glob=$2 cache=$3 st name ver dir vmlinuz cands try=()
+# The private apt state of <suite> and <arch> under <cache>, with fresh
+# lists; prints its directory.
+_dk_state() {
+  local suite=$1 cache=$2 arch=$3 st
   st=$cache/apt/$suite
+  [[ $arch == amd64 ]] || st=$st-$arch
   mkdir -p "$st/lists/partial" "$st/cache/archives/partial" || return 1
+  echo "$arch" >"$st/arch"
   echo "deb [signed-by=$DK_KEYRING] $(dk_mirror) $suite main" >"$st/sources.list"
   if ! _dk_apt "$st" apt-get update >&2; then
     _dk_err "apt-get update failed for suite '$suite' ($(dk_mirror))"
     return 1
   fi
+  echo "$st"
+}
+
+dk_fetch() {
+  if (($# < 3 || $# > 4)); then _dk_err "usage: dk_fetch <suite> <package-glob> <cache-dir> [arch]"; return 2; fi
+  local suite=$1 glob=$2 cache=$3 arch=${4:-amd64} st name ver dir vmlinuz cands try=()
+  st=$(_dk_state "$suite" "$cache" "$arch") || return 1
 
   # Candidates as "rank version name": debug-symbol packages never; the plain
   # (signed) image ranks before its -unsigned twin; newest version first.
@@ -117,6 +135,18 @@ dk_fetch() {
   done <<<"$cands"
   _dk_err "no package matching '$glob' in $suite (or its linux-binary-* dependency) contains a vmlinuz"
   return 1
+}
+
+# Any other package of <suite> for <arch> (a userland for another
+# architecture's VMs), downloaded and unpacked like a kernel; prints the
+# unpacked directory.
+dk_fetch_deb() {
+  if (($# < 3 || $# > 4)); then _dk_err "usage: dk_fetch_deb <suite> <package> <cache-dir> [arch]"; return 2; fi
+  local suite=$1 name=$2 cache=$3 arch=${4:-amd64} st ver
+  st=$(_dk_state "$suite" "$cache" "$arch") || return 1
+  ver=$(_dk_apt "$st" apt-cache show --no-all-versions "$name" 2>/dev/null | sed -n 's/^Version: //p')
+  [[ -n $ver ]] || { _dk_err "no package $name in $suite for $arch"; return 1; }
+  _dk_unpack "$st" "$cache" "$name" "$ver"
 }
 
 # Package and version of a vmlinuz returned by dk_fetch (from the saved control).
@@ -156,5 +186,39 @@ dk_extract_vmlinux() {
   done
   rm -f "$tmp"
   _dk_err "no compressed ELF vmlinux found in $in"
+  return 1
+}
+
+# The kernel's own BTF (what /sys/kernel/btf/vmlinux shows), carved out of an
+# image without section headers: Debian's arm64 vmlinuz is a bare Image, not
+# an ELF file, and its .BTF section is in it byte for byte. The blob starts
+# with the BTF header (magic 0xeb9f, version 1, flags 0, hdr_len 24, type_off
+# 0, type_len, str_off == type_len, str_len); a magic hit whose header is not
+# consistent is not it. bpftool reads the carved raw BTF like /sys's.
+dk_extract_btf() {
+  if (($# != 2)); then _dk_err "usage: dk_extract_btf <vmlinuz> <out>"; return 2; fi
+  local in=$1 out=$2 image tmp off hdr
+  [[ -r $in ]] || { _dk_err "cannot read $in"; return 1; }
+  tmp=$(mktemp "$out.XXXXXX") || return 1
+  image=$tmp.image
+  if _dk_is_elf "$in" || ! LC_ALL=C grep -qobUaP '\x9f\xeb\x01\x00\x18\x00\x00\x00' "$in"; then
+    dk_extract_vmlinux "$in" "$image" || { rm -f "$tmp"; return 1; }
+  else
+    cp "$in" "$image"
+  fi
+  # shellcheck disable=SC2013  # offsets are single words
+  for off in $(LC_ALL=C grep -obUaP '\x9f\xeb\x01\x00\x18\x00\x00\x00' "$image" | cut -d: -f1); do
+    # hdr_len type_off type_len str_off str_len, little-endian u32
+    read -r -a hdr < <(od -An -w20 -t u4 -j "$((off + 4))" -N 20 "$image")
+    ((${#hdr[@]} == 5 && hdr[1] == 0 && hdr[3] == hdr[2] && hdr[2] > 0 && hdr[4] > 0)) || continue
+    tail -c "+$((off + 1))" "$image" | head -c "$((hdr[0] + hdr[3] + hdr[4]))" >"$tmp"
+    if bpftool btf dump file "$tmp" format raw >/dev/null 2>&1; then
+      rm -f "$image"
+      chmod 644 "$tmp" && mv "$tmp" "$out"
+      return 0
+    fi
+  done
+  rm -f "$tmp" "$image"
+  _dk_err "no BTF found in $in"
   return 1
 }
