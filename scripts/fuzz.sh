@@ -5,7 +5,7 @@
 # (fuzz/corpus/<target>/).
 #
 #   scripts/fuzz.sh                      every target, 10 minutes each
-#   scripts/fuzz.sh --seconds 20         CI's bounded run
+#   scripts/fuzz.sh --seconds 10         CI's bounded run
 #   scripts/fuzz.sh --seconds 3600 dns   one target, an hour
 #
 # New inputs go to <build>/fuzz-out/<target>/corpus, crashes to

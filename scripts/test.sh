@@ -16,7 +16,7 @@ scripts/build.sh
 hardening=0
 if [ "${CI:-}" = true ] || [ "${VIGIL_SANITIZERS:-1}" != 0 ]; then
   scripts/sanitize.sh || hardening=1
-  scripts/fuzz.sh --seconds "${VIGIL_FUZZ_SECONDS:-20}" || hardening=1
+  scripts/fuzz.sh --seconds "${VIGIL_FUZZ_SECONDS:-10}" || hardening=1
   [ $hardening = 0 ] || echo "test: sanitizer or fuzzer findings above" >&2
 else
   echo "test: VIGIL_SANITIZERS=0, sanitizer and fuzz runs left out"

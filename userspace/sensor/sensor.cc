@@ -18,6 +18,7 @@
 #include "loader/kernel.h"
 #include "sensor/sensor_metrics.h"
 #include "sink/json_lines_sink.h"
+#include "sink/metrics_sinks.h"
 
 namespace vigil {
 

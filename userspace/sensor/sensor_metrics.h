@@ -5,7 +5,6 @@
 
 #include "loader/probe_set.h"
 #include "metrics/registry.h"
-#include "pipeline/pipeline.h"
 #include "pipeline/stage.h"
 #include "rules/detector.h"
 #include "vigil/v1/event.pb.h"
@@ -22,13 +21,5 @@ void ExportStageMetrics(const std::vector<StageReport>& reports, metrics::Regist
 
 // Per rule: vigil_rule_eval_seconds_total{rule}.
 void ExportDetectorMetrics(const DetectorStats& stats, metrics::Registry& registry);
-
-// A sink that counts the alerts that leave the pipeline:
-// vigil_alerts_total{rule,severity}.
-std::unique_ptr<Sink> MakeAlertCounterSink(metrics::Registry& registry);
-
-// A sink that observes, per event, how long after the kernel saw it the
-// event left the pipeline: vigil_event_latency_seconds.
-std::unique_ptr<Sink> MakeLatencySink(metrics::Registry& registry);
 
 }  // namespace vigil
