@@ -3,7 +3,9 @@
 # parks COUNTS processes (sleeping children of `bench_workload park`, each a
 # fork the sensor sees and keeps in its process cache), and prints the sensor's RSS (and its anonymous part: heap
 # and stacks, without the ring buffer's pages and shared libraries) and the
-# size of its process cache after each step.
+# size of its process cache after each step. RssFile is mostly shared
+# libraries' pages (shared with other processes that map them), RssShmem
+# the ring buffer's pages.
 #
 #   sudo scripts/bench-memory.sh                       # 10000 then 50000 processes
 #   sudo COUNTS="10000" scripts/bench-memory.sh
@@ -46,9 +48,8 @@ sample() {
   sleep 3  # the pipeline catches up
   local cache
   cache=$("$vigilctl" --socket="$sock" status -o json | grep -o '"processCacheSize":"[0-9]*"' | grep -o '[0-9]*' || echo 0)
-  printf '%-22s rss_MiB=%-7s anon_MiB=%-7s process_cache=%s\n' "$1" \
-    "$(awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' /proc/$sensor_pid/status)" \
-    "$(awk '/^RssAnon/ {printf "%.1f", $2 / 1024}' /proc/$sensor_pid/status)" "$cache"
+  printf '%-16s rss_MiB=%-6s anon_MiB=%-6s file_MiB=%-6s shmem_MiB=%-6s process_cache=%s\n' "$1" \
+    $(awk '/^(VmRSS|RssAnon|RssFile|RssShmem)/ {printf "%.1f ", $2 / 1024}' /proc/$sensor_pid/status) "$cache"
 }
 
 sample "baseline"
