@@ -57,7 +57,8 @@ have=0
 for n in $counts; do
   "$workload" park $((n - have)) >"$dir/park.$n" &
   parkers+=($!)
-  for _ in $(seq 600); do grep -q parked "$dir/park.$n" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 3000); do grep -q parked "$dir/park.$n" 2>/dev/null && break; sleep 0.1; done
+  grep -q parked "$dir/park.$n" || { echo "bench-memory: could not park $n processes" >&2; exit 1; }
   have=$n
   sample "$n parked"
 done
