@@ -133,7 +133,7 @@ TEST_F(LruCacheTest, ADeadlineMovedManyTimesExpiresOnce) {
   LruCache<uint64_t, int> cache(4, clock());
   for (uint64_t k = 0; k < 4; ++k) cache.FindOrInsert(k);
   // Each answer moves the deadline; the sweep still drops each entry once.
-  for (int i = 0; i < 10'000; ++i) cache.ExpireAt(uint64_t{i % 4}, now_ + absl::Seconds(1 + i));
+  for (int i = 0; i < 10'000; ++i) cache.ExpireAt(static_cast<uint64_t>(i % 4), now_ + absl::Seconds(1 + i));
   now_ += absl::Seconds(20'000);
   EXPECT_EQ(cache.ExpireDue(), 4u);
   EXPECT_EQ(cache.size(), 0u);
