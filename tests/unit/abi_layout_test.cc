@@ -12,9 +12,9 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <ostream>
 #include <regex>
 #include <set>
-#include <ostream>
 #include <string>
 #include <vector>
 
