@@ -51,43 +51,31 @@ const std::vector<Entry>& Syscalls() {
   return *table;
 }
 
-const Entry* Find(const std::vector<Entry>& table, uint32_t number) {
-  if (number >= table.size() || table[number].name.empty()) return nullptr;
-  return &table[number];
+// The name and the kind of `number` in `table`: nullptr and 0 when undeclared.
+const char* NameIn(const std::vector<Entry>& table, uint32_t number) {
+  return number < table.size() && !table[number].name.empty() ? table[number].name.c_str() : nullptr;
+}
+uint16_t KindIn(const std::vector<Entry>& table, uint32_t number) {
+  return NameIn(table, number) != nullptr ? table[number].kind : 0;
 }
 
 }  // namespace
 
 const std::vector<uint16_t>& KernelKinds() {
-#define VIGIL_X_NUMBER(name, nr) nr,
-  static const auto* kinds = new std::vector<uint16_t>{VIGIL_KINDS(VIGIL_X_NUMBER)};
-#undef VIGIL_X_NUMBER
+  static const auto* kinds = [] {
+    auto* out = new std::vector<uint16_t>;
+    for (uint16_t k = 0; k < Kinds().size(); ++k) {
+      if (NameIn(Kinds(), k) != nullptr) out->push_back(k);
+    }
+    return out;
+  }();
   return *kinds;
 }
 
-const char* KernelKindName(uint16_t kind) {
-  const Entry* e = Find(Kinds(), kind);
-  return e ? e->name.c_str() : nullptr;
-}
-
-const char* FileOpName(uint32_t op) {
-  const Entry* e = Find(FileOps(), op);
-  return e ? e->name.c_str() : nullptr;
-}
-
-uint16_t FileOpKind(uint32_t op) {
-  const Entry* e = Find(FileOps(), op);
-  return e ? e->kind : 0;
-}
-
-const char* SyscallName(uint32_t nr) {
-  const Entry* e = Find(Syscalls(), nr);
-  return e ? e->name.c_str() : nullptr;
-}
-
-uint16_t SyscallKind(uint32_t nr) {
-  const Entry* e = Find(Syscalls(), nr);
-  return e ? e->kind : 0;
-}
+const char* KernelKindName(uint16_t kind) { return NameIn(Kinds(), kind); }
+const char* FileOpName(uint32_t op) { return NameIn(FileOps(), op); }
+uint16_t FileOpKind(uint32_t op) { return KindIn(FileOps(), op); }
+const char* SyscallName(uint32_t nr) { return NameIn(Syscalls(), nr); }
+uint16_t SyscallKind(uint32_t nr) { return KindIn(Syscalls(), nr); }
 
 }  // namespace vigil::decode

@@ -9,7 +9,7 @@
 
 namespace vigil::decode {
 
-// Every kind the probes can write, in ABI order.
+// Every kind the probes can write, in ascending order.
 const std::vector<uint16_t>& KernelKinds();
 // "exec", "tcp_connect", ...; nullptr for a number the ABI does not declare.
 const char* KernelKindName(uint16_t kind);

@@ -190,7 +190,8 @@ void Pipeline::Continue(v1::Event& event, size_t stage) {
     if (const uint64_t key = enricher.WaitKey(event); key != 0) {
       const ParkKey pk{stage, key};
       const absl::Time until = enricher.WaitUntil(key);
-      const bool wait = until > options_.now();
+      // Settled keys (the common case) need no clock read.
+      const bool wait = until != absl::InfinitePast() && until > options_.now();
       const size_t bytes = wait ? event.ByteSizeLong() : 0;
       const bool room = parked_events_.load(std::memory_order_relaxed) < options_.park_max_events &&
                         parked_bytes_.load(std::memory_order_relaxed) + bytes <= options_.park_max_bytes;
