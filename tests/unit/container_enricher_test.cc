@@ -229,6 +229,9 @@ TEST_F(ContainerEnricherTest, AHungRuntimeHoldsUpOnlyItsOwnContainers) {
     enricher->Enrich(on_host);
     EXPECT_TRUE(on_host.workload().host());
 
+    // The fetcher thread calls the runtime on its own time: give it until
+    // well past its call timeout to connect before it is stopped.
+    for (int i = 0; i < 100 && docker.accepted() < 1; ++i) absl::SleepFor(absl::Milliseconds(50));
     rmdir(dir.c_str());
     if (made_slice) rmdir(slice.c_str());
     enricher.reset();  // joins the fetcher, back from the lookup's timeout
