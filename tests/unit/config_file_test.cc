@@ -275,6 +275,25 @@ TEST_F(ConfigFileTest, PrintConfigRedactsSecretsAndReadsBack) {
   }
 }
 
+// List items that are plain scalars alone but not inside [...] (found by
+// fuzz/config_file_fuzzer), and empty items, load back as they were.
+TEST_F(ConfigFileTest, PrintedListsLoadBackItemForItem) {
+  for (const char* list :
+       {"disable: h[dns, security]\n", "disable: [\"it's\", \"\"]\n", "disable: ['{a}', 'b:c', '#d']\n"}) {
+    SCOPED_TRACE(list);
+    absl::FlagSaver restore;
+    ASSERT_THAT(Load({"--config=" + Write("l.yaml", list)}).status(), IsOk());
+    auto loaded = Load({"--config=" + Write("l.yaml", list), "--print-config"});
+    ASSERT_THAT(loaded.status(), IsOk());
+    const std::vector<std::string> before = absl::GetFlag(FLAGS_disable);
+    std::ostringstream out;
+    PrintEffectiveConfig(spec_, *loaded, out);
+    absl::SetFlag(&FLAGS_disable, {});
+    ASSERT_THAT(Load({"--config=" + Write("printed.yaml", out.str())}).status(), IsOk()) << out.str();
+    EXPECT_EQ(absl::GetFlag(FLAGS_disable), before) << out.str();
+  }
+}
+
 TEST(RedactSecrets, OnlyPasswordsOfUrls) {
   EXPECT_EQ(RedactSecrets("http://proxy:3128"), "http://proxy:3128");
   EXPECT_EQ(RedactSecrets("http://u:p@proxy:3128/x?y=1"), "http://u:<redacted>@proxy:3128/x?y=1");

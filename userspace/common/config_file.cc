@@ -258,6 +258,16 @@ std::string YamlScalar(const std::string& value) {
   return e.c_str();
 }
 
+// A flow sequence from the emitter itself: an item such as "h[dns" is a valid
+// plain scalar alone but not inside [...], where brackets and commas end it.
+std::string YamlFlowList(const std::vector<std::string>& items) {
+  YAML::Emitter e;
+  e << YAML::Flow << YAML::BeginSeq;
+  for (const std::string& item : items) e << item;
+  e << YAML::EndSeq;
+  return e.c_str();
+}
+
 }  // namespace
 
 std::optional<std::string> ProcessEnv(const std::string& name) {
@@ -358,11 +368,13 @@ void PrintEffectiveConfig(const ConfigSpec& spec, const LoadedConfig& loaded, st
     if (IsSecretKey(key) && !current.empty()) {
       value = kRedacted;
     } else if (IsList(*flag)) {
+      // Empty items too ("a," is a list of two): the file must load back to
+      // the same value. Only an empty value is the empty list.
       std::vector<std::string> items;
-      for (absl::string_view item : absl::StrSplit(current, ',', absl::SkipEmpty())) {
-        items.push_back(YamlScalar(RedactSecrets(item)));
+      if (!current.empty()) {
+        for (absl::string_view item : absl::StrSplit(current, ',')) items.push_back(RedactSecrets(item));
       }
-      value = absl::StrCat("[", absl::StrJoin(items, ", "), "]");
+      value = YamlFlowList(items);
     } else {
       value = RedactSecrets(current);
     }
