@@ -47,7 +47,10 @@ for t in "${targets[@]}"; do
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
   result=ok
   if [ $rc -ne 0 ]; then
-    result="CRASH (see $log, $(ls "$out"/crash-* "$out"/timeout-* "$out"/oom-* 2>/dev/null | head -1))"
+    # The newest artifact (older runs' may be there too); none when the
+    # target died otherwise.
+    artifact=$(ls -t "$out"/crash-* "$out"/timeout-* "$out"/oom-* 2>/dev/null | head -1 || true)
+    result="CRASH (see $log${artifact:+, $artifact})"
     failed+=("$t")
   fi
   printf '%-14s %10s %8s %8s %8s  %s\n' "$t" "${execs:-?}" "${speed:-?}" "${cov:-?}" "${ft:-?}" "$result"

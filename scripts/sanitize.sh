@@ -17,6 +17,7 @@
 # built once with -fsanitize=thread into $VIGIL_TSAN_ABSEIL
 # (default /var/cache/vigil/tsan-abseil) and reused.
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 full=false
 [ "${1:-}" = --full ] && full=true
@@ -51,13 +52,16 @@ asan() {
 tsan_abseil() {
   local prefix=${VIGIL_TSAN_ABSEIL:-/var/cache/vigil/tsan-abseil}
   local version
-  version=$(dpkg-query -W -f='${Version}' libabsl-dev)
+  # The native package only: with the arm64 cross packages installed, a bare
+  # name matches both architectures and prints the version twice.
+  version=$(dpkg-query -W -f='${Version}' "libabsl-dev:$(dpkg --print-architecture)")
   if [ -f "$prefix/.version" ] && [ "$(cat "$prefix/.version")" = "$version" ]; then
     echo "$prefix"
     return
   fi
   local work
   work=$(mktemp -d)
+  trap "rm -rf '$work'" EXIT  # a subshell's: $(tsan_abseil)
   mkdir -p "$work/lists/partial"
   echo "deb-src http://deb.debian.org/debian bookworm main" >"$work/sources.list"
   local apt=(-o Dir::Etc::SourceList="$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
@@ -71,16 +75,19 @@ tsan_abseil() {
     -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
   ninja -C "$work/build" -j "$jobs" install >/dev/null
   echo "$version" >"$prefix/.version"
-  rm -rf "$work"
   echo "$prefix"
 }
 
 tsan() {
   local build=build-tsan absl
   absl=$(tsan_abseil)
-  [ -f "$build/build.ninja" ] ||
+  # Configured again when bound to another abseil: against Debian's, every
+  # absl::Mutex is invisible and TSan reports races under held locks.
+  if [ ! -f "$build/build.ninja" ] || ! grep -qx "absl_DIR:PATH=$absl/.*" "$build/CMakeCache.txt"; then
+    rm -rf "$build"
     cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_SANITIZE=thread \
       -DCMAKE_PREFIX_PATH="$absl" >/dev/null
+  fi
   local targets=("${tsan_tests[@]}")
   ninja -C "$build" -j "$jobs" "${targets[@]}" >/dev/null || ninja -C "$build" -j 1 "${targets[@]}"
   echo "sanitize: TSan, ${targets[*]}"
