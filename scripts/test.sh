@@ -6,21 +6,88 @@
 # scripts/vm-matrix.sh) boots Debian kernels under qemu and skips or fails the
 # same way when qemu, a kernel download or root is missing.
 #
-# Before the main suite: every unit test under ASan + UBSan and the threaded
-# ones without gRPC under TSan (scripts/sanitize.sh), and a bounded run of
-# every fuzzer (scripts/fuzz.sh, $VIGIL_FUZZ_SECONDS each). VIGIL_SANITIZERS=0
-# leaves them out (a quicker local run; CI always runs them).
+# The unit tests run under ASan + UBSan (build-asan/), and the threaded ones
+# without gRPC under TSan as well (scripts/sanitize.sh); then a bounded run of
+# every fuzzer (scripts/fuzz.sh, $VIGIL_FUZZ_SECONDS each); then everything
+# else from build/, which leaves the unit tests out so that two cores compile
+# them once. VIGIL_SANITIZERS=0 runs the unit tests from build/ instead (a
+# quicker local run; CI always runs the sanitizers).
+#
+# Ends with one line per part and the total, "N passed, N failed"; each
+# part's full output is in build/test-logs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh
-hardening=0
-if [ "${CI:-}" = true ] || [ "${VIGIL_SANITIZERS:-1}" != 0 ]; then
-  scripts/sanitize.sh || hardening=1
-  scripts/fuzz.sh --seconds "${VIGIL_FUZZ_SECONDS:-10}" || hardening=1
-  [ $hardening = 0 ] || echo "test: sanitizer or fuzzer findings above" >&2
+build=${VIGIL_BUILD_DIR:-build}
+sanitizers=true
+[ "${CI:-}" = true ] || [ "${VIGIL_SANITIZERS:-1}" != 0 ] || sanitizers=false
+
+if $sanitizers; then
+  VIGIL_UNIT_TESTS=OFF scripts/build.sh
 else
-  echo "test: VIGIL_SANITIZERS=0, sanitizer and fuzz runs left out"
+  VIGIL_UNIT_TESTS=ON scripts/build.sh
 fi
+logs=$build/test-logs
+mkdir -p "$logs"
+
+# Runs a part with its output shown and kept; its exit code is returned.
+part() {
+  local name=$1
+  shift
+  local rc=0
+  "$@" 2>&1 | tee "$logs/$name.log" || rc=${PIPESTATUS[0]}
+  return $rc
+}
+
+# "<passed> <failed>" from the last ctest summary in a log.
+ctest_counts() {
+  sed -n 's/^[0-9]*% tests passed, \([0-9]*\) tests\? failed out of \([0-9]*\)$/\1 \2/p' "$1" | tail -1 |
+    awk '{print $2 - $1, $1}'
+}
+
+summary=()
+total_passed=0
+total_failed=0
+# Adds a part to the summary: its counts, or one failure when it ended
+# before it could count (a build error, a crash of the script).
+tally() {
+  local label=$1 rc=$2 counts=$3 passed failed
+  if [ -n "$counts" ]; then
+    read -r passed failed <<<"$counts"
+  else
+    passed=0 failed=0
+  fi
+  if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
+    failed=1
+    label="$label (exited $rc before reporting; see $logs)"
+  fi
+  summary+=("test: $label: $passed passed, $failed failed")
+  total_passed=$((total_passed + passed))
+  total_failed=$((total_failed + failed))
+}
+
+if $sanitizers; then
+  rc=0
+  part sanitize scripts/sanitize.sh || rc=$?
+  asan=$(sed -n '/^sanitize: ASan/,/^sanitize: TSan/p' "$logs/sanitize.log" >"$logs/asan.log"; ctest_counts "$logs/asan.log")
+  tsan=$(awk '/^  [a-z_]+: ok$/{p++} /^  [a-z_]+: FAILED$/{f++} END{if (p + f) print p + 0, f + 0}' "$logs/sanitize.log")
+  tally "unit tests under ASan + UBSan" "$rc" "$asan"
+  tally "threaded unit tests under TSan" "$rc" "$tsan"
+  rc=0
+  part fuzz scripts/fuzz.sh --seconds "${VIGIL_FUZZ_SECONDS:-10}" || rc=$?
+  fuzz=$(awk '$NF == "ok" && NF == 6 {p++} /  CRASH \(/{f++} END{if (p + f) print p + 0, f + 0}' "$logs/fuzz.log")
+  tally "fuzzers, ${VIGIL_FUZZ_SECONDS:-10} s each" "$rc" "$fuzz"
+  label="kernel, end-to-end, deploy and VM tests"
+else
+  echo "test: VIGIL_SANITIZERS=0, unit tests without sanitizers, no fuzz run"
+  label="all tests"
+fi
+
 # Kernel tests are RUN_SERIAL: they share the kernel and count its events.
-ctest --test-dir "${VIGIL_BUILD_DIR:-build}" --output-on-failure --no-tests=error -j "$(nproc)" || exit
-exit $hardening
+rc=0
+part ctest ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$(nproc)" || rc=$?
+tally "$label" "$rc" "$(ctest_counts "$logs/ctest.log")"
+
+echo
+printf '%s\n' "${summary[@]}"
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" = 0 ]

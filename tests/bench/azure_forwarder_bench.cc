@@ -2,7 +2,7 @@
 // for building rows, gzip and HTTPS, against vigil-azure-emulator run as a
 // separate process so its own JSON parsing is not counted. Reports numbers;
 // asserts nothing (not a ctest test).
-//   build/tests/azure/azure_forwarder_bench [events=100000] [batch=1000]
+//   build/tests/bench/azure_forwarder_bench [events=100000] [batch=1000]
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
