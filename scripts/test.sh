@@ -82,7 +82,7 @@ else
   label="all tests"
 fi
 
-# Kernel tests are RUN_SERIAL: they share the kernel and count its events.
+# The tests on this host's kernel run one at a time (a lock), beside the VM tests.
 rc=0
 part ctest ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$(nproc)" || rc=$?
 tally "$label" "$rc" "$(ctest_counts "$logs/ctest.log")"
