@@ -6,9 +6,11 @@
 #   TSan           build-tsan/ (gcc), against an abseil built with TSan: the
 #                  unit tests of threaded code without gRPC (tsan_tests below)
 #
-#   scripts/sanitize.sh          what CI runs (scripts/test.sh with CI=true)
-#   scripts/sanitize.sh --full   also the bpf suite (real probes, root) under
-#                                ASan + UBSan
+#   scripts/sanitize.sh               what CI runs (scripts/test.sh with CI=true)
+#   scripts/sanitize.sh --full        also the bpf suite (real probes, root)
+#                                     under ASan + UBSan
+#   scripts/sanitize.sh --build-only  the builds, no test (scripts/test.sh
+#                                     compiles them while the kernel tests run)
 #
 # A sanitizer report fails the test that triggered it (no recovery, exit code
 # of the sanitizer). TSan needs abseil's mutexes instrumented, or every
@@ -20,7 +22,14 @@ set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 full=false
-[ "${1:-}" = --full ] && full=true
+run=true
+for arg in "$@"; do
+  case $arg in
+    --full) full=true ;;
+    --build-only) run=false ;;
+    *) echo "usage: $0 [--full] [--build-only]" >&2; exit 2 ;;
+  esac
+done
 jobs=$(nproc)
 
 # TSan runs the threaded code it can see whole: the pipeline's workers and
@@ -39,6 +48,7 @@ asan() {
   local targets=(vigil_unit_tests)
   $full && targets=(all)
   ninja -C "$build" -j "$jobs" "${targets[@]}" >/dev/null || ninja -C "$build" -j 1 "${targets[@]}"
+  $run || return 0
   local labels=unit
   $full && labels='unit|bpf'
   echo "sanitize: ASan + UBSan, ctest -L '$labels'"
@@ -90,6 +100,7 @@ tsan() {
   fi
   local targets=("${tsan_tests[@]}")
   ninja -C "$build" -j "$jobs" "${targets[@]}" >/dev/null || ninja -C "$build" -j 1 "${targets[@]}"
+  $run || return 0
   echo "sanitize: TSan, ${targets[*]}"
   export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp"
   # One run of each executable, all its tests.

@@ -8,10 +8,15 @@
 #
 # The unit tests run under ASan + UBSan (build-asan/), and the threaded ones
 # without gRPC under TSan as well (scripts/sanitize.sh); then a bounded run of
-# every fuzzer (scripts/fuzz.sh, $VIGIL_FUZZ_SECONDS each); then everything
-# else from build/, which leaves the unit tests out so that two cores compile
-# them once. VIGIL_SANITIZERS=0 runs the unit tests from build/ instead (a
-# quicker local run; CI always runs the sanitizers).
+# every fuzzer (scripts/fuzz.sh, $VIGIL_FUZZ_SECONDS each). build/ leaves the
+# unit tests out, so that two cores compile them once, and holds everything
+# else. VIGIL_SANITIZERS=0 runs the unit tests from build/ instead (a quicker
+# local run; CI always runs the sanitizers).
+#
+# Order, for two cores: build/; then its tests (ctest: the VM matrix on one
+# core, the tests on this host's kernel on the other, about half of it idle)
+# while the sanitizer and fuzzer builds take the idle time at nice 19; then
+# the sanitizer tests and the fuzzers, alone, since some of them keep time.
 #
 # Ends with one line per part and the total, "N passed, N failed"; each
 # part's full output is in build/test-logs/.
@@ -66,16 +71,9 @@ tally() {
 }
 
 if $sanitizers; then
-  rc=0
-  part sanitize scripts/sanitize.sh || rc=$?
-  asan=$(sed -n '/^sanitize: ASan/,/^sanitize: TSan/p' "$logs/sanitize.log" >"$logs/asan.log"; ctest_counts "$logs/asan.log")
-  tsan=$(awk '/^  [a-z_]+: ok$/{p++} /^  [a-z_]+: FAILED$/{f++} END{if (p + f) print p + 0, f + 0}' "$logs/sanitize.log")
-  tally "unit tests under ASan + UBSan" "$rc" "$asan"
-  tally "threaded unit tests under TSan" "$rc" "$tsan"
-  rc=0
-  part fuzz scripts/fuzz.sh --seconds "${VIGIL_FUZZ_SECONDS:-10}" || rc=$?
-  fuzz=$(awk '$NF == "ok" && NF == 6 {p++} /  CRASH \(/{f++} END{if (p + f) print p + 0, f + 0}' "$logs/fuzz.log")
-  tally "fuzzers, ${VIGIL_FUZZ_SECONDS:-10} s each" "$rc" "$fuzz"
+  (nice -n 19 scripts/sanitize.sh --build-only && nice -n 19 scripts/fuzz.sh --build-only) \
+    >"$logs/sanitizer-builds.log" 2>&1 &
+  builds=$!
   label="kernel, end-to-end, deploy and VM tests"
 else
   echo "test: VIGIL_SANITIZERS=0, unit tests without sanitizers, no fuzz run"
@@ -86,6 +84,21 @@ fi
 rc=0
 part ctest ctest --test-dir "$build" --output-on-failure --no-tests=error -j "$(nproc)" || rc=$?
 tally "$label" "$rc" "$(ctest_counts "$logs/ctest.log")"
+
+if $sanitizers; then
+  # A build that failed here fails again below, with its errors shown.
+  wait "$builds" || echo "test: the sanitizer builds failed in the background ($logs/sanitizer-builds.log)"
+  rc=0
+  part sanitize scripts/sanitize.sh || rc=$?
+  asan=$(sed -n '/^sanitize: ASan/,/^sanitize: TSan/p' "$logs/sanitize.log" >"$logs/asan.log"; ctest_counts "$logs/asan.log")
+  tsan=$(awk '/^  [a-z_]+: ok$/{p++} /^  [a-z_]+: FAILED$/{f++} END{if (p + f) print p + 0, f + 0}' "$logs/sanitize.log")
+  tally "unit tests under ASan + UBSan" "$rc" "$asan"
+  tally "threaded unit tests under TSan" "$rc" "$tsan"
+  rc=0
+  part fuzz scripts/fuzz.sh --seconds "${VIGIL_FUZZ_SECONDS:-10}" || rc=$?
+  fuzz=$(awk '$NF == "ok" && NF == 6 {p++} /  CRASH \(/{f++} END{if (p + f) print p + 0, f + 0}' "$logs/fuzz.log")
+  tally "fuzzers, ${VIGIL_FUZZ_SECONDS:-10} s each" "$rc" "$fuzz"
+fi
 
 echo
 printf '%s\n' "${summary[@]}"
