@@ -38,6 +38,13 @@ TEST(RulesLoad, YamlSyntaxError) {
   EXPECT_THAT(LoadError("title: x\ndetection:\n  sel: {Image: [a, b}\n"), StatusIs(kInvalid, "YAML syntax"));
 }
 
+// yaml-cpp's own LoadAll never returns on these (found by fuzz/rules_fuzzer):
+// a stray ',' after a document is refused where it stands.
+TEST(RulesLoad, StrayCommaAfterADocumentIsRefusedNotLoadedForever) {
+  EXPECT_THAT(LoadError(", a\n"), StatusIs(kInvalid, "rules.yml:1:1: YAML syntax: no document can start here"));
+  EXPECT_THAT(LoadError("- a\n, b\n"), StatusIs(kInvalid, "rules.yml:2:1: YAML syntax: no document can start here"));
+}
+
 TEST(RulesLoad, UnknownField) {
   EXPECT_THAT(LoadError(WithDetection("  sel:\n    Image: /bin/sh\n    ImageX: foo\n  condition: sel\n")),
               StatusIs(kInvalid, "rules.yml:8:5: unknown field ImageX"));

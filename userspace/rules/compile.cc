@@ -1,6 +1,7 @@
 // Sigma YAML -> Ruleset. Every refusal names file:line:column (1-based) of
 // the YAML node at fault.
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -33,6 +34,37 @@ struct Source {
 };
 
 // A refusal: where and why.
+// Counts a document's events; where it starts tells whether the parser moved.
+class DocumentStart : public YAML::EventHandler {
+ public:
+  YAML::Mark mark;
+  void OnDocumentStart(const YAML::Mark& m) override { mark = m; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// YAML::LoadAll, except that it ends: yaml-cpp 0.7's never returns when a
+// stray ',' follows a document (its parser hands back the same empty
+// document forever and the list grows until memory runs out; found by
+// fuzz/rules_fuzzer). The documents are walked first, and one that starts
+// where the one before it did is a syntax error there.
+std::vector<YAML::Node> LoadDocuments(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  std::optional<YAML::Mark> last;
+  for (DocumentStart doc; parser.HandleNextDocument(doc);) {
+    if (last && last->pos == doc.mark.pos) throw YAML::ParserException(doc.mark, "no document can start here");
+    last = doc.mark;
+  }
+  return YAML::LoadAll(text);
+}
+
 absl::Status Refuse(const std::string& file, const YAML::Mark& mark, absl::string_view reason, int column_offset = 0) {
   if (mark.is_null()) return absl::InvalidArgumentError(absl::StrCat(file, ":1:1: ", reason));
   return absl::InvalidArgumentError(
@@ -880,7 +912,7 @@ absl::Status Compiler::CompileRule(const Source& src, const YAML::Node& doc) {
 absl::Status Compiler::CompileFile(const Source& src) {
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(src.text);
+    docs = LoadDocuments(src.text);
   } catch (const YAML::Exception& e) {
     return Refuse(src.name, e.mark, absl::StrCat("YAML syntax: ", e.msg));
   }
@@ -1170,7 +1202,7 @@ absl::StatusOr<std::shared_ptr<Ruleset>> Compile(const CompileOptions& options) 
     // default rule is tuned without editing the binary. Peek at the ids first.
     for (const Source& s : user) {
       try {
-        for (const YAML::Node& doc : YAML::LoadAll(s.text)) {
+        for (const YAML::Node& doc : LoadDocuments(s.text)) {
           if (doc.IsMap() && doc["id"] && doc["id"].IsScalar()) user_ids.insert(doc["id"].Scalar());
         }
       } catch (const YAML::Exception&) {
@@ -1181,7 +1213,7 @@ absl::StatusOr<std::shared_ptr<Ruleset>> Compile(const CompileOptions& options) 
       Source src{absl::StrCat("embedded:", f.name), std::string(f.text), true};
       std::string filtered;
       try {
-        std::vector<YAML::Node> docs = YAML::LoadAll(src.text);
+        std::vector<YAML::Node> docs = LoadDocuments(src.text);
         bool overridden = false;
         for (const YAML::Node& doc : docs) {
           if (doc.IsMap() && doc["id"] && user_ids.contains(doc["id"].Scalar())) overridden = true;
