@@ -41,7 +41,10 @@ run() {
   mkdir -p "$out/corpus"
   rm -f "$out/rc"
   # -timeout: the Docker target waits on a socket; a hang is a finding too.
-  "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+  # timeout(1): libFuzzer's out-of-memory report profiles the whole heap
+  # under ASan, which took over 10 minutes for 2 GB; the log already names it.
+  timeout -s KILL $((seconds + 120)) \
+    "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$out/" "$out/corpus" "fuzz/corpus/$t" >"$out/fuzz.log" 2>&1 || rc=$?
   echo "$rc" >"$out/rc"
 }
