@@ -13,8 +13,9 @@
  * never enters a syscall), files changed through mmap, and 32-bit compat
  * syscalls, which have their own tracepoint-less entry on x86_64.
  *
- * Opens have a better hook where the kernel has BPF trampolines: see
- * vigil_file_open_fexit below.
+ * Where the kernel has BPF trampolines, fexit programs take their place:
+ * on do_sys_openat2 for opens (vigil_file_open_fexit) and on each other
+ * syscall's own function (FILE_SYSCALL), below.
  */
 #include "vigil_common.bpf.h"
 #include "vigil_path.bpf.h"
@@ -249,45 +250,41 @@ static __always_inline int file_enter(void *ctx, struct file_call *c)
 	return 0;
 }
 
-static __always_inline int file_exit(long ret)
+/*
+ * Builds and emits the record of a call that has run: its path(s), resolved
+ * again after a tracepoint's enter half kept the call (a path is 8 KiB of
+ * map value per call in flight, and only kept calls get here) or for the
+ * first time in an fexit program, and its result. With `recheck`, the
+ * filters run here, on the paths as built (a path still unreadable is
+ * reported, flagged); a one-path call they drop costs no copy.
+ */
+static __always_inline int file_report(const struct file_call *c, long ret)
 {
-	struct file_call *pending;
 	struct vigil_path_buf *pb;
 	struct vigil_path_ref ref;
 	struct vigil_file *e;
-	struct file_call c;
-	__u32 kind, len, len2 = 0;
+	__u32 kind = c->kind, len, len2 = 0;
 	char *dst;
-
-	if (!vigil_file_pending)
-		return 0;
-	pending = vigil_call_get(&vigil_file_calls, 0);
-	if (!pending)
-		return 0;
-	c = *pending;
-	if (vigil_call_done(&vigil_file_calls, 0) == 0)
-		__sync_fetch_and_add(&vigil_file_pending, -1);
-	kind = c.kind;
 
 	e = vigil_scratch_get(kind);
 	pb = vigil_path_buf_get(0);
 	if (!e || !pb)
 		return 0;
 	e->result = ret;
-	e->op = c.op;
-	e->flags = c.flags;
-	e->mode = c.mode;
-	e->uid = c.uid;
-	e->gid = c.gid;
-	e->vflags = c.vflags;
-	/* With recheck, the filters run here on the paths as built below (a
-	 * path still unreadable is reported, flagged). In map memory: see
-	 * vigil_path_buf.pos. */
-	pb->keep = !c.recheck;
+	e->op = c->op;
+	e->flags = c->flags;
+	e->mode = c->mode;
+	e->uid = c->uid;
+	e->gid = c->gid;
+	e->vflags = c->vflags;
+	/* In map memory: see vigil_path_buf.pos. */
+	pb->keep = !c->recheck;
 
-	/* Resolved again rather than kept from enter: a path is 8 KiB of
-	 * map value per call in flight, and only kept calls get here. */
-	ref = vigil_path_at(c.dfd, c.fd_only ? NULL : (const char *)c.name, pb);
+	ref = vigil_path_at(c->dfd, c->fd_only ? NULL : (const char *)c->name, pb);
+	if (c->recheck && (ref.len == 0 || path_wanted(c, pb, &ref, &e->vflags)))
+		pb->keep = 1;
+	if (!pb->keep && !c->name2)
+		return 0;
 	dst = (char *)(e + 1);
 	len = vigil_path_copy(dst, pb->data, &ref);
 	if (len == 0) {
@@ -296,10 +293,10 @@ static __always_inline int file_exit(long ret)
 	}
 	if (ref.truncated)
 		e->vflags |= VIGIL_FILE_PATH_TRUNCATED;
-	if (c.recheck && (len == 0 || path_wanted(&c, pb, &ref, &e->vflags)))
-		pb->keep = 1;
-	if (c.name2) {
-		ref = vigil_path_at(c.dfd2, (const char *)c.name2, pb);
+	if (c->name2) {
+		ref = vigil_path_at(c->dfd2, (const char *)c->name2, pb);
+		if (c->recheck && (ref.len == 0 || path_wanted(c, pb, &ref, &e->vflags)))
+			pb->keep = 1;
 		vigil_barrier_var(len);
 		if (len > VIGIL_PATH_MAX)
 			len = VIGIL_PATH_MAX;
@@ -310,8 +307,6 @@ static __always_inline int file_exit(long ret)
 		}
 		if (ref.truncated)
 			e->vflags |= VIGIL_FILE_PATH2_TRUNCATED;
-		if (c.recheck && (len2 == 0 || path_wanted(&c, pb, &ref, &e->vflags)))
-			pb->keep = 1;
 	}
 	if (!pb->keep)
 		return 0;
@@ -322,8 +317,30 @@ static __always_inline int file_exit(long ret)
 	return 0;
 }
 
-/* Argument i of a sys_enter_* tracepoint. */
-#define ARG(i) (ctx->args[i])
+static __always_inline int file_exit(long ret)
+{
+	struct file_call *pending;
+	struct file_call c;
+
+	if (!vigil_file_pending)
+		return 0;
+	pending = vigil_call_get(&vigil_file_calls, 0);
+	if (!pending)
+		return 0;
+	c = *pending;
+	if (vigil_call_done(&vigil_file_calls, 0) == 0)
+		__sync_fetch_and_add(&vigil_file_pending, -1);
+	return file_report(&c, ret);
+}
+
+/* An fexit program's call, which has run: filtered and reported at once. */
+static __always_inline int file_after(struct file_call *c, long ret)
+{
+	if (vigil_is_daemon(vigil_current_task()))
+		return 0;
+	c->recheck = 1; /* decided on the paths as file_report builds them */
+	return file_report(c, ret);
+}
 
 #define FILE_CALL(k, o)                                       \
 	struct file_call c = {.kind = (k),                    \
@@ -342,52 +359,103 @@ int vigil_file_exit(struct trace_event_raw_sys_exit *ctx)
 	return file_exit(ctx->ret);
 }
 
+/*
+ * Each syscall is described once, by a macro that fills the call from
+ * A(i), its argument i, and is given two programs: a sys_enter_*
+ * tracepoint program (A = the tracepoint's args), and, where the syscall's
+ * own kernel function can take one, an fexit program on that function.
+ *
+ * ---- fexit on the syscall functions ----
+ *
+ * Where the kernel has BPF trampolines (5.5+ on x86_64, 6.0+ on arm64, with
+ * BTF), --hooks=auto puts unlink, rename, chmod, chown and utimes on fexit
+ * programs on each syscall's entry function, __x64_sys_<name> or
+ * __arm64_sys_<name> (the architecture's syscall wrappers, 4.17+ / 4.19+,
+ * which Debian's BTF lists from 5.10 on). They see exactly what the
+ * tracepoints see: the syscall (so the op is known), its arguments (from the
+ * user registers the entry saved: A(i) reads them through CO-RE, which
+ * knows each architecture's registers) and its result, in one program run
+ * after the call. So nothing waits in a map between two halves, the names
+ * are paged in by then, and only these syscalls pay for a trampoline,
+ * rather than every syscall of the node going through the tracepoint path.
+ * The deeper VFS functions are not used: their arguments changed across
+ * these kernels (do_renameat2 took user pointers until 5.12) and the
+ * kernel's copy of a name (struct filename) is freed before fexit runs.
+ * Misses, as the tracepoints do: io_uring's unlinkat, renameat (5.11+),
+ * and 32-bit compat syscalls.
+ */
+#if defined(__TARGET_ARCH_arm64)
+#define SYSCALL_FN(sys) "__arm64_sys_" #sys
+#else
+#define SYSCALL_FN(sys) "__x64_sys_" #sys
+#endif
+
+/* Argument i of a syscall, from the user registers its entry saved. */
+static __always_inline __u64 sys_arg(const struct pt_regs *regs, int i)
+{
+	switch (i) {
+	case 0:
+		return PT_REGS_PARM1_CORE_SYSCALL(regs);
+	case 1:
+		return PT_REGS_PARM2_CORE_SYSCALL(regs);
+	case 2:
+		return PT_REGS_PARM3_CORE_SYSCALL(regs);
+	case 3:
+		return PT_REGS_PARM4_CORE_SYSCALL(regs);
+	default:
+		return PT_REGS_PARM5_CORE_SYSCALL(regs);
+	}
+}
+
+#define TP_ARG(i) (ctx->args[i])
+#define REGS_ARG(i) sys_arg(regs, i)
+
+#define FILE_SYSCALL_TP(sys, k, o, fill)                            \
+	SEC("tracepoint/syscalls/sys_enter_" #sys)                  \
+	int vigil_file_##sys(struct trace_event_raw_sys_enter *ctx) \
+	{                                                           \
+		FILE_CALL(k, o);                                    \
+		fill(TP_ARG);                                       \
+		return file_enter(ctx, &c);                         \
+	}
+
+#define FILE_SYSCALL(sys, k, o, fill)                                                \
+	FILE_SYSCALL_TP(sys, k, o, fill)                                             \
+	SEC("fexit/" SYSCALL_FN(sys))                                                \
+	int BPF_PROG(vigil_file_##sys##_fexit, const struct pt_regs *regs, long ret) \
+	{                                                                            \
+		FILE_CALL(k, o);                                                     \
+		fill(REGS_ARG);                                                      \
+		return file_after(&c, ret);                                          \
+	}
+
 /* ---- open: openat (2.6.16), openat2 (5.6), open, creat ---- */
 
-SEC("tracepoint/syscalls/sys_enter_openat")
-int vigil_file_openat(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPENAT);
-	c.dfd = ARG(0);
-	c.name = ARG(1);
-	c.flags = ARG(2);
-	c.mode = ARG(3);
-	return file_enter(ctx, &c);
-}
+#define OPENAT_ARGS(A)  \
+	c.dfd = A(0);   \
+	c.name = A(1);  \
+	c.flags = A(2); \
+	c.mode = A(3)
+#define OPENAT2_ARGS(A)                                             \
+	struct open_how how = {};                                   \
+	c.dfd = A(0);                                               \
+	c.name = A(1);                                              \
+	bpf_probe_read_user(&how, sizeof(how), (const void *)A(2)); \
+	c.flags = how.flags;                                        \
+	c.mode = how.mode
+#define OPEN_ARGS(A)    \
+	c.name = A(0);  \
+	c.flags = A(1); \
+	c.mode = A(2)
+#define CREAT_ARGS(A)                                                    \
+	c.name = A(0);                                                   \
+	c.flags = O_CREAT | O_WRONLY | O_TRUNC; /* what creat() means */ \
+	c.mode = A(1)
 
-SEC("tracepoint/syscalls/sys_enter_openat2")
-int vigil_file_openat2(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPENAT2);
-	struct open_how how = {};
-
-	c.dfd = ARG(0);
-	c.name = ARG(1);
-	bpf_probe_read_user(&how, sizeof(how), (void *)ARG(2));
-	c.flags = how.flags;
-	c.mode = how.mode;
-	return file_enter(ctx, &c);
-}
-
-SEC("tracepoint/syscalls/sys_enter_open")
-int vigil_file_open(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPEN);
-	c.name = ARG(0);
-	c.flags = ARG(1);
-	c.mode = ARG(2);
-	return file_enter(ctx, &c);
-}
-
-SEC("tracepoint/syscalls/sys_enter_creat")
-int vigil_file_creat(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_CREAT);
-	c.name = ARG(0);
-	c.flags = O_CREAT | O_WRONLY | O_TRUNC; /* what creat() means */
-	c.mode = ARG(1);
-	return file_enter(ctx, &c);
-}
+FILE_SYSCALL_TP(openat, VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPENAT, OPENAT_ARGS)
+FILE_SYSCALL_TP(openat2, VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPENAT2, OPENAT2_ARGS)
+FILE_SYSCALL_TP(open, VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPEN, OPEN_ARGS)
+FILE_SYSCALL_TP(creat, VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_CREAT, CREAT_ARGS)
 
 /*
  * ---- open on the VFS path: fexit on do_sys_openat2 ----
@@ -416,10 +484,6 @@ SEC("fexit/do_sys_openat2")
 int BPF_PROG(vigil_file_open_fexit, int dfd, const char *filename, struct open_how *how, long ret)
 {
 	FILE_CALL(VIGIL_KIND_FILE_OPEN, VIGIL_FILE_OP_OPENAT);
-	struct vigil_path_buf *pb;
-	struct vigil_path_ref ref;
-	struct vigil_file *e;
-	__u32 len, vflags = 0;
 
 	c.dfd = dfd;
 	c.name = (__u64)filename;
@@ -430,202 +494,101 @@ int BPF_PROG(vigil_file_open_fexit, int dfd, const char *filename, struct open_h
 	c.mode = BPF_CORE_READ(how, mode);
 	if (BPF_CORE_READ(how, resolve))
 		c.op = VIGIL_FILE_OP_OPENAT2;
-	if (vigil_is_daemon(vigil_current_task()))
-		return 0;
 	if (read_only_open_dropped(&c))
 		return 0;
-
 	/* One path walk, for the filters and the record alike. */
-	pb = vigil_path_buf_get(0);
-	if (!pb)
-		return 0;
-	ref = vigil_path_at(c.dfd, (const char *)c.name, pb);
-	if (ref.len != 0 && !path_wanted(&c, pb, &ref, &vflags))
-		return 0;
-	e = vigil_scratch_get(c.kind);
-	if (!e)
-		return 0;
-	e->result = ret;
-	e->op = c.op;
-	e->flags = c.flags;
-	e->mode = c.mode;
-	e->uid = c.uid;
-	e->gid = c.gid;
-	e->vflags = vflags;
-	e->path2_len = 0;
-	len = vigil_path_copy((char *)(e + 1), pb->data, &ref);
-	if (len == 0) {
-		/* Unreadable (evicted since the kernel read it): reported, flagged. */
-		e->vflags |= VIGIL_FILE_READ_ERROR;
-		vigil_count(c.kind, VIGIL_CNT_READ_ERROR);
-	}
-	if (ref.truncated)
-		e->vflags |= VIGIL_FILE_PATH_TRUNCATED;
-	e->path_len = len;
-	vigil_fill_header(&e->hdr, c.kind, sizeof(*e) + len, vigil_current_task());
-	vigil_emit(e, sizeof(*e) + len, c.kind);
-	return 0;
+	return file_after(&c, ret);
 }
 
 /* ---- unlink: unlinkat, unlink, rmdir ---- */
 
-SEC("tracepoint/syscalls/sys_enter_unlinkat")
-int vigil_file_unlinkat(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_UNLINKAT);
-	c.dfd = ARG(0);
-	c.name = ARG(1);
-	c.flags = ARG(2);
-	return file_enter(ctx, &c);
-}
+#define UNLINKAT_ARGS(A) \
+	c.dfd = A(0);    \
+	c.name = A(1);   \
+	c.flags = A(2)
+#define UNLINK_ARGS(A) c.name = A(0)
+#define RMDIR_ARGS(A)  \
+	c.name = A(0); \
+	c.flags = AT_REMOVEDIR
 
-SEC("tracepoint/syscalls/sys_enter_unlink")
-int vigil_file_unlink(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_UNLINK);
-	c.name = ARG(0);
-	return file_enter(ctx, &c);
-}
-
-SEC("tracepoint/syscalls/sys_enter_rmdir")
-int vigil_file_rmdir(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_RMDIR);
-	c.name = ARG(0);
-	c.flags = AT_REMOVEDIR;
-	return file_enter(ctx, &c);
-}
+FILE_SYSCALL(unlinkat, VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_UNLINKAT, UNLINKAT_ARGS)
+FILE_SYSCALL(unlink, VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_UNLINK, UNLINK_ARGS)
+FILE_SYSCALL(rmdir, VIGIL_KIND_FILE_UNLINK, VIGIL_FILE_OP_RMDIR, RMDIR_ARGS)
 
 /* ---- rename: renameat2 (3.15), renameat, rename ---- */
 
-SEC("tracepoint/syscalls/sys_enter_renameat2")
-int vigil_file_renameat2(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAMEAT2);
-	c.dfd = ARG(0);
-	c.name = ARG(1);
-	c.dfd2 = ARG(2);
-	c.name2 = ARG(3);
-	c.flags = ARG(4);
-	return file_enter(ctx, &c);
-}
+#define RENAMEAT2_ARGS(A) \
+	c.dfd = A(0);     \
+	c.name = A(1);    \
+	c.dfd2 = A(2);    \
+	c.name2 = A(3);   \
+	c.flags = A(4)
+#define RENAMEAT_ARGS(A) \
+	c.dfd = A(0);    \
+	c.name = A(1);   \
+	c.dfd2 = A(2);   \
+	c.name2 = A(3)
+#define RENAME_ARGS(A) \
+	c.name = A(0); \
+	c.name2 = A(1)
 
-SEC("tracepoint/syscalls/sys_enter_renameat")
-int vigil_file_renameat(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAMEAT);
-	c.dfd = ARG(0);
-	c.name = ARG(1);
-	c.dfd2 = ARG(2);
-	c.name2 = ARG(3);
-	return file_enter(ctx, &c);
-}
-
-SEC("tracepoint/syscalls/sys_enter_rename")
-int vigil_file_rename(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAME);
-	c.name = ARG(0);
-	c.name2 = ARG(1);
-	return file_enter(ctx, &c);
-}
+FILE_SYSCALL(renameat2, VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAMEAT2, RENAMEAT2_ARGS)
+FILE_SYSCALL(renameat, VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAMEAT, RENAMEAT_ARGS)
+FILE_SYSCALL(rename, VIGIL_KIND_FILE_RENAME, VIGIL_FILE_OP_RENAME, RENAME_ARGS)
 
 /* ---- chmod: fchmodat, fchmodat2 (6.6), chmod, fchmod ---- */
 
-SEC("tracepoint/syscalls/sys_enter_fchmodat")
-int vigil_file_fchmodat(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_FCHMODAT);
-	c.dfd = ARG(0);
-	c.name = ARG(1);
-	c.mode = ARG(2);
-	return file_enter(ctx, &c);
-}
+#define FCHMODAT_ARGS(A) \
+	c.dfd = A(0);    \
+	c.name = A(1);   \
+	c.mode = A(2)
+#define FCHMODAT2_ARGS(A) \
+	c.dfd = A(0);     \
+	c.name = A(1);    \
+	c.mode = A(2);    \
+	c.flags = A(3)
+#define CHMOD_ARGS(A)  \
+	c.name = A(0); \
+	c.mode = A(1)
+#define FCHMOD_ARGS(A) \
+	c.dfd = A(0);  \
+	c.fd_only = 1; \
+	c.mode = A(1)
 
-SEC("tracepoint/syscalls/sys_enter_fchmodat2")
-int vigil_file_fchmodat2(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_FCHMODAT2);
-	c.dfd = ARG(0);
-	c.name = ARG(1);
-	c.mode = ARG(2);
-	c.flags = ARG(3);
-	return file_enter(ctx, &c);
-}
-
-SEC("tracepoint/syscalls/sys_enter_chmod")
-int vigil_file_chmod(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_CHMOD);
-	c.name = ARG(0);
-	c.mode = ARG(1);
-	return file_enter(ctx, &c);
-}
-
-SEC("tracepoint/syscalls/sys_enter_fchmod")
-int vigil_file_fchmod(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_FCHMOD);
-	c.dfd = ARG(0);
-	c.fd_only = 1;
-	c.mode = ARG(1);
-	return file_enter(ctx, &c);
-}
+FILE_SYSCALL(fchmodat, VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_FCHMODAT, FCHMODAT_ARGS)
+FILE_SYSCALL(fchmodat2, VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_FCHMODAT2, FCHMODAT2_ARGS)
+FILE_SYSCALL(chmod, VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_CHMOD, CHMOD_ARGS)
+FILE_SYSCALL(fchmod, VIGIL_KIND_FILE_CHMOD, VIGIL_FILE_OP_FCHMOD, FCHMOD_ARGS)
 
 /* ---- chown: fchownat, chown, lchown, fchown ---- */
 
-SEC("tracepoint/syscalls/sys_enter_fchownat")
-int vigil_file_fchownat(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_FCHOWNAT);
-	c.dfd = ARG(0);
-	c.name = ARG(1);
-	c.uid = ARG(2);
-	c.gid = ARG(3);
-	c.flags = ARG(4);
-	return file_enter(ctx, &c);
-}
+#define FCHOWNAT_ARGS(A) \
+	c.dfd = A(0);    \
+	c.name = A(1);   \
+	c.uid = A(2);    \
+	c.gid = A(3);    \
+	c.flags = A(4)
+#define CHOWN_ARGS(A)  \
+	c.name = A(0); \
+	c.uid = A(1);  \
+	c.gid = A(2)
+#define FCHOWN_ARGS(A) \
+	c.dfd = A(0);  \
+	c.fd_only = 1; \
+	c.uid = A(1);  \
+	c.gid = A(2)
 
-SEC("tracepoint/syscalls/sys_enter_chown")
-int vigil_file_chown(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_CHOWN);
-	c.name = ARG(0);
-	c.uid = ARG(1);
-	c.gid = ARG(2);
-	return file_enter(ctx, &c);
-}
-
-SEC("tracepoint/syscalls/sys_enter_lchown")
-int vigil_file_lchown(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_LCHOWN);
-	c.name = ARG(0);
-	c.uid = ARG(1);
-	c.gid = ARG(2);
-	return file_enter(ctx, &c);
-}
-
-SEC("tracepoint/syscalls/sys_enter_fchown")
-int vigil_file_fchown(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_FCHOWN);
-	c.dfd = ARG(0);
-	c.fd_only = 1;
-	c.uid = ARG(1);
-	c.gid = ARG(2);
-	return file_enter(ctx, &c);
-}
+FILE_SYSCALL(fchownat, VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_FCHOWNAT, FCHOWNAT_ARGS)
+FILE_SYSCALL(chown, VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_CHOWN, CHOWN_ARGS)
+FILE_SYSCALL(lchown, VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_LCHOWN, CHOWN_ARGS)
+FILE_SYSCALL(fchown, VIGIL_KIND_FILE_CHOWN, VIGIL_FILE_OP_FCHOWN, FCHOWN_ARGS)
 
 /* ---- timestamps: utimensat (2.6.22; also what utimes/futimens use in glibc) ---- */
 
-SEC("tracepoint/syscalls/sys_enter_utimensat")
-int vigil_file_utimensat(struct trace_event_raw_sys_enter *ctx)
-{
-	FILE_CALL(VIGIL_KIND_FILE_UTIMES, VIGIL_FILE_OP_UTIMENSAT);
-	c.dfd = ARG(0);
-	c.name = ARG(1);
-	c.fd_only = c.name == 0; /* futimens(): NULL name means dfd itself */
-	c.flags = ARG(3);
-	return file_enter(ctx, &c);
-}
+#define UTIMENSAT_ARGS(A)                                                     \
+	c.dfd = A(0);                                                         \
+	c.name = A(1);                                                        \
+	c.fd_only = c.name == 0; /* futimens(): NULL name means dfd itself */ \
+	c.flags = A(3)
+
+FILE_SYSCALL(utimensat, VIGIL_KIND_FILE_UTIMES, VIGIL_FILE_OP_UTIMENSAT, UTIMENSAT_ARGS)

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -64,27 +65,35 @@ TEST(SelfTest, EveryProcessProbePassesInBothHookModes) {
   }
 }
 
-// The file family's open probe is on its fexit program where this kernel's
-// trampolines work (the loader's own probe answers), and otherwise on its
+// The file family's probes are on their fexit programs where this kernel's
+// trampolines work (the loader's own probe answers), and otherwise on their
 // tracepoints, saying why the better hook was passed over (the dev host
-// refuses fentry programs: EPERM).
-TEST(SelfTest, FileOpenIsOnFexitWhereTrampolinesWorkAndSaysWhyNotElsewhere) {
+// refuses fentry programs: EPERM; the VM matrix has kernels that take them).
+TEST(SelfTest, FileProbesAreOnFexitWhereTrampolinesWorkAndSayWhyNotElsewhere) {
   RequireBpfOrSkip();
   const BtfPtr vmlinux(btf__load_vmlinux_btf());
   const absl::Status fentry = ProbeFentry(vmlinux.get(), "do_sys_openat2");
   SelfTestRun run = RunSelfTest("--hooks=auto");
   ASSERT_TRUE(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0) << absl::StrJoin(run.lines, "\n");
-  if (fentry.ok()) {
-    EXPECT_THAT(run.lines, Contains(AllOf(StartsWith("VIGIL-SELFTEST probe=open family=file hook=fentry "
-                                                     "program=vigil_file_open_fexit "),
-                                          HasSubstr(" result=pass"))));
-  } else {
-    EXPECT_THAT(run.lines,
-                Contains(AllOf(StartsWith("VIGIL-SELFTEST probe=open family=file hook=tracepoint "),
-                               HasSubstr(absl::StrCat(" passed_over=\"fentry: fentry programs do not work here: ",
-                                                      fentry.message())),
-                               HasSubstr(" result=pass"))))
-        << fentry;
+  // Each probe and the fexit program of its first syscall.
+  const std::pair<const char*, const char*> kProbes[] = {
+      {"open", "vigil_file_open_fexit"},        {"unlink", "vigil_file_unlinkat_fexit"},
+      {"rename", "vigil_file_renameat2_fexit"}, {"chmod", "vigil_file_fchmodat_fexit"},
+      {"chown", "vigil_file_fchownat_fexit"},   {"utimes", "vigil_file_utimensat_fexit"},
+  };
+  for (const auto& [probe, program] : kProbes) {
+    const std::string head = absl::StrCat("VIGIL-SELFTEST probe=", probe, " family=file ");
+    if (fentry.ok()) {
+      EXPECT_THAT(run.lines, Contains(AllOf(StartsWith(absl::StrCat(head, "hook=fentry program=", program, " ")),
+                                            HasSubstr(" result=pass"))));
+    } else {
+      EXPECT_THAT(run.lines,
+                  Contains(AllOf(StartsWith(absl::StrCat(head, "hook=tracepoint ")),
+                                 HasSubstr(absl::StrCat(" passed_over=\"fentry: fentry programs do not work here: ",
+                                                        fentry.message())),
+                                 HasSubstr(" result=pass"))))
+          << probe << ": " << fentry;
+    }
   }
 }
 

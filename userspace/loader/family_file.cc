@@ -1,4 +1,5 @@
-// File family: opens, unlink, rename, chmod, chown, utimensat on the
+// File family: opens, unlink, rename, chmod, chown, utimensat on fexit
+// programs where the kernel has BPF trampolines, else on the
 // syscalls/sys_{enter,exit}_* tracepoints, with the path filters of
 // LoaderConfig::file applied in the kernel.
 #include <bpf/bpf.h>
@@ -15,26 +16,50 @@ namespace vigil {
 
 namespace {
 
-// One syscall: its enter program, and the shared exit program at its exit.
-std::vector<HookTarget> Syscall(const char* program, const char* enter, const char* exit) {
-  return {{program, enter}, {"vigil_file_exit", exit}};
-}
+// The kernel function each syscall enters by: the architecture's syscall
+// wrapper, where bpf/file.bpf.c puts its fexit programs.
+#if defined(__aarch64__)
+#define VIGIL_SYSCALL_FN "__arm64_sys_"
+#else
+#define VIGIL_SYSCALL_FN "__x64_sys_"
+#endif
 
-// A probe on the first syscall of `syscalls` ("openat": present on every
-// architecture); the others are attached where the kernel has them. `better`
-// goes first where this kernel has it (see bpf/file.bpf.c).
-ProbeSpec FileProbe(const char* name, const std::vector<std::vector<HookTarget>>& syscalls,
-                    std::vector<HookCandidate> better = {}) {
-  HookCandidate cand{
-      syscalls[0][0].program, Hook::kTracepoint, syscalls[0][0].target, {{"vigil_file_filter", nullptr}}};
-  for (size_t s = 0; s < syscalls.size(); ++s) {
-    for (size_t t = s == 0 ? 1 : 0; t < syscalls[s].size(); ++t) cand.more.push_back(syscalls[s][t]);
+// One syscall's programs: its enter program and the shared exit program at
+// its tracepoints, and its fexit program on its function (not for opens).
+struct Syscall {
+  std::vector<HookTarget> tracepoints;
+  HookTarget fexit;
+};
+
+#define VIGIL_SYSCALL(sys)                                                                                \
+  Syscall {                                                                                               \
+    {{"vigil_file_" #sys, "syscalls/sys_enter_" #sys}, {"vigil_file_exit", "syscalls/sys_exit_" #sys}}, { \
+      "vigil_file_" #sys "_fexit", VIGIL_SYSCALL_FN #sys                                                  \
+    }                                                                                                     \
   }
-  better.push_back(std::move(cand));
-  return ProbeSpec{name, std::move(better)};
+
+// The syscalls' tracepoints as one candidate: the first syscall's ("openat":
+// present on every architecture) decides, the others are attached where the
+// kernel has them, and every enter program tail-calls the shared filter.
+HookCandidate Tracepoints(const std::vector<Syscall>& syscalls) {
+  HookCandidate cand{syscalls[0].tracepoints[0].program,
+                     Hook::kTracepoint,
+                     syscalls[0].tracepoints[0].target,
+                     {{"vigil_file_filter", nullptr}}};
+  for (size_t s = 0; s < syscalls.size(); ++s) {
+    for (size_t t = s == 0 ? 1 : 0; t < syscalls[s].tracepoints.size(); ++t)
+      cand.more.push_back(syscalls[s].tracepoints[t]);
+  }
+  return cand;
 }
 
-#define VIGIL_SYSCALL(sys) Syscall("vigil_file_" #sys, "syscalls/sys_enter_" #sys, "syscalls/sys_exit_" #sys)
+// A probe on fexit programs on the syscalls' functions where this kernel has
+// trampolines, else on their tracepoints.
+ProbeSpec FileProbe(const char* name, const std::vector<Syscall>& syscalls) {
+  HookCandidate fexit{syscalls[0].fexit.program, Hook::kFentry, syscalls[0].fexit.target};
+  for (size_t s = 1; s < syscalls.size(); ++s) fexit.more.push_back(syscalls[s].fexit);
+  return ProbeSpec{name, {std::move(fexit), Tracepoints(syscalls)}};
+}
 
 using FileSkel = Skeleton<file_bpf, file_bpf__open_opts, file_bpf__destroy>;
 
@@ -74,8 +99,11 @@ FamilySpec FileFamily() {
   return FamilySpec{
       "file",
       {
-          FileProbe("open", {VIGIL_SYSCALL(openat), VIGIL_SYSCALL(openat2), VIGIL_SYSCALL(open), VIGIL_SYSCALL(creat)},
-                    {{"vigil_file_open_fexit", Hook::kFentry, "do_sys_openat2"}}),
+          // Every open syscall ends in do_sys_openat2: one fexit program for all.
+          ProbeSpec{"open",
+                    {{"vigil_file_open_fexit", Hook::kFentry, "do_sys_openat2"},
+                     Tracepoints(
+                         {VIGIL_SYSCALL(openat), VIGIL_SYSCALL(openat2), VIGIL_SYSCALL(open), VIGIL_SYSCALL(creat)})}},
           FileProbe("unlink", {VIGIL_SYSCALL(unlinkat), VIGIL_SYSCALL(unlink), VIGIL_SYSCALL(rmdir)}),
           FileProbe("rename", {VIGIL_SYSCALL(renameat2), VIGIL_SYSCALL(renameat), VIGIL_SYSCALL(rename)}),
           FileProbe("chmod",
