@@ -24,6 +24,8 @@ pkgs=(
   linux-libc-dev iproute2 procps util-linux
   # setcap, for the file-capability exec test (tests/bpf/exec_facts_test.cc)
   libcap2-bin
+  # mkfs.ext4 and e2fsck: a spool disk that turns read-only (tests/e2e/fault_test.cc)
+  e2fsprogs
   # kernel matrix (scripts/vm-matrix.sh): qemu boots Debian kernels with a
   # busybox initramfs; apt and dpkg-deb fetch and unpack kernel packages.
   qemu-system-x86 busybox-static cpio debian-archive-keyring apt dpkg binutils

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,6 +77,66 @@ class Tmpfs {
     return written;
   }
   void Free() { unlink((dir_ + "/filler").c_str()); }
+
+ private:
+  const std::string dir_;
+  bool mounted_ = false;
+};
+
+// An ext4 file system in `image`, on a loop device, mounted on `dir` with
+// errors=remount-ro, unmounted with it. GoReadOnly() takes it read-only the
+// way a disk error does in production, which a test cannot do by remounting:
+// the kernel refuses that (EBUSY) while a daemon has a file open for writing.
+class Ext4Disk {
+ public:
+  // `format`: make a new file system, else mount the one in `image`.
+  Ext4Disk(std::string dir, const std::string& image, bool format = true) : dir_(std::move(dir)) {
+    std::filesystem::create_directories(dir_);
+    std::string cmd;
+    if (format) absl::StrAppend(&cmd, "truncate -s 64M '", image, "' && mkfs.ext4 -q '", image, "' && ");
+    absl::StrAppend(&cmd, "mount -o loop,errors=remount-ro '", image, "' '", dir_, "'");
+    if (system(cmd.c_str()) != 0) {
+      ADD_FAILURE() << "could not make the disk: " << cmd;
+      return;
+    }
+    mounted_ = true;
+  }
+  ~Ext4Disk() {
+    if (mounted_ && umount2(dir_.c_str(), 0) != 0) {
+      ADD_FAILURE() << "umount " << dir_ << ": " << std::strerror(errno);
+      umount2(dir_.c_str(), MNT_DETACH);
+    }
+  }
+  Ext4Disk(const Ext4Disk&) = delete;
+  Ext4Disk& operator=(const Ext4Disk&) = delete;
+  bool mounted() const { return mounted_; }
+
+  // Reports a file system error through ext4's own test hook
+  // (/sys/fs/ext4/<device>/trigger_fs_error), which ext4 handles as for a
+  // failed write: it aborts the journal and, per errors=remount-ro, makes
+  // the file system read-only, open files and all. Whether it did.
+  bool GoReadOnly() {
+    struct stat st;
+    if (stat(dir_.c_str(), &st) != 0) return false;
+    std::error_code ec;
+    const std::filesystem::path device =
+        std::filesystem::read_symlink(absl::StrCat("/sys/dev/block/", major(st.st_dev), ":", minor(st.st_dev)), ec);
+    if (ec) return false;
+    std::ofstream(absl::StrCat("/sys/fs/ext4/", device.filename().string(), "/trigger_fs_error")) << "1\n";
+    // ext4 does it from a work queue, soon after; newer kernels mark the
+    // file system read-only without the mount's ST_RDONLY: a new file says.
+    const std::string probe = dir_ + "/.vigil-test-probe";
+    for (int i = 0; i < 50; ++i) {
+      const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0 && errno == EROFS) return true;
+      if (fd >= 0) {
+        close(fd);
+        unlink(probe.c_str());
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
 
  private:
   const std::string dir_;
@@ -286,6 +348,83 @@ TEST_F(FaultE2E, CollectorOnAReadOnlySpoolRefusesToStart) {
   const Delivery d = WaitDelivered({&sensor}, collector);
   EXPECT_EQ(d.missing, 0u) << "of " << d.expected << ", first missing: " << d.first_missing;
   EXPECT_EQ(d.duplicated, 0u);
+}
+
+// The disk under the sensor's spool turns read-only under load and stays so,
+// as a disk error makes ext4 do (errors=remount-ro). The sensor keeps
+// running; what it had spooled still arrives, and what it could no longer
+// spool is lost and counted (uplink.spoolErrors), never silently.
+TEST_F(FaultE2E, SensorSpoolTurnsReadOnly) {
+  RequireBpfOrSkip();
+  const std::string spool = dir_.path() + "/spool";
+  Ext4Disk disk(spool, dir_.path() + "/spool.img");
+  ASSERT_TRUE(disk.mounted());
+  CollectorProcess collector(dir_.path() + "/collector", {"--plaintext"});
+  ASSERT_OK(collector.Start());
+  SensorProcess sensor(SensorFlags(collector, spool));
+  ASSERT_OK(sensor.Start());
+  {
+    Load load("vigil-fault-ro-sensor-" + Nonce(), absl::Milliseconds(5));
+    absl::SleepFor(absl::Seconds(1));
+    ASSERT_TRUE(disk.GoReadOnly());
+    absl::SleepFor(absl::Seconds(2));
+  }
+  ASSERT_EQ(sensor.Stop(), 0) << sensor.Stderr();
+  const std::optional<v1::Event> health = sensor.FinalHealth();
+  ASSERT_TRUE(health.has_value());
+  const v1::UplinkHealth& u = health->health().uplink();
+  EXPECT_GT(u.spool_errors(), 0u) << "the read-only disk cost nothing: the test did not test";
+  EXPECT_EQ(u.dropped_queue(), 0u);
+  // The final health event cannot be spooled either, so it cannot count
+  // itself: the uplink's last words at exit have the run's whole loss.
+  const std::string log = sensor.Stderr();
+  const size_t end = log.rfind(" events of this run lost");
+  ASSERT_NE(end, std::string::npos) << "no final loss count:\n" << log;
+  const size_t begin = log.rfind(' ', end - 1) + 1;
+  uint64_t lost = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(log.substr(begin, end - begin), &lost)) << log.substr(begin);
+  EXPECT_GE(lost, u.spool_errors());
+  const Delivery d = WaitDelivered({&sensor}, collector, absl::Seconds(180), lost);
+  absl::SleepFor(absl::Seconds(1));  // anything more would make the count wrong
+  const Delivery settled = WaitDelivered({&sensor}, collector, absl::ZeroDuration(), lost);
+  EXPECT_EQ(settled.missing, lost) << "of " << d.expected;
+  EXPECT_EQ(settled.duplicated, 0u);
+  EXPECT_THAT(log, HasSubstr("Read-only file system"));
+}
+
+// The disk under the collector's spool turns read-only under load and stays
+// so. The collector acknowledges nothing it cannot store, the sensor keeps
+// it, and once the disk is repaired (unmounted, checked, mounted again) and
+// the collector started again, all of it arrives.
+TEST_F(FaultE2E, CollectorSpoolTurnsReadOnly) {
+  RequireBpfOrSkip();
+  const std::string image = dir_.path() + "/collector-spool.img";
+  const std::string spool = dir_.path() + "/collector/spool";
+  auto disk = std::make_unique<Ext4Disk>(spool, image);  // outlives the collector
+  ASSERT_TRUE(disk->mounted());
+  CollectorProcess collector(dir_.path() + "/collector", {"--plaintext"});
+  ASSERT_OK(collector.Start());
+  const int port = collector.port();
+  SensorProcess sensor(SensorFlags(collector, dir_.path() + "/spool"));
+  ASSERT_OK(sensor.Start());
+  {
+    Load load("vigil-fault-ro-collector-" + Nonce(), absl::Milliseconds(5));
+    absl::SleepFor(absl::Seconds(1));
+    ASSERT_TRUE(disk->GoReadOnly());
+    absl::SleepFor(absl::Seconds(2));
+  }
+  EXPECT_THAT(collector.Log(), HasSubstr("cannot store a batch"));
+  collector.Stop(SIGTERM);
+  disk.reset();
+  // e2fsck: 0 clean, 1 errors corrected.
+  const int fsck = system(absl::StrCat("e2fsck -fy '", image, "' >/dev/null 2>&1").c_str());
+  ASSERT_TRUE(WIFEXITED(fsck) && WEXITSTATUS(fsck) <= 1) << "e2fsck: " << fsck;
+  disk = std::make_unique<Ext4Disk>(spool, image, /*format=*/false);
+  ASSERT_TRUE(disk->mounted());
+  ASSERT_OK(collector.Start(port));
+  ASSERT_EQ(sensor.Stop(), 0) << sensor.Stderr();
+  const Delivery d = WaitDelivered({&sensor}, collector);
+  EXPECT_EQ(d.missing, 0u) << "of " << d.expected << ", first missing: " << d.first_missing << "\n" << collector.Log();
 }
 
 // Damage in the middle of the collector's spool, found when it starts: the
