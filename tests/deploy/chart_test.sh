@@ -163,7 +163,7 @@ errors = []
 pod = sensor(sys.argv[1])
 c = pod["containers"][0]
 sc = c["securityContext"]
-want = ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "DAC_READ_SEARCH"]
+want = ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE"]
 if sc["capabilities"] != {"drop": ["ALL"], "add": want}: errors.append(f"capabilities {sc['capabilities']}")
 for k, v in {"privileged": False, "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False}.items():
     if sc.get(k) != v: errors.append(f"securityContext.{k} is {sc.get(k)}")
@@ -184,7 +184,7 @@ for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")
     if c[probe]["httpGet"]["path"] != path: errors.append(probe)
 if not any(a.startswith("--metrics-address=0.0.0.0:") for a in c["args"]): errors.append("metrics not reachable by the kubelet")
 fallback = sensor(sys.argv[2])["containers"][0]["securityContext"]
-if fallback["capabilities"]["add"] != ["SYS_RESOURCE", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_ADMIN"]:
+if fallback["capabilities"]["add"] != ["SYS_RESOURCE", "SYS_PTRACE", "SYS_ADMIN"]:
     errors.append(f"fallback capabilities {fallback['capabilities']}")
 for e in errors: print("FAIL:", e)
 sys.exit(1 if errors else 0)

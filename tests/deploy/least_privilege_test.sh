@@ -31,6 +31,7 @@ netns=vigil-lp-$$
 tag=lp-$$
 ctrd=$tmp/containerd
 ctrd_pid=
+early_home='' early_pid=
 ctr() { /usr/bin/ctr -a "$ctrd/containerd.sock" -n k8s.io "$@"; }
 cleanup() {
   set +e
@@ -42,7 +43,8 @@ cleanup() {
   [ -n "$ctrd_pid" ] && kill "$ctrd_pid" && wait "$ctrd_pid"
   ip netns delete "$netns" 2>/dev/null
   umount -R "$ctrd/root" 2>/dev/null
-  rm -rf "$tmp"
+  [ -n "$early_pid" ] && kill "$early_pid"
+  rm -rf "$tmp" "$early_home"
 }
 trap cleanup EXIT
 
@@ -152,10 +154,20 @@ for cap in BPF PERFMON SYS_PTRACE; do
   fi
 done
 
+# A process of another user that was running before the sensor: the sensor
+# learns it from /proc (its exe and cwd links), not from the probes. Its cwd
+# is a 0700 directory of uid 1000; it execs a marker on SIGUSR1 (below).
+echo "== a process of uid 1000 that predates the sensor"
+early_home=$(mktemp -d /var/tmp/vigil-lp-home.XXXXXX)
+chown 1000:1000 "$early_home"
+setpriv --reuid=1000 --regid=1000 --clear-groups /bin/sh -c \
+  'cd "$1" && trap "/bin/true lp-early-marker" USR1 && while :; do sleep 0.2; done' sh "$early_home" &
+early_pid=$!
+
 echo "== the sensor with exactly the DaemonSet's privileges"
 RUN_DETACHED=1 run_sensor lp-sensor >/dev/null
 spid=$(ctr tasks ls | awk '$1 == "lp-sensor" {print $2}')
-# What runc gave it, read back from the kernel: uid 0, the five capabilities, no_new_privs.
+# What runc gave it, read back from the kernel: uid 0, the four capabilities, no_new_privs.
 python3 - "$spid" "${ungrantable[@]}" <<'PY' || fail=1
 import sys
 st = dict(l.split(":\t", 1) for l in open(f"/proc/{sys.argv[1]}/status").read().splitlines() if ":\t" in l)
@@ -163,7 +175,7 @@ names = {21: "SYS_ADMIN", 39: "BPF", 38: "PERFMON", 24: "SYS_RESOURCE", 19: "SYS
 eff = int(st["CapEff"], 16)
 held = {i for i in range(64) if eff >> i & 1}
 number = {v: k for k, v in names.items()}
-want = {39, 38, 24, 19, 2} - {number[n] for n in sys.argv[2:] if n in number}
+want = {39, 38, 24, 19} - {number[n] for n in sys.argv[2:] if n in number}
 errors = []
 if held != want: errors.append(f"effective capabilities {sorted(held)} != {sorted(want)}")
 if int(st["CapBnd"], 16) != eff: errors.append("bounding set wider than the effective set")
@@ -184,6 +196,30 @@ if [ $ready = 0 ]; then
   exit 1
 fi
 echo "sensor: /readyz 200"
+
+echo "== the early process's exec: its parent's exe and cwd, read from /proc"
+kill -USR1 "$early_pid"
+found=0
+for _ in $(seq 150); do
+  if python3 - "$tmp/emptydir-spool/events.jsonl" "$early_home" <<'PY'
+import json, sys
+try:
+    lines = open(sys.argv[1]).read().splitlines()
+except FileNotFoundError:
+    sys.exit(1)
+for line in lines:
+    e = json.loads(line)
+    if e["kind"] != "EVENT_KIND_EXEC" or "lp-early-marker" not in e["process"].get("argv", []): continue
+    parent = (e.get("ancestors") or [{}])[0]
+    print(f"exec of uid {e['process'].get('uid')}: parent exe {parent.get('exe')!r} cwd {parent.get('cwd')!r}")
+    sys.exit(0 if parent.get("exe") and parent.get("cwd", "").endswith(sys.argv[2]) else 2)
+sys.exit(1)
+PY
+  then found=1; break
+  elif [ $? = 2 ]; then break; fi
+  sleep 0.2
+done
+[ $found = 1 ] || { echo "FAIL: no exec of the early process with its parent's exe and cwd"; fail=1; }
 
 echo "== a labelled pod container: exec, network, file"
 pod_uid=$(cat /proc/sys/kernel/random/uuid)
