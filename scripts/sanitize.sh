@@ -34,12 +34,14 @@ jobs=$(nproc)
 
 # TSan runs the threaded code it can see whole: the pipeline's workers and
 # queues, the spool's writer and readers, the collector's resend filter
-# (shared by its streams). Not the gRPC paths (uplink, collector streams,
+# (shared by its streams), the local API's subscriber hub (the pipeline
+# offering while tails take, come and go) and the rate limits that several
+# threads share (common_test). Not the gRPC paths (uplink, collector streams,
 # local API): Debian's gRPC core is not built with TSan and hands data between
 # its threads through atomics TSan cannot see, so the uplink test reports
 # races inside libgrpc (absl::Status payloads, call metadata). Those need
 # gRPC built with -fsanitize=thread too; not done here.
-tsan_tests=(pipeline_test spool_test resend_filter_test)
+tsan_tests=(pipeline_test spool_test resend_filter_test subscribers_test common_test)
 
 asan() {
   local build=build-asan
