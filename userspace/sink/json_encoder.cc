@@ -321,9 +321,83 @@ bool AppendProcess(const v1::Process& p, std::string& out) {
   out += '}';
   return true;
 }
-#undef VIGIL_KEY
+
+// In every event, as the process is.
+bool AppendWorkload(const v1::Workload& w, std::string& out) {
+  static_assert(v1::Workload::kMetadataPendingFieldNumber == 14, "a field was added to Workload: add it here too");
+  out += '{';
+  bool first = true;
+  if (w.cgroup_id() != 0) VIGIL_KEY("cgroupId"), AppendQuotedNumber(w.cgroup_id(), out);
+  if (w.host()) VIGIL_KEY("host"), out += "true";
+  if (!w.container_id().empty() && (VIGIL_KEY("containerId"), !AppendString(w.container_id(), out))) return false;
+  if (!w.container_name().empty() && (VIGIL_KEY("containerName"), !AppendString(w.container_name(), out))) return false;
+  if (!w.image().empty() && (VIGIL_KEY("image"), !AppendString(w.image(), out))) return false;
+  if (!w.pod_name().empty() && (VIGIL_KEY("podName"), !AppendString(w.pod_name(), out))) return false;
+  if (!w.pod_namespace().empty() && (VIGIL_KEY("podNamespace"), !AppendString(w.pod_namespace(), out))) return false;
+  if (!w.pod_uid().empty() && (VIGIL_KEY("podUid"), !AppendString(w.pod_uid(), out))) return false;
+  if (w.pid_ns() != 0) VIGIL_KEY("pidNs"), AppendNumber(w.pid_ns(), out);
+  if (w.mnt_ns() != 0) VIGIL_KEY("mntNs"), AppendNumber(w.mnt_ns(), out);
+  if (w.net_ns() != 0) VIGIL_KEY("netNs"), AppendNumber(w.net_ns(), out);
+  if (!w.runtime().empty() && (VIGIL_KEY("runtime"), !AppendString(w.runtime(), out))) return false;
+  if (!w.image_digest().empty() && (VIGIL_KEY("imageDigest"), !AppendString(w.image_digest(), out))) return false;
+  if (w.metadata_pending()) VIGIL_KEY("metadataPending"), out += "true";
+  out += '}';
+  return true;
+}
 
 bool AppendMessage(const Message& m, const MessageTable& table, std::string& out);
+
+// The event's own fields through the generated accessors, and its payload,
+// the one member of the oneof that is set, found by its case rather than by
+// asking reflection about each of the oneof's members in turn.
+bool AppendEvent(const v1::Event& e, std::string& out) {
+  static_assert(v1::Event::kAncestorsFieldNumber == 7, "a field was added to Event: add it here too");
+  // The payloads by field number, from the reflection table.
+  static const auto* payloads = [] {
+    auto* by_number = new absl::flat_hash_map<int, const FieldEntry*>();
+    for (const FieldEntry& f : TableFor(v1::Event::descriptor())->fields) {
+      if (f.field->containing_oneof() != nullptr) (*by_number)[f.field->number()] = &f;
+    }
+    return by_number;
+  }();
+  out += '{';
+  bool first = true;
+  if (!e.id().empty() && (VIGIL_KEY("id"), !AppendString(e.id(), out))) return false;
+  if (e.kind() != 0) {
+    VIGIL_KEY("kind");
+    if (v1::EventKind_IsValid(e.kind())) {
+      out += '"';
+      out += v1::EventKind_Name(e.kind());
+      out += '"';
+    } else {
+      AppendNumber(static_cast<int32_t>(e.kind()), out);
+    }
+  }
+  if (e.has_time() && (VIGIL_KEY("time"), !AppendTimestamp(e.time(), out))) return false;
+  if (!e.node().empty() && (VIGIL_KEY("node"), !AppendString(e.node(), out))) return false;
+  if (e.has_process() && (VIGIL_KEY("process"), !AppendProcess(e.process(), out))) return false;
+  if (e.has_workload() && (VIGIL_KEY("workload"), !AppendWorkload(e.workload(), out))) return false;
+  if (e.ancestors_size() > 0) {
+    VIGIL_KEY("ancestors");
+    out += '[';
+    for (int i = 0; i < e.ancestors_size(); ++i) {
+      if (i > 0) out += ',';
+      if (!AppendProcess(e.ancestors(i), out)) return false;
+    }
+    out += ']';
+  }
+  if (e.payload_case() != v1::Event::PAYLOAD_NOT_SET) {
+    auto it = payloads->find(static_cast<int>(e.payload_case()));
+    if (it == payloads->end()) return false;
+    const FieldEntry& f = *it->second;
+    if (!first) out += ',';
+    out += f.key;
+    if (!AppendMessage(e.GetReflection()->GetMessage(e, f.field), *f.message, out)) return false;
+  }
+  out += '}';
+  return true;
+}
+#undef VIGIL_KEY
 
 // One value of a field: the field itself when singular, element `index` when repeated.
 bool AppendValue(const Message& m, const Reflection* r, const FieldEntry& f, int index, std::string& out) {
@@ -432,9 +506,14 @@ bool AppendMessage(const Message& m, const MessageTable& table, std::string& out
 bool AppendJson(const Message& message, std::string& out) {
   const size_t before = out.size();
   const Descriptor* d = message.GetDescriptor();
-  const bool ok = d == google::protobuf::Timestamp::descriptor()
-                      ? AppendTimestamp(static_cast<const google::protobuf::Timestamp&>(message), out)
-                      : AppendMessage(message, *TableFor(d), out);
+  bool ok;
+  if (d == v1::Event::descriptor()) {
+    ok = AppendEvent(static_cast<const v1::Event&>(message), out);
+  } else if (d == google::protobuf::Timestamp::descriptor()) {
+    ok = AppendTimestamp(static_cast<const google::protobuf::Timestamp&>(message), out);
+  } else {
+    ok = AppendMessage(message, *TableFor(d), out);
+  }
   if (!ok) out.resize(before);
   return ok;
 }
