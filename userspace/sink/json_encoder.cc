@@ -13,6 +13,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "vigil/v1/event.pb.h"
+#include "vigil/v1/file.pb.h"
 
 namespace vigil {
 
@@ -347,9 +348,66 @@ bool AppendWorkload(const v1::Workload& w, std::string& out) {
 
 bool AppendMessage(const Message& m, const MessageTable& table, std::string& out);
 
+// The payloads of most events: exec, and the file family's.
+bool AppendExec(const v1::Exec& x, std::string& out) {
+  static_assert(v1::Exec::kFileCapsFieldNumber == 10, "a field was added to Exec: add it here too");
+  static const MessageTable* stdio = TableFor(v1::StdioFd::descriptor());
+  out += '{';
+  bool first = true;
+  if (!x.filename().empty() && (VIGIL_KEY("filename"), !AppendString(x.filename(), out))) return false;
+  if (x.argc() != 0) VIGIL_KEY("argc"), AppendNumber(x.argc(), out);
+  if (x.filename_truncated()) VIGIL_KEY("filenameTruncated"), out += "true";
+  if (x.stdio_size() > 0) {
+    VIGIL_KEY("stdio");
+    out += '[';
+    for (int i = 0; i < x.stdio_size(); ++i) {
+      if (i > 0) out += ',';
+      if (!AppendMessage(x.stdio(i), *stdio, out)) return false;
+    }
+    out += ']';
+  }
+  if (x.upper_layer()) VIGIL_KEY("upperLayer"), out += "true";
+  if (x.memfd()) VIGIL_KEY("memfd"), out += "true";
+  if (x.deleted()) VIGIL_KEY("deleted"), out += "true";
+  if (x.setuid()) VIGIL_KEY("setuid"), out += "true";
+  if (x.setgid()) VIGIL_KEY("setgid"), out += "true";
+  if (x.file_caps()) VIGIL_KEY("fileCaps"), out += "true";
+  out += '}';
+  return true;
+}
+
+bool AppendFile(const v1::File& f, std::string& out) {
+  static_assert(v1::File::kPathTruncatedFieldNumber == 12, "a field was added to File: add it here too");
+  out += '{';
+  bool first = true;
+  if (!f.path().empty() && (VIGIL_KEY("path"), !AppendString(f.path(), out))) return false;
+  if (!f.new_path().empty() && (VIGIL_KEY("newPath"), !AppendString(f.new_path(), out))) return false;
+  if (!f.syscall().empty() && (VIGIL_KEY("syscall"), !AppendString(f.syscall(), out))) return false;
+  if (f.result() != 0) VIGIL_KEY("result"), AppendQuotedNumber(f.result(), out);
+  if (!f.error().empty() && (VIGIL_KEY("error"), !AppendString(f.error(), out))) return false;
+  if (f.flags() != 0) VIGIL_KEY("flags"), AppendNumber(f.flags(), out);
+  if (f.open_flags_size() > 0) {
+    VIGIL_KEY("openFlags");
+    out += '[';
+    for (int i = 0; i < f.open_flags_size(); ++i) {
+      if (i > 0) out += ',';
+      if (!AppendString(f.open_flags(i), out)) return false;
+    }
+    out += ']';
+  }
+  if (f.has_mode()) VIGIL_KEY("mode"), AppendNumber(f.mode(), out);
+  if (f.has_uid()) VIGIL_KEY("uid"), AppendNumber(f.uid(), out);
+  if (f.has_gid()) VIGIL_KEY("gid"), AppendNumber(f.gid(), out);
+  if (f.sensitive()) VIGIL_KEY("sensitive"), out += "true";
+  if (f.path_truncated()) VIGIL_KEY("pathTruncated"), out += "true";
+  out += '}';
+  return true;
+}
+
 // The event's own fields through the generated accessors, and its payload,
 // the one member of the oneof that is set, found by its case rather than by
-// asking reflection about each of the oneof's members in turn.
+// asking reflection about each of the oneof's members in turn; exec and
+// file through their own encoders, the rest through reflection.
 bool AppendEvent(const v1::Event& e, std::string& out) {
   static_assert(v1::Event::kAncestorsFieldNumber == 7, "a field was added to Event: add it here too");
   // The payloads by field number, from the reflection table.
@@ -386,13 +444,23 @@ bool AppendEvent(const v1::Event& e, std::string& out) {
     }
     out += ']';
   }
-  if (e.payload_case() != v1::Event::PAYLOAD_NOT_SET) {
-    auto it = payloads->find(static_cast<int>(e.payload_case()));
-    if (it == payloads->end()) return false;
-    const FieldEntry& f = *it->second;
-    if (!first) out += ',';
-    out += f.key;
-    if (!AppendMessage(e.GetReflection()->GetMessage(e, f.field), *f.message, out)) return false;
+  switch (e.payload_case()) {
+    case v1::Event::PAYLOAD_NOT_SET:
+      break;
+    case v1::Event::kExec:
+      if (VIGIL_KEY("exec"), !AppendExec(e.exec(), out)) return false;
+      break;
+    case v1::Event::kFile:
+      if (VIGIL_KEY("file"), !AppendFile(e.file(), out)) return false;
+      break;
+    default: {
+      auto it = payloads->find(static_cast<int>(e.payload_case()));
+      if (it == payloads->end()) return false;
+      const FieldEntry& f = *it->second;
+      if (!first) out += ',';
+      out += f.key;
+      if (!AppendMessage(e.GetReflection()->GetMessage(e, f.field), *f.message, out)) return false;
+    }
   }
   out += '}';
   return true;
