@@ -212,8 +212,9 @@ echo "raw rows: $raw" >&2
 # Plots (PNG) when gnuplot is there: observer CPU against the exec rate, and
 # each workload's slowdown per observer.
 command -v gnuplot >/dev/null || exit 0
+# One observer's points together, by rate, so that its line joins them.
 awk -F'\t' 'NR > 1 && $1 ~ /^exec-[0-9]+\/s$/ {r = $1; sub(/^exec-/, "", r); sub(/\/s$/, "", r); print $2, r, $5}' \
-  "$out/summary.tsv" >"$out/cpu.dat"
+  "$out/summary.tsv" | sort -k1,1 -k2,2n >"$out/cpu.dat"
 awk -F'\t' 'NR > 1 && $1 !~ /^exec-[0-9]+\/s$/ && $1 != "drops" && $4 != "-" {print $1, $2, $4}' "$out/summary.tsv" >"$out/ratio.dat"
 plot_cpu=""
 plot_ratio=""
@@ -242,6 +243,8 @@ set ylabel 'x no observer'
 set yrange [0:*]
 set xtics rotate by -20
 set key top left
-plot for [o in "$(echo $observers | sed 's/none//')"] '< awk -v o='.o.' "\$2 == o" $out/ratio.dat' using 3:xtic(1) title o
+# The awk program in single quotes ('' in a gnuplot string), or the shell
+# gnuplot runs it with would expand \$2.
+plot for [o in "$(echo $observers | sed 's/none//')"] '< awk -v o='.o.' ''\$2 == o'' $out/ratio.dat' using 3:xtic(1) title o
 GP
 echo "plots: $out/observer-cpu.png $out/slowdown.png" >&2
