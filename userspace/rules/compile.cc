@@ -33,8 +33,8 @@ struct Source {
   bool embedded = false;
 };
 
-// A refusal: where and why.
-// Counts a document's events; where it starts tells whether the parser moved.
+// Ignores a document's events but where it starts: that tells whether the
+// parser moved.
 class DocumentStart : public YAML::EventHandler {
  public:
   YAML::Mark mark;
@@ -65,6 +65,7 @@ std::vector<YAML::Node> LoadDocuments(const std::string& text) {
   return YAML::LoadAll(text);
 }
 
+// A refusal: where and why.
 absl::Status Refuse(const std::string& file, const YAML::Mark& mark, absl::string_view reason, int column_offset = 0) {
   if (mark.is_null()) return absl::InvalidArgumentError(absl::StrCat(file, ":1:1: ", reason));
   return absl::InvalidArgumentError(

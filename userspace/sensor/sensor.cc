@@ -406,10 +406,7 @@ void Sensor::LogNewDrops() {
     queue += pc.dropped_queue[k];
   }
   uint64_t uplink = 0;
-  if (uplink_ != nullptr) {
-    const UplinkStats us = uplink_->Stats();
-    uplink = us.dropped_queue + us.spool.evicted_items + us.spool_errors + us.dropped_oversized;
-  }
+  if (uplink_ != nullptr) uplink = uplink_->Stats().lost();
   if (kernel + queue + uplink == drops_logged_) return;
   static RateLimit limit(absl::Seconds(10));
   if (uint64_t held; limit.Allow(held)) {

@@ -122,13 +122,12 @@ Uplink::~Uplink() {
   batcher_.join();
   // The last health event counted the losses before it: it may be one of
   // them (a dead spool), and what came after it is in no health event.
-  if (const UplinkStats s = Stats();
-      s.dropped_queue + s.spool_errors + s.dropped_oversized + s.spool.evicted_items > 0) {
+  const UplinkStats s = Stats();
+  if (s.lost() > 0) {
     Logger("uplink")->warn(
         "stopping: {} events of this run lost on the way to the collector ({} uplink queue full, {} spool errors, {} "
         "too large, {} evicted from the spool)",
-        s.dropped_queue + s.spool_errors + s.dropped_oversized + s.spool.evicted_items, s.dropped_queue, s.spool_errors,
-        s.dropped_oversized, s.spool.evicted_items);
+        s.lost(), s.dropped_queue, s.spool_errors, s.dropped_oversized, s.spool.evicted_items);
   }
   absl::Time deadline = absl::Now() + options_.shutdown_grace;
   {

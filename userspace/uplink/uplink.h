@@ -49,6 +49,9 @@ struct UplinkStats {
   uint64_t split_batches = 0;      // spooled batches too large to send, re-spooled in parts
   uint64_t dropped_oversized = 0;  // events lost: one alone is larger than the collector takes
   bool connected = false;
+
+  // Every event lost on the way to the collector, whatever the reason.
+  uint64_t lost() const { return dropped_queue + spool_errors + dropped_oversized + spool.evicted_items; }
 };
 
 // The sink that streams events to vigil-collector. Never blocks the
