@@ -86,10 +86,12 @@ int main(int argc, char** argv) {
   auto forwarder = vigil::collector::MakeAzureLogsForwarder(config);
   if (!forwarder.ok()) return 1;
 
-  std::vector<std::vector<vigil::v1::Event>> batches;
+  std::vector<vigil::v1::Event> events;
+  for (int j = 0; j < total; ++j) events.push_back(Event(j));
+  std::vector<std::vector<const vigil::v1::Event*>> batches;
   for (int i = 0; i < total; i += batch) {
     batches.emplace_back();
-    for (int j = i; j < std::min(total, i + batch); ++j) batches.back().push_back(Event(j));
+    for (int j = i; j < std::min(total, i + batch); ++j) batches.back().push_back(&events[j]);
   }
   double cpu0 = CpuSeconds();
   absl::Time t0 = absl::Now();

@@ -11,6 +11,7 @@
 
 #include "google/protobuf/util/json_util.h"
 #include "status_matchers.h"
+#include "support/event_pointers.h"
 
 namespace vigil::collector {
 namespace {
@@ -52,8 +53,8 @@ class JsonLinesForwarderTest : public ::testing::Test {
 TEST_F(JsonLinesForwarderTest, WritesOneEventPerLineInOrder) {
   auto f = JsonLinesForwarder::Open("file", dir_ + "/events.jsonl", 1 << 20, 3);
   ASSERT_THAT(f, IsOk());
-  ASSERT_THAT((*f)->Send(Events(0, 3)), IsOk());
-  ASSERT_THAT((*f)->Send(Events(3, 2)), IsOk());
+  ASSERT_THAT((*f)->Send(testing::Pointers(Events(0, 3))), IsOk());
+  ASSERT_THAT((*f)->Send(testing::Pointers(Events(3, 2))), IsOk());
   EXPECT_THAT(IdsIn(dir_ + "/events.jsonl"), ::testing::ElementsAre("inst-0", "inst-1", "inst-2", "inst-3", "inst-4"));
 }
 
@@ -70,7 +71,7 @@ TEST_F(JsonLinesForwarderTest, RotatesBySizeAndKeepsMaxFiles) {
   const std::string path = dir_ + "/events.jsonl";
   auto f = JsonLinesForwarder::Open("file", path, 2000, 3);
   ASSERT_THAT(f, IsOk());
-  for (int batch = 0; batch < 10; ++batch) ASSERT_THAT((*f)->Send(Events(batch * 5, 5)), IsOk());
+  for (int batch = 0; batch < 10; ++batch) ASSERT_THAT((*f)->Send(testing::Pointers(Events(batch * 5, 5))), IsOk());
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_TRUE(std::filesystem::exists(path + ".1"));
   EXPECT_TRUE(std::filesystem::exists(path + ".2"));
@@ -88,11 +89,11 @@ TEST_F(JsonLinesForwarderTest, ReopeningAppends) {
   {
     auto f = JsonLinesForwarder::Open("file", path, 1 << 20, 2);
     ASSERT_THAT(f, IsOk());
-    ASSERT_THAT((*f)->Send(Events(0, 2)), IsOk());
+    ASSERT_THAT((*f)->Send(testing::Pointers(Events(0, 2))), IsOk());
   }
   auto f = JsonLinesForwarder::Open("file", path, 1 << 20, 2);
   ASSERT_THAT(f, IsOk());
-  ASSERT_THAT((*f)->Send(Events(2, 1)), IsOk());
+  ASSERT_THAT((*f)->Send(testing::Pointers(Events(2, 1))), IsOk());
   EXPECT_THAT(IdsIn(path), ::testing::ElementsAre("inst-0", "inst-1", "inst-2"));
 }
 

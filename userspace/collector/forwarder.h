@@ -19,7 +19,9 @@ class Forwarder {
   // durably (dead letter) and the cursor may move past them. An error means
   // nothing may be assumed delivered: the collector retries the same batch
   // later (events carry unique ids, so a retried batch is identifiable).
-  virtual absl::Status Send(absl::Span<const v1::Event> events) = 0;
+  // The events are the caller's (parsed in place from its spool, so not
+  // contiguous) and live until Send returns.
+  virtual absl::Status Send(absl::Span<const v1::Event* const> events) = 0;
 };
 
 }  // namespace vigil::collector

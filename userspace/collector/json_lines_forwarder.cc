@@ -54,13 +54,13 @@ absl::Status JsonLinesForwarder::Rotate() {
   return OpenFile();
 }
 
-absl::Status JsonLinesForwarder::Send(absl::Span<const v1::Event> events) {
+absl::Status JsonLinesForwarder::Send(absl::Span<const v1::Event* const> events) {
   if (fd_ < 0) {
     if (absl::Status s = OpenFile(); !s.ok()) return s;
   }
   buffer_.clear();
-  for (const v1::Event& e : events) {
-    if (absl::Status s = AppendJsonLine(e, buffer_); !s.ok()) return s;
+  for (const v1::Event* e : events) {
+    if (absl::Status s = AppendJsonLine(*e, buffer_); !s.ok()) return s;
   }
   if (path_ != "-" && size_ > 0 && size_ + buffer_.size() > max_bytes_) {
     if (absl::Status s = Rotate(); !s.ok()) return s;

@@ -21,7 +21,7 @@ class JsonLinesForwarder : public Forwarder {
   const std::string& name() const override { return name_; }
   // Written to the file (the page cache) before it returns: a collector
   // crash after it cannot lose them.
-  absl::Status Send(absl::Span<const v1::Event> events) override;
+  absl::Status Send(absl::Span<const v1::Event* const> events) override;
 
  private:
   JsonLinesForwarder(std::string name, std::string path, uint64_t max_bytes, uint32_t max_files)

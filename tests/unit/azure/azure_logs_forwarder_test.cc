@@ -16,6 +16,7 @@
 #include "azure_emulator.h"
 #include "connect_proxy.h"
 #include "status_matchers.h"
+#include "support/event_pointers.h"
 #include "test_pki.h"
 
 namespace vigil::collector {
@@ -186,7 +187,7 @@ TEST_F(AzureLogsForwarderTest, RowsArriveWithTheirColumns) {
   ASSERT_NE(forwarder, nullptr);
   EXPECT_EQ(forwarder->name(), "azure-logs");
   auto events = MakeEvents(3);
-  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());
 
   auto rows = emulator_->Rows();
   ASSERT_THAT(rows, SizeIs(3));
@@ -222,7 +223,8 @@ TEST_F(AzureLogsForwarderTest, TokenIsFetchedOnceAndReused) {
   StartEmulator();
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
-  for (int i = 0; i < 5; ++i) ASSERT_THAT(forwarder->Send(MakeEvents(2, absl::StrCat("b", i))), IsOk());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_THAT(forwarder->Send(testing::Pointers(MakeEvents(2, absl::StrCat("b", i)))), IsOk());
   EXPECT_EQ(emulator_->token_requests(), 1);
   auto calls = emulator_->Calls();
   ASSERT_THAT(calls, SizeIs(5));
@@ -238,11 +240,11 @@ TEST_F(AzureLogsForwarderTest, TokenIsRefreshedBeforeItExpires) {
   StartEmulator();
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
-  ASSERT_THAT(forwarder->Send(MakeEvents(1, "a")), IsOk());
-  ASSERT_THAT(forwarder->Send(MakeEvents(1, "b")), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(MakeEvents(1, "a"))), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(MakeEvents(1, "b"))), IsOk());
   EXPECT_EQ(emulator_->token_requests(), 1);
   absl::SleepFor(absl::Milliseconds(1200));
-  ASSERT_THAT(forwarder->Send(MakeEvents(1, "c")), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(MakeEvents(1, "c"))), IsOk());
   EXPECT_EQ(emulator_->token_requests(), 2);
   // Never sent with an expired token: no call was refused.
   EXPECT_THAT(Statuses(*emulator_), ElementsAre(204, 204, 204));
@@ -254,10 +256,10 @@ TEST_F(AzureLogsForwarderTest, RevokedTokenIsReplacedAtOnce) {
   StartEmulator();
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
-  ASSERT_THAT(forwarder->Send(MakeEvents(1, "a")), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(MakeEvents(1, "a"))), IsOk());
   emulator_->RevokeTokens();
   auto events = MakeEvents(2, "b");
-  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());
   EXPECT_THAT(Statuses(*emulator_), ElementsAre(204, 401, 204));
   EXPECT_EQ(emulator_->token_requests(), 2);
   EXPECT_EQ(IdCounts(emulator_->Rows()), (std::map<std::string, int>{{"a-0", 1}, {"b-0", 1}, {"b-1", 1}}));
@@ -274,12 +276,12 @@ TEST_F(AzureLogsForwarderTest, WorkloadIdentityTokenFileIsReadForEachToken) {
   config_.federated_token_file = token_file;
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
-  ASSERT_THAT(forwarder->Send(MakeEvents(1, "a")), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(MakeEvents(1, "a"))), IsOk());
   // The kubelet rotates the projected token; the old one stops working.
   std::ofstream(token_file, std::ios::trunc) << "eyJhbGciOi.second.sig";
   emulator_->SetClientAssertion("eyJhbGciOi.second.sig");
   absl::SleepFor(absl::Milliseconds(1200));
-  ASSERT_THAT(forwarder->Send(MakeEvents(1, "b")), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(MakeEvents(1, "b"))), IsOk());
   auto forms = emulator_->TokenForms();
   ASSERT_THAT(forms, SizeIs(2));
   for (const auto& f : forms) {
@@ -297,7 +299,7 @@ TEST_F(AzureLogsForwarderTest, TooManyRequestsWaitsForRetryAfter) {
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
   auto events = MakeEvents(10);
-  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());
   auto calls = emulator_->Calls();
   ASSERT_THAT(Statuses(*emulator_), ElementsAre(429, 204));
   absl::Duration waited = calls[1].at - calls[0].at;
@@ -315,7 +317,7 @@ TEST_F(AzureLogsForwarderTest, HugeRetryAfterIsCapped) {
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
   auto events = MakeEvents(3);
-  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());
   ASSERT_THAT(Statuses(*emulator_), ElementsAre(429, 204));
   ExpectEachExactlyOnce(*emulator_, events);
 }
@@ -328,7 +330,7 @@ TEST_F(AzureLogsForwarderTest, ServerErrorsAreRetriedThenDeliveredWithoutDuplica
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
   auto events = MakeEvents(50);
-  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());
   EXPECT_THAT(Statuses(*emulator_), ElementsAre(500, 500, 500, 500, 503, 408, 204));
   // Backoff grows: the gap before the last retry is longer than the first.
   auto calls = emulator_->Calls();
@@ -343,13 +345,13 @@ TEST_F(AzureLogsForwarderTest, RetryAfterIsHonouredAcrossSends) {
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
   auto events = MakeEvents(3);
-  EXPECT_THAT(forwarder->Send(events), StatusIs(absl::StatusCode::kUnavailable, "429"));
+  EXPECT_THAT(forwarder->Send(testing::Pointers(events)), StatusIs(absl::StatusCode::kUnavailable, "429"));
   // The collector hands the batch back at once: no call before the 2 s are up.
-  EXPECT_THAT(forwarder->Send(events), StatusIs(absl::StatusCode::kUnavailable, "throttled"));
+  EXPECT_THAT(forwarder->Send(testing::Pointers(events)), StatusIs(absl::StatusCode::kUnavailable, "throttled"));
   EXPECT_THAT(Statuses(*emulator_), ElementsAre(429));
   // Half a second before the Retry-After ends: within the next Send's budget.
   absl::SleepFor(emulator_->Calls()[0].at + absl::Milliseconds(1500) - absl::Now());
-  ASSERT_THAT(forwarder->Send(events), IsOk());  // waits out the rest (< budget), then sends
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());  // waits out the rest (< budget), then sends
   auto calls = emulator_->Calls();
   ASSERT_THAT(Statuses(*emulator_), ElementsAre(429, 204));
   EXPECT_GE(calls[1].at - calls[0].at, absl::Seconds(2));
@@ -362,7 +364,7 @@ TEST_F(AzureLogsForwarderTest, RowOverTheCallLimitIsParkedAndTheRestDelivered) {
   ASSERT_NE(forwarder, nullptr);
   auto events = MakeEvents(3);
   events[1].mutable_process()->set_argv(1, std::string(1100 * 1000, 'a'));
-  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());
   auto counts = IdCounts(emulator_->Rows());
   EXPECT_EQ(counts, (std::map<std::string, int>{{"ev-0", 1}, {"ev-2", 1}}));
   auto bodies = DeadLetters(".json");
@@ -377,7 +379,7 @@ TEST_F(AzureLogsForwarderTest, PayloadTooLargeSplitsTheBatch) {
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
   auto events = MakeEvents(35);
-  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());
   ExpectEachExactlyOnce(*emulator_, events);
   int accepted = 0;
   for (const auto& c : emulator_->Calls()) {
@@ -395,7 +397,7 @@ TEST_F(AzureLogsForwarderTest, BatchOverOneMegabyteIsSplitIntoCallsUnderTheLimit
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
   auto events = MakeEvents(3000, "big", 1000);  // about 7.5 MB of JSON
-  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());
   ExpectEachExactlyOnce(*emulator_, events);
   auto calls = emulator_->Calls();
   EXPECT_GE(calls.size(), 4u);
@@ -418,8 +420,8 @@ TEST_F(AzureLogsForwarderTest, RefusedBatchesAreParkedWithTheResponseBody) {
   ASSERT_NE(forwarder, nullptr);
   auto first = MakeEvents(5, "first");
   auto second = MakeEvents(4, "second");
-  ASSERT_THAT(forwarder->Send(first), IsOk());  // parked durably counts as handled
-  ASSERT_THAT(forwarder->Send(second), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(first)), IsOk());  // parked durably counts as handled
+  ASSERT_THAT(forwarder->Send(testing::Pointers(second)), IsOk());
   EXPECT_TRUE(emulator_->Rows().empty());
   auto bodies = DeadLetters(".json");
   auto reasons = DeadLetters(".reason");
@@ -450,7 +452,7 @@ TEST_F(AzureLogsForwarderTest, AlertsGoToTheirOwnStreamAndEventsStayInTheirs) {
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
   auto mixed = MakeMixed(60, "m");
-  ASSERT_THAT(forwarder->Send(mixed), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(mixed)), IsOk());
   ExpectEachExactlyOnce(*emulator_, mixed);
   auto alerts = emulator_->Rows("Custom-VigilAlerts_CL");
   auto events = emulator_->Rows("Custom-VigilEvents_CL");
@@ -479,7 +481,7 @@ TEST_F(AzureLogsForwarderTest, RefusedAlertsStreamDoesNotCostTheEvents) {
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
   auto mixed = MakeMixed(9, "old-dcr");
-  ASSERT_THAT(forwarder->Send(mixed), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(mixed)), IsOk());
   EXPECT_THAT(emulator_->Rows("Custom-VigilEvents_CL"), SizeIs(9));
   auto bodies = DeadLetters(".json");
   ASSERT_THAT(bodies, SizeIs(1));
@@ -501,11 +503,11 @@ TEST_F(AzureLogsForwarderTest, BatchRetriedAfterOneStreamFailedSendsEachRowOnce)
   auto mixed = MakeMixed(12, "retry");
   emulator_->SlowNext(1, absl::ZeroDuration());  // the alerts call passes
   emulator_->FailNext(50, 503);
-  EXPECT_THAT(forwarder->Send(mixed), StatusIs(absl::StatusCode::kUnavailable, "gave up"));
+  EXPECT_THAT(forwarder->Send(testing::Pointers(mixed)), StatusIs(absl::StatusCode::kUnavailable, "gave up"));
   EXPECT_THAT(emulator_->Rows("Custom-VigilAlerts_CL"), SizeIs(6));
   EXPECT_THAT(emulator_->Rows("Custom-VigilEvents_CL"), SizeIs(0));
   emulator_->ClearFaults();
-  ASSERT_THAT(forwarder->Send(mixed), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(mixed)), IsOk());
   ExpectEachExactlyOnce(*emulator_, mixed);
 }
 
@@ -519,12 +521,13 @@ TEST_F(AzureLogsForwarderTest, DeadLettersAreBounded) {
   config_.dead_letter_max_bytes = 8 << 10;
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
-  ASSERT_THAT(forwarder->Send(MakeEvents(5, "first")), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(MakeEvents(5, "first"))), IsOk());
   auto reasons = DeadLetters(".reason");
   ASSERT_THAT(reasons, SizeIs(1));
   EXPECT_LT(ReadFile(reasons[0]).size(), 8u << 10);
   absl::Status full;
-  for (int i = 0; i < 10 && full.ok(); ++i) full = forwarder->Send(MakeEvents(5, absl::StrCat("more-", i)));
+  for (int i = 0; i < 10 && full.ok(); ++i)
+    full = forwarder->Send(testing::Pointers(MakeEvents(5, absl::StrCat("more-", i))));
   EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted) << full;
   uint64_t bytes = 0;
   for (const auto& f : std::filesystem::directory_iterator(config_.dead_letter_dir)) bytes += f.file_size();
@@ -537,7 +540,7 @@ TEST_F(AzureLogsForwarderTest, DroppedConnectionsAreRetried) {
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
   auto events = MakeEvents(20);
-  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());
   EXPECT_THAT(Statuses(*emulator_), ElementsAre(-1, -1, 204));
   ExpectEachExactlyOnce(*emulator_, events);
 }
@@ -550,7 +553,7 @@ TEST_F(AzureLogsForwarderTest, SlowAnswerTimesOutAndIsRetried) {
   ASSERT_NE(forwarder, nullptr);
   auto events = MakeEvents(5);
   absl::Time start = absl::Now();
-  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(1400));  // did not wait for the slow answer
   absl::SleepFor(absl::Milliseconds(1500));                  // let the slow one finish
   // The timed-out call may still have been accepted, as it can be in Azure:
@@ -568,13 +571,13 @@ TEST_F(AzureLogsForwarderTest, GivesUpAfterTheRetryBudgetAndResumesWithoutDuplic
   emulator_->FailNext(1000, 503);
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
-  EXPECT_THAT(forwarder->Send(events), StatusIs(absl::StatusCode::kUnavailable, "HTTP 503"));
+  EXPECT_THAT(forwarder->Send(testing::Pointers(events)), StatusIs(absl::StatusCode::kUnavailable, "HTTP 503"));
   size_t delivered_first = emulator_->Rows().size();
   EXPECT_GT(delivered_first, 0u);
   EXPECT_LT(delivered_first, events.size());
   emulator_->ClearFaults();
   // The collector hands the same batch again.
-  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());
   ExpectEachExactlyOnce(*emulator_, events);
 }
 
@@ -588,7 +591,7 @@ TEST_F(AzureLogsForwarderTest, ServerCertificateFromAnUnknownCaIsRefused) {
   config_.retry_budget = absl::Milliseconds(300);
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
-  auto status = forwarder->Send(MakeEvents(1));
+  auto status = forwarder->Send(testing::Pointers(MakeEvents(1)));
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnavailable, "certificate"));
   EXPECT_EQ(emulator_->token_requests(), 0);
   EXPECT_TRUE(emulator_->Calls().empty());
@@ -600,7 +603,8 @@ TEST_F(AzureLogsForwarderTest, WithoutTheCaBundleTheSystemStoreRefusesTheTestCa)
   config_.retry_budget = absl::Milliseconds(300);
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
-  EXPECT_THAT(forwarder->Send(MakeEvents(1)), StatusIs(absl::StatusCode::kUnavailable, "certificate"));
+  EXPECT_THAT(forwarder->Send(testing::Pointers(MakeEvents(1))),
+              StatusIs(absl::StatusCode::kUnavailable, "certificate"));
   EXPECT_TRUE(emulator_->Calls().empty());
 }
 
@@ -612,7 +616,7 @@ TEST_F(AzureLogsForwarderTest, RequestsGoThroughTheConfiguredProxy) {
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
   auto events = MakeEvents(3);
-  ASSERT_THAT(forwarder->Send(events), IsOk());
+  ASSERT_THAT(forwarder->Send(testing::Pointers(events)), IsOk());
   ExpectEachExactlyOnce(*emulator_, events);
   // Token endpoint and ingestion share one host here, so one tunnel may carry both.
   EXPECT_GE((*proxy)->tunnels(), 1);
@@ -629,7 +633,7 @@ TEST_F(AzureLogsForwarderTest, HttpsProxyFromTheEnvironmentIsUsed) {
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
   auto events = MakeEvents(2);
-  absl::Status sent = forwarder->Send(events);
+  absl::Status sent = forwarder->Send(testing::Pointers(events));
   ::unsetenv("HTTPS_PROXY");
   ASSERT_THAT(sent, IsOk());
   ExpectEachExactlyOnce(*emulator_, events);
@@ -642,7 +646,8 @@ TEST_F(AzureLogsForwarderTest, WrongClientSecretIsAnErrorNotALoss) {
   config_.retry_budget = absl::Milliseconds(300);
   auto forwarder = MakeForwarder();
   ASSERT_NE(forwarder, nullptr);
-  EXPECT_THAT(forwarder->Send(MakeEvents(1)), StatusIs(absl::StatusCode::kUnavailable, "AADSTS7000215"));
+  EXPECT_THAT(forwarder->Send(testing::Pointers(MakeEvents(1))),
+              StatusIs(absl::StatusCode::kUnavailable, "AADSTS7000215"));
   EXPECT_TRUE(DeadLetters(".json").empty());
 }
 

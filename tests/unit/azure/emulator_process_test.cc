@@ -16,6 +16,7 @@
 #include "collector/azure/azure_logs_forwarder.h"
 #include "nlohmann/json.hpp"
 #include "status_matchers.h"
+#include "support/event_pointers.h"
 #include "test_pki.h"
 
 namespace vigil::collector {
@@ -64,7 +65,7 @@ TEST(EmulatorProcess, FaultsOverControlEndpointAndRowsInTheRowsFile) {
   ASSERT_TRUE(forwarder.ok()) << forwarder.status();
   std::vector<v1::Event> events(4);
   for (size_t i = 0; i < events.size(); ++i) events[i].set_id(absl::StrCat("p-", i));
-  ASSERT_THAT((*forwarder)->Send(events), IsOk());
+  ASSERT_THAT((*forwarder)->Send(testing::Pointers(events)), IsOk());
 
   std::multiset<std::string> ids;
   std::ifstream rows(rows_file);

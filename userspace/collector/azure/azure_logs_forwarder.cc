@@ -60,13 +60,14 @@ class AzureLogsForwarder : public Forwarder {
 
   const std::string& name() const override { return name_; }
 
-  absl::Status Send(absl::Span<const v1::Event> events) override {
+  absl::Status Send(absl::Span<const v1::Event* const> events) override {
     absl::MutexLock lock(&mu_);
     // Alerts first: when the retry budget runs out part way, what an analyst
     // waits for has gone.
     StreamRows alerts{config_.alerts_stream, alerts_url_, {}, {}};
     StreamRows rest{config_.stream, events_url_, {}, {}};
-    for (const v1::Event& e : events) {
+    for (const v1::Event* event : events) {
+      const v1::Event& e = *event;
       // Delivered by an earlier, partly failed Send of this same batch.
       if (delivered_.contains(e.id())) continue;
       StreamRows& to = StreamOf(e) == RowStream::kAlerts ? alerts : rest;
