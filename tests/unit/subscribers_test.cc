@@ -73,7 +73,8 @@ TEST(SubscriberHub, FastAndSlowSubscribersWhileTailsComeAndGo) {
       auto s = hub.Subscribe(AllEvents(), QueueLimits{.events = 4, .bytes = 1 << 20});
       s->Take(absl::Microseconds(200), ignored);
       hub.Unsubscribe(s);
-      for (const v1::SubscriberStatus& st : hub.Status()) EXPECT_LE(st.queue_depth(), 4096u);
+      // No queue beyond the largest limit (the fast tail's may hold them all).
+      for (const v1::SubscriberStatus& st : hub.Status()) EXPECT_LE(st.queue_depth(), kEvents);
     }
   });
   pipeline.join();
