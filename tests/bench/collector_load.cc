@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
   if (!cursor_file.empty()) {
     const uint64_t all = acked_events.load();
     const double total_cpu = done.cpu_seconds - before.cpu_seconds;
-    std::cout << "file forwarder caught up " << absl::FormatDuration(forward_lag) << " after the load stopped\n"
+    std::cout << "forwarder caught up " << absl::FormatDuration(forward_lag) << " after the load stopped\n"
               << "received + forwarded: " << all << " events in " << total_cpu
               << " s of collector CPU = " << static_cast<uint64_t>(total_cpu > 0 ? all / total_cpu : 0)
               << " events/s per core\n"
