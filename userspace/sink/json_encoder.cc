@@ -167,7 +167,9 @@ size_t DecodeUtf8(const unsigned char* s, size_t i, size_t n, uint32_t& cp) {
   return len;
 }
 
-bool AppendString(const std::string& s, std::string& out) {
+// With `replace_invalid`, a byte that starts no valid UTF-8 sequence becomes
+// U+FFFD; without, it fails the string.
+bool AppendString(absl::string_view s, std::string& out, bool replace_invalid = false) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const size_t n = s.size();
   out += '"';
@@ -180,7 +182,7 @@ bool AppendString(const std::string& s, std::string& out) {
         ++i;
         continue;
       }
-      out.append(s, run, i - run);
+      out.append(s.data() + run, i - run);
       if (e == 1) {
         AppendU16Escape(c, out);
       } else {
@@ -192,9 +194,15 @@ bool AppendString(const std::string& s, std::string& out) {
     }
     uint32_t cp;
     const size_t len = DecodeUtf8(p, i, n, cp);
-    if (len == 0) return false;
+    if (len == 0) {
+      if (!replace_invalid) return false;
+      out.append(s.data() + run, i - run);
+      out.append("\xEF\xBF\xBD");
+      run = ++i;
+      continue;
+    }
     if (Escaped(cp)) {
-      out.append(s, run, i - run);
+      out.append(s.data() + run, i - run);
       if (cp >= 0x10000) {
         AppendU16Escape(0xD800 + ((cp - 0x10000) >> 10), out);
         AppendU16Escape(0xDC00 + ((cp - 0x10000) & 0x3FF), out);
@@ -205,7 +213,7 @@ bool AppendString(const std::string& s, std::string& out) {
     }
     i += len;
   }
-  out.append(s, run, n - run);
+  out.append(s.data() + run, n - run);
   out += '"';
   return true;
 }
@@ -570,6 +578,8 @@ bool AppendMessage(const Message& m, const MessageTable& table, std::string& out
 }
 
 }  // namespace
+
+void AppendJsonString(absl::string_view text, std::string& out) { AppendString(text, out, /*replace_invalid=*/true); }
 
 bool AppendJson(const Message& message, std::string& out) {
   const size_t before = out.size();

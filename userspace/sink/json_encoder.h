@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 
 namespace vigil {
@@ -20,5 +21,9 @@ namespace vigil {
 // (floating point, bytes, strings that are not valid UTF-8, Timestamps out of
 // range): the caller then uses protobuf's printer.
 bool AppendJson(const google::protobuf::Message& message, std::string& out);
+
+// Appends `text` as a JSON string, quoted and escaped as AppendJson escapes
+// strings; a byte that starts no valid UTF-8 sequence becomes U+FFFD.
+void AppendJsonString(absl::string_view text, std::string& out);
 
 }  // namespace vigil

@@ -17,6 +17,13 @@ namespace {
 
 using ::testing::ElementsAre;
 
+// The row of `event`, parsed back: what Log Analytics receives.
+nlohmann::json Row(const v1::Event& event, absl::string_view cluster = {}) {
+  std::string text;
+  AppendRow(event, cluster, text);
+  return nlohmann::json::parse(text);
+}
+
 v1::Event ExecEvent() {
   v1::Event e;
   e.set_id("node-a:42:1");
@@ -54,8 +61,8 @@ v1::Event ExecEvent() {
   return e;
 }
 
-TEST(EventToRow, FlatColumnsAsTheStreamDeclaresThem) {
-  nlohmann::json row = EventToRow(ExecEvent());
+TEST(EventRow, FlatColumnsAsTheStreamDeclaresThem) {
+  nlohmann::json row = Row(ExecEvent());
   EXPECT_EQ(row["TimeGenerated"], "2026-01-02T03:04:05.1234567Z");
   EXPECT_EQ(row["EventId"], "node-a:42:1");
   EXPECT_EQ(row["Kind"], "exec");
@@ -87,43 +94,57 @@ TEST(EventToRow, FlatColumnsAsTheStreamDeclaresThem) {
   }
 }
 
-TEST(EventToRow, RootUidShowsAndUnsetIdsStayOut) {
-  nlohmann::json row = EventToRow(ExecEvent());
+TEST(EventRow, RootUidShowsAndUnsetIdsStayOut) {
+  nlohmann::json row = Row(ExecEvent());
   EXPECT_EQ(row["Uid"], 0);
   EXPECT_EQ(row["Euid"], 1000);
   EXPECT_FALSE(row.contains("Gid"));
   EXPECT_FALSE(row.contains("Egid"));
 }
 
-TEST(EventToRow, ExitPayloadAndKind) {
+TEST(EventRow, ExitPayloadAndKind) {
   v1::Event e = ExecEvent();
   e.set_kind(v1::EVENT_KIND_EXIT);
   e.mutable_exit()->set_signal(9);
-  nlohmann::json row = EventToRow(e);
+  nlohmann::json row = Row(e);
   EXPECT_EQ(row["Kind"], "exit");
   EXPECT_EQ(row["PayloadType"], "exit");
   EXPECT_EQ(row["Payload"], nlohmann::json::parse(R"({"signal":9})"));
 }
 
-TEST(EventToRow, NoPayloadNoPayloadColumn) {
+TEST(EventRow, NoPayloadNoPayloadColumn) {
   v1::Event e;
   e.set_id("x");
   e.mutable_time()->set_seconds(1);
-  nlohmann::json row = EventToRow(e);
+  nlohmann::json row = Row(e);
   EXPECT_EQ(row["TimeGenerated"], "1970-01-01T00:00:01.0000000Z");
   EXPECT_EQ(row["Kind"], "unspecified");
   EXPECT_FALSE(row.contains("Payload"));
 }
 
-TEST(SerializeRow, InvalidUtf8IsReplacedNotFatal) {
+TEST(AppendRow, InvalidUtf8IsReplacedNotFatal) {
   v1::Event e = ExecEvent();
   e.mutable_process()->set_comm(
       std::string("a\xff"
                   "b"));
-  std::string json = SerializeRow(EventToRow(e));
-  EXPECT_EQ(nlohmann::json::parse(json)["Comm"],
+  EXPECT_EQ(Row(e)["Comm"],
             "a\xEF\xBF\xBD"
             "b");
+}
+
+TEST(AppendRow, EveryStringComesBackAsItWasSent) {
+  v1::Event e = ExecEvent();
+  const std::string hostile = "q\"b\\n\n t\t e\x1b[31m d\x7f <a> \xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x90\xa7";
+  e.mutable_process()->set_cwd(hostile);
+  e.mutable_process()->add_argv(hostile);
+  e.mutable_workload()->set_pod_name(hostile);
+  e.mutable_ancestors(0)->set_exe(hostile);
+  nlohmann::json row = Row(e);
+  EXPECT_EQ(row["Cwd"], hostile);
+  EXPECT_EQ(row["Argv"].back(), hostile);
+  EXPECT_EQ(row["CommandLine"], "curl -s http://x " + hostile);
+  EXPECT_EQ(row["PodName"], hostile);
+  EXPECT_EQ(row["Ancestors"][0]["Exe"], hostile);
 }
 
 TEST(PackRows, FillsEachCallUpToTheLimitExactly) {
@@ -183,10 +204,10 @@ v1::Event AlertEvent() {
   return e;
 }
 
-TEST(AlertToRow, RuleMitreProcessParentAndWorkloadColumns) {
+TEST(AlertRow, RuleMitreProcessParentAndWorkloadColumns) {
   v1::Event e = AlertEvent();
   ASSERT_EQ(StreamOf(e), RowStream::kAlerts);
-  nlohmann::json row = RowFor(e, "aks-prod");
+  nlohmann::json row = Row(e, "aks-prod");
   EXPECT_EQ(row["TimeGenerated"], "2026-01-02T03:04:05.1234567Z");
   EXPECT_EQ(row["AlertId"], "node-a:42:9");
   EXPECT_EQ(row["Cluster"], "aks-prod");
@@ -218,13 +239,13 @@ TEST(AlertToRow, RuleMitreProcessParentAndWorkloadColumns) {
   EXPECT_FALSE(row.contains("Payload"));  // the alert's fields are columns
 }
 
-TEST(AlertToRow, SingleMatchAlertSpansItsEvent) {
+TEST(AlertRow, SingleMatchAlertSpansItsEvent) {
   v1::Event e = AlertEvent();
   e.mutable_alert()->clear_first_time();
   e.mutable_alert()->clear_last_time();
   e.mutable_alert()->set_count(0);
   e.mutable_alert()->set_severity(v1::SEVERITY_CRITICAL);
-  nlohmann::json row = AlertToRow(e);
+  nlohmann::json row = Row(e);
   EXPECT_EQ(row["FirstSeen"], row["TimeGenerated"]);
   EXPECT_EQ(row["LastSeen"], row["TimeGenerated"]);
   EXPECT_EQ(row["Count"], 1);
@@ -286,13 +307,13 @@ TEST_P(TemplateColumnsTest, RowsOfEveryKindMatchTheirStreamAndTable) {
       const auto* field = oneof->field(f);
       if (field->name() == "alert") continue;
       e.GetReflection()->MutableMessage(&e, field);
-      nlohmann::json row = RowFor(e, "cluster-1");
+      nlohmann::json row = Row(e, "cluster-1");
       const std::string& stream = names.at(StreamOf(e));
       EXPECT_EQ(vigil::testing::CheckRow(streams->at(stream), row), "") << KindName(e.kind()) << " " << field->name();
       for (const auto& [key, value] : row.items()) sent[stream].insert(key);
     }
     if (k == v1::EVENT_KIND_ALERT) {
-      nlohmann::json row = RowFor(e, "cluster-1");
+      nlohmann::json row = Row(e, "cluster-1");
       const std::string& stream = names.at(StreamOf(e));
       EXPECT_EQ(stream, "Custom-VigilAlerts_CL");
       EXPECT_EQ(vigil::testing::CheckRow(streams->at(stream), row), "");

@@ -71,7 +71,7 @@ class AzureLogsForwarder : public Forwarder {
       // Delivered by an earlier, partly failed Send of this same batch.
       if (delivered_.contains(e.id())) continue;
       StreamRows& to = StreamOf(e) == RowStream::kAlerts ? alerts : rest;
-      to.rows.push_back(SerializeRow(RowFor(e, config_.cluster)));
+      AppendRow(e, config_.cluster, to.rows.emplace_back());
       to.ids.push_back(&e.id());
     }
     absl::Time deadline = absl::Now() + config_.retry_budget;

@@ -6,7 +6,6 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "nlohmann/json.hpp"
 #include "vigil/v1/event.pb.h"
 
 namespace vigil::collector {
@@ -23,23 +22,16 @@ enum class RowStream {
 // twice.
 RowStream StreamOf(const v1::Event& event);
 
-// One Log Analytics row per event: flat columns named as in
-// deploy/azure/ (the stream declaration of the DCR and the VigilEvents_CL
-// table), the kind-specific payload as one dynamic column. `cluster` is the
+// Appends the row of `event` for its stream (StreamOf) as JSON text: one
+// object whose columns are named as in deploy/azure/ (the stream declarations
+// of the DCR and the VigilEvents_CL / VigilAlerts_CL tables). `cluster` is the
 // name of the cluster the collector serves (events do not carry it).
-nlohmann::json EventToRow(const v1::Event& event, absl::string_view cluster = {});
-
-// One row of VigilAlerts_CL per alert event: the rule, its severity and
-// MITRE ids, the process with its parent, and the workload, as flat columns
-// that Sentinel analytics rules map to entities.
-nlohmann::json AlertToRow(const v1::Event& event, absl::string_view cluster = {});
-
-// The row of `event` for its stream (StreamOf).
-nlohmann::json RowFor(const v1::Event& event, absl::string_view cluster = {});
-
-// The row as JSON text. Bytes that are not UTF-8 become U+FFFD rather than
-// failing the whole batch.
-std::string SerializeRow(const nlohmann::json& row);
+//   events: flat columns, the kind-specific payload as one dynamic column;
+//   alerts: the rule, its severity and MITRE ids, the process with its
+//           parent, and the workload, as flat columns that Sentinel analytics
+//           rules map to entities.
+// Bytes that are not UTF-8 become U+FFFD rather than failing the batch.
+void AppendRow(const v1::Event& event, absl::string_view cluster, std::string& out);
 
 // "exec", "exit", ... : the EventKind name without its prefix, lower case.
 std::string KindName(v1::EventKind kind);
