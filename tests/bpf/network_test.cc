@@ -651,7 +651,8 @@ TEST_F(NetworkTest, DnsQueriesOverSendSendmsgAndSendmmsg) {
                                        std::tuple{n_mm4, 1u, "A"}, std::tuple{n_mm6, 28u, "AAAA"}}) {
     // A named copy: clang before 16 cannot capture a structured binding.
     const std::string wanted = name;
-    auto ev = Wait(v1::EVENT_KIND_DNS_QUERY, client, [&](const v1::Event& e) { return e.dns_query().name() == wanted; });
+    auto ev =
+        Wait(v1::EVENT_KIND_DNS_QUERY, client, [&](const v1::Event& e) { return e.dns_query().name() == wanted; });
     ASSERT_TRUE(ev.has_value()) << "no DNS query event for " << name;
     EXPECT_EQ(ev->dns_query().type(), type) << name;
     EXPECT_EQ(ev->dns_query().type_name(), type_name) << name;
