@@ -18,9 +18,9 @@ absl::Time FromProto(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-// One row, written column by column as JSON text: no document tree, no
-// allocation beyond `out` growing. Strings are escaped as the event encoder
-// escapes them, bytes that are not UTF-8 become U+FFFD.
+// One row, written column by column as JSON text, with no document tree in
+// between. Strings are escaped as the event encoder escapes them, bytes that
+// are not UTF-8 become U+FFFD.
 class RowWriter {
  public:
   explicit RowWriter(std::string& out) : out_(out) { out_ += '{'; }
@@ -84,7 +84,7 @@ class RowWriter {
   // The set member of the payload oneof, in the protobuf JSON mapping, so a
   // new event family needs no change here.
   void Payload(const v1::Event& event) {
-    const auto* oneof = v1::Event::descriptor()->FindOneofByName("payload");
+    static const auto* const oneof = v1::Event::descriptor()->FindOneofByName("payload");
     const auto* field = event.GetReflection()->GetOneofFieldDescriptor(event, oneof);
     if (field == nullptr) return;
     const google::protobuf::Message& payload = event.GetReflection()->GetMessage(event, field);
