@@ -1,4 +1,4 @@
-// The Docker Engine client's HTTP/1.0 response and container JSON: the input
+// The Docker Engine client's HTTP/1.x response and container JSON: the input
 // is the whole response a server on a unix socket sends (status line, headers,
 // body), served by a thread here to the real client.
 #include <sys/socket.h>
