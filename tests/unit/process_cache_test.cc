@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/exec_id.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace vigil {
 namespace {
@@ -221,6 +222,42 @@ TEST_F(ProcessCacheTest, ForkExecExitLineage) {
   EXPECT_EQ(exited.exe(), "/srv/tool");
   EXPECT_THAT(exited.argv(), ElementsAre("./tool", "--flag"));
   EXPECT_EQ(exited.cwd(), "/srv");
+}
+
+TEST_F(ProcessCacheTest, AncestorIsTheProcessAsSeenFieldForField) {
+  // The cache keeps processes compactly; what it gives back as an ancestor
+  // must still be the process its exec event carried, but for the thread id.
+  ProcessCache cache(Options());
+  cache.SeedFromProc();
+  const Id a{300, 800}, b{301, 801};
+  v1::Event exec = ExecEvent(a, kShell, "/opt/app/bin/svc", {"svc", "", "--name=caf\xc3\xa9", "last"});
+  v1::Process& p = *exec.mutable_process();
+  p.set_comm("svc");
+  p.set_cwd("/opt/app");
+  p.set_ns_pid(7);
+  p.set_uid(0);  // root: present though zero
+  p.set_euid(0);
+  p.clear_gid();  // unknown: stays absent
+  p.set_egid(50);
+  p.set_argv_truncated(true);
+  p.mutable_start_time()->set_seconds(1'700'000'123);
+  p.mutable_start_time()->set_nanos(456'000'000);
+  const v1::Process seen = Enriched(cache, exec).process();
+
+  v1::Event child = Enriched(cache, ExecEvent(b, a, "/bin/true", {"true"}));
+  ASSERT_GE(child.ancestors_size(), 1);
+  v1::Process expected = seen;
+  expected.clear_tid();
+  std::string diff;
+  google::protobuf::util::MessageDifferencer differencer;
+  differencer.ReportDifferencesToString(&diff);
+  EXPECT_TRUE(differencer.Compare(expected, child.ancestors(0))) << diff;
+
+  // And a later event of that process is filled from it.
+  v1::Process exited = Enriched(cache, ExitEvent(a, kShell)).process();
+  EXPECT_THAT(exited.argv(), ElementsAre("svc", "", "--name=caf\xc3\xa9", "last"));
+  EXPECT_TRUE(exited.argv_truncated());
+  EXPECT_EQ(exited.cwd(), "/opt/app");
 }
 
 TEST_F(ProcessCacheTest, AncestorsOfForkedGenerations) {

@@ -319,19 +319,20 @@ class FakeProcesses : public ProcessView {
  public:
   void Add(const std::string& exec_id, const std::string& exe, std::vector<std::string> argv,
            const std::string& parent) {
-    v1::Process& p = procs_[exec_id];
-    p.set_exec_id(exec_id);
-    p.set_exe(exe);
-    for (auto& a : argv) p.add_argv(a);
-    p.set_parent_exec_id(parent);
+    CachedProcess& p = procs_[exec_id];
+    p.exe_size = static_cast<uint32_t>(exe.size());
+    p.text = exe;
+    for (auto& a : argv) p.text.append(a).push_back('\0');
+    p.argc = static_cast<uint32_t>(argv.size());
+    p.parent_exec_id = parent;
   }
-  const v1::Process* Lookup(absl::string_view exec_id) const override {
+  const CachedProcess* Lookup(absl::string_view exec_id) const override {
     auto it = procs_.find(exec_id);
     return it == procs_.end() ? nullptr : &it->second;
   }
 
  private:
-  absl::flat_hash_map<std::string, v1::Process> procs_;
+  absl::flat_hash_map<std::string, CachedProcess> procs_;
 };
 
 TEST(RulesMatch, ParentAndAncestorsThroughProcessView) {

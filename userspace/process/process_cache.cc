@@ -1,5 +1,8 @@
 #include "process/process_cache.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -15,7 +18,7 @@ namespace {
 
 // How much of `arg` to keep when only `room` bytes are left: cut only before
 // a UTF-8 lead byte, so the string stays valid.
-size_t CutPoint(const std::string& arg, size_t room) {
+size_t CutPoint(absl::string_view arg, size_t room) {
   while (room > 0 && (static_cast<unsigned char>(arg[room]) & 0xC0) == 0x80) --room;
   return room;
 }
@@ -41,21 +44,79 @@ bool TrimArgv(google::protobuf::RepeatedPtrField<std::string>& argv, size_t max_
   return false;
 }
 
-// Appends to `to` what TrimArgv would keep of `from`, copying nothing more.
-bool CopyArgv(const google::protobuf::RepeatedPtrField<std::string>& from, size_t max_bytes, size_t max_args,
+// Appends to `to` what TrimArgv would keep of `from`'s argv, copying nothing more.
+bool CopyArgv(const CachedProcess& from, size_t max_bytes, size_t max_args,
               google::protobuf::RepeatedPtrField<std::string>& to) {
+  absl::string_view args = from.argv();
   size_t used = 0;
-  for (int i = 0; i < from.size(); ++i) {
-    const std::string& arg = from.Get(i);
-    if (static_cast<size_t>(i) == max_args || used >= max_bytes) return true;
+  for (uint32_t i = 0; i < from.argc && !args.empty(); ++i) {
+    const size_t end = std::min(args.find('\0'), args.size());
+    const absl::string_view arg = args.substr(0, end);
+    args.remove_prefix(std::min(end + 1, args.size()));
+    if (i == max_args || used >= max_bytes) return true;
     if (used + arg.size() > max_bytes) {
-      to.Add()->assign(arg, 0, CutPoint(arg, max_bytes - used));
+      to.Add()->assign(arg.data(), CutPoint(arg, max_bytes - used));
       return true;
     }
-    *to.Add() = arg;
+    to.Add()->assign(arg.data(), arg.size());
     used += arg.size() + 1;
   }
   return false;
+}
+
+// Into `to`'s storage, kept from event to event.
+void Assign(absl::string_view from, std::string& to) { to.assign(from.data(), from.size()); }
+
+// Keeps all of `p` but its tid and exec id in `c`, reusing c's storage.
+void Store(const v1::Process& p, CachedProcess& c) {
+  c.pid = p.pid();
+  c.ppid = p.ppid();
+  c.ns_pid = p.ns_pid();
+  c.uid = p.uid();
+  c.gid = p.gid();
+  c.euid = p.euid();
+  c.egid = p.egid();
+  c.ids = (p.has_uid() ? CachedProcess::kUid : 0) | (p.has_gid() ? CachedProcess::kGid : 0) |
+          (p.has_euid() ? CachedProcess::kEuid : 0) | (p.has_egid() ? CachedProcess::kEgid : 0);
+  c.argv_truncated = p.argv_truncated();
+  c.has_start_time = p.has_start_time();
+  c.start_seconds = p.start_time().seconds();
+  c.start_nanos = p.start_time().nanos();
+  c.comm = p.comm();
+  c.parent_exec_id = p.parent_exec_id();
+  c.exe_size = static_cast<uint32_t>(p.exe().size());
+  c.cwd_size = static_cast<uint32_t>(p.cwd().size());
+  c.argc = static_cast<uint32_t>(p.argv_size());
+  size_t size = p.exe().size() + p.cwd().size();
+  for (const std::string& arg : p.argv()) size += arg.size() + 1;
+  c.text.clear();
+  c.text.reserve(size);
+  c.text.append(p.exe()).append(p.cwd());
+  for (const std::string& arg : p.argv()) c.text.append(arg).push_back('\0');
+  // A burst of long command lines must not leave every entry at its peak.
+  if (c.text.capacity() > 2 * c.text.size() + 64) c.text.shrink_to_fit();
+}
+
+// The ancestor `c`, whose exec id is `exec_id`, into `out` (a cleared message),
+// argv cut to max_bytes and max_args.
+void Restore(const CachedProcess& c, absl::string_view exec_id, size_t max_bytes, size_t max_args, v1::Process& out) {
+  out.set_pid(c.pid);
+  out.set_ppid(c.ppid);
+  out.set_ns_pid(c.ns_pid);
+  if (c.ids & CachedProcess::kUid) out.set_uid(c.uid);
+  if (c.ids & CachedProcess::kGid) out.set_gid(c.gid);
+  if (c.ids & CachedProcess::kEuid) out.set_euid(c.euid);
+  if (c.ids & CachedProcess::kEgid) out.set_egid(c.egid);
+  if (c.has_start_time) {
+    out.mutable_start_time()->set_seconds(c.start_seconds);
+    out.mutable_start_time()->set_nanos(c.start_nanos);
+  }
+  out.set_comm(c.comm);
+  Assign(c.exe(), *out.mutable_exe());
+  Assign(c.cwd(), *out.mutable_cwd());
+  Assign(exec_id, *out.mutable_exec_id());
+  out.set_parent_exec_id(c.parent_exec_id);
+  out.set_argv_truncated(CopyArgv(c, max_bytes, max_args, *out.mutable_argv()) || c.argv_truncated);
 }
 
 // Processes read from /proc: exec ids from their start ticks.
@@ -101,16 +162,15 @@ size_t ProcessCache::SeedFromProc() {
   return seen.size();
 }
 
-const v1::Process* ProcessCache::Lookup(absl::string_view exec_id) const { return entries_.Peek(exec_id); }
+const CachedProcess* ProcessCache::Lookup(absl::string_view exec_id) const { return entries_.Peek(exec_id); }
 
-v1::Process& ProcessCache::Insert(const v1::Process& process) {
-  v1::Process& entry = *entries_.FindOrInsert(process.exec_id()).first;
-  entry = process;
-  entry.clear_tid();
+CachedProcess& ProcessCache::Insert(const v1::Process& process) {
+  CachedProcess& entry = *entries_.FindOrInsert(process.exec_id()).first;
+  Store(process, entry);
   return entry;
 }
 
-v1::Process* ProcessCache::LearnFromProc(const v1::Process& seen) {
+CachedProcess* ProcessCache::LearnFromProc(const v1::Process& seen) {
   auto e = ReadProcEntry(options_.proc_root, seen.pid());
   if (!e.ok() || ExecId(options_.node, e->pid, e->start_ticks) != seen.exec_id()) return nullptr;
   v1::Process p = FromProc(*e, 0, false, options_);
@@ -120,13 +180,13 @@ v1::Process* ProcessCache::LearnFromProc(const v1::Process& seen) {
 
 namespace {
 
-void FillFrom(const v1::Process& known, v1::Process& process) {
-  if (process.exe().empty()) process.set_exe(known.exe());
+void FillFrom(const CachedProcess& known, v1::Process& process) {
+  if (process.exe().empty()) Assign(known.exe(), *process.mutable_exe());
   if (process.argv_size() == 0) {
-    *process.mutable_argv() = known.argv();
-    process.set_argv_truncated(known.argv_truncated());
+    CopyArgv(known, SIZE_MAX, SIZE_MAX, *process.mutable_argv());
+    process.set_argv_truncated(known.argv_truncated);
   }
-  if (process.cwd().empty()) process.set_cwd(known.cwd());
+  if (process.cwd().empty()) Assign(known.cwd(), *process.mutable_cwd());
 }
 
 }  // namespace
@@ -135,20 +195,12 @@ void ProcessCache::AddAncestors(v1::Event& event) {
   // Points into the event, then into cache entries: Find() moves none.
   const std::string* parent = &event.process().parent_exec_id();
   for (uint32_t depth = 0; depth < options_.max_ancestors && !parent->empty(); ++depth) {
-    v1::Process* entry = entries_.Find(*parent);
+    const CachedProcess* entry = entries_.Find(*parent);
     if (entry == nullptr) break;
     // Ancestors come out of the event's cleared elements, strings and all:
-    // copied into, not allocated. argv is set aside for the copy of the rest
-    // (a swap of pointers), then copied only as far as it is kept.
-    v1::Process& ancestor = *event.add_ancestors();
-    google::protobuf::RepeatedPtrField<std::string> argv;
-    entry->mutable_argv()->Swap(&argv);
-    ancestor = *entry;
-    entry->mutable_argv()->Swap(&argv);
-    if (CopyArgv(entry->argv(), options_.ancestor_arg_bytes, options_.max_args, *ancestor.mutable_argv())) {
-      ancestor.set_argv_truncated(true);
-    }
-    parent = &entry->parent_exec_id();
+    // copied into, not allocated.
+    Restore(*entry, *parent, options_.ancestor_arg_bytes, options_.max_args, *event.add_ancestors());
+    parent = &entry->parent_exec_id;
   }
 }
 
@@ -160,18 +212,18 @@ void ProcessCache::Enrich(v1::Event& event) {
   switch (event.kind()) {
     case v1::EVENT_KIND_FORK: {
       // The child runs its parent's image until it execs.
-      if (const v1::Process* parent = entries_.Find(p.parent_exec_id())) {
+      if (const CachedProcess* parent = entries_.Find(p.parent_exec_id())) {
         FillFrom(*parent, p);
       }
       Insert(p);
       break;
     }
     case v1::EVENT_KIND_EXEC: {
-      const v1::Process* before = entries_.Find(p.exec_id());
+      const CachedProcess* before = entries_.Find(p.exec_id());
       if (before == nullptr) before = LearnFromProc(p);
       // cwd survives exec, and a relative filename is relative to it. The
       // kernel's cwd at exec wins; what we knew before is a fallback.
-      if (before != nullptr && p.cwd().empty()) p.set_cwd(before->cwd());
+      if (before != nullptr && p.cwd().empty()) Assign(before->cwd(), *p.mutable_cwd());
       p.set_exe(Resolve(p.exe(), p.cwd()));
       // Ancestors first: used, they are the most recent entries, so a full
       // cache makes room for this process from others than its own lineage.
@@ -180,7 +232,7 @@ void ProcessCache::Enrich(v1::Event& event) {
       break;
     }
     default: {
-      v1::Process* entry = entries_.Find(p.exec_id());
+      CachedProcess* entry = entries_.Find(p.exec_id());
       if (entry == nullptr) entry = LearnFromProc(p);
       if (entry != nullptr) {
         FillFrom(*entry, p);

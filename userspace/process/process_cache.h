@@ -45,7 +45,7 @@ class ProcessCache : public Enricher, public ProcessView {
   size_t SeedFromProc();
 
   void Enrich(v1::Event& event) override;
-  const v1::Process* Lookup(absl::string_view exec_id) const override;
+  const CachedProcess* Lookup(absl::string_view exec_id) const override;
 
   // Safe to call from any thread.
   size_t size() const { return entries_.size(); }
@@ -54,13 +54,13 @@ class ProcessCache : public Enricher, public ProcessView {
 
  private:
   // Identity and what it runs; no tid. An exited process has a deadline.
-  v1::Process& Insert(const v1::Process& process);
+  CachedProcess& Insert(const v1::Process& process);
   // Tries /proc for a process the cache missed (started before a gap).
-  v1::Process* LearnFromProc(const v1::Process& seen);
+  CachedProcess* LearnFromProc(const v1::Process& seen);
   void AddAncestors(v1::Event& event);
 
   ProcessCacheOptions options_;
-  LruCache<std::string, v1::Process> entries_;  // by exec_id
+  LruCache<std::string, CachedProcess> entries_;  // by exec_id
 };
 
 }  // namespace vigil

@@ -249,11 +249,11 @@ EventContext::Values EventContext::Get(const FieldRef& field) {
   return {slot.raw.data(), slot.lower.data(), slot.raw.size()};
 }
 
-const v1::Process* EventContext::Parent() {
+EventContext::Ancestor EventContext::Parent() {
   const Event& e = *event_;
-  if (e.ancestors_size() > 0) return &e.ancestors(0);
-  if (processes_ == nullptr || e.process().parent_exec_id().empty()) return nullptr;
-  return processes_->Lookup(e.process().parent_exec_id());
+  if (e.ancestors_size() > 0) return {.event = &e.ancestors(0)};
+  if (processes_ == nullptr || e.process().parent_exec_id().empty()) return {};
+  return {.cached = processes_->Lookup(e.process().parent_exec_id())};
 }
 
 void EventContext::Ancestors() {
@@ -262,7 +262,7 @@ void EventContext::Ancestors() {
   ancestors_.clear();
   const Event& e = *event_;
   if (e.ancestors_size() > 0) {
-    for (const v1::Process& p : e.ancestors()) ancestors_.push_back(&p);
+    for (const v1::Process& p : e.ancestors()) ancestors_.push_back({.event = &p});
     return;
   }
   if (processes_ == nullptr) return;
@@ -270,10 +270,10 @@ void EventContext::Ancestors() {
   constexpr int kMaxDepth = 32;
   const std::string* next = &e.process().parent_exec_id();
   for (int depth = 0; depth < kMaxDepth && !next->empty(); ++depth) {
-    const v1::Process* p = processes_->Lookup(*next);
+    const CachedProcess* p = processes_->Lookup(*next);
     if (p == nullptr) break;
-    ancestors_.push_back(p);
-    next = &p->parent_exec_id();
+    ancestors_.push_back({.cached = p});
+    next = &p->parent_exec_id;
   }
 }
 
@@ -369,6 +369,16 @@ void EventContext::Extract(const FieldRef& field, Slot& slot) {
   auto command_line = [&](const v1::Process& proc) {
     if (proc.argv_size() > 0) composed([&proc](std::string& b) { AppendCommandLine(proc, b); });
   };
+  auto ancestor_image = [&](const Ancestor& a) {
+    if (a.event != nullptr) text(a.event->exe());
+    if (a.cached != nullptr) text(a.cached->exe());
+  };
+  auto ancestor_command_line = [&](const Ancestor& a) {
+    if (a.event != nullptr) command_line(*a.event);
+    if (a.cached != nullptr && a.cached->argc > 0) {
+      composed([&a](std::string& b) { a.cached->AppendCommandLine(b); });
+    }
+  };
   auto boolean = [&](bool v) { slot.raw.push_back(v ? "true" : "false"); };
   auto stdio = [&](uint32_t fd) {
     if (!e.has_exec()) return;
@@ -397,11 +407,9 @@ void EventContext::Extract(const FieldRef& field, Slot& slot) {
       return number(p.uid());
     }
     case FieldId::kParentImage:
-      if (const v1::Process* parent = Parent()) text(parent->exe());
-      return;
+      return ancestor_image(Parent());
     case FieldId::kParentCommandLine:
-      if (const v1::Process* parent = Parent()) command_line(*parent);
-      return;
+      return ancestor_command_line(Parent());
     case FieldId::kTargetFilename:
       if (!e.has_file()) return;
       return text(e.kind() == K::EVENT_KIND_FILE_RENAME ? e.file().new_path() : e.file().path());
@@ -495,11 +503,11 @@ void EventContext::Extract(const FieldRef& field, Slot& slot) {
       return;
     case FieldId::kAncestorImages:
       Ancestors();
-      for (const v1::Process* a : ancestors_) text(a->exe());
+      for (const Ancestor& a : ancestors_) ancestor_image(a);
       return;
     case FieldId::kAncestorCommandLines:
       Ancestors();
-      for (const v1::Process* a : ancestors_) command_line(*a);
+      for (const Ancestor& a : ancestors_) ancestor_command_line(a);
       return;
     case FieldId::kStdinType:
       return stdio(0);

@@ -21,7 +21,8 @@
 
 namespace vigil {
 class ProcessView;
-}
+struct CachedProcess;
+}  // namespace vigil
 
 namespace vigil::rules {
 
@@ -282,7 +283,14 @@ class EventContext {
   // A buffer for a composed value of `slot`, empty; View() it once filled.
   static std::string& Buffer(Slot& slot);
   void Extract(const FieldRef& field, Slot& slot);
-  const v1::Process* Parent();
+  // A parent or an ancestor: the event's own (exec events carry them) or,
+  // for other events, the process cache's. One of the two is set.
+  struct Ancestor {
+    const v1::Process* event = nullptr;
+    const CachedProcess* cached = nullptr;
+  };
+  // Both null when there is none.
+  Ancestor Parent();
   void Ancestors();
 
   const Ruleset* rules_ = nullptr;
@@ -293,7 +301,7 @@ class EventContext {
   std::vector<int8_t> memo_;
   // Ancestors walked through the process view, once per event when asked.
   uint64_t ancestors_generation_ = 0;
-  std::vector<const v1::Process*> ancestors_;
+  std::vector<Ancestor> ancestors_;
 };
 
 bool EvaluateRule(const Rule& rule, EventContext& ctx);
