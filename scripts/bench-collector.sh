@@ -7,6 +7,7 @@
 # acknowledged events/s, events/s per collector core received and forwarded,
 # and the collector's memory. Not a test: nothing is asserted.
 #   scripts/bench-collector.sh [--forwarder=file|azure-logs] [--streams=32] [--seconds=20] [--batch_events=512]
+#   COLLECTOR=/tmp/base/vigil-collector scripts/bench-collector.sh ...   # another build of it, for an A/B
 set -euo pipefail
 cd "$(dirname "$0")/.."
 forwarder=file
@@ -52,7 +53,7 @@ else
                    --azure_client_id=test-client --azure_client_secret_file="$dir/secret"
                    --azure_dead_letter_dir="$dir/dead-letter")
 fi
-"$build/userspace/collector/vigil-collector" "${collector_args[@]}" &
+"${COLLECTOR:-$build/userspace/collector/vigil-collector}" "${collector_args[@]}" &
 collector=$!
 pids+=("$collector")
 wait_for "$dir/port"

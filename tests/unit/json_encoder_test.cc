@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "vigil/v1/collector.pb.h"
@@ -231,6 +232,100 @@ TEST(JsonEncoderTest, OtherMessagesMatchProtobuf) {
     filler.Fill(&tail, 0);
     ASSERT_EQ(OurJson(tail), ProtobufJson(tail)) << "#" << i;
   }
+}
+
+// From the serialized bytes: what AppendJson prints after parsing them, or
+// false. Never different output.
+std::string WireJson(const Message& m) {
+  std::string json = "[";  // appends: what was there stays
+  EXPECT_TRUE(AppendJsonFromWire(m.GetDescriptor(), m.SerializeAsString(), json)) << m.DebugString();
+  return json.substr(1);
+}
+
+TEST(JsonEncoderTest, FromWireRandomEventsOfEveryPayloadKind) {
+  RandomFiller filler(20261205);
+  for (const FieldDescriptor* payload : filler.Payloads()) {
+    for (int i = 0; i < 300; ++i) {
+      v1::Event e;
+      filler.Fill(&e, 0);
+      filler.Fill(e.GetReflection()->MutableMessage(&e, payload), 1);
+      ASSERT_EQ(WireJson(e), OurJson(e)) << payload->name() << " #" << i;
+    }
+  }
+}
+
+TEST(JsonEncoderTest, FromWireOtherMessages) {
+  RandomFiller filler(8);
+  for (int i = 0; i < 300; ++i) {
+    v1::PublishRequest batch;
+    filler.Fill(&batch, 0);
+    ASSERT_EQ(WireJson(batch), OurJson(batch)) << "#" << i;
+  }
+  for (int i = 0; i < 300; ++i) {
+    v1::TailResponse tail;
+    filler.Fill(&tail, 0);
+    ASSERT_EQ(WireJson(tail), OurJson(tail)) << "#" << i;
+  }
+  // A map is left to the parse.
+  v1::ComponentStatus status;
+  status.set_name("uplink");
+  (*status.mutable_details())["collector"] = "up";
+  std::string json;
+  EXPECT_FALSE(AppendJsonFromWire(v1::ComponentStatus::descriptor(), status.SerializeAsString(), json));
+  EXPECT_EQ(json, "");
+}
+
+// Bytes protobuf's serializer would not write: refused, or, where the parse
+// would read them the same, printed as it reads them.
+TEST(JsonEncoderTest, FromWireNonCanonicalBytes) {
+  v1::Event e;
+  e.set_id("e1");
+  e.set_kind(v1::EVENT_KIND_EXEC);
+  e.set_node("n");
+  e.mutable_process()->set_pid(7);
+  e.mutable_exec()->set_filename("/bin/true");
+  const std::string bytes = e.SerializeAsString();
+  auto field = [](uint32_t number, absl::string_view value) {  // a length-delimited field, short
+    std::string f;
+    for (uint32_t tag = number << 3 | 2; tag != 0; tag >>= 7)
+      f += static_cast<char>((tag & 0x7F) | (tag > 0x7F ? 0x80 : 0));
+    f += static_cast<char>(value.size());
+    f.append(value.data(), value.size());
+    return f;
+  };
+  const std::string id = field(1, "e1"), node = field(4, "n");
+  auto wire_json = [](absl::string_view wire, std::string& out) {
+    return AppendJsonFromWire(v1::Event::descriptor(), wire, out);
+  };
+  auto parsed_json = [](absl::string_view wire) {
+    v1::Event parsed;
+    EXPECT_TRUE(parsed.ParseFromString(std::string(wire)));
+    return OurJson(parsed);
+  };
+  std::string out = "x";
+  for (const std::string& refused : {
+           bytes + field(1000, "unknown"),                               // unknown field
+           node + id,                                                    // out of number order
+           id + id,                                                      // a singular field twice
+           bytes + field(17, ""),                                        // exec and exit: two members of the oneof
+           bytes.substr(0, bytes.size() - 1),                            // truncated
+           std::string("\x0b\x0c"),                                      // a group
+           std::string("\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f"),  // varint over 64 bits
+           field(1, "\xc3\x28"),                                         // not UTF-8
+       }) {
+    EXPECT_FALSE(wire_json(refused, out)) << absl::CEscape(refused);
+    EXPECT_EQ(out, "x");
+  }
+  // Defaults written out anyway (kind 0, an empty id) read as unset: left out.
+  const std::string defaults = std::string("\x0a\x00\x10\x00", 4) + node;
+  ASSERT_TRUE(wire_json(defaults, out));
+  EXPECT_EQ(out, "x" + parsed_json(defaults));
+  EXPECT_EQ(out, R"(x{"node":"n"})");
+  // 32-bit fields keep the low 32 bits of a longer varint, as the parser does.
+  const std::string wide_pid = field(5, std::string("\x08\xff\xff\xff\xff\x1f", 6));
+  out.clear();
+  ASSERT_TRUE(wire_json(wide_pid, out));
+  EXPECT_EQ(out, parsed_json(wide_pid));
 }
 
 TEST(JsonEncoderTest, DefaultsAndEmptyMessages) {

@@ -58,6 +58,37 @@ TEST_F(JsonLinesForwarderTest, WritesOneEventPerLineInOrder) {
   EXPECT_THAT(IdsIn(dir_ + "/events.jsonl"), ::testing::ElementsAre("inst-0", "inst-1", "inst-2", "inst-3", "inst-4"));
 }
 
+// From the spool's serialized events: the same lines as from parsed ones,
+// whether the bytes are as protobuf serializes them or need a parse first;
+// bytes that do not parse are skipped, not retried forever.
+TEST_F(JsonLinesForwarderTest, SerializedEventsGiveTheSameLines) {
+  std::vector<v1::Event> events = Events(0, 3);
+  events[1].mutable_process()->set_uid(0);
+  events[1].mutable_exec()->set_filename("/bin/caf\xc3\xa9");
+  std::vector<std::string> bytes;
+  for (const v1::Event& e : events) bytes.push_back(e.SerializeAsString());
+  bytes[2] += std::string("\xc2\x3e\x01x", 4);  // an unknown field (1000): parsed, then printed
+  const std::string unreadable = "\x0a\x05id";  // truncated
+
+  auto parsed = JsonLinesForwarder::Open("file", dir_ + "/parsed.jsonl", 1 << 20, 3);
+  auto serialized = JsonLinesForwarder::Open("file", dir_ + "/serialized.jsonl", 1 << 20, 3);
+  ASSERT_THAT(parsed, IsOk());
+  ASSERT_THAT(serialized, IsOk());
+  ASSERT_TRUE((*serialized)->TakesSerialized());
+  ASSERT_THAT((*parsed)->Send(testing::Pointers(events)), IsOk());
+  const std::vector<absl::string_view> views = {bytes[0], unreadable, bytes[1], bytes[2]};
+  ASSERT_THAT((*serialized)->SendSerialized(views), IsOk());
+
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  EXPECT_EQ(read(dir_ + "/serialized.jsonl"), read(dir_ + "/parsed.jsonl"));
+  EXPECT_THAT(IdsIn(dir_ + "/serialized.jsonl"), ::testing::ElementsAre("inst-0", "inst-1", "inst-2"));
+}
+
 // Issue 15, defect 9: every node's command lines: owner only.
 TEST_F(JsonLinesForwarderTest, OutputIsReadableByItsOwnerOnly) {
   auto f = JsonLinesForwarder::Open("file", dir_ + "/events.jsonl", 1 << 20, 3);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "vigil/v1/event.pb.h"
 
@@ -22,6 +23,14 @@ class Forwarder {
   // The events are the caller's (parsed in place from its spool, so not
   // contiguous) and live until Send returns.
   virtual absl::Status Send(absl::Span<const v1::Event* const> events) = 0;
+
+  // A forwarder that can write events from their serialized bytes, as the
+  // spool holds them, says so; the collector then calls SendSerialized
+  // instead of parsing them for Send. Same contract as Send.
+  virtual bool TakesSerialized() const { return false; }
+  virtual absl::Status SendSerialized(absl::Span<const absl::string_view> /*events*/) {
+    return absl::UnimplementedError("this forwarder takes parsed events");
+  }
 };
 
 }  // namespace vigil::collector

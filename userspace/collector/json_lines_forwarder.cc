@@ -8,7 +8,10 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/rate_limit.h"
 #include "common/status.h"
+#include "sink/json_encoder.h"
 #include "sink/json_lines_sink.h"
 
 namespace vigil::collector {
@@ -55,12 +58,37 @@ absl::Status JsonLinesForwarder::Rotate() {
 }
 
 absl::Status JsonLinesForwarder::Send(absl::Span<const v1::Event* const> events) {
-  if (fd_ < 0) {
-    if (absl::Status s = OpenFile(); !s.ok()) return s;
-  }
   buffer_.clear();
   for (const v1::Event* e : events) {
     if (absl::Status s = AppendJsonLine(*e, buffer_); !s.ok()) return s;
+  }
+  return Write();
+}
+
+absl::Status JsonLinesForwarder::SendSerialized(absl::Span<const absl::string_view> events) {
+  buffer_.clear();
+  v1::Event parsed;
+  for (absl::string_view bytes : events) {
+    if (AppendJsonFromWire(v1::Event::descriptor(), bytes, buffer_)) {
+      buffer_ += '\n';
+      continue;
+    }
+    if (!parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      static RateLimit limit(absl::Seconds(10));
+      if (uint64_t held; limit.Allow(held)) {
+        Logger("collector")
+            ->error("forwarder {}: a spooled event does not parse; skipped ({} more since)", name_, held);
+      }
+      continue;
+    }
+    if (absl::Status s = AppendJsonLine(parsed, buffer_); !s.ok()) return s;
+  }
+  return Write();
+}
+
+absl::Status JsonLinesForwarder::Write() {
+  if (fd_ < 0) {
+    if (absl::Status s = OpenFile(); !s.ok()) return s;
   }
   if (path_ != "-" && size_ > 0 && size_ + buffer_.size() > max_bytes_) {
     if (absl::Status s = Rotate(); !s.ok()) return s;

@@ -22,8 +22,16 @@ class JsonLinesForwarder : public Forwarder {
   // Written to the file (the page cache) before it returns: a collector
   // crash after it cannot lose them.
   absl::Status Send(absl::Span<const v1::Event* const> events) override;
+  // The lines straight from the serialized events (AppendJsonFromWire),
+  // identical to Send's; an event that is not as protobuf would have
+  // serialized it is parsed first, and one that does not parse is skipped
+  // with an error logged.
+  bool TakesSerialized() const override { return true; }
+  absl::Status SendSerialized(absl::Span<const absl::string_view> events) override;
 
  private:
+  // Writes buffer_ (rotating first when it would pass max_bytes) and syncs it.
+  absl::Status Write();
   JsonLinesForwarder(std::string name, std::string path, uint64_t max_bytes, uint32_t max_files)
       : name_(std::move(name)), path_(std::move(path)), max_bytes_(max_bytes), max_files_(max_files) {}
   absl::Status OpenFile();

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
+#include "common/wire.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "vigil/v1/event.pb.h"
@@ -33,6 +34,12 @@ struct FieldEntry {
   bool timestamp = false;
   bool process = false;  // vigil.v1.Process: AppendProcess
   bool map = false;
+  int oneof = -1;  // index of the (real, not proto3-optional) oneof it is a member of
+  // The descriptor's answers, asked once (has_presence() is not inline).
+  FieldDescriptor::Type type = FieldDescriptor::TYPE_INT32;
+  bool repeated = false;
+  bool presence = false;
+  uint32_t number = 0;
 };
 
 struct MessageTable {
@@ -59,6 +66,11 @@ class Tables {
     table->fields.reserve(fields.size());
     for (const FieldDescriptor* f : fields) {
       FieldEntry e{f, "\"" + f->json_name() + "\":"};
+      if (const auto* o = f->real_containing_oneof()) e.oneof = o->index();
+      e.type = f->type();
+      e.number = static_cast<uint32_t>(f->number());
+      e.repeated = f->is_repeated();
+      e.presence = f->has_presence();
       if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
         if (f->is_map()) {
           e.map = true;
@@ -240,9 +252,7 @@ void AppendDigits(uint32_t v, int width, char* dst) {
 }
 
 // RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as protobuf prints.
-bool AppendTimestamp(const google::protobuf::Timestamp& ts, std::string& out) {
-  const int64_t seconds = ts.seconds();
-  const int32_t nanos = ts.nanos();
+bool AppendTimestamp(int64_t seconds, int32_t nanos, std::string& out) {
   // 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z, as protobuf accepts.
   if (seconds < -62135596800 || seconds > 253402300799 || nanos < 0 || nanos > 999999999) return false;
   int64_t days = seconds / 86400;
@@ -286,6 +296,10 @@ bool AppendTimestamp(const google::protobuf::Timestamp& ts, std::string& out) {
   buf[len++] = '"';
   out.append(buf, len);
   return true;
+}
+
+bool AppendTimestamp(const google::protobuf::Timestamp& ts, std::string& out) {
+  return AppendTimestamp(ts.seconds(), ts.nanos(), out);
 }
 
 // A separator and a key: ',' before every member but the first.
@@ -577,9 +591,228 @@ bool AppendMessage(const Message& m, const MessageTable& table, std::string& out
   return true;
 }
 
+// ---- From serialized bytes ----
+//
+// The same JSON, read straight from the wire: what AppendMessage prints after
+// a parse, for bytes as protobuf's serializer writes them. Anything else
+// (unknown fields, fields out of number order or repeated, two members of a
+// oneof, a wire type that does not fit the field) returns false, and the
+// caller parses instead.
+
+// protobuf's default recursion limit.
+constexpr int kMaxWireDepth = 100;
+
+bool WireMessage(const MessageTable& table, absl::string_view in, std::string& out, int depth);
+
+bool WireTimestamp(absl::string_view in, std::string& out) {
+  wire::Reader r(in);
+  uint64_t seconds = 0, nanos = 0;
+  uint32_t number;
+  int type;
+  while (!r.done()) {
+    if (!r.ReadTag(number, type) || type != wire::kVarint) return false;
+    if (number == 1) {
+      if (!r.ReadVarint(seconds)) return false;
+    } else if (number == 2) {
+      if (!r.ReadVarint(nanos)) return false;
+    } else {
+      return false;
+    }
+  }
+  return AppendTimestamp(static_cast<int64_t>(seconds), static_cast<int32_t>(nanos), out);
+}
+
+// One value of field `f` with wire type `type`, packed elements aside.
+// `is_default` says that it is its type's default (a proto3 field without
+// presence then prints nothing).
+bool WireValue(const FieldEntry& f, int type, wire::Reader& r, std::string& out, int depth, bool& is_default) {
+  uint64_t v = 0;
+  is_default = false;
+  switch (f.type) {
+    case FieldDescriptor::TYPE_INT32:
+    case FieldDescriptor::TYPE_UINT32:
+    case FieldDescriptor::TYPE_SINT32:
+    case FieldDescriptor::TYPE_INT64:
+    case FieldDescriptor::TYPE_UINT64:
+    case FieldDescriptor::TYPE_SINT64:
+    case FieldDescriptor::TYPE_BOOL:
+    case FieldDescriptor::TYPE_ENUM:
+      if (type != wire::kVarint || !r.ReadVarint(v)) return false;
+      break;
+    case FieldDescriptor::TYPE_FIXED32:
+    case FieldDescriptor::TYPE_SFIXED32: {
+      uint32_t v32;
+      if (type != wire::kFixed32 || !r.ReadFixed32(v32)) return false;
+      v = v32;
+      break;
+    }
+    case FieldDescriptor::TYPE_FIXED64:
+    case FieldDescriptor::TYPE_SFIXED64:
+      if (type != wire::kFixed64 || !r.ReadFixed64(v)) return false;
+      break;
+    case FieldDescriptor::TYPE_STRING: {
+      absl::string_view text;
+      if (type != wire::kLength || !r.ReadLength(text)) return false;
+      is_default = text.empty();
+      return AppendString(text, out);
+    }
+    case FieldDescriptor::TYPE_MESSAGE: {
+      absl::string_view sub;
+      if (type != wire::kLength || !r.ReadLength(sub)) return false;
+      if (f.timestamp) return WireTimestamp(sub, out);
+      return WireMessage(*f.message, sub, out, depth + 1);
+    }
+    default:  // float, double, bytes, groups: as AppendValue, left to protobuf
+      return false;
+  }
+  // Integers as the parser stores them: 32-bit fields keep the low 32 bits.
+  switch (f.type) {
+    case FieldDescriptor::TYPE_INT32:
+    case FieldDescriptor::TYPE_SFIXED32:
+      is_default = static_cast<int32_t>(v) == 0;
+      AppendNumber(static_cast<int32_t>(v), out);
+      return true;
+    case FieldDescriptor::TYPE_SINT32: {
+      const uint32_t u = static_cast<uint32_t>(v);
+      const int32_t i = static_cast<int32_t>((u >> 1) ^ (~(u & 1) + 1));
+      is_default = i == 0;
+      AppendNumber(i, out);
+      return true;
+    }
+    case FieldDescriptor::TYPE_UINT32:
+    case FieldDescriptor::TYPE_FIXED32:
+      is_default = static_cast<uint32_t>(v) == 0;
+      AppendNumber(static_cast<uint32_t>(v), out);
+      return true;
+    case FieldDescriptor::TYPE_INT64:
+    case FieldDescriptor::TYPE_SFIXED64:
+      is_default = v == 0;
+      AppendQuotedNumber(static_cast<int64_t>(v), out);
+      return true;
+    case FieldDescriptor::TYPE_SINT64: {
+      const int64_t i = static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
+      is_default = i == 0;
+      AppendQuotedNumber(i, out);
+      return true;
+    }
+    case FieldDescriptor::TYPE_UINT64:
+    case FieldDescriptor::TYPE_FIXED64:
+      is_default = v == 0;
+      AppendQuotedNumber(v, out);
+      return true;
+    case FieldDescriptor::TYPE_BOOL:
+      is_default = v == 0;
+      out += v != 0 ? "true" : "false";
+      return true;
+    case FieldDescriptor::TYPE_ENUM: {
+      const int32_t e = static_cast<int32_t>(v);
+      is_default = e == 0;
+      if (const auto* ev = f.field->enum_type()->FindValueByNumber(e)) {
+        out += '"';
+        out += ev->name();
+        out += '"';
+      } else {
+        AppendNumber(e, out);
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+bool Packable(const FieldEntry& f) {
+  return f.type != FieldDescriptor::TYPE_STRING && f.type != FieldDescriptor::TYPE_BYTES &&
+         f.type != FieldDescriptor::TYPE_MESSAGE && f.type != FieldDescriptor::TYPE_GROUP;
+}
+
+// The elements of repeated field `f`: this one, and those right after it
+// with the same number (packed or not, as the parser takes either).
+bool WireRepeated(const FieldEntry& f, uint32_t number, int type, wire::Reader& r, std::string& out, int depth,
+                  size_t& count) {
+  bool is_default;
+  for (;;) {
+    if (type == wire::kLength && Packable(f)) {
+      absl::string_view packed;
+      if (!r.ReadLength(packed)) return false;
+      const int element =
+          f.type == FieldDescriptor::TYPE_FIXED32 || f.type == FieldDescriptor::TYPE_SFIXED32   ? wire::kFixed32
+          : f.type == FieldDescriptor::TYPE_FIXED64 || f.type == FieldDescriptor::TYPE_SFIXED64 ? wire::kFixed64
+                                                                                                : wire::kVarint;
+      wire::Reader elements(packed);
+      while (!elements.done()) {
+        if (count++ > 0) out += ',';
+        if (!WireValue(f, element, elements, out, depth, is_default)) return false;
+      }
+    } else {
+      if (count++ > 0) out += ',';
+      if (!WireValue(f, type, r, out, depth, is_default)) return false;
+    }
+    if (r.done()) return true;
+    wire::Reader next = r;
+    uint32_t n;
+    if (!next.ReadTag(n, type) || n != number) return true;
+    r = next;
+  }
+}
+
+bool WireMessage(const MessageTable& table, absl::string_view in, std::string& out, int depth) {
+  if (depth > kMaxWireDepth) return false;
+  wire::Reader r(in);
+  out += '{';
+  bool first = true;
+  size_t i = 0;              // fields come in number order, each once
+  uint64_t oneofs_seen = 0;  // a bit per oneof: at most one member each
+  uint32_t number;
+  int type;
+  while (!r.done()) {
+    if (!r.ReadTag(number, type)) return false;
+    while (i < table.fields.size() && table.fields[i].number < number) ++i;
+    if (i == table.fields.size() || table.fields[i].number != number) return false;
+    const FieldEntry& f = table.fields[i++];
+    if (f.oneof >= 0) {
+      if (f.oneof >= 64 || (oneofs_seen >> f.oneof & 1)) return false;
+      oneofs_seen |= uint64_t{1} << f.oneof;
+    }
+    const size_t mark = out.size();
+    const bool was_first = first;
+    if (!first) out += ',';
+    first = false;
+    out += f.key;
+    if (f.repeated) {
+      if (f.map) return false;
+      out += '[';
+      size_t count = 0;
+      if (!WireRepeated(f, number, type, r, out, depth, count)) return false;
+      out += ']';
+      if (count == 0) {  // an empty packed run: no elements, so no field
+        out.resize(mark);
+        first = was_first;
+      }
+      continue;
+    }
+    bool is_default;
+    if (!WireValue(f, type, r, out, depth, is_default)) return false;
+    if (is_default && !f.presence) {  // as the parser leaves it: unset
+      out.resize(mark);
+      first = was_first;
+    }
+  }
+  out += '}';
+  return true;
+}
+
 }  // namespace
 
 void AppendJsonString(absl::string_view text, std::string& out) { AppendString(text, out, /*replace_invalid=*/true); }
+
+bool AppendJsonFromWire(const Descriptor* type, absl::string_view wire, std::string& out) {
+  const size_t before = out.size();
+  const bool ok = type == google::protobuf::Timestamp::descriptor() ? WireTimestamp(wire, out)
+                                                                    : WireMessage(*TableFor(type), wire, out, 0);
+  if (!ok) out.resize(before);
+  return ok;
+}
 
 bool AppendJson(const Message& message, std::string& out) {
   const size_t before = out.size();

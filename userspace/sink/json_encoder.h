@@ -22,6 +22,14 @@ namespace vigil {
 // range): the caller then uses protobuf's printer.
 bool AppendJson(const google::protobuf::Message& message, std::string& out);
 
+// The same for a message of `type` still in its serialized form `wire`, as
+// AppendJson would print it after a parse, without the parse (the collector's
+// file forwarder prints what its spool holds). Returns false, with `out` as
+// it was, for anything AppendJson leaves to protobuf and for bytes protobuf's
+// serializer would not have written (unknown fields, fields out of number
+// order or repeated, two members of one oneof): the caller then parses.
+bool AppendJsonFromWire(const google::protobuf::Descriptor* type, absl::string_view wire, std::string& out);
+
 // Appends `text` as a JSON string, quoted and escaped as AppendJson escapes
 // strings; a byte that starts no valid UTF-8 sequence becomes U+FFFD.
 void AppendJsonString(absl::string_view text, std::string& out);
