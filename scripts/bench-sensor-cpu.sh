@@ -68,10 +68,7 @@ for round in $(seq "$rounds"); do
     wait "$sensor_pid" 2>/dev/null || true
     sensor_pid=
     events=$((after - before))
-    # CPU time of every thread of a process so far, in ns.
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
-
-printf '%-5s %-40s %10d %12.1f %10d %8d\n' "$round" "$bin" "$events" \
+    printf '%-5s %-40s %10d %12.1f %10d %8d\n' "$round" "$bin" "$events" \
       "$(awk -v ns=$((cpu_after - cpu_before)) -v ev="$events" 'BEGIN {print ns / 1000 / (ev ? ev : 1)}')" \
       $((ctx_after - ctx_before)) "$rss"
   done
