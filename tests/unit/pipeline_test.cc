@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -321,6 +323,25 @@ TEST_F(PipelineTest, RecordsSubmittedWhileRunningAllArrive) {
   }
   pipeline->Stop();
   EXPECT_THAT(WrittenPids(), ElementsAreArray(want));
+}
+
+// An operator's `top -H` (and perf) tells the pipeline's thread apart.
+TEST_F(PipelineTest, ItsThreadIsNamed) {
+  auto names = [] {
+    std::vector<std::string> out;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      std::getline(comm, name);
+      out.push_back(name);
+    }
+    return out;
+  };
+  auto pipeline = Make();
+  pipeline->Start();
+  EXPECT_THAT(names(), ::testing::Contains("vigil-pipeline"));
+  pipeline->Stop();
+  EXPECT_THAT(names(), ::testing::Not(::testing::Contains("vigil-pipeline")));
 }
 
 TEST_F(PipelineTest, DestroyedWithoutStartDoesNotHang) {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/file.h"
+#include "common/thread_name.h"
 #include "common/log.h"
 #include "common/rate_limit.h"
 #include "common/utf8.h"
@@ -251,6 +252,8 @@ absl::StatusOr<std::unique_ptr<Collector>> Collector::Start(const CollectorConfi
   c->serving_ = true;
   for (auto& lane : c->lanes_) {
     lane->thread = std::thread([c = c.get(), l = lane.get()] { c->Forward(*l); });
+    // "vigil-fwd-file", "vigil-fwd-azure" (cut to the 15 characters a name may have).
+    NameThread(lane->thread, ("vigil-fwd-" + lane->forwarder->name()).substr(0, 15).c_str());
   }
   Logger("collector")
       ->info("listening on {} (port {}, {}), spool {}, forwarding to {} forwarders", config.listen, c->port_,

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/rate_limit.h"
 #include "common/status.h"
+#include "common/thread_name.h"
 #include "common/utf8.h"
 
 namespace vigil {
@@ -53,7 +54,9 @@ ContainerEnricher::ContainerEnricher(ContainerEnricherOptions options, std::uniq
       cgroups_(options_.max_cgroups, options_.now),
       metadata_(options_.max_containers, options_.now) {
   resolver_ = std::thread([this] { ResolveLoop(); });
+  NameThread(resolver_, "vigil-cresolve");
   fetcher_ = std::thread([this] { FetchLoop(); });
+  NameThread(fetcher_, "vigil-cfetch");
   for (const auto& c : clients_) watchers_.emplace_back([this, c = c.get()] { WatchLoop(c); });
 }
 

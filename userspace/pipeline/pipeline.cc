@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "common/log.h"
 #include "common/rate_limit.h"
+#include "common/thread_name.h"
 
 namespace vigil {
 
@@ -41,6 +42,7 @@ constexpr size_t kBatchRecords = 1024;
 
 void Pipeline::Start() {
   thread_ = std::thread([this] { Run(); });
+  NameThread(thread_, "vigil-pipeline");
 }
 
 void Pipeline::Submit(absl::Span<const uint8_t> record) {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/rate_limit.h"
+#include "common/thread_name.h"
 #include "dns/dns_names.h"
 #include "google/protobuf/util/time_util.h"
 #include "loader/families.h"
@@ -305,6 +306,7 @@ absl::Status Sensor::Run(const std::function<bool(absl::Duration)>& wait_for_sto
   mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
   pipeline_->Start();
   reader_ = std::thread([this] { ReadLoop(); });
+  NameThread(reader_, "vigil-ring");
   log->info("streaming events from {} probes to {}{}", probes_->probes().size(), config_.output,
             config_.uplink.target.empty() ? "" : " and to the collector at " + config_.uplink.target);
   ready_ = true;

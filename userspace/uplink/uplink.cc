@@ -13,6 +13,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/rate_limit.h"
+#include "common/thread_name.h"
 
 namespace vigil {
 
@@ -94,7 +95,9 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(const UplinkOptions& opti
   auto channel = grpc::CreateCustomChannel(options.target, *creds, args);
   std::unique_ptr<Uplink> uplink(new Uplink(options, *std::move(spool), std::move(channel), acked));
   uplink->batcher_ = std::thread([u = uplink.get()] { u->BatchLoop(); });
+  NameThread(uplink->batcher_, "vigil-batcher");
   uplink->sender_ = std::thread([u = uplink.get()] { u->SendLoop(); });
+  NameThread(uplink->sender_, "vigil-uplink");
   return uplink;
 }
 
