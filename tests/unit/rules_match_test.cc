@@ -320,10 +320,7 @@ class FakeProcesses : public ProcessView {
   void Add(const std::string& exec_id, const std::string& exe, std::vector<std::string> argv,
            const std::string& parent) {
     CachedProcess& p = procs_[exec_id];
-    p.exe_size = static_cast<uint32_t>(exe.size());
-    p.text = exe;
-    for (auto& a : argv) p.text.append(a).push_back('\0');
-    p.argc = static_cast<uint32_t>(argv.size());
+    p.SetText(exe, "", argv);
     p.parent_exec_id = parent;
   }
   const CachedProcess* Lookup(absl::string_view exec_id) const override {

@@ -368,14 +368,10 @@ absl::Time EventTime(absl::string_view event) {
       return absl::InfinitePast();
     }
   }
-  if (time.data() == nullptr) return absl::InfinitePast();
-  wire::Reader t(time);
-  uint64_t seconds = 0, nanos = 0;
-  while (!t.done()) {
-    if (!t.ReadTag(number, type) || type != wire::kVarint) return absl::InfinitePast();
-    if (!t.ReadVarint(number == 1 ? seconds : nanos)) return absl::InfinitePast();
-  }
-  return absl::FromUnixSeconds(static_cast<int64_t>(seconds)) + absl::Nanoseconds(static_cast<int32_t>(nanos));
+  int64_t seconds;
+  int32_t nanos;
+  if (time.data() == nullptr || !wire::ReadTimestamp(time, seconds, nanos)) return absl::InfinitePast();
+  return absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos);
 }
 
 }  // namespace

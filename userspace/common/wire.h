@@ -84,4 +84,21 @@ class Reader {
   const char* end_;
 };
 
+// A google.protobuf.Timestamp from its serialized bytes: seconds and nanos
+// as the parser stores them (nanos keeps the low 32 bits); false for
+// anything else in it.
+inline bool ReadTimestamp(absl::string_view in, int64_t& seconds, int32_t& nanos) {
+  Reader r(in);
+  uint64_t s = 0, n = 0;
+  uint32_t number;
+  int type;
+  while (!r.done()) {
+    if (!r.ReadTag(number, type) || type != kVarint || (number != 1 && number != 2)) return false;
+    if (!r.ReadVarint(number == 1 ? s : n)) return false;
+  }
+  seconds = static_cast<int64_t>(s);
+  nanos = static_cast<int32_t>(n);
+  return true;
+}
+
 }  // namespace vigil::wire

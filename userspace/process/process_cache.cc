@@ -1,6 +1,5 @@
 #include "process/process_cache.h"
 
-#include <algorithm>
 #include <cstdint>
 
 #include "absl/container/flat_hash_map.h"
@@ -47,21 +46,17 @@ bool TrimArgv(google::protobuf::RepeatedPtrField<std::string>& argv, size_t max_
 // Appends to `to` what TrimArgv would keep of `from`'s argv, copying nothing more.
 bool CopyArgv(const CachedProcess& from, size_t max_bytes, size_t max_args,
               google::protobuf::RepeatedPtrField<std::string>& to) {
-  absl::string_view args = from.argv();
-  size_t used = 0;
-  for (uint32_t i = 0; i < from.argc && !args.empty(); ++i) {
-    const size_t end = std::min(args.find('\0'), args.size());
-    const absl::string_view arg = args.substr(0, end);
-    args.remove_prefix(std::min(end + 1, args.size()));
-    if (i == max_args || used >= max_bytes) return true;
+  size_t used = 0, count = 0;
+  return !from.ForEachArg([&](absl::string_view arg) {
+    if (count++ == max_args || used >= max_bytes) return false;
     if (used + arg.size() > max_bytes) {
       to.Add()->assign(arg.data(), CutPoint(arg, max_bytes - used));
-      return true;
+      return false;
     }
     to.Add()->assign(arg.data(), arg.size());
     used += arg.size() + 1;
-  }
-  return false;
+    return true;
+  });
 }
 
 // Into `to`'s storage, kept from event to event.
@@ -84,17 +79,7 @@ void Store(const v1::Process& p, CachedProcess& c) {
   c.start_nanos = p.start_time().nanos();
   c.comm = p.comm();
   c.parent_exec_id = p.parent_exec_id();
-  c.exe_size = static_cast<uint32_t>(p.exe().size());
-  c.cwd_size = static_cast<uint32_t>(p.cwd().size());
-  c.argc = static_cast<uint32_t>(p.argv_size());
-  size_t size = p.exe().size() + p.cwd().size();
-  for (const std::string& arg : p.argv()) size += arg.size() + 1;
-  c.text.clear();
-  c.text.reserve(size);
-  c.text.append(p.exe()).append(p.cwd());
-  for (const std::string& arg : p.argv()) c.text.append(arg).push_back('\0');
-  // A burst of long command lines must not leave every entry at its peak.
-  if (c.text.capacity() > 2 * c.text.size() + 64) c.text.shrink_to_fit();
+  c.SetText(p.exe(), p.cwd(), p.argv());
 }
 
 // The ancestor `c`, whose exec id is `exec_id`, into `out` (a cleared message),

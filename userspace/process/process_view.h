@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -28,15 +29,56 @@ struct CachedProcess {
   std::string comm;
   std::string parent_exec_id;
   // exe, then cwd, then each argument followed by a NUL (the kernel's
-  // separator: no argument holds one).
+  // separator: no argument holds one). Written by SetText, read through the
+  // accessors below.
   std::string text;
 
   absl::string_view exe() const { return absl::string_view(text).substr(0, exe_size); }
   absl::string_view cwd() const { return absl::string_view(text).substr(exe_size, cwd_size); }
-  // The arguments, each followed by a NUL.
-  absl::string_view argv() const { return absl::string_view(text).substr(exe_size + cwd_size); }
+
+  // Sets exe, cwd and the arguments (any range of strings), reusing text's
+  // storage.
+  template <typename Args>
+  void SetText(absl::string_view exe, absl::string_view cwd, const Args& args) {
+    size_t size = exe.size() + cwd.size();
+    argc = 0;
+    for (const auto& arg : args) size += arg.size() + 1;
+    text.clear();
+    text.reserve(size);
+    text.append(exe.data(), exe.size()).append(cwd.data(), cwd.size());
+    for (const auto& arg : args) {
+      text.append(arg.data(), arg.size()).push_back('\0');
+      ++argc;
+    }
+    exe_size = static_cast<uint32_t>(exe.size());
+    cwd_size = static_cast<uint32_t>(cwd.size());
+    // A burst of long command lines must not leave every entry at its peak.
+    if (text.capacity() > 2 * text.size() + 64) text.shrink_to_fit();
+  }
+
+  // Calls f(arg) for each argument in order until it returns false; false
+  // when it was stopped.
+  template <typename F>
+  bool ForEachArg(F&& f) const {
+    absl::string_view args = absl::string_view(text).substr(exe_size + cwd_size);
+    for (uint32_t i = 0; i < argc && !args.empty(); ++i) {
+      const size_t end = std::min(args.find('\0'), args.size());
+      if (!f(args.substr(0, end))) return false;
+      args.remove_prefix(std::min(end + 1, args.size()));
+    }
+    return true;
+  }
+
   // The arguments joined by spaces, as a rule's CommandLine reads them.
-  void AppendCommandLine(std::string& out) const;
+  void AppendCommandLine(std::string& out) const {
+    bool first = true;
+    ForEachArg([&](absl::string_view arg) {
+      if (!first) out.push_back(' ');
+      first = false;
+      out.append(arg.data(), arg.size());
+      return true;
+    });
+  }
 };
 
 // Read-only lookups into what the process cache knows, for later stages

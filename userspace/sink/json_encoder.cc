@@ -605,21 +605,9 @@ constexpr int kMaxWireDepth = 100;
 bool WireMessage(const MessageTable& table, absl::string_view in, std::string& out, int depth);
 
 bool WireTimestamp(absl::string_view in, std::string& out) {
-  wire::Reader r(in);
-  uint64_t seconds = 0, nanos = 0;
-  uint32_t number;
-  int type;
-  while (!r.done()) {
-    if (!r.ReadTag(number, type) || type != wire::kVarint) return false;
-    if (number == 1) {
-      if (!r.ReadVarint(seconds)) return false;
-    } else if (number == 2) {
-      if (!r.ReadVarint(nanos)) return false;
-    } else {
-      return false;
-    }
-  }
-  return AppendTimestamp(static_cast<int64_t>(seconds), static_cast<int32_t>(nanos), out);
+  int64_t seconds;
+  int32_t nanos;
+  return wire::ReadTimestamp(in, seconds, nanos) && AppendTimestamp(seconds, nanos, out);
 }
 
 // One value of field `f` with wire type `type`, packed elements aside.
