@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "vigil/v1/collector.pb.h"
@@ -334,6 +335,54 @@ TEST(JsonEncoderTest, EveryEscapedCodePointRangeEdgeMatchesProtobuf) {
     e.set_node("a" + Utf8(cp) + "b");
     ASSERT_EQ(OurJson(e), ProtobufJson(e)) << std::hex << cp;
   }
+}
+
+// Plain ASCII is skipped eight bytes at a time: an escaped or non-ASCII
+// character at every offset of a longer string, in each of the eight lanes.
+TEST(JsonEncoderTest, EscapesAtEveryOffsetOfALongStringMatchProtobuf) {
+  std::vector<uint32_t> cps = {0x7E, 0x80, 0xAD, 0xE9, 0x2028, 0x1F600};
+  for (uint32_t c = 0; c < 0x80; ++c) cps.push_back(c);
+  for (uint32_t cp : cps) {
+    for (size_t offset = 0; offset <= 17; ++offset) {
+      v1::Event e;
+      e.set_node(std::string(offset, 'a') + Utf8(cp) + std::string(19 - offset, 'z'));
+      ASSERT_EQ(OurJson(e), ProtobufJson(e)) << std::hex << cp << " at " << std::dec << offset;
+      ASSERT_EQ(WireJson(e), OurJson(e)) << std::hex << cp << " at " << std::dec << offset;
+    }
+  }
+  v1::Event e;
+  e.mutable_process()->set_comm(std::string(15, 'a') + "\xff");  // invalid after a plain word
+  std::string out;
+  EXPECT_FALSE(AppendJson(e, out));
+}
+
+// The encoders write through a buffer of their own: output longer than it,
+// a string longer than it, and failing or going back after it was emptied
+// into the caller's string.
+TEST(JsonEncoderTest, OutputLongerThanTheEncodersBuffer) {
+  v1::Event e;
+  e.set_id(std::string(10000, 'i'));
+  for (int i = 0; i < 300; ++i) e.mutable_process()->add_argv(absl::StrCat("--argument-", i, "=\"quoted\"\n"));
+  e.mutable_process()->set_cwd(std::string(5000, '<'));
+  ASSERT_EQ(OurJson(e), ProtobufJson(e));
+  ASSERT_EQ(WireJson(e), OurJson(e));
+
+  std::string out = "before";
+  EXPECT_FALSE(AppendJsonFromWire(v1::Event::descriptor(), e.SerializeAsString() + "\xc2\x3e\x00", out))
+      << "field 1000, unknown, after the rest";
+  e.mutable_process()->set_exe("bad \xff");
+  EXPECT_FALSE(AppendJson(e, out));
+  EXPECT_EQ(out, "before");
+
+  // A default written out after 10,000 bytes: left out, as the parse reads it.
+  const std::string wire = v1::Event().SerializeAsString() + "\x0a\x90\x4e" + std::string(10000, 'i') +
+                           std::string("\x10\x00", 2) + "\x22\x01n";
+  v1::Event parsed;
+  ASSERT_TRUE(parsed.ParseFromString(wire));
+  out.clear();
+  ASSERT_TRUE(AppendJsonFromWire(v1::Event::descriptor(), wire, out));
+  EXPECT_EQ(out, OurJson(parsed));
+  EXPECT_EQ(out, absl::StrCat(R"({"id":")", std::string(10000, 'i'), R"(","node":"n"})"));
 }
 
 TEST(JsonEncoderTest, InvalidUtf8IsLeftToProtobuf) {
