@@ -22,6 +22,10 @@ class Reader {
   bool done() const { return p_ == end_; }
 
   bool ReadVarint(uint64_t& v) {
+    if (p_ < end_ && (*p_ & 0x80) == 0) {  // one byte: most tags and lengths
+      v = static_cast<uint8_t>(*p_++);
+      return true;
+    }
     v = 0;
     for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
       const uint8_t byte = static_cast<uint8_t>(*p_++);

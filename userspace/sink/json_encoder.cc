@@ -123,7 +123,17 @@ class JsonOut {
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Put(const char* s, size_t n) {
     if (ABSL_PREDICT_FALSE(static_cast<size_t>(std::end(buf_) - p_) < n)) return PutLong(s, n);
-    std::memcpy(p_, s, n);
+    // Keys and most runs are short: two overlapping fixed-size copies
+    // instead of a call to memcpy for a length it does not know.
+    if (n >= 8 && n <= 16) {
+      std::memcpy(p_, s, 8);
+      std::memcpy(p_ + n - 8, s + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+      std::memcpy(p_, s, 4);
+      std::memcpy(p_ + n - 4, s + n - 4, 4);
+    } else {
+      std::memcpy(p_, s, n);
+    }
     p_ += n;
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Put(absl::string_view s) { Put(s.data(), s.size()); }
