@@ -115,6 +115,25 @@ TEST_F(JsonLinesForwarderTest, RotatesBySizeAndKeepsMaxFiles) {
   EXPECT_EQ(IdsIn(path + ".1").back(), "inst-" + std::to_string(50 - 1 - IdsIn(path).size()));
 }
 
+// One send larger than the pieces it is written in, rotating in the middle:
+// every line once, in order, across the files, none over the size.
+TEST_F(JsonLinesForwarderTest, ALargeSendRotatesBetweenLines) {
+  const std::string path = dir_ + "/events.jsonl";
+  auto f = JsonLinesForwarder::Open("file", path, 400'000, 8);
+  ASSERT_THAT(f, IsOk());
+  ASSERT_THAT((*f)->Send(testing::Pointers(Events(0, 6000))), IsOk());
+  std::vector<std::string> ids, expected;
+  for (int i = 7; i >= 0; --i) {
+    const std::string p = i == 0 ? path : path + "." + std::to_string(i);
+    if (!std::filesystem::exists(p)) continue;
+    EXPECT_LE(std::filesystem::file_size(p), 400'000u) << p;
+    for (std::string& id : IdsIn(p)) ids.push_back(std::move(id));
+  }
+  for (int i = 0; i < 6000; ++i) expected.push_back("inst-" + std::to_string(i));
+  EXPECT_EQ(ids, expected);
+  EXPECT_TRUE(std::filesystem::exists(path + ".2")) << "written in pieces, rotated between them";
+}
+
 TEST_F(JsonLinesForwarderTest, ReopeningAppends) {
   const std::string path = dir_ + "/events.jsonl";
   {

@@ -30,8 +30,11 @@ class JsonLinesForwarder : public Forwarder {
   absl::Status SendSerialized(absl::Span<const absl::string_view> events) override;
 
  private:
-  // Writes buffer_ (rotating first when it would pass max_bytes) and syncs it.
-  absl::Status Write();
+  // Writes buffer_ and empties it, rotating first when it would pass
+  // max_bytes; WriteAndSync then syncs what this send wrote.
+  absl::Status WritePiece();
+  absl::Status WriteAndSync();
+  absl::Status Sync();
   JsonLinesForwarder(std::string name, std::string path, uint64_t max_bytes, uint32_t max_files)
       : name_(std::move(name)), path_(std::move(path)), max_bytes_(max_bytes), max_files_(max_files) {}
   absl::Status OpenFile();
@@ -43,6 +46,7 @@ class JsonLinesForwarder : public Forwarder {
   const uint32_t max_files_;
   int fd_ = -1;
   uint64_t size_ = 0;
+  bool unsynced_ = false;  // written since the last fdatasync
   std::string buffer_;
 };
 
