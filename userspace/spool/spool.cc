@@ -316,16 +316,17 @@ absl::StatusOr<std::vector<SpoolRecord>> Spool::Read(uint64_t from, size_t max_r
     if (fd < 0 && errno == ENOENT) continue;  // released or evicted meanwhile (evictions are counted)
     if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", path));
     for (const Ref& ref : refs) {
-      std::string buf(kHeaderBytes + ref.length, '\0');
-      const ssize_t n = pread(fd, buf.data(), buf.size(), static_cast<off_t>(ref.offset));
-      const auto* head = reinterpret_cast<const uint8_t*>(buf.data());
-      if (n != static_cast<ssize_t>(buf.size()) ||
-          Crc(head, buf.data() + kHeaderBytes, ref.length) != Decode(head).crc) {
+      // The header and the payload in one read, each where it belongs.
+      uint8_t head[kHeaderBytes];
+      std::string payload(ref.length, '\0');
+      iovec parts[2] = {{head, kHeaderBytes}, {payload.data(), payload.size()}};
+      const ssize_t n = preadv(fd, parts, 2, static_cast<off_t>(ref.offset));
+      if (n != static_cast<ssize_t>(kHeaderBytes + payload.size()) ||
+          Crc(head, payload.data(), ref.length) != Decode(head).crc) {
         corrupt.push_back(ref.index);  // changed on disk since it was written or scanned
         continue;
       }
-      buf.erase(0, kHeaderBytes);
-      out.push_back(SpoolRecord{ref.index, ref.items, std::move(buf)});
+      out.push_back(SpoolRecord{ref.index, ref.items, std::move(payload)});
     }
     close(fd);
   }
