@@ -185,6 +185,44 @@ TEST_F(DecoderTest, ExecFactsMapOneToOne) {
   EXPECT_FALSE(caps.upper_layer() || caps.memfd() || caps.deleted() || caps.setuid() || caps.setgid());
 }
 
+// The sensor decodes every record into one reused event, which the
+// enrichers then add to: each decode must leave nothing of the last event,
+// while keeping its sub-messages (and their grown strings) for reuse.
+TEST_F(DecoderTest, DecodingIntoAReusedEventLeavesNothingOfTheLastOne) {
+  ExecSpec long_exec = ExecOf({"/usr/bin/python3", "-c", std::string(300, 'x')});
+  long_exec.cwd = "/srv/a/rather/long/working/directory";
+  vigil_proc no_parent = TestProc(99);
+  no_parent.ppid = 0;
+  no_parent.uid = 7;
+  test::FileSpec file;
+  file.path = "/etc/shadow";
+  const std::vector<Record> records = {
+      ExecRecord(long_exec),  ExecRecord(ExecOf({"sh"})), ExitRecord(3 << 8), ForkRecord(0, no_parent),
+      test::FileRecord(file), ExecRecord(long_exec),      Record(10, 0),      ExitRecord(0)};
+  Decoder decoder({.node = kNode, .max_args = 256}, &clock_);
+  v1::Event reused;
+  bool grown = false;  // the process message holds a grown string
+  for (size_t i = 0; i < records.size(); ++i) {
+    v1::Event fresh;
+    const absl::Status want = decoder.Decode(Span(records[i]), fresh);
+    EXPECT_EQ(decoder.Decode(Span(records[i]), reused), want) << i;
+    EXPECT_EQ(reused.SerializeAsString(), fresh.SerializeAsString()) << i << ": " << reused.DebugString();
+    if (!want.ok()) {  // a record that is not one: the event is cleared whole
+      grown = false;
+      continue;
+    }
+    // Kept, not freed: the longest cwd's buffer stays (cleared) in every event.
+    if (grown) EXPECT_GE(reused.process().cwd().capacity(), long_exec.cwd.size()) << i;
+    grown = grown || reused.process().cwd() == long_exec.cwd;
+    // What the enrichers add, which the next decode must clear.
+    reused.mutable_workload()->set_container_id("c0ffee");
+    reused.mutable_workload()->set_pod_name("web-0");
+    reused.mutable_process()->set_exe("/cached/exe");
+    reused.mutable_process()->add_argv("cached");
+    reused.add_ancestors()->set_pid(1);
+  }
+}
+
 TEST_F(DecoderTest, ExitFillsEveryField) {
   v1::Event e = Decoded(ExitRecord(7 << 8));
   EXPECT_EQ(e.kind(), v1::EVENT_KIND_EXIT);

@@ -33,27 +33,46 @@ uint16_t Decoder::PeekKind(absl::Span<const uint8_t> record) {
 
 namespace {
 
-// Clear() frees the payload message (a oneof member). A record of the kind
-// `out` last held has the same payload: that one is cleared in place
-// instead, and the family decoder fills it again without allocating.
+// Clear() deletes an event's sub-messages, and with them every string they
+// had grown. The decoder sets time, process (with its start time) and
+// workload on every event it decodes, and a record of the kind `out` last
+// held has the same payload: those are cleared in place and kept, so that
+// filling them again allocates nothing once their strings have grown.
 void ClearForReuse(uint16_t kind, v1::Event& out) {
-  const auto payload = out.payload_case();
-  if (payload == v1::Event::PAYLOAD_NOT_SET || out.kind() != kind) {
-    out.Clear();
-    return;
+  google::protobuf::Message* payload = nullptr;
+  const google::protobuf::FieldDescriptor* payload_field = nullptr;
+  if (out.payload_case() != v1::Event::PAYLOAD_NOT_SET && out.kind() == kind) {
+    payload_field = out.GetDescriptor()->FindFieldByNumber(out.payload_case());
+    payload = out.GetReflection()->ReleaseMessage(&out, payload_field);
   }
-  const google::protobuf::Reflection* r = out.GetReflection();
-  const google::protobuf::FieldDescriptor* f = out.GetDescriptor()->FindFieldByNumber(payload);
-  google::protobuf::Message* kept = r->ReleaseMessage(&out, f);
+  google::protobuf::Timestamp* time = out.release_time();
+  v1::Process* process = out.release_process();
+  v1::Workload* workload = out.release_workload();
   out.Clear();
-  kept->Clear();
-  r->SetAllocatedMessage(&out, kept, f);
+  if (time != nullptr) {
+    time->Clear();
+    out.set_allocated_time(time);
+  }
+  if (process != nullptr) {
+    google::protobuf::Timestamp* start = process->release_start_time();
+    process->Clear();
+    if (start != nullptr) {
+      start->Clear();
+      process->set_allocated_start_time(start);
+    }
+    out.set_allocated_process(process);
+  }
+  if (workload != nullptr) {
+    workload->Clear();
+    out.set_allocated_workload(workload);
+  }
+  if (payload != nullptr) {
+    payload->Clear();
+    out.GetReflection()->SetAllocatedMessage(&out, payload, payload_field);
+  }
 }
 
-}  // namespace
-
-absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) const {
-  ClearForReuse(PeekKind(record), out);
+absl::Status ValidateHeader(absl::Span<const uint8_t> record) {
   if (record.size() < sizeof(vigil_header)) {
     return absl::InvalidArgumentError(
         absl::StrCat("record of ", record.size(), " bytes is shorter than a header (", sizeof(vigil_header), ")"));
@@ -66,7 +85,18 @@ absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) c
   if (hdr.size != record.size()) {
     return absl::InvalidArgumentError(absl::StrCat("header says ", hdr.size, " bytes, record has ", record.size()));
   }
+  return absl::OkStatus();
+}
 
+}  // namespace
+
+absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) const {
+  if (absl::Status s = ValidateHeader(record); !s.ok()) {
+    out.Clear();
+    return s;
+  }
+  ClearForReuse(PeekKind(record), out);
+  const auto hdr = Load<vigil_header>(record);
   out.set_node(options_.node);
   SetTimestamp(clock_->ToWall(hdr.boot_ns), out.mutable_time());
   v1::Process* p = out.mutable_process();
