@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "collector/json_lines_forwarder.h"
 #include "common/exec_id.h"
 #include "container/container_enricher.h"
@@ -280,4 +281,12 @@ BENCHMARK(BM_EncodeProtobuf);
 }  // namespace
 }  // namespace vigil
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // As vigil-sensor runs (its main turns absl's deadlock detection off).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -36,40 +36,32 @@ namespace {
 // Clear() deletes an event's sub-messages, and with them every string they
 // had grown. The decoder sets time, process (with its start time) and
 // workload on every event it decodes, and a record of the kind `out` last
-// held has the same payload: those are cleared in place and kept, so that
-// filling them again allocates nothing once their strings have grown.
+// held has the same payload: the event is cleared field by field instead,
+// those sub-messages in place, so that filling them again allocates nothing
+// once their strings have grown. (Decoded events have no unknown fields.)
 void ClearForReuse(uint16_t kind, v1::Event& out) {
-  google::protobuf::Message* payload = nullptr;
-  const google::protobuf::FieldDescriptor* payload_field = nullptr;
+  static_assert(v1::Event::kAncestorsFieldNumber == 7, "a field was added to Event: clear it here too");
   if (out.payload_case() != v1::Event::PAYLOAD_NOT_SET && out.kind() == kind) {
-    payload_field = out.GetDescriptor()->FindFieldByNumber(out.payload_case());
-    payload = out.GetReflection()->ReleaseMessage(&out, payload_field);
+    const google::protobuf::FieldDescriptor* f = out.GetDescriptor()->FindFieldByNumber(out.payload_case());
+    out.GetReflection()->MutableMessage(&out, f)->Clear();
+  } else {
+    out.clear_payload();
   }
-  google::protobuf::Timestamp* time = out.release_time();
-  v1::Process* process = out.release_process();
-  v1::Workload* workload = out.release_workload();
-  out.Clear();
-  if (time != nullptr) {
-    time->Clear();
-    out.set_allocated_time(time);
-  }
-  if (process != nullptr) {
-    google::protobuf::Timestamp* start = process->release_start_time();
-    process->Clear();
+  out.clear_id();
+  out.clear_kind();
+  out.clear_node();
+  out.clear_ancestors();  // keeps the cleared messages for the next add
+  if (out.has_time()) out.mutable_time()->Clear();
+  if (out.has_process()) {
+    v1::Process& p = *out.mutable_process();
+    google::protobuf::Timestamp* start = p.release_start_time();
+    p.Clear();
     if (start != nullptr) {
       start->Clear();
-      process->set_allocated_start_time(start);
+      p.set_allocated_start_time(start);
     }
-    out.set_allocated_process(process);
   }
-  if (workload != nullptr) {
-    workload->Clear();
-    out.set_allocated_workload(workload);
-  }
-  if (payload != nullptr) {
-    payload->Clear();
-    out.GetReflection()->SetAllocatedMessage(&out, payload, payload_field);
-  }
+  if (out.has_workload()) out.mutable_workload()->Clear();
 }
 
 absl::Status ValidateHeader(absl::Span<const uint8_t> record) {

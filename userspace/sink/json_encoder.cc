@@ -413,7 +413,7 @@ bool AppendTimestamp(const google::protobuf::Timestamp& ts, JsonOut& out) {
 }
 
 // A separator and a key: ',' before every member but the first.
-void Key(const char* key, size_t len, bool& first, JsonOut& out) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Key(const char* key, size_t len, bool& first, JsonOut& out) {
   if (!first) out.Put(',');
   first = false;
   out.Put(key, len);
