@@ -42,8 +42,9 @@ namespace {
 void ClearForReuse(uint16_t kind, v1::Event& out) {
   static_assert(v1::Event::kAncestorsFieldNumber == 7, "a field was added to Event: clear it here too");
   if (out.payload_case() != v1::Event::PAYLOAD_NOT_SET && out.kind() == kind) {
-    const google::protobuf::FieldDescriptor* f = out.GetDescriptor()->FindFieldByNumber(out.payload_case());
-    out.GetReflection()->MutableMessage(&out, f)->Clear();
+    static const google::protobuf::Descriptor* const kEvent = v1::Event::descriptor();
+    static const google::protobuf::Reflection* const kReflection = v1::Event::GetReflection();
+    kReflection->MutableMessage(&out, kEvent->FindFieldByNumber(out.payload_case()))->Clear();
   } else {
     out.clear_payload();
   }

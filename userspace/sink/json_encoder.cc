@@ -591,7 +591,8 @@ bool AppendEvent(const v1::Event& e, JsonOut& out) {
       const FieldEntry& f = *it->second;
       if (!first) out.Put(',');
       out.Put(f.key);
-      if (!AppendMessage(e.GetReflection()->GetMessage(e, f.field), *f.message, out)) return false;
+      static const Reflection* const reflection = v1::Event::GetReflection();
+      if (!AppendMessage(reflection->GetMessage(e, f.field), *f.message, out)) return false;
     }
   }
   out.Put('}');
@@ -908,26 +909,33 @@ void AppendJsonString(absl::string_view text, std::string& out) {
 }
 
 bool AppendJsonFromWire(const Descriptor* type, absl::string_view wire, std::string& out) {
+  static const Descriptor* const kTimestamp = google::protobuf::Timestamp::descriptor();
   const size_t before = out.size();
   JsonOut w(out);
-  const bool ok = type == google::protobuf::Timestamp::descriptor() ? WireTimestamp(wire, w)
-                                                                    : WireMessage(*TableFor(type), wire, w, 0);
+  const bool ok = type == kTimestamp ? WireTimestamp(wire, w) : WireMessage(*TableFor(type), wire, w, 0);
+  if (!ok) w.Rewind(before);
+  return ok;
+}
+
+bool AppendJson(const v1::Event& event, std::string& out) {
+  const size_t before = out.size();
+  JsonOut w(out);
+  const bool ok = AppendEvent(event, w);
   if (!ok) w.Rewind(before);
   return ok;
 }
 
 bool AppendJson(const Message& message, std::string& out) {
+  // Descriptors looked up once: descriptor() checks every time that they
+  // were assigned.
+  static const Descriptor* const kEvent = v1::Event::descriptor();
+  static const Descriptor* const kTimestamp = google::protobuf::Timestamp::descriptor();
+  const Descriptor* d = message.GetDescriptor();
+  if (d == kEvent) return AppendJson(static_cast<const v1::Event&>(message), out);
   const size_t before = out.size();
   JsonOut w(out);
-  const Descriptor* d = message.GetDescriptor();
-  bool ok;
-  if (d == v1::Event::descriptor()) {
-    ok = AppendEvent(static_cast<const v1::Event&>(message), w);
-  } else if (d == google::protobuf::Timestamp::descriptor()) {
-    ok = AppendTimestamp(static_cast<const google::protobuf::Timestamp&>(message), w);
-  } else {
-    ok = AppendMessage(message, *TableFor(d), w);
-  }
+  const bool ok = d == kTimestamp ? AppendTimestamp(static_cast<const google::protobuf::Timestamp&>(message), w)
+                                  : AppendMessage(message, *TableFor(d), w);
   if (!ok) w.Rewind(before);
   return ok;
 }

@@ -7,6 +7,10 @@
 
 namespace vigil {
 
+namespace v1 {
+class Event;
+}  // namespace v1
+
 // Appends `message` in the protobuf JSON mapping, byte for byte as
 // google::protobuf::util::MessageToJsonString prints it with default
 // JsonPrintOptions: lowerCamelCase names, fields in number order, defaults
@@ -21,6 +25,8 @@ namespace vigil {
 // (floating point, bytes, strings that are not valid UTF-8, Timestamps out of
 // range): the caller then uses protobuf's printer.
 bool AppendJson(const google::protobuf::Message& message, std::string& out);
+// The same, for the message nearly all output is.
+bool AppendJson(const v1::Event& event, std::string& out);
 
 // The same for a message of `type` still in its serialized form `wire`, as
 // AppendJson would print it after a parse, without the parse (the collector's
