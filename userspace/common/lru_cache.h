@@ -24,7 +24,7 @@ namespace vigil {
 template <typename Key, typename Value>
 class LruCache {
  public:
-  explicit LruCache(size_t max_entries, Clock now = absl::Now)
+  explicit LruCache(size_t max_entries, Clock now = CoarseNow)
       : max_entries_(max_entries > 0 ? max_entries : 1), now_(std::move(now)) {}
 
   // The live entry, made the most recently used; null when absent or expired.

@@ -38,7 +38,7 @@ struct ContainerEnricherOptions {
   // (the pipeline may still hold some when inotify or the runtime reports it).
   absl::Duration removed_grace = absl::Seconds(30);
   // The caches' deadlines and the wait for metadata read this clock.
-  Clock now = absl::Now;
+  Clock now = CoarseNow;
 };
 
 struct ContainerCacheStats {

@@ -28,7 +28,7 @@ struct ProcessCacheOptions {
   // of it is in that ancestor's own exec event.
   uint32_t ancestor_arg_bytes = 1024;
   std::string proc_root = "/proc";
-  Clock now = absl::Now;
+  Clock now = CoarseNow;
 };
 
 // Knows every process by exec_id: what it runs (exe, argv, cwd) and who its
