@@ -43,7 +43,7 @@ if [ "$forwarder" = file ]; then
 else
   mkdir "$dir/pki"
   "$build/tests/support/azure/vigil-azure-emulator" --pki_dir="$dir/pki" --port_file="$dir/azure-port" \
-    --client_secret=bench &
+    --client_secret=bench --keep_rows=false &
   pids+=($!)
   wait_for "$dir/azure-port"
   echo -n bench >"$dir/secret"

@@ -250,6 +250,7 @@ void AzureEmulator::HandleIngest(const httplib::Request& req, httplib::Response&
   calls_.push_back(call);
   for (auto& row : rows) {
     if (rows_file_ != nullptr) std::fprintf(rows_file_, "%s\n", row.dump().c_str());
+    if (!options_.keep_rows) continue;
     rows_.push_back(std::move(row));
     row_streams_.push_back(call.stream);
   }

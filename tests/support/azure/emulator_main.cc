@@ -18,6 +18,7 @@ ABSL_FLAG(std::string, key, "", "PEM server key");
 ABSL_FLAG(std::string, pki_dir, "", "without --cert: make a CA (ca.pem) and server certificate here");
 ABSL_FLAG(std::string, port_file, "", "write the listening port here once ready");
 ABSL_FLAG(std::string, rows_file, "", "append each accepted row as a JSON line");
+ABSL_FLAG(bool, keep_rows, true, "keep accepted rows in memory (a load test only counts them: false)");
 ABSL_FLAG(std::string, tenant_id, "test-tenant", "tenant in the token path");
 ABSL_FLAG(std::string, client_id, "test-client", "accepted client id");
 ABSL_FLAG(std::string, client_secret, "", "accepted client secret");
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     options.key_file = pki->server_key;
   }
   options.rows_file = absl::GetFlag(FLAGS_rows_file);
+  options.keep_rows = absl::GetFlag(FLAGS_keep_rows);
   options.tenant_id = absl::GetFlag(FLAGS_tenant_id);
   options.client_id = absl::GetFlag(FLAGS_client_id);
   options.client_secret = absl::GetFlag(FLAGS_client_secret);
