@@ -131,7 +131,7 @@ class JsonOut {
     } else if (n >= 4 && n < 8) {
       std::memcpy(p_, s, 4);
       std::memcpy(p_ + n - 4, s + n - 4, 4);
-    } else {
+    } else if (n != 0) {  // an empty string_view's data may be null: no memcpy then
       std::memcpy(p_, s, n);
     }
     p_ += n;
