@@ -88,8 +88,8 @@ absl::Status Decoder::Decode(absl::Span<const uint8_t> record, v1::Event& out) c
     out.Clear();
     return s;
   }
-  ClearForReuse(PeekKind(record), out);
   const auto hdr = Load<vigil_header>(record);
+  ClearForReuse(hdr.kind, out);
   out.set_node(options_.node);
   SetTimestamp(clock_->ToWall(hdr.boot_ns), out.mutable_time());
   v1::Process* p = out.mutable_process();

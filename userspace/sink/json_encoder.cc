@@ -901,6 +901,16 @@ bool WireMessage(const MessageTable& table, absl::string_view in, JsonOut& out, 
   return true;
 }
 
+// Runs `encode` on a JsonOut over `out`; on failure `out` is left as it was.
+template <typename Encode>
+bool AppendOrRestore(std::string& out, Encode encode) {
+  const size_t before = out.size();
+  JsonOut w(out);
+  const bool ok = encode(w);
+  if (!ok) w.Rewind(before);
+  return ok;
+}
+
 }  // namespace
 
 void AppendJsonString(absl::string_view text, std::string& out) {
@@ -910,19 +920,13 @@ void AppendJsonString(absl::string_view text, std::string& out) {
 
 bool AppendJsonFromWire(const Descriptor* type, absl::string_view wire, std::string& out) {
   static const Descriptor* const kTimestamp = google::protobuf::Timestamp::descriptor();
-  const size_t before = out.size();
-  JsonOut w(out);
-  const bool ok = type == kTimestamp ? WireTimestamp(wire, w) : WireMessage(*TableFor(type), wire, w, 0);
-  if (!ok) w.Rewind(before);
-  return ok;
+  return AppendOrRestore(out, [&](JsonOut& w) {
+    return type == kTimestamp ? WireTimestamp(wire, w) : WireMessage(*TableFor(type), wire, w, 0);
+  });
 }
 
 bool AppendJson(const v1::Event& event, std::string& out) {
-  const size_t before = out.size();
-  JsonOut w(out);
-  const bool ok = AppendEvent(event, w);
-  if (!ok) w.Rewind(before);
-  return ok;
+  return AppendOrRestore(out, [&](JsonOut& w) { return AppendEvent(event, w); });
 }
 
 bool AppendJson(const Message& message, std::string& out) {
@@ -932,12 +936,10 @@ bool AppendJson(const Message& message, std::string& out) {
   static const Descriptor* const kTimestamp = google::protobuf::Timestamp::descriptor();
   const Descriptor* d = message.GetDescriptor();
   if (d == kEvent) return AppendJson(static_cast<const v1::Event&>(message), out);
-  const size_t before = out.size();
-  JsonOut w(out);
-  const bool ok = d == kTimestamp ? AppendTimestamp(static_cast<const google::protobuf::Timestamp&>(message), w)
-                                  : AppendMessage(message, *TableFor(d), w);
-  if (!ok) w.Rewind(before);
-  return ok;
+  return AppendOrRestore(out, [&](JsonOut& w) {
+    return d == kTimestamp ? AppendTimestamp(static_cast<const google::protobuf::Timestamp&>(message), w)
+                           : AppendMessage(message, *TableFor(d), w);
+  });
 }
 
 }  // namespace vigil
