@@ -167,17 +167,36 @@ __u64 vigil_file_pending = 0;
 
 /*
  * The enter half common to every syscall, in one program that each
- * syscall's enter program tail-calls (with the call in a per-CPU slot), so
- * the verifier checks the path walk and the filters once, not once per
- * syscall: that keeps start-up in seconds. Tracing programs do not nest on
- * a CPU (bpf_prog_active), so the slot is not overwritten in between.
+ * syscall's enter program tail-calls, so the verifier checks the path walk
+ * and the filters once, not once per syscall: that keeps start-up in
+ * seconds. The call is handed over in vigil_file_calls, under the thread's
+ * key, where the exit half will look for it: a per-CPU slot could be
+ * overwritten by another task's call if this one is preempted between the
+ * two programs. It arrives flagged `recheck`, so that were the tail call
+ * ever to fail, the exit half would still filter it.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct file_call);
-} vigil_file_args SEC(".maps");
+SEC("tracepoint")
+int vigil_file_filter(void *ctx)
+{
+	struct file_call *kept = vigil_call_get(&vigil_file_calls, 0);
+	struct file_call c;
+	int keep;
+
+	if (!kept)
+		return 0;
+	c = *kept;
+	vigil_hold_cpu();
+	keep = file_filter(&c);
+	vigil_release_cpu();
+	if (!keep) {
+		if (vigil_call_done(&vigil_file_calls, 0) == 0)
+			__sync_fetch_and_add(&vigil_file_pending, -1);
+		return 0;
+	}
+	kept->recheck = c.recheck;
+	kept->vflags = c.vflags;
+	return 0;
+}
 
 /* Slot 0: vigil_file_filter, set by the loader after load. */
 struct {
@@ -186,23 +205,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } vigil_file_tail SEC(".maps");
-
-SEC("tracepoint")
-int vigil_file_filter(void *ctx)
-{
-	__u32 zero = 0;
-	struct file_call *slot = bpf_map_lookup_elem(&vigil_file_args, &zero);
-	struct file_call c;
-
-	if (!slot)
-		return 0;
-	c = *slot;
-	if (!file_filter(&c))
-		return 0;
-	if (vigil_call_put(&vigil_file_calls, 0, &c) == 0)
-		__sync_fetch_and_add(&vigil_file_pending, 1);
-	return 0;
-}
 
 static __always_inline int read_only_open(const struct file_call *c)
 {
@@ -236,17 +238,28 @@ static __always_inline int read_only_open_dropped(const struct file_call *c)
 	return !prefix_match(&vigil_file_sensitive, pb);
 }
 
+/* read_only_open_dropped(), holding the CPU for its path buffer. */
+static __always_inline int read_only_open_dropped_held(const struct file_call *c)
+{
+	int dropped;
+
+	vigil_hold_cpu();
+	dropped = read_only_open_dropped(c);
+	vigil_release_cpu();
+	return dropped;
+}
+
 static __always_inline int file_enter(void *ctx, struct file_call *c)
 {
-	__u32 zero = 0;
-
 	if (vigil_is_daemon(vigil_current_task()))
 		return 0;
-	if (read_only_open_dropped(c))
+	if (read_only_open_dropped_held(c))
 		return 0;
-	if (bpf_map_update_elem(&vigil_file_args, &zero, c, BPF_ANY) == 0)
-		bpf_tail_call(ctx, &vigil_file_tail, 0);
-	/* Only when the loader did not fill the slot: nothing is reported. */
+	c->recheck = 1;
+	if (vigil_call_put(&vigil_file_calls, 0, c) != 0)
+		return 0;
+	__sync_fetch_and_add(&vigil_file_pending, 1);
+	bpf_tail_call(ctx, &vigil_file_tail, 0);
 	return 0;
 }
 
@@ -330,7 +343,10 @@ static __always_inline int file_exit(long ret)
 	c = *pending;
 	if (vigil_call_done(&vigil_file_calls, 0) == 0)
 		__sync_fetch_and_add(&vigil_file_pending, -1);
-	return file_report(&c, ret);
+	vigil_hold_cpu();
+	file_report(&c, ret);
+	vigil_release_cpu();
+	return 0;
 }
 
 /* An fexit program's call, which has run: filtered and reported at once. */
@@ -339,7 +355,10 @@ static __always_inline int file_after(struct file_call *c, long ret)
 	if (vigil_is_daemon(vigil_current_task()))
 		return 0;
 	c->recheck = 1; /* decided on the paths as file_report builds them */
-	return file_report(c, ret);
+	vigil_hold_cpu();
+	file_report(c, ret);
+	vigil_release_cpu();
+	return 0;
 }
 
 #define FILE_CALL(k, o)                                       \
@@ -494,7 +513,7 @@ int BPF_PROG(vigil_file_open_fexit, int dfd, const char *filename, struct open_h
 	c.mode = BPF_CORE_READ(how, mode);
 	if (BPF_CORE_READ(how, resolve))
 		c.op = VIGIL_FILE_OP_OPENAT2;
-	if (read_only_open_dropped(&c))
+	if (read_only_open_dropped_held(&c))
 		return 0;
 	/* One path walk, for the filters and the record alike. */
 	return file_after(&c, ret);

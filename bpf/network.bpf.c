@@ -409,9 +409,10 @@ static __always_inline void emit_dns(__u32 kind, struct sock *sk, const void *re
 		return;
 	}
 
+	vigil_hold_cpu();
 	e = vigil_scratch_get(kind);
 	if (!e)
-		return;
+		goto out;
 	vigil_sock_tuple_of(&e->tuple, sk);
 	if (remote)
 		sockaddr_into(sa, e->tuple.remote_addr, &e->tuple.remote_port, &e->tuple.family);
@@ -419,7 +420,7 @@ static __always_inline void emit_dns(__u32 kind, struct sock *sk, const void *re
 		len = VIGIL_DNS_MAX;
 	vigil_barrier_var(len);
 	if (len > VIGIL_DNS_MAX)
-		return;
+		goto out;
 	if (len && bpf_probe_read_user(e + 1, len, buf)) {
 		vigil_count(kind, VIGIL_CNT_READ_ERROR);
 		len = 0;
@@ -428,6 +429,8 @@ static __always_inline void emit_dns(__u32 kind, struct sock *sk, const void *re
 	e->payload_total = total > 0xffffffffu ? 0xffffffffu : total;
 	vigil_fill_header(&e->hdr, kind, sizeof(*e) + len, vigil_current_task());
 	vigil_emit(e, sizeof(*e) + len, kind);
+out:
+	vigil_release_cpu();
 }
 
 /* The socket behind fd when it is a UDP one. */

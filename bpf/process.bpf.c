@@ -344,13 +344,19 @@ static __always_inline int handle_exit(struct task_struct *task)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vigil_exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	return handle_exec(p, bprm);
+	vigil_hold_cpu();
+	handle_exec(p, bprm);
+	vigil_release_cpu();
+	return 0;
 }
 
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(vigil_exec_raw, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	return handle_exec(p, bprm);
+	vigil_hold_cpu();
+	handle_exec(p, bprm);
+	vigil_release_cpu();
+	return 0;
 }
 
 SEC("tp_btf/sched_process_fork")

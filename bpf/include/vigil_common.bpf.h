@@ -35,14 +35,47 @@ struct vigil_scratch_buf {
 };
 
 /* One slot per CPU, indexed by CPU id. Not a PERCPU_ARRAY: those cap a value
- * at 32 KiB. Tracing programs do not migrate between CPUs while they run. The
- * loader sets max_entries to the number of possible CPUs. */
+ * at 32 KiB. Tracing programs do not migrate between CPUs while they run, but
+ * they may be preempted: see vigil_hold_cpu(). The loader sets max_entries to
+ * the number of possible CPUs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct vigil_scratch_buf);
 } vigil_scratch SEC(".maps");
+
+/*
+ * The per-CPU buffers (vigil_scratch, the path buffers) are safe only while
+ * no other program runs on the CPU between a program's first write and its
+ * emit. A BPF program keeps its CPU but not always the CPU to itself: since
+ * 5.11 the kernel disables only migration around trampoline programs
+ * (fentry, fexit), and newer kernels run tracepoints, so their programs too,
+ * preemptibly. On a kernel that preempts kernel code (PREEMPT, or
+ * PREEMPT_LAZY, the default on x86 and arm64 in the newest kernels) another
+ * task's exec or open can then run its program in the middle of ours and
+ * overwrite the record half-built; the kernel matrix caught one garbled exec
+ * record on 7.2. Every program that fills these buffers holds the CPU with
+ * bpf_preempt_disable(), a kfunc since 6.10: the loader sets this flag when
+ * the kernel's BTF has it. On older kernels the calls are dead code that the
+ * verifier never visits (libbpf leaves an unresolved weak kfunc's call
+ * empty). No bpf_tail_call() may happen while the CPU is held.
+ */
+extern void bpf_preempt_disable(void) __ksym __weak;
+extern void bpf_preempt_enable(void) __ksym __weak;
+const volatile __u32 vigil_preempt_kfuncs = 0;
+
+static __always_inline void vigil_hold_cpu(void)
+{
+	if (vigil_preempt_kfuncs)
+		bpf_preempt_disable();
+}
+
+static __always_inline void vigil_release_cpu(void)
+{
+	if (vigil_preempt_kfuncs)
+		bpf_preempt_enable();
+}
 
 /*
  * Vigil's own daemons (the sensor, a collector on the same node), by tgid,

@@ -109,11 +109,12 @@ void PrintStatusText(const v1::StatusResponse& r, FILE* out) {
   absl::FPrintF(out, "  %-10s %s\n", "metrics",
                 r.metrics_address().empty() ? "off" : absl::StrCat("http://", r.metrics_address(), "/metrics"));
 
-  absl::FPrintF(out, "\nPROBES\n  %-10s %-12s %-11s %-12s %s\n", "FAMILY", "PROBE", "HOOK", "STATE", "NOTES");
+  absl::FPrintF(out, "\nPROBES\n  %-10s %-12s %-11s %-12s %8s %s\n", "FAMILY", "PROBE", "HOOK", "STATE", "MISSED",
+                "NOTES");
   for (const v1::ProbeStatus& p : r.probes()) {
     const std::string line =
-        absl::StrFormat("  %-10s %-12s %-11s %-12s %s", p.family(), p.name(), p.hook().empty() ? "-" : p.hook(),
-                        p.attached() ? "attached" : (p.hook().empty() ? "unavailable" : "not attached"),
+        absl::StrFormat("  %-10s %-12s %-11s %-12s %8d %s", p.family(), p.name(), p.hook().empty() ? "-" : p.hook(),
+                        p.attached() ? "attached" : (p.hook().empty() ? "unavailable" : "not attached"), p.missed(),
                         absl::StrJoin(p.notes(), "; "));
     absl::FPrintF(out, "%s\n", absl::StripTrailingAsciiWhitespace(line));
   }

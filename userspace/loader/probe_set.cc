@@ -90,6 +90,7 @@ struct ProbeSet::Hooks {
   int cgroup_fd;  // root of cgroup2, or -1
   const std::string& cgroup_error;
   const absl::Status* fentry;  // whether trampolines work here; null: not asked
+  bool preempt_kfuncs;         // bpf_preempt_disable() and _enable() (6.10+)
 };
 
 namespace {
@@ -273,6 +274,7 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
     return absl::FailedPreconditionError(absl::StrCat("BPF object ", family.name, " has ABI version ",
                                                       (*obj)->abi_version(), ", the sensor ", VIGIL_ABI_VERSION));
   }
+  (*obj)->set_preempt_kfuncs(k.preempt_kfuncs);
   bpf_object* o = (*obj)->object();
   // By name: every family's object has them, from vigil_common.bpf.h.
   for (auto [name, fd] : {std::pair{"vigil_events", ring_fd_.get()},
@@ -345,7 +347,8 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
       }
     }
   }
-  const Hooks k{vmlinux.get(), cgroup_fd_.get(), cgroup_error_, fentry_ ? &*fentry_ : nullptr};
+  const Hooks k{vmlinux.get(), cgroup_fd_.get(), cgroup_error_, fentry_ ? &*fentry_ : nullptr,
+                vmlinux && btf__find_by_name_kind(vmlinux.get(), "bpf_preempt_disable", BTF_KIND_FUNC) >= 0};
   const size_t first = probes_.size();
   std::vector<int> choice(family.probes.size(), -1);
 
@@ -413,9 +416,13 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
     state.verified_insns = insns[i];
     state.attached = true;
     for (const HookTarget& t : PresentTargets(k, cand)) {
+      bpf_program* prog = bpf_object__find_program_by_name((*obj)->object(), t.program);
+      if (const int fd = bpf_program__fd(prog);
+          std::find(state.program_fds.begin(), state.program_fds.end(), fd) == state.program_fds.end()) {
+        state.program_fds.push_back(fd);
+      }
       if (t.target == nullptr) continue;
-      BpfLinkPtr link(
-          Attach(bpf_object__find_program_by_name((*obj)->object(), t.program), cand.hook, t.target, cgroup_fd_.get()));
+      BpfLinkPtr link(Attach(prog, cand.hook, t.target, cgroup_fd_.get()));
       if (link == nullptr) {
         state.notes.push_back(
             std::string(LibbpfStatus(-errno, absl::StrCat("attach ", state.hook, " ", t.target)).message()));
@@ -450,8 +457,19 @@ void ProbeSet::Detach() {
 }
 
 std::vector<ProbeState> ProbeSet::probes() const {
-  absl::MutexLock lock(&probes_mu_);
-  return probes_;
+  std::vector<ProbeState> out;
+  {
+    absl::MutexLock lock(&probes_mu_);
+    out = probes_;
+  }
+  for (ProbeState& p : out) {
+    for (const int fd : p.program_fds) {
+      bpf_prog_info info{};
+      uint32_t len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) p.missed += info.recursion_misses;
+    }
+  }
+  return out;
 }
 
 ProbeSet::~ProbeSet() {

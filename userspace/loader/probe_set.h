@@ -111,6 +111,12 @@ struct ProbeState {
   std::string program;             // the BPF program loaded for it
   uint32_t verified_insns = 0;     // instructions the verifier processed (0: not measured)
   bool disabled = false;           // switched off by LoaderConfig::disabled
+  // Runs of its programs the kernel skipped because one of them was already
+  // running on that CPU (bpf_prog_info.recursion_misses, 5.12+). A kernel
+  // that preempts BPF programs skips another task's run meanwhile: each is an
+  // event lost before any probe code ran, so it is counted here.
+  uint64_t missed = 0;
+  std::vector<int> program_fds;  // owned by the ProbeSet's objects
 };
 
 // A BPF object of one family, type-erased over its skeleton.
@@ -119,6 +125,8 @@ class BpfObject {
   virtual ~BpfObject() = default;
   virtual bpf_object* object() const = 0;
   virtual uint32_t abi_version() const = 0;
+  // Whether the programs hold their CPU with bpf_preempt_disable() (vigil_common.bpf.h).
+  virtual void set_preempt_kfuncs(bool available) = 0;
 };
 
 struct FamilySpec {

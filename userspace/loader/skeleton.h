@@ -23,6 +23,7 @@ class Skeleton : public BpfObject {
   ~Skeleton() override { Destroy(skel_); }
   bpf_object* object() const override { return skel_->obj; }
   uint32_t abi_version() const override { return skel_->rodata->vigil_object_abi; }
+  void set_preempt_kfuncs(bool available) override { skel_->rodata->vigil_preempt_kfuncs = available ? 1 : 0; }
   Skel* skel() const { return skel_; }
 
  private:

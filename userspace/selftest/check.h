@@ -5,6 +5,7 @@
 // expected event arrives with the right fields. Each family's checks live in
 // their own file (process_checks.cc, network_checks.cc, ...).
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -24,6 +25,9 @@ class EventWaiter {
   // nullopt once `timeout` has passed.
   virtual std::optional<v1::Event> WaitFor(const std::function<bool(const v1::Event&)>& match,
                                            absl::Duration timeout) = 0;
+  // Runs of the probe under test that the kernel skipped so far
+  // (ProbeState::missed): events lost, but counted.
+  virtual uint64_t Missed() { return 0; }
 };
 
 struct Check {

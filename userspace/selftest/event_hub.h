@@ -23,12 +23,16 @@ class EventHub : public EventWaiter {
   // Forgets what arrived so far: a check starts here.
   void Reset();
   std::optional<v1::Event> WaitFor(const std::function<bool(const v1::Event&)>& match, absl::Duration timeout) override;
+  // Where Missed() reads the probe under test's count.
+  void SetMissed(std::function<uint64_t()> missed) { missed_ = std::move(missed); }
+  uint64_t Missed() override { return missed_ ? missed_() : 0; }
 
  private:
   const size_t capacity_;
   absl::Mutex mu_;
   std::deque<v1::Event> events_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;  // pushed out of events_ since Reset()
+  std::function<uint64_t()> missed_;           // set between checks, read by the check's thread
 };
 
 // The Sink that feeds an EventHub from the sensor's pipeline.

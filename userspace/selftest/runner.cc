@@ -31,6 +31,19 @@ std::string Quoted(absl::string_view text) {
   return out + "\"";
 }
 
+// What the kernel and the pipeline counted for the probe's own kind and for
+// every kind that lost events: tells a lost or garbled record from a probe
+// that never fired.
+std::string CountersOf(const v1::SensorHealth& h, absl::string_view probe) {
+  std::string out = absl::StrCat("decode_errors ", h.decode_errors());
+  for (const v1::KindCounters& k : h.kinds()) {
+    if (k.kind() != probe && k.dropped_ringbuf() + k.dropped_scratch() + k.dropped_queue() == 0) continue;
+    absl::StrAppend(&out, "; ", k.kind(), ": sent ", k.sent(), ", received ", k.received(), ", dropped ringbuf ",
+                    k.dropped_ringbuf(), " scratch ", k.dropped_scratch(), " queue ", k.dropped_queue());
+  }
+  return out;
+}
+
 std::string KernelRelease() {
   utsname u{};
   return uname(&u) == 0 ? u.release : "unknown";
@@ -76,6 +89,12 @@ int RunSelfTest(const SensorConfig& config, const std::vector<Check>& checks, st
     absl::StrAppend(&line, " program=", probe.program, " insns=", probe.verified_insns);
     absl::Status status = absl::NotFoundError("no self-test check for this probe");
     const absl::Time start = absl::Now();
+    hub->SetMissed([&sensor, &probe] {
+      for (const ProbeState& p : (*sensor)->probes()) {
+        if (p.name == probe.name) return p.missed;
+      }
+      return uint64_t{0};
+    });
     for (size_t i = 0; i < checks.size(); ++i) {
       if (checks[i].probe != probe.name || (!checks[i].hook.empty() && checks[i].hook != probe.hook)) continue;
       hub->Reset();
@@ -83,6 +102,7 @@ int RunSelfTest(const SensorConfig& config, const std::vector<Check>& checks, st
       if (!status.ok()) break;
     }
     absl::StrAppend(&line, " ms=", absl::ToInt64Milliseconds(absl::Now() - start));
+    if (const uint64_t missed = hub->Missed(); missed > 0) absl::StrAppend(&line, " missed=", missed);
     if (status.ok()) {
       ++pass;
       // Why a better hook was passed over (auto on a kernel without it).
@@ -90,7 +110,10 @@ int RunSelfTest(const SensorConfig& config, const std::vector<Check>& checks, st
       out << line << " result=pass" << std::endl;
     } else {
       ++fail;
-      out << line << " result=fail reason=" << Quoted(status.message()) << std::endl;
+      out << line << " result=fail reason="
+          << Quoted(absl::StrCat(status.message(),
+                                 " (counters: ", CountersOf((*sensor)->StatusReport().counters(), probe.name), ")"))
+          << std::endl;
     }
   }
   for (size_t i = 0; i < checks.size(); ++i) {

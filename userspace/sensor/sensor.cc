@@ -225,6 +225,7 @@ v1::StatusResponse Sensor::StatusReport() {
     out->set_name(p.name);
     out->set_hook(p.hook);
     out->set_attached(p.attached);
+    out->set_missed(p.missed);
     for (const std::string& n : p.notes) out->add_notes(n);
   }
   *r.mutable_counters() = Health(false).health();

@@ -25,6 +25,13 @@ void ExportSensorMetrics(const v1::SensorHealth& h, const std::vector<ProbeState
     r.GetGauge("vigil_probe_attached", "1 when the probe is attached, by the hook it uses (none: unavailable).",
                {{"family", p.family}, {"probe", p.name}, {"hook", p.hook.empty() ? "none" : p.hook}})
         .Set(p.attached ? 1 : 0);
+    if (!p.program_fds.empty()) {
+      r.GetCounter("vigil_probe_missed_total",
+                   "Runs of the probe the kernel skipped because one of its programs was already running on that "
+                   "CPU: events lost before the probe saw them.",
+                   {{"family", p.family}, {"probe", p.name}})
+          .Set(p.missed);
+    }
   }
 }
 
