@@ -379,5 +379,71 @@ TEST(RulesMatch, ImageNameIndexKeepsSigmaSemantics) {
   EXPECT_TRUE(Fires("process_creation", any, Exec("/bin/sh", {"sh", "-c", "wget x"})));
 }
 
+// Rules that need a text field to hold one of a few literals are found
+// through one RE2::Set pass over the value; the index must not change what
+// matches either.
+TEST(RulesMatch, LiteralIndexKeepsSigmaSemantics) {
+  const std::string pool = "  sel:\n    CommandLine|contains: stratum+tcp://\n  condition: sel\n";
+  EXPECT_TRUE(Fires("process_creation", pool, Bash({"xmrig", "-o", "STRATUM+TCP://pool:3333"})));
+  EXPECT_FALSE(Fires("process_creation", pool, Bash({"xmrig", "-o", "stratum+ssl://pool:3333"})));
+  // Bytes that are not UTF-8 before the literal.
+  EXPECT_TRUE(Fires("process_creation", pool, Bash({"x\xff\xfe", "stratum+tcp://p"})));
+  // Every alternative tests CommandLine: indexed by the literals of both.
+  const std::string either =
+      "  sel:\n    - CommandLine|startswith: 'history -c'\n    - CommandLine|endswith: '.bash_history'\n"
+      "  condition: sel\n";
+  EXPECT_TRUE(Fires("process_creation", either, Bash({"history", "-c"})));
+  EXPECT_TRUE(Fires("process_creation", either, Bash({"rm", "/root/.bash_history"})));
+  EXPECT_FALSE(Fires("process_creation", either, Bash({"echo", "history -c"})));
+  // Startswith, endswith and equals are still what they say once found by
+  // the literal anywhere in the value.
+  EXPECT_FALSE(Fires("process_creation", either, Bash({"cat", "/root/.bash_history", "x"})));
+  // An alternative without a literal test of that field keeps the rule out
+  // of the index.
+  const std::string mixed =
+      "  sel:\n    - CommandLine|contains: nc -e\n    - Image|re: '.*/ncat$'\n  condition: sel\n";
+  EXPECT_TRUE(Fires("process_creation", mixed, Exec("/usr/bin/ncat", {"ncat", "host"})));
+  EXPECT_TRUE(Fires("process_creation", mixed, Bash({"nc", "-e", "/bin/sh"})));
+  // A cased literal is compared on the raw value: not indexed, still cased.
+  const std::string cased = "  sel:\n    CommandLine|cased|contains: LD_PRELOAD\n  condition: sel\n";
+  EXPECT_TRUE(Fires("process_creation", cased, Bash({"env", "LD_PRELOAD=/x.so", "id"})));
+  EXPECT_FALSE(Fires("process_creation", cased, Bash({"env", "ld_preload=/x.so", "id"})));
+  // A list field: any of its values may hold the literal.
+  v1::Event child = Bash({"id"});
+  child.add_ancestors()->set_exe("/usr/bin/python3");
+  EXPECT_TRUE(Fires("process_creation", "  sel:\n    AncestorImages|endswith: /python3\n  condition: sel\n", child));
+  // The index is in force: an event without the literal does not even
+  // evaluate the rule.
+  {
+    auto l = LoadRules(Rule("process_creation", pool));
+    ASSERT_THAT(l->status, test::IsOk());
+    EXPECT_THAT(Alerts(*l->detector, Bash({"ls"})), IsEmpty());
+    EXPECT_THAT(Alerts(*l->detector, Bash({"x", "Stratum+TCP://p"})), SizeIs(1));
+    EXPECT_EQ(l->detector->Stats().rules.rules(0).evaluations(), 1u);
+  }
+  // An OR requires the literals of all its parts, an AND those of one part.
+  const std::string shm =
+      "  selection:\n    Image|startswith: /dev/shm/\n  selection_relative:\n    Image|startswith: ./\n"
+      "    CurrentDirectory|startswith: /dev/shm\n  condition: 1 of selection*\n";
+  EXPECT_TRUE(Fires("process_creation", shm, Exec("/dev/shm/x", {"x"})));
+  v1::Event relative = Exec("./x", {"./x"});
+  relative.mutable_process()->set_cwd("/dev/shm");
+  EXPECT_TRUE(Fires("process_creation", shm, relative));
+  EXPECT_FALSE(Fires("process_creation", shm, Exec("./x", {"./x"})));
+  const std::string or_other =
+      "  a:\n    CommandLine|contains: wipe\n  b:\n    Uid: 0\n  c:\n    CommandLine|contains: -rf\n"
+      "  condition: a or (b and c)\n";
+  EXPECT_TRUE(Fires("process_creation", or_other, Bash({"rm", "-rf", "/"})));
+  EXPECT_TRUE(Fires("process_creation", or_other, Bash({"wipe", "disk"})));
+  EXPECT_FALSE(Fires("process_creation", or_other, Bash({"rm", "-r", "/"})));
+  const std::string or_unguarded =
+      "  a:\n    CommandLine|contains: wipe\n  b:\n    Uid: 0\n  condition: a or b\n";
+  EXPECT_TRUE(Fires("process_creation", or_unguarded, Bash({"id"})));
+  // A NOT of a literal test is no requirement of the literal.
+  const std::string negated = "  sel:\n    CommandLine|contains: curl\n  condition: not sel\n";
+  EXPECT_TRUE(Fires("process_creation", negated, Bash({"id"})));
+  EXPECT_FALSE(Fires("process_creation", negated, Bash({"curl", "x"})));
+}
+
 }  // namespace
 }  // namespace vigil

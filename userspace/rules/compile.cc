@@ -1160,13 +1160,120 @@ bool RuleImageNames(const Rule& rule, std::vector<std::string>& names) {
   return false;
 }
 
+// Appends the lower-case literals one of which a text field must hold
+// (equal, start with, end with or contain) for `m` to match; false when `m`
+// is not such a test.
+bool MatchLiterals(const FieldMatch& m, std::vector<std::string>& literals) {
+  if (m.kind != FieldMatch::kValues || m.all || m.patterns.empty() || m.field.type != FieldType::kText) return false;
+  for (const Pattern& p : m.patterns) {
+    const bool literal =
+        p.op == Pattern::kEquals || p.op == Pattern::kPrefix || p.op == Pattern::kSuffix || p.op == Pattern::kContains;
+    if (!literal || p.cased || p.text.empty()) return false;
+  }
+  for (const Pattern& p : m.patterns) literals.push_back(p.text);
+  return true;
+}
+
+bool SameField(const FieldRef& a, const FieldRef& b) { return a.id == b.id && a.slot == b.slot; }
+
+// Appends the literals one of which `field` must hold for the selection to
+// match: every alternative tests that field with literals.
+bool SelectionLiterals(const Selection& sel, const FieldRef& field, std::vector<std::string>& literals) {
+  if (sel.alternatives.empty()) return false;
+  for (const std::vector<FieldMatch>& all_of : sel.alternatives) {
+    if (std::none_of(all_of.begin(), all_of.end(),
+                     [&](const FieldMatch& m) { return SameField(m.field, field) && MatchLiterals(m, literals); })) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Appends the literals one of which `field` must hold for condition node
+// `index` to be true: an AND needs one of its parts to require them, an OR
+// every part. A NOT requires nothing.
+bool NodeLiterals(const Rule& rule, int index, const FieldRef& field, std::vector<std::string>& literals) {
+  const CondNode& n = rule.nodes[index];
+  const size_t mark = literals.size();
+  auto any = [&](auto&& requires_literals) {
+    for (int k : n.kids) {
+      if (requires_literals(k)) return true;
+      literals.resize(mark);
+    }
+    return false;
+  };
+  auto every = [&](auto&& requires_literals) {
+    for (int k : n.kids) {
+      if (!requires_literals(k)) return false;
+    }
+    return !n.kids.empty();
+  };
+  auto node = [&](int k) { return NodeLiterals(rule, k, field, literals); };
+  auto selection = [&](int s) { return SelectionLiterals(rule.selections[s], field, literals); };
+  switch (n.type) {
+    case CondNode::kSelection:
+      return SelectionLiterals(rule.selections[n.selection], field, literals);
+    case CondNode::kAnd:
+      return any(node);
+    case CondNode::kAllOf:
+      return any(selection);
+    case CondNode::kOr:
+      return every(node);
+    case CondNode::kOneOf:
+      return every(selection);
+    case CondNode::kNot:
+      return false;
+  }
+  return false;
+}
+
+// A text field, and the literals one of which it must hold for the rule to
+// match; tried for each field the rule tests with literals, in order.
+bool RuleLiterals(const Rule& rule, FieldRef& field, std::vector<std::string>& literals) {
+  std::vector<std::string> unused;
+  for (const Selection& sel : rule.selections) {
+    for (const std::vector<FieldMatch>& all_of : sel.alternatives) {
+      for (const FieldMatch& m : all_of) {
+        unused.clear();
+        if (!MatchLiterals(m, unused)) continue;
+        literals.clear();
+        if (NodeLiterals(rule, rule.root, m.field, literals)) {
+          field = m.field;
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
 void Compiler::Index() {
-  out_.by_kind.assign(v1::EventKind_MAX + 1, {});
-  std::vector<std::string> names;
+  out_.by_kind.clear();
+  out_.by_kind.resize(v1::EventKind_MAX + 1);
+  // Per kind, per field: each literal once, with the rules that need it.
+  struct Literals {
+    FieldRef field;
+    absl::flat_hash_map<std::string, std::vector<int>> rules;
+  };
+  std::vector<std::vector<Literals>> literal_index(out_.by_kind.size());
+  std::vector<std::string> names, literals;
   for (size_t i = 0; i < out_.rules.size(); ++i) {
     bool named = RuleImageNames(out_.rules[i], names);
+    FieldRef field;
+    bool guarded = !named && RuleLiterals(out_.rules[i], field, literals);
     for (v1::EventKind k : GetCategory(out_.rules[i].category).kinds) {
       Ruleset::KindIndex& index = out_.by_kind[k];
+      if (guarded) {
+        std::vector<Literals>& fields = literal_index[k];
+        auto it =
+            std::find_if(fields.begin(), fields.end(), [&](const Literals& l) { return SameField(l.field, field); });
+        if (it == fields.end()) it = fields.insert(fields.end(), Literals{field, {}});
+        for (const std::string& literal : literals) {
+          std::vector<int>& list = it->rules[literal];
+          if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
+        }
+        continue;
+      }
       if (!named) {
         index.always.push_back(static_cast<int>(i));
         continue;
@@ -1176,6 +1283,33 @@ void Compiler::Index() {
         if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
       }
     }
+  }
+  RE2::Options options;
+  options.set_encoding(RE2::Options::EncodingLatin1);  // bytes as they are: argv need not be UTF-8
+  options.set_log_errors(false);
+  for (size_t k = 0; k < literal_index.size(); ++k) {
+    for (Literals& l : literal_index[k]) {
+      Ruleset::LiteralIndex index{l.field, std::make_unique<RE2::Set>(options, RE2::UNANCHORED), {}};
+      for (auto& [literal, rules] : l.rules) {
+        std::string error;
+        if (index.literals->Add(RE2::QuoteMeta(literal), &error) < 0) {
+          // Not expected for a quoted literal; evaluate its rules always rather than never.
+          for (int r : rules) out_.by_kind[k].always.push_back(r);
+          continue;
+        }
+        index.rules.push_back(std::move(rules));
+      }
+      if (!index.literals->Compile()) {
+        for (const std::vector<int>& rules : index.rules) {
+          out_.by_kind[k].always.insert(out_.by_kind[k].always.end(), rules.begin(), rules.end());
+        }
+        continue;
+      }
+      out_.by_kind[k].by_literal.push_back(std::move(index));
+    }
+    std::vector<int>& always = out_.by_kind[k].always;
+    std::sort(always.begin(), always.end());
+    always.erase(std::unique(always.begin(), always.end()), always.end());
   }
 }
 

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 #include "re2/re2.h"
+#include "re2/set.h"
 #include "vigil/v1/event.pb.h"
 
 namespace vigil {
@@ -236,10 +237,21 @@ struct Ruleset {
   // The rules of one event kind. A rule that can only match when Image has
   // one of a few file names (an `Image|endswith: /name` selection ANDed at
   // its root) is listed under those names and evaluated only on them.
+  // Otherwise, a rule that can only match when a text field holds one of a
+  // few literals (a selection ANDed at its root whose every alternative
+  // needs the field to equal, start with, end with or contain one) is
+  // listed under that field: one pass of an RE2::Set over the event's value
+  // finds the literals it holds, and only their rules are evaluated.
+  struct LiteralIndex {
+    FieldRef field;
+    std::unique_ptr<RE2::Set> literals;   // lower-cased, unanchored, Latin-1
+    std::vector<std::vector<int>> rules;  // by literal, as added to the set
+  };
   struct KindIndex {
     std::vector<int> always;
     absl::flat_hash_map<std::string, std::vector<int>> by_image_name;
-    bool empty() const { return always.empty() && by_image_name.empty(); }
+    std::vector<LiteralIndex> by_literal;
+    bool empty() const { return always.empty() && by_image_name.empty() && by_literal.empty(); }
   };
   std::vector<KindIndex> by_kind;  // indexed by event kind
   int slots = static_cast<int>(FieldId::kCount);

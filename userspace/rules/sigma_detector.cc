@@ -63,7 +63,26 @@ class SigmaDetectorImpl : public SigmaDetector {
     if (kind >= rs.by_kind.size() || rs.by_kind[kind].empty()) return;
     ctx_.Reset(rs, processes_, event);
     const Ruleset::KindIndex& index = rs.by_kind[kind];
-    for (int r : index.always) EvaluateOne(rs, r, event, alerts);
+    if (index.by_literal.empty()) {
+      for (int r : index.always) EvaluateOne(rs, r, event, alerts);
+    } else {
+      // The rules whose literals the event holds join the others, in rule order as before.
+      candidates_.assign(index.always.begin(), index.always.end());
+      for (const Ruleset::LiteralIndex& l : index.by_literal) {
+        rules::EventContext::Values v = ctx_.Get(l.field);
+        for (size_t i = 0; i < v.size; ++i) {
+          const re2::StringPiece text(v.lower[i].data(), v.lower[i].size());
+          // Most values hold none: that test allocates nothing.
+          if (!l.literals->Match(text, nullptr) || !l.literals->Match(text, &matched_)) continue;
+          for (int m : matched_) candidates_.insert(candidates_.end(), l.rules[m].begin(), l.rules[m].end());
+        }
+      }
+      if (candidates_.size() > index.always.size()) {
+        std::sort(candidates_.begin(), candidates_.end());
+        candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
+      }
+      for (int r : candidates_) EvaluateOne(rs, r, event, alerts);
+    }
     if (index.by_image_name.empty()) return;
     static const rules::FieldRef kImage = [] {
       rules::FieldRef f;
@@ -381,6 +400,7 @@ class SigmaDetectorImpl : public SigmaDetector {
   // Pipeline thread only.
   std::shared_ptr<Ruleset> active_;
   rules::EventContext ctx_;
+  std::vector<int> candidates_, matched_;  // Evaluate()'s, kept for their capacity
   absl::flat_hash_map<std::pair<std::string, std::string>, Aggregate> aggregation_;
   std::vector<absl::flat_hash_map<std::string, Group>> corr_state_;
 
