@@ -400,8 +400,7 @@ TEST(RulesMatch, LiteralIndexKeepsSigmaSemantics) {
   EXPECT_FALSE(Fires("process_creation", either, Bash({"cat", "/root/.bash_history", "x"})));
   // An alternative without a literal test of that field keeps the rule out
   // of the index.
-  const std::string mixed =
-      "  sel:\n    - CommandLine|contains: nc -e\n    - Image|re: '.*/ncat$'\n  condition: sel\n";
+  const std::string mixed = "  sel:\n    - CommandLine|contains: nc -e\n    - Image|re: '.*/ncat$'\n  condition: sel\n";
   EXPECT_TRUE(Fires("process_creation", mixed, Exec("/usr/bin/ncat", {"ncat", "host"})));
   EXPECT_TRUE(Fires("process_creation", mixed, Bash({"nc", "-e", "/bin/sh"})));
   // A cased literal is compared on the raw value: not indexed, still cased.
@@ -436,8 +435,7 @@ TEST(RulesMatch, LiteralIndexKeepsSigmaSemantics) {
   EXPECT_TRUE(Fires("process_creation", or_other, Bash({"rm", "-rf", "/"})));
   EXPECT_TRUE(Fires("process_creation", or_other, Bash({"wipe", "disk"})));
   EXPECT_FALSE(Fires("process_creation", or_other, Bash({"rm", "-r", "/"})));
-  const std::string or_unguarded =
-      "  a:\n    CommandLine|contains: wipe\n  b:\n    Uid: 0\n  condition: a or b\n";
+  const std::string or_unguarded = "  a:\n    CommandLine|contains: wipe\n  b:\n    Uid: 0\n  condition: a or b\n";
   EXPECT_TRUE(Fires("process_creation", or_unguarded, Bash({"id"})));
   // A NOT of a literal test is no requirement of the literal.
   const std::string negated = "  sel:\n    CommandLine|contains: curl\n  condition: not sel\n";

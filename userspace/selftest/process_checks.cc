@@ -58,11 +58,8 @@ absl::StatusOr<pid_t> ForkExiting(int code) {
   return pid;
 }
 
-absl::Status CheckExec(EventWaiter& events) {
-  // /bin/sh exists on every host and in the matrix's busybox VMs; the last
-  // argument ($0 of the script) makes this exec's argv unique.
-  const std::vector<std::string> argv = {
-      "/bin/sh", "-c", "exit 0", absl::StrCat("vigil-selftest-", getpid(), "-", absl::ToUnixNanos(absl::Now()))};
+// Starts argv[0] with these arguments, not waiting for it.
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv) {
   std::vector<char*> cargv;
   for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
@@ -70,6 +67,17 @@ absl::Status CheckExec(EventWaiter& events) {
   if (int err = posix_spawn(&pid, argv[0].c_str(), nullptr, nullptr, cargv.data(), environ); err != 0) {
     return ErrnoStatus(err, absl::StrCat("spawn ", argv[0]));
   }
+  return pid;
+}
+
+absl::Status CheckExec(EventWaiter& events) {
+  // /bin/sh exists on every host and in the matrix's busybox VMs; the last
+  // argument ($0 of the script) makes this exec's argv unique.
+  const std::vector<std::string> argv = {
+      "/bin/sh", "-c", "exit 0", absl::StrCat("vigil-selftest-", getpid(), "-", absl::ToUnixNanos(absl::Now()))};
+  auto spawned = Spawn(argv);
+  if (!spawned.ok()) return spawned.status();
+  const pid_t pid = *spawned;
   int wait_status;
   if (absl::Status s = Reap(pid, &wait_status); !s.ok()) return s;
   if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) {
@@ -135,15 +143,10 @@ absl::Status CheckExecsUnderLoad(EventWaiter& events) {
     for (int i = 0; i < kBatch; ++i) {
       std::vector<std::string> argv = {"/bin/sh", "-c", "exit 0",
                                        absl::StrCat("vigil-selftest-load-", getpid(), "-", b, "-", i)};
-      std::vector<char*> cargv;
-      for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-      cargv.push_back(nullptr);
-      pid_t pid;
-      if (int err = posix_spawn(&pid, argv[0].c_str(), nullptr, nullptr, cargv.data(), environ); err != 0) {
-        return ErrnoStatus(err, absl::StrCat("spawn ", argv[0]));
-      }
-      batch.push_back(pid);
-      execs.emplace_back(pid, std::move(argv));
+      auto pid = Spawn(argv);
+      if (!pid.ok()) return pid.status();
+      batch.push_back(*pid);
+      execs.emplace_back(*pid, std::move(argv));
     }
     for (pid_t pid : batch) {
       int wait_status;
