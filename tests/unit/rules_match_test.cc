@@ -437,6 +437,12 @@ TEST(RulesMatch, LiteralIndexKeepsSigmaSemantics) {
   EXPECT_FALSE(Fires("process_creation", or_other, Bash({"rm", "-r", "/"})));
   const std::string or_unguarded = "  a:\n    CommandLine|contains: wipe\n  b:\n    Uid: 0\n  condition: a or b\n";
   EXPECT_TRUE(Fires("process_creation", or_unguarded, Bash({"id"})));
+  // A boolean field is its text: "true" or "false".
+  const std::string in_container = "  sel:\n    Host: 'false'\n    Image|contains: /\n  condition: sel\n";
+  v1::Event contained = Bash({"id"});
+  test::InContainer(contained);
+  EXPECT_TRUE(Fires("process_creation", in_container, contained));
+  EXPECT_FALSE(Fires("process_creation", in_container, Bash({"id"})));
   // A NOT of a literal test is no requirement of the literal.
   const std::string negated = "  sel:\n    CommandLine|contains: curl\n  condition: not sel\n";
   EXPECT_TRUE(Fires("process_creation", negated, Bash({"id"})));

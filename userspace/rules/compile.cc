@@ -1162,9 +1162,12 @@ bool RuleImageNames(const Rule& rule, std::vector<std::string>& names) {
 
 // Appends the lower-case literals one of which a text field must hold
 // (equal, start with, end with or contain) for `m` to match; false when `m`
-// is not such a test.
+// is not such a test. A boolean is its text, "true" or "false".
 bool MatchLiterals(const FieldMatch& m, std::vector<std::string>& literals) {
-  if (m.kind != FieldMatch::kValues || m.all || m.patterns.empty() || m.field.type != FieldType::kText) return false;
+  if (m.kind != FieldMatch::kValues || m.all || m.patterns.empty() ||
+      (m.field.type != FieldType::kText && m.field.type != FieldType::kBool)) {
+    return false;
+  }
   for (const Pattern& p : m.patterns) {
     const bool literal =
         p.op == Pattern::kEquals || p.op == Pattern::kPrefix || p.op == Pattern::kSuffix || p.op == Pattern::kContains;
