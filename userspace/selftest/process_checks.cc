@@ -112,15 +112,18 @@ absl::Status CheckExecsUnderLoad(EventWaiter& events) {
   const uint64_t missed_before = events.Missed();
   constexpr int kWriters = 2, kWrites = 2000, kBatches = 10, kBatch = 4;
   std::vector<pid_t> writers;
+  std::vector<std::string> paths;
   absl::Cleanup stop_writers = [&] {
     for (pid_t w : writers) kill(w, SIGKILL);
     for (pid_t w : writers) {
       int ignored;
       (void)Reap(w, &ignored);
     }
+    // A writer killed between its create and its unlink leaves its file.
+    for (const std::string& path : paths) unlink(path.c_str());
   };
   for (int i = 0; i < kWriters; ++i) {
-    const std::string path = absl::StrCat("/tmp/vigil-selftest-load-", getpid(), "-", i);
+    const std::string& path = paths.emplace_back(absl::StrCat("/tmp/vigil-selftest-load-", getpid(), "-", i));
     pid_t w = fork();
     if (w < 0) return ErrnoStatus(errno, "fork");
     if (w == 0) {
