@@ -1290,8 +1290,17 @@ void Compiler::Index() {
   RE2::Options options;
   options.set_encoding(RE2::Options::EncodingLatin1);  // bytes as they are: argv need not be UTF-8
   options.set_log_errors(false);
+  // A set this large (a threat-intel list expanded into one rule) may not
+  // fit RE2's memory budget; its rules are tested on every event instead.
+  constexpr size_t kMaxLiterals = 4096;
   for (size_t k = 0; k < literal_index.size(); ++k) {
     for (Literals& l : literal_index[k]) {
+      if (l.rules.size() > kMaxLiterals) {
+        for (auto& [literal, rules] : l.rules) {
+          out_.by_kind[k].always.insert(out_.by_kind[k].always.end(), rules.begin(), rules.end());
+        }
+        continue;
+      }
       Ruleset::LiteralIndex index{l.field, std::make_unique<RE2::Set>(options, RE2::UNANCHORED), {}};
       for (auto& [literal, rules] : l.rules) {
         std::string error;

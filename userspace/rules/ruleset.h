@@ -237,11 +237,12 @@ struct Ruleset {
   // The rules of one event kind. A rule that can only match when Image has
   // one of a few file names (an `Image|endswith: /name` selection ANDed at
   // its root) is listed under those names and evaluated only on them.
-  // Otherwise, a rule that can only match when a text field holds one of a
-  // few literals (a selection ANDed at its root whose every alternative
-  // needs the field to equal, start with, end with or contain one) is
-  // listed under that field: one pass of an RE2::Set over the event's value
-  // finds the literals it holds, and only their rules are evaluated.
+  // Otherwise, a rule that can only match when a text or boolean field holds
+  // one of a few literals (its condition needs the field to equal, start
+  // with, end with or contain one: an AND through one of its parts, an OR
+  // through all) is listed under that field: one pass of an RE2::Set over
+  // the event's value finds the literals it holds, and only their rules are
+  // evaluated.
   struct LiteralIndex {
     FieldRef field;
     std::unique_ptr<RE2::Set> literals;   // lower-cased, unanchored, Latin-1

@@ -72,9 +72,17 @@ class SigmaDetectorImpl : public SigmaDetector {
         rules::EventContext::Values v = ctx_.Get(l.field);
         for (size_t i = 0; i < v.size; ++i) {
           const re2::StringPiece text(v.lower[i].data(), v.lower[i].size());
+          RE2::Set::ErrorInfo error{RE2::Set::kNoError};
           // Most values hold none: that test allocates nothing.
-          if (!l.literals->Match(text, nullptr) || !l.literals->Match(text, &matched_)) continue;
-          for (int m : matched_) candidates_.insert(candidates_.end(), l.rules[m].begin(), l.rules[m].end());
+          if (l.literals->Match(text, nullptr, &error) && l.literals->Match(text, &matched_, &error)) {
+            for (int m : matched_) candidates_.insert(candidates_.end(), l.rules[m].begin(), l.rules[m].end());
+          } else if (error.kind != RE2::Set::kNoError) {
+            // The set could not answer (its DFA ran out of memory): every
+            // rule it holds is a candidate, slower but never a missed alert.
+            for (const std::vector<int>& rules : l.rules) {
+              candidates_.insert(candidates_.end(), rules.begin(), rules.end());
+            }
+          }
         }
       }
       if (candidates_.size() > index.always.size()) {
