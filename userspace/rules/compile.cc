@@ -1294,27 +1294,25 @@ void Compiler::Index() {
   // fit RE2's memory budget; its rules are tested on every event instead.
   constexpr size_t kMaxLiterals = 4096;
   for (size_t k = 0; k < literal_index.size(); ++k) {
+    // Rules a set cannot hold are tested on every event: slower, never missed.
+    auto unindexed = [&](const std::vector<int>& rules) {
+      out_.by_kind[k].always.insert(out_.by_kind[k].always.end(), rules.begin(), rules.end());
+    };
     for (Literals& l : literal_index[k]) {
       if (l.rules.size() > kMaxLiterals) {
-        for (auto& [literal, rules] : l.rules) {
-          out_.by_kind[k].always.insert(out_.by_kind[k].always.end(), rules.begin(), rules.end());
-        }
+        for (const auto& [literal, rules] : l.rules) unindexed(rules);
         continue;
       }
       Ruleset::LiteralIndex index{l.field, std::make_unique<RE2::Set>(options, RE2::UNANCHORED), {}};
       for (auto& [literal, rules] : l.rules) {
-        std::string error;
-        if (index.literals->Add(RE2::QuoteMeta(literal), &error) < 0) {
-          // Not expected for a quoted literal; evaluate its rules always rather than never.
-          for (int r : rules) out_.by_kind[k].always.push_back(r);
+        if (index.literals->Add(RE2::QuoteMeta(literal), nullptr) < 0) {
+          unindexed(rules);  // not expected for a quoted literal
           continue;
         }
         index.rules.push_back(std::move(rules));
       }
       if (!index.literals->Compile()) {
-        for (const std::vector<int>& rules : index.rules) {
-          out_.by_kind[k].always.insert(out_.by_kind[k].always.end(), rules.begin(), rules.end());
-        }
+        for (const std::vector<int>& rules : index.rules) unindexed(rules);
         continue;
       }
       out_.by_kind[k].by_literal.push_back(std::move(index));
