@@ -192,12 +192,20 @@ static __always_inline void *vigil_scratch_get(__u32 kind)
  * The one place records leave the kernel: every loss is counted per kind and
  * reason, so userspace can prove received + dropped == produced.
  */
-/* When this object last woke the reader (bpf_ktime_get_ns). Racy across CPUs
- * on purpose: a lost update costs one extra wake-up, never a late record. */
-__u64 vigil_last_wakeup_ns;
+/* When the reader was last woken (bpf_ktime_get_ns), by any family: one
+ * slot that every object shares (the loader creates it), so that together
+ * they wake the reader at most once per interval. Racy across CPUs on
+ * purpose: a lost update costs one extra wake-up, never a late record. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} vigil_wakeup SEC(".maps");
 
-/* A record waits at most this long for a wake-up while others keep coming. */
-#define VIGIL_WAKEUP_INTERVAL_NS (10 * 1000 * 1000)
+/* A record waits at most this long for a wake-up while others keep coming:
+ * the sensor's --batch_interval, set by the loader. */
+const volatile __u64 vigil_wakeup_interval_ns = 30 * 1000 * 1000;
 
 static __always_inline void vigil_emit(void *data, __u64 size, __u32 kind)
 {
@@ -205,17 +213,20 @@ static __always_inline void vigil_emit(void *data, __u64 size, __u32 kind)
 	 * reader is woken at most once per interval (and whenever an eighth of
 	 * the buffer waits); a record that comes within the interval is taken
 	 * by the next wake-up or the reader's poll timeout. This keeps alerts
-	 * about 10 ms behind their syscall at most, at any rate, with at most 100
-	 * wake-ups/s per family. bpf_ringbuf_query: 5.8, like the ring
+	 * at most one interval behind their syscall, at any rate, with at most
+	 * one wake-up per interval. bpf_ringbuf_query: 5.8, like the ring
 	 * buffer itself. */
+	__u32 zero = 0;
+	__u64 *last = bpf_map_lookup_elem(&vigil_wakeup, &zero);
 	__u64 now = bpf_ktime_get_ns();
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (now - vigil_last_wakeup_ns >= VIGIL_WAKEUP_INTERVAL_NS ||
+	if (!last || now - *last >= vigil_wakeup_interval_ns ||
 	    bpf_ringbuf_query(&vigil_events, BPF_RB_AVAIL_DATA) >=
 		    bpf_ringbuf_query(&vigil_events, BPF_RB_RING_SIZE) / 8) {
 		flags = BPF_RB_FORCE_WAKEUP;
-		vigil_last_wakeup_ns = now;
+		if (last)
+			*last = now;
 	}
 	if (bpf_ringbuf_output(&vigil_events, data, size, flags) == 0)
 		vigil_count(kind, VIGIL_CNT_SENT);

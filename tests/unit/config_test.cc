@@ -39,7 +39,9 @@ TEST(ConfigValidate, BoundariesAreAccepted) {
   c.process_cache_size = 16;
   c.exit_grace = absl::ZeroDuration();
   c.health_interval = absl::Seconds(1);
+  c.loader.wakeup_interval = absl::Milliseconds(1);
   EXPECT_THAT(Validate(c), IsOk());
+  c.loader.wakeup_interval = absl::Seconds(1);
   c.loader.max_arg_bytes = VIGIL_ARGS_MAX;
   c.loader.ring_buffer_bytes = 1u << 31;
   EXPECT_THAT(Validate(c), IsOk());
@@ -64,6 +66,10 @@ std::vector<BadSetting> BadSettings() {
        "max argv bytes 0 must be between 1 and 32768"},
       {"MaxArgBytesAboveAbi", [](SensorConfig& c) { c.loader.max_arg_bytes = VIGIL_ARGS_MAX + 1; },
        "max argv bytes 32769"},
+      {"BatchIntervalZero", [](SensorConfig& c) { c.loader.wakeup_interval = absl::ZeroDuration(); },
+       "batch interval 0 must be between 1ms and 1s"},
+      {"BatchIntervalAboveOneSecond", [](SensorConfig& c) { c.loader.wakeup_interval = absl::Milliseconds(1001); },
+       "batch interval 1.001s"},
       {"MaxArgsZero", [](SensorConfig& c) { c.max_args = 0; }, "max args must be at least 1"},
       {"QueueZero", [](SensorConfig& c) { c.queue_capacity = 0; }, "queue capacity"},
       {"CacheTooSmall", [](SensorConfig& c) { c.process_cache_size = 15; }, "process cache size 15"},

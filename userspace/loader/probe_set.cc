@@ -208,6 +208,9 @@ absl::Status ProbeSet::CreateSharedMaps(const LoaderConfig& config) {
   daemons_fd_ = UniqueFd(bpf_map_create(BPF_MAP_TYPE_HASH, "vigil_daemons", sizeof(uint32_t), sizeof(uint64_t),
                                         VIGIL_DAEMONS_MAX, nullptr));
   if (!daemons_fd_.valid()) return LibbpfStatus(daemons_fd_.get(), "create daemon map");
+  wakeup_fd_ =
+      UniqueFd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "vigil_wakeup", sizeof(uint32_t), sizeof(uint64_t), 1, nullptr));
+  if (!wakeup_fd_.valid()) return LibbpfStatus(wakeup_fd_.get(), "create wake-up map");
   return absl::OkStatus();
 }
 
@@ -275,12 +278,14 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
                                                       (*obj)->abi_version(), ", the sensor ", VIGIL_ABI_VERSION));
   }
   (*obj)->set_preempt_kfuncs(k.preempt_kfuncs);
+  (*obj)->set_wakeup_interval_ns(absl::ToInt64Nanoseconds(config.wakeup_interval));
   bpf_object* o = (*obj)->object();
   // By name: every family's object has them, from vigil_common.bpf.h.
   for (auto [name, fd] : {std::pair{"vigil_events", ring_fd_.get()},
                           {"vigil_stats", stats_fd_.get()},
                           {"vigil_scratch", scratch_fd_.get()},
-                          {"vigil_daemons", daemons_fd_.get()}}) {
+                          {"vigil_daemons", daemons_fd_.get()},
+                          {"vigil_wakeup", wakeup_fd_.get()}}) {
     bpf_map* map = bpf_object__find_map_by_name(o, name);
     if (map == nullptr) continue;
     if (int err = bpf_map__reuse_fd(map, fd); err != 0) return LibbpfStatus(err, absl::StrCat("reuse map ", name));

@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "loader/file_filter.h"
 #include "loader/owners.h"
 #include "vigil_abi.h"
@@ -29,6 +30,10 @@ struct LoaderConfig {
   HookPolicy hooks = HookPolicy::kBest;
   uint32_t ring_buffer_bytes = 8u << 20;  // power of two, >= page size
   uint32_t max_arg_bytes = 8192;          // <= VIGIL_ARGS_MAX
+  // The probes wake the ring buffer's reader at most once per interval (or
+  // when an eighth of the buffer waits): fewer wake-ups, a longer wait. The
+  // reader polls as often, for the records that woke nobody.
+  absl::Duration wakeup_interval = absl::Milliseconds(30);
   std::string kernel_btf;                 // empty: the running kernel's
   uint32_t tcp_socket_entries = 16384;    // TCP sockets whose owning process is remembered until close
   uint32_t net_pending_entries = 4096;    // threads inside a network syscall at once
@@ -127,6 +132,8 @@ class BpfObject {
   virtual uint32_t abi_version() const = 0;
   // Whether the programs hold their CPU with bpf_preempt_disable() (vigil_common.bpf.h).
   virtual void set_preempt_kfuncs(bool available) = 0;
+  // At most one ring buffer wake-up per this many ns (vigil_emit).
+  virtual void set_wakeup_interval_ns(uint64_t ns) = 0;
 };
 
 struct FamilySpec {
@@ -177,6 +184,7 @@ class ProbeSet {
   UniqueFd stats_fd_;
   UniqueFd scratch_fd_;
   UniqueFd daemons_fd_;
+  UniqueFd wakeup_fd_;  // when the reader was last woken, shared like the ring buffer
   UniqueFd cgroup_fd_;
   std::string cgroup_error_;
   // ProbeFentry()'s answer, asked once, by the first family with an fentry

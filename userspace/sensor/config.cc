@@ -17,6 +17,9 @@ absl::Status Validate(const SensorConfig& c) {
   if (c.loader.max_arg_bytes < 1 || c.loader.max_arg_bytes > VIGIL_ARGS_MAX) {
     return bad("max argv bytes ", c.loader.max_arg_bytes, " must be between 1 and ", VIGIL_ARGS_MAX);
   }
+  if (const absl::Duration d = c.loader.wakeup_interval; d < absl::Milliseconds(1) || d > absl::Seconds(1)) {
+    return bad("batch interval ", absl::FormatDuration(d), " must be between 1ms and 1s");
+  }
   if (c.max_args < 1) return bad("max args must be at least 1");
   if (c.queue_capacity < 1) return bad("queue capacity must be at least 1");
   if (c.queue_max_bytes < (1u << 20)) return bad("queue bytes must be at least 1 MiB");

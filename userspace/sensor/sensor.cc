@@ -281,17 +281,19 @@ Sensor::~Sensor() {
 
 void Sensor::ReadLoop() {
   RateLimit limit(absl::Seconds(10));
-  int timeout_ms = kIdlePollMs;
+  const absl::Duration busy = config_.loader.wakeup_interval;
+  const absl::Duration idle = std::max(kIdlePoll, busy);
+  absl::Duration timeout = idle;
   while (!stop_reader_.load(std::memory_order_relaxed)) {
-    // The probes wake the reader at most once per VIGIL_WAKEUP_INTERVAL_NS
+    // The probes wake the reader at most once per batch interval
     // (vigil_emit), so a record written just after a wake-up wakes nobody:
     // while records flow, the next poll waits no longer than that interval,
     // which bounds any record's wait; on an idle node it waits longer.
-    absl::StatusOr<int> n = ring_->Poll(timeout_ms);
+    absl::StatusOr<int> n = ring_->Poll(absl::ToInt64Milliseconds(timeout));
     if (!n.ok()) {
       if (uint64_t held; limit.Allow(held)) Logger("sensor")->error("{} ({} more)", n.status().message(), held);
     }
-    timeout_ms = n.ok() && *n > 0 ? kBusyPollMs : kIdlePollMs;
+    timeout = n.ok() && *n > 0 ? busy : idle;
     pipeline_->Publish();
   }
 }

@@ -48,11 +48,9 @@ class Sensor {
   absl::Status Run(const std::function<bool(absl::Duration)>& wait_for_stop);
 
  private:
-  // Ring buffer poll timeouts: while records flow, the probes' wake-up
-  // interval (VIGIL_WAKEUP_INTERVAL_NS); on an idle node, longer, since the
-  // first record after a quiet spell wakes the reader at once.
-  static constexpr int kBusyPollMs = 10;
-  static constexpr int kIdlePollMs = 100;
+  // Ring buffer poll timeout on an idle node, or the batch interval if
+  // longer: the first record after a quiet spell wakes the reader at once.
+  static constexpr absl::Duration kIdlePoll = absl::Milliseconds(100);
 
   explicit Sensor(const SensorConfig& config) : config_(config) {}
   void ReadLoop();
