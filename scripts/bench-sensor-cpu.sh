@@ -34,10 +34,11 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 1" INT TERM
 
-# Events the sensor has taken from the ring buffer so far, every kind.
+# Events the sensor has taken from the ring buffer so far, every kind: the
+# per-kind counters only (the pipeline's own report repeats their sum).
 received() {
-  "$vigilctl" --socket="$1" status -o json | grep -o '"received": *"[0-9]*"' | grep -o '[0-9]*' |
-    awk '{s += $1} END {print s + 0}'
+  "$vigilctl" --socket="$1" status -o json |
+    python3 -c 'import json, sys; print(sum(int(k.get("received", 0)) for k in json.load(sys.stdin)["counters"]["kinds"]))'
 }
 
 # CPU time of every thread of a process so far, in ns.

@@ -3,16 +3,20 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <numeric>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "records.h"
 #include "support/fake_clock.h"
@@ -34,6 +38,7 @@ struct Journal {
   absl::Mutex mu;
   std::vector<std::string> calls ABSL_GUARDED_BY(mu);  // "enrich pid <pid>", "write <id>", "flush"
   std::vector<v1::Event> written ABSL_GUARDED_BY(mu);
+  std::vector<std::thread::id> writers ABSL_GUARDED_BY(mu);  // the thread of each write
 
   std::vector<std::string> Calls() {
     absl::MutexLock lock(&mu);
@@ -42,6 +47,10 @@ struct Journal {
   std::vector<v1::Event> Written() {
     absl::MutexLock lock(&mu);
     return written;
+  }
+  std::vector<std::thread::id> Writers() {
+    absl::MutexLock lock(&mu);
+    return writers;
   }
   // Waits (boundedly) until `n` events were written; false if they were not.
   bool AwaitWritten(size_t n, absl::Duration timeout = absl::Seconds(10)) {
@@ -71,6 +80,7 @@ class RecordingSink : public Sink {
     absl::MutexLock lock(&journal_->mu);
     journal_->calls.push_back("write " + event.id());
     journal_->written.push_back(event);
+    journal_->writers.push_back(std::this_thread::get_id());
     return absl::OkStatus();
   }
   absl::Status Flush() override {
@@ -102,6 +112,21 @@ class ExecAlertDetector : public Detector {
     alert.mutable_alert()->set_rule_id("closing");
   }
   DetectorStats Stats() const override { return {}; }
+};
+
+// An output that stalls on the events of one pid (a disk that hangs).
+class StallingSink : public Sink {
+ public:
+  StallingSink(uint32_t pid, absl::Duration stall) : pid_(pid), stall_(stall) {}
+  absl::Status Write(const v1::Event& event) override {
+    if (event.process().pid() == pid_) absl::SleepFor(stall_);
+    return absl::OkStatus();
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+
+ private:
+  const uint32_t pid_;
+  const absl::Duration stall_;
 };
 
 class FailingSink : public Sink {
@@ -323,6 +348,106 @@ TEST_F(PipelineTest, RecordsSubmittedWhileRunningAllArrive) {
   }
   pipeline->Stop();
   EXPECT_THAT(WrittenPids(), ElementsAreArray(want));
+}
+
+// The reader's usual case, a few records per poll on a node that is not
+// overloaded: the batch is done on the reader's own thread, written by the
+// time Publish() returns, with no wake-up of the pipeline thread.
+TEST_F(PipelineTest, AnIdlePipelineDoesAPublishedBatchOnThePublishingThread) {
+  auto pipeline = Make();
+  pipeline->Start();
+  int done_here = 0;
+  for (uint32_t pid = 1; pid <= 20; ++pid) {
+    pipeline->Submit(ExecOfPid(pid));
+    pipeline->Publish();
+    // The pipeline thread's once-a-second tick may hold the work at that
+    // moment: then the batch is handed over instead.
+    if (journal_.Written().size() == pid) ++done_here;
+    ASSERT_TRUE(journal_.AwaitWritten(pid));
+  }
+  EXPECT_GE(done_here, 18);
+  pipeline->Stop();
+  EXPECT_THAT(WrittenPids(), ElementsAreArray({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}));
+}
+
+// A slow output must not keep the reader from the ring buffer: after a batch
+// done on its thread was slow, the next ones go to the pipeline thread.
+TEST_F(PipelineTest, AfterASlowBatchTheNextOnesAreHandedOver) {
+  std::vector<std::unique_ptr<Sink>> sinks;
+  sinks.push_back(std::make_unique<StallingSink>(1, absl::Milliseconds(50)));
+  sinks.push_back(std::make_unique<RecordingSink>(&journal_));
+  Pipeline pipeline(PipelineOptions{.instance_id = "inst"}, Decoder({.node = test::kNode}, &clock_), {}, nullptr,
+                    std::move(sinks));
+  pipeline.Start();
+  for (uint32_t pid = 1; pid <= 5; ++pid) {
+    pipeline.Submit(ExecOfPid(pid));
+    pipeline.Publish();
+  }
+  pipeline.Stop();
+  EXPECT_THAT(WrittenPids(), ElementsAre(1, 2, 3, 4, 5));
+  std::vector<std::thread::id> writers = journal_.Writers();
+  ASSERT_EQ(writers.size(), 5u);
+  EXPECT_EQ(writers[0], std::this_thread::get_id()) << "the first batch is done where it was published";
+  for (size_t i = 1; i < writers.size(); ++i) {
+    EXPECT_NE(writers[i], std::this_thread::get_id()) << "batch " << i << " was done on the reader's thread";
+  }
+}
+
+// Records published from the reader's thread, done there or handed over,
+// and events injected from another thread meanwhile: every record arrives,
+// in order, each injected event after the records submitted before it, and
+// ids follow the output's order.
+TEST_F(PipelineTest, PublishedAndInjectedConcurrentlyAllArriveInOrder) {
+  auto pipeline = Make(/*queue_capacity=*/1 << 16);
+  pipeline->Start();
+  constexpr uint32_t kRecords = 3000;
+  std::atomic<uint32_t> submitted{0};
+  std::thread reader([&] {
+    for (uint32_t pid = 1; pid <= kRecords; ++pid) {
+      pipeline->Submit(ExecOfPid(pid));
+      submitted.store(pid, std::memory_order_release);
+      if (pid % 7 == 0) pipeline->Publish();
+    }
+    pipeline->Publish();
+  });
+  std::vector<uint32_t> injected_after;  // records submitted before each injection
+  for (int i = 0; i < 50; ++i) {
+    v1::Event health;
+    health.set_kind(v1::EVENT_KIND_SENSOR_HEALTH);
+    injected_after.push_back(submitted.load(std::memory_order_acquire));
+    health.mutable_health()->set_queue_depth(i);
+    pipeline->Inject(health);
+    absl::SleepFor(absl::Microseconds(200));
+  }
+  reader.join();
+  pipeline->Stop();
+
+  std::vector<uint32_t> pids;
+  std::vector<int> health_order;
+  uint32_t records_before = 0;
+  uint64_t last_seq = 0;
+  for (const v1::Event& e : journal_.Written()) {
+    uint64_t seq = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(absl::StripPrefix(e.id(), "inst-"), &seq)) << e.id();
+    if (!pids.empty() || !health_order.empty()) {
+      EXPECT_EQ(seq, last_seq + 1);
+    }
+    last_seq = seq;
+    if (e.kind() == v1::EVENT_KIND_SENSOR_HEALTH) {
+      const int i = static_cast<int>(e.health().queue_depth());
+      health_order.push_back(i);
+      EXPECT_GE(records_before, injected_after[i]) << "health " << i << " passed a record submitted before it";
+      continue;
+    }
+    pids.push_back(e.process().pid());
+    ++records_before;
+  }
+  std::vector<uint32_t> want(kRecords);
+  std::iota(want.begin(), want.end(), 1);
+  EXPECT_THAT(pids, ElementsAreArray(want));
+  std::vector<int> want_health(50);
+  std::iota(want_health.begin(), want_health.end(), 0);
+  EXPECT_THAT(health_order, ElementsAreArray(want_health));
 }
 
 // An operator's `top -H` (and perf) tells the pipeline's thread apart.

@@ -38,6 +38,12 @@ namespace {
 // A full batch goes out without waiting for Publish(): the pipeline thread
 // starts on it while the reader is still copying.
 constexpr size_t kBatchRecords = 1024;
+// A batch done on the reader's thread that takes longer than this (a slow
+// output, a heavy load) sends the batches of the next kHandOffFor to the
+// pipeline thread: the reader goes back to draining the ring buffer, and the
+// queue absorbs what the slow stage holds up.
+constexpr absl::Duration kSlowBatch = absl::Milliseconds(10);
+constexpr absl::Duration kHandOffFor = absl::Seconds(1);
 }  // namespace
 
 void Pipeline::Start() {
@@ -73,8 +79,45 @@ void Pipeline::Submit(absl::Span<const uint8_t> record) {
 }
 
 void Pipeline::Publish() {
-  absl::MutexLock lock(&open_mu_);
-  PublishLocked();
+  std::unique_ptr<Batch> batch;
+  {
+    absl::MutexLock lock(&open_mu_);
+    if (open_ == nullptr || open_->ends.empty()) return;
+    // Nothing queued and nobody at work: this thread does the work itself,
+    // and the pipeline thread sleeps on. A hand-off costs a wake-up and a
+    // context switch per batch, more than a batch's work at a few hundred
+    // events per interval. Whoever holds work_mu_ has finished everything
+    // queued before, and whatever comes later queues behind this batch.
+    if (work_mu_.TryLock()) {
+      bool idle = options_.now() >= hand_off_until_;
+      if (idle) {
+        absl::MutexLock q(&mu_);
+        idle = queue_.empty() && !stopping_;
+      }
+      if (idle) {
+        batch = std::move(open_);
+      } else {
+        work_mu_.Unlock();
+      }
+    }
+    if (batch == nullptr) {
+      PublishLocked();
+      return;
+    }
+  }
+  const absl::Time start = options_.now();
+  if (!parked_.empty()) ReleaseDue();
+  HandleBatch(*batch);
+  AfterWork();
+  if (const absl::Time end = options_.now(); end - start > kSlowBatch) hand_off_until_ = end + kHandOffFor;
+  // Parked events' deadlines are the pipeline thread's to watch: it learns of new ones.
+  const bool parked = !parked_.empty();
+  {
+    absl::MutexLock q(&mu_);
+    free_.push_back(std::move(batch));
+    woken_ = woken_ || parked;
+  }
+  work_mu_.Unlock();
 }
 
 void Pipeline::PublishLocked() {
@@ -91,7 +134,11 @@ void Pipeline::Inject(v1::Event event) {
 }
 
 void Pipeline::Stop() {
-  Publish();
+  {
+    // Handed over, never done here: the pipeline thread may not have started.
+    absl::MutexLock lock(&open_mu_);
+    PublishLocked();
+  }
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -103,18 +150,30 @@ void Pipeline::Run() {
   std::deque<Item> work;
   std::vector<std::unique_ptr<Batch>> done;
   for (;;) {
-    bool stopping;
+    bool parked;
+    absl::Time deadline;
+    {
+      absl::MutexLock lock(&work_mu_);
+      parked = !parked_.empty();
+      deadline = next_deadline_;
+    }
     {
       absl::MutexLock lock(&mu_);
-      for (auto& batch : done) free_.push_back(std::move(batch));
-      done.clear();
-      // Read here, not in the condition: other threads evaluate it.
-      const bool parked = !parked_.empty();
       auto ready = [this, parked]()
                        ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty() || woken_ || (stopping_ && !parked); };
       absl::Duration timeout = absl::Seconds(1);
-      if (parked) timeout = std::clamp(next_deadline_ - options_.now(), absl::ZeroDuration(), timeout);
+      if (parked) timeout = std::clamp(deadline - options_.now(), absl::ZeroDuration(), timeout);
       mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+    }
+    // Taken before the queue is: a batch Publish() does on its own thread
+    // must come after everything queued, so nothing may be out of the queue
+    // and not yet done while it looks.
+    absl::MutexLock lock(&work_mu_);
+    bool stopping;
+    {
+      absl::MutexLock q(&mu_);
+      for (auto& batch : done) free_.push_back(std::move(batch));
+      done.clear();
       work.swap(queue_);
       stopping = stopping_;
       woken_ = false;
@@ -126,37 +185,45 @@ void Pipeline::Run() {
         Deliver(*item.event);
         continue;
       }
-      Batch& batch = *item.batch;
-      uint32_t begin = 0;
-      for (uint32_t end : batch.ends) {
-        Handle(absl::Span<const uint8_t>(batch.bytes.data() + begin, end - begin));
-        begin = end;
-      }
-      held_.fetch_sub(batch.ends.size(), std::memory_order_relaxed);
-      held_bytes_.fetch_sub(batch.bytes.size(), std::memory_order_relaxed);
-      batch.bytes.clear();
-      batch.ends.clear();
+      HandleBatch(*item.batch);
       done.push_back(std::move(item.batch));
     }
     work.clear();
     if (stopping) {
       // Parked events still get their wait (bounded by their deadlines).
-      absl::MutexLock lock(&mu_);
+      absl::MutexLock q(&mu_);
       if (queue_.empty() && parked_.empty()) break;
       continue;
     }
-    if (detector_ != nullptr) {
-      detector_->Tick(absl::Now(), alerts_);
-      WriteAlerts();
-    }
-    // Idle now or soon: make what we wrote visible to readers.
-    FlushSinks();
+    AfterWork();
   }
+  absl::MutexLock lock(&work_mu_);
   if (detector_ != nullptr) {
     // Aggregated alerts still open go out with their final counts.
     detector_->Tick(absl::InfiniteFuture(), alerts_);
     WriteAlerts();
   }
+  FlushSinks();
+}
+
+void Pipeline::HandleBatch(Batch& batch) {
+  uint32_t begin = 0;
+  for (uint32_t end : batch.ends) {
+    Handle(absl::Span<const uint8_t>(batch.bytes.data() + begin, end - begin));
+    begin = end;
+  }
+  held_.fetch_sub(batch.ends.size(), std::memory_order_relaxed);
+  held_bytes_.fetch_sub(batch.bytes.size(), std::memory_order_relaxed);
+  batch.bytes.clear();
+  batch.ends.clear();
+}
+
+void Pipeline::AfterWork() {
+  if (detector_ != nullptr) {
+    detector_->Tick(absl::Now(), alerts_);
+    WriteAlerts();
+  }
+  // Idle now or soon: make what we wrote visible to readers.
   FlushSinks();
 }
 

@@ -31,7 +31,7 @@ struct PipelineOptions {
   // most: past either bound an event goes on without waiting.
   size_t park_max_events = 16384;
   size_t park_max_bytes = 32u << 20;
-  Clock now = absl::Now;  // for the parked events' deadlines
+  Clock now = absl::Now;  // for the parked events' deadlines, and to time the reader's own batches
 };
 
 // What the pipeline saw, per kernel event kind.
@@ -65,6 +65,12 @@ struct PipelineCounters {
 // counted. Batches, not
 // records, cross between threads: one lock hand-off and at most one wake-up
 // per batch, and no allocation per record once the batches have grown.
+// When nothing is queued and the pipeline thread is idle, Publish() does the
+// batch's work on the reader's thread instead (no hand-off, no wake-up): the
+// common case on a node that is not overloaded. A batch that fills up
+// (kBatchRecords) is always handed over, and after a batch done there was
+// slow, the next second's are too: under load the two threads work side by
+// side, and the queue, not the ring buffer, absorbs a slow stage.
 class Pipeline : public ReportsHealth {
  public:
   // `detector` may be null: no detection.
@@ -76,8 +82,9 @@ class Pipeline : public ReportsHealth {
   // From the reader thread: adds a record to the open batch, which goes to
   // the pipeline thread at Publish() or when it is full.
   void Submit(absl::Span<const uint8_t> record);
-  // Hands the open batch to the pipeline thread: the reader calls it after
-  // each poll of the ring buffer.
+  // Ends the open batch: the reader calls it after each poll of the ring
+  // buffer. Handed to the pipeline thread, or handled on this one when no
+  // work is queued or in hand (see above).
   void Publish();
   // An event the sensor makes itself (health): never dropped, and after
   // every record submitted before it.
@@ -102,6 +109,10 @@ class Pipeline : public ReportsHealth {
 
   void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(open_mu_);
   void Run();
+  // Both with work_mu_ held: a batch's records, then what follows each run
+  // of work (the detector's clock, flushing the sinks).
+  void HandleBatch(Batch& batch);
+  void AfterWork();
   void Handle(absl::Span<const uint8_t> record);
   void Deliver(v1::Event& event);
   // Runs the enrichers from `stage` on, then the detector and the sinks; or
@@ -135,14 +146,20 @@ class Pipeline : public ReportsHealth {
   std::vector<std::unique_ptr<Enricher>> enrichers_;
   std::unique_ptr<Detector> detector_;
   std::vector<std::unique_ptr<Sink>> sinks_;
-  std::vector<v1::Event> alerts_;  // pipeline thread only: reused for every event
-  // Pipeline thread only: one reused event per kernel kind, so that each
-  // keeps its payload message and strings from one record to the next.
+  // Held by whichever thread does the work (the pipeline thread, or the
+  // reader in Publish()): the stages, and the state below up to the
+  // mutexes, are used under it only.
+  absl::Mutex work_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::vector<v1::Event> alerts_;  // reused for every event
+  // One reused event per kernel kind, so that each keeps its payload
+  // message and strings from one record to the next.
   std::array<v1::Event, VIGIL_KIND_MAX> scratch_;
-  std::string id_;  // pipeline thread only: reused for every event
-  // Pipeline thread only: parked events by (enricher, key).
+  std::string id_;  // reused for every event
+  // Parked events by (enricher, key).
   absl::flat_hash_map<ParkKey, Parked> parked_;
   absl::Time next_deadline_ = absl::InfiniteFuture();
+  // Until then Publish() hands every batch over (see kSlowBatch).
+  absl::Time hand_off_until_ = absl::InfinitePast();
 
   // Taken per record by the reader, and by Inject(): never held long, and no
   // waiter's condition hangs on it.
@@ -168,7 +185,7 @@ class Pipeline : public ReportsHealth {
   std::atomic<uint64_t> park_overflow_{0};
   std::atomic<uint64_t> parked_events_{0};
   std::atomic<uint64_t> parked_bytes_{0};
-  uint64_t next_seq_ = 0;  // pipeline thread only
+  uint64_t next_seq_ = 0;  // under work_mu_
 };
 
 }  // namespace vigil

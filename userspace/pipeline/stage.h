@@ -11,8 +11,9 @@
 namespace vigil {
 
 // A pipeline stage that adds to an event in place: process lineage,
-// container and pod, ... Runs on the pipeline thread only and never blocks
-// it: what it has to ask elsewhere (a container runtime) it learns on its
+// container and pod, ... Runs on one thread at a time, the pipeline's (or
+// the reader's, which does the work itself when the pipeline is idle), and
+// never blocks it: what it has to ask elsewhere (a container runtime) it learns on its
 // own threads. An event that should wait for such an answer is parked by the
 // pipeline, which lets the other events flow, and comes back to Enrich()
 // when the answer is there or its wait is over.
@@ -32,7 +33,7 @@ class Enricher : public ReportsHealth {
 };
 
 // Where events leave the pipeline: a file, the uplink, local subscribers.
-// Runs on the pipeline thread only; must not block for long.
+// Runs on one thread at a time, as enrichers do; must not block for long.
 class Sink : public ReportsHealth {
  public:
   virtual absl::Status Write(const v1::Event& event) = 0;
