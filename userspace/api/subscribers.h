@@ -22,8 +22,8 @@ struct QueueLimits {
   size_t bytes = 16 << 20;
 };
 
-// One live `tail`: its filter and its own bounded queue. The pipeline thread
-// pushes (never waits), the API thread serving the subscriber pops.
+// One live `tail`: its filter and its own bounded queue. The pipeline pushes
+// (never waits), the API thread serving the subscriber pops.
 class Subscription {
  public:
   // `dropped_total` (may be null) counts drops of every subscription, for metrics.

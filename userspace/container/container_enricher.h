@@ -50,7 +50,7 @@ struct ContainerCacheStats {
 };
 
 // Fills Workload (host, or container id, runtime, pod and image) from the
-// event's cgroup id. The pipeline thread only reads a cache and never waits:
+// event's cgroup id. The pipeline only reads a cache and never waits:
 // an event of a cgroup not settled yet is parked by the pipeline (WaitKey,
 // WaitUntil) and woken when it is. A resolver thread maps cgroup ids to paths
 // (CgroupTree) and parses them, so host cgroups settle at once; a fetcher

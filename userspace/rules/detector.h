@@ -20,8 +20,8 @@ struct DetectorStats {
   uint64_t suppressed = 0;      // matches folded into an earlier alert or excepted
 };
 
-// The detection stage: runs after the enrichers, before the sinks, on the
-// pipeline thread. Alerts are whole events (kind EVENT_KIND_ALERT, process,
+// The detection stage: runs after the enrichers, before the sinks, on one
+// thread at a time as every stage does (see pipeline.h). Alerts are whole events (kind EVENT_KIND_ALERT, process,
 // ancestors and workload of the triggering event); the pipeline gives them
 // ids from the event sequence and sends them to every sink after the event
 // that raised them.
@@ -29,7 +29,7 @@ class Detector : public ReportsHealth {
  public:
   // Appends the alerts `event` raises. Must not block.
   virtual void Evaluate(const v1::Event& event, std::vector<v1::Event>& alerts) = 0;
-  // Called on the pipeline thread at least once a second and at shutdown
+  // Called by the pipeline at least once a second and at shutdown
   // (`now` = absl::InfiniteFuture()): appends alerts whose aggregation window
   // closed, forgets expired correlation state.
   virtual void Tick(absl::Time now, std::vector<v1::Event>& alerts) = 0;

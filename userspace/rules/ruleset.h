@@ -171,8 +171,8 @@ struct CondNode {
   std::vector<int> kids;  // kAnd, kOr, kNot: nodes; kOneOf, kAllOf: selections
 };
 
-// What a rule has done since it was loaded. Written by the pipeline thread
-// only (plain load + store, no read-modify-write), read by Stats().
+// What a rule has done since it was loaded. Written by the pipeline only, one
+// thread at a time (plain load + store, no read-modify-write), read by Stats().
 struct RuleCounters {
   std::atomic<uint64_t> evaluations{0};
   std::atomic<uint64_t> matches{0};

@@ -18,7 +18,7 @@ class EventHub : public EventWaiter {
  public:
   explicit EventHub(size_t capacity = 1 << 16) : capacity_(capacity) {}
 
-  // From the pipeline thread.
+  // From the pipeline's sinks (one thread at a time).
   void Push(const v1::Event& event);
   // Forgets what arrived so far: a check starts here.
   void Reset();
