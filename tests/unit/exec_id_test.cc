@@ -23,5 +23,32 @@ TEST(ExecId, StartTicksAreHundredthsOfASecond) {
   EXPECT_EQ(StartTicks(123'459'999'999), 12345u);
 }
 
+TEST(ExecId, ParsesWhatItMakes) {
+  uint32_t pid = 0;
+  uint64_t ticks = 0;
+  ASSERT_TRUE(ParseExecId("node-a:12345:4242", "node-a", pid, ticks));
+  EXPECT_EQ(pid, 4242u);
+  EXPECT_EQ(ticks, 12345u);
+  // A node name may hold colons; only the last two separate the numbers.
+  ASSERT_TRUE(ParseExecId(ExecId("a:b", 7, 0), "a:b", pid, ticks));
+  EXPECT_EQ(pid, 7u);
+  EXPECT_EQ(ticks, 0u);
+  ASSERT_TRUE(ParseExecId("n:18446744073709551615:4294967295", "n", pid, ticks));
+  EXPECT_EQ(pid, std::numeric_limits<uint32_t>::max());
+  EXPECT_EQ(ticks, std::numeric_limits<uint64_t>::max());
+}
+
+// Anything ExecId would not make is refused, so a parsed id always formats
+// back to the string it came from.
+TEST(ExecId, RefusesWhatItWouldNotMake) {
+  uint32_t pid = 0;
+  uint64_t ticks = 0;
+  for (const char* id : {"", "node-a", "node-a:1", "node-b:1:2", "node-a:1:2:3", "node-a::2", "node-a:1:",
+                         "node-a:01:2", "node-a:1:02", "node-a:+1:2", "node-a: 1:2", "node-a:1:2 ", "node-a:1:x",
+                         "node-a:1:4294967296", "node-a:18446744073709551616:1", "xnode-a:1:2", "node-a;1:2"}) {
+    EXPECT_FALSE(ParseExecId(id, "node-a", pid, ticks)) << id;
+  }
+}
+
 }  // namespace
 }  // namespace vigil

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <list>
+#include <random>
 #include <string>
 
 namespace vigil {
@@ -66,6 +69,52 @@ TEST_F(LruCacheTest, NeverHoldsMoreThanItsBound) {
   EXPECT_EQ(cache.size(), 16u);
   EXPECT_EQ(cache.evictions(), 1000u - 16u);
   for (uint64_t k = 1000 - 16; k < 1000; ++k) EXPECT_NE(cache.Peek(k), nullptr) << k;
+}
+
+// Many random uses, erasures and insertions against a plain list kept in
+// order of use: the same entries are evicted, in the same order.
+TEST_F(LruCacheTest, EvictsInTheOrderOfUseOverManyRandomOperations) {
+  constexpr size_t kBound = 8;
+  LruCache<int, int> cache(kBound, clock());
+  std::list<int> model;  // front: most recently used
+  std::mt19937 rng(42);
+  auto use = [&](int k) {
+    model.remove(k);
+    model.push_front(k);
+  };
+  for (int step = 0; step < 20000; ++step) {
+    const int k = static_cast<int>(rng() % 24);
+    switch (rng() % 4) {
+      case 0:
+      case 1: {
+        const bool present = std::find(model.begin(), model.end(), k) != model.end();
+        auto [value, inserted] = cache.FindOrInsert(k);
+        ASSERT_EQ(inserted, !present) << step;
+        if (inserted) *value = k;
+        use(k);
+        if (model.size() > kBound) model.pop_back();
+        break;
+      }
+      case 2: {
+        const bool present = std::find(model.begin(), model.end(), k) != model.end();
+        int* value = cache.Find(k);
+        ASSERT_EQ(value != nullptr, present) << step;
+        if (present) {
+          ASSERT_EQ(*value, k);
+          use(k);
+        }
+        break;
+      }
+      case 3:
+        cache.Erase(k);
+        model.remove(k);
+        break;
+    }
+    ASSERT_EQ(cache.size(), model.size()) << step;
+  }
+  for (int k = 0; k < 24; ++k) {
+    EXPECT_EQ(cache.Peek(k) != nullptr, std::find(model.begin(), model.end(), k) != model.end()) << k;
+  }
 }
 
 TEST_F(LruCacheTest, EntriesGoAtTheirDeadlineOnTheInjectedClock) {

@@ -506,6 +506,41 @@ TEST_F(ProcessCacheTest, EventsWithoutProcessPassUntouched) {
   EXPECT_EQ(cache.size(), 0u);
 }
 
+// The cache is keyed by this node's exec ids; one from elsewhere (not made by
+// this sensor) is passed on as it came, and neither cached nor looked up.
+TEST_F(ProcessCacheTest, AnExecIdNotOfThisNodeIsLeftAsItIs) {
+  ProcessCache cache(Options());
+  cache.SeedFromProc();
+  const size_t seeded = cache.size();
+  v1::Event e = ExecEvent(kChild, kShell, "/bin/ls", {"ls"});
+  e.mutable_process()->set_exec_id("node-b:700:200");
+  const v1::Event before = e;
+  cache.Enrich(e);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(e, before)) << e.DebugString();
+  EXPECT_EQ(cache.size(), seeded);
+  EXPECT_EQ(cache.Lookup("node-b:700:200"), nullptr);
+  EXPECT_EQ(cache.Lookup(kChild.exec_id()), nullptr);
+  ASSERT_NE(cache.Lookup(kShell.exec_id()), nullptr);
+  EXPECT_EQ(cache.Lookup(kShell.exec_id())->pid, kShell.pid);
+}
+
+// Parent() follows the parent's exec id from entry to entry.
+TEST_F(ProcessCacheTest, ParentWalksTheChain) {
+  ProcessCache cache(Options());
+  cache.SeedFromProc();
+  Enriched(cache, ForkEvent(kChild, kShell));
+  const CachedProcess* child = cache.Lookup(kChild.exec_id());
+  ASSERT_NE(child, nullptr);
+  const CachedProcess* shell = cache.Parent(*child);
+  ASSERT_NE(shell, nullptr);
+  EXPECT_EQ(shell->pid, kShell.pid);
+  EXPECT_EQ(shell->exe(), "/usr/bin/bash");
+  const CachedProcess* init = cache.Parent(*shell);
+  ASSERT_NE(init, nullptr);
+  EXPECT_EQ(init->pid, kInit.pid);
+  EXPECT_EQ(cache.Parent(*init), nullptr);
+}
+
 // The real /proc: this test's own process.
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

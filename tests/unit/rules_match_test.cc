@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "process/process_view.h"
 #include "rules_fixture.h"
@@ -321,15 +322,20 @@ class FakeProcesses : public ProcessView {
            const std::string& parent) {
     CachedProcess& p = procs_[exec_id];
     p.SetText(exe, "", argv);
-    p.parent_exec_id = parent;
+    parents_[&p] = parent;
   }
   const CachedProcess* Lookup(absl::string_view exec_id) const override {
     auto it = procs_.find(exec_id);
     return it == procs_.end() ? nullptr : &it->second;
   }
+  const CachedProcess* Parent(const CachedProcess& process) const override {
+    auto it = parents_.find(&process);
+    return it == parents_.end() ? nullptr : Lookup(it->second);
+  }
 
  private:
-  absl::flat_hash_map<std::string, CachedProcess> procs_;
+  absl::node_hash_map<std::string, CachedProcess> procs_;  // stays put: parents_ points into it
+  absl::flat_hash_map<const CachedProcess*, std::string> parents_;
 };
 
 TEST(RulesMatch, ParentAndAncestorsThroughProcessView) {

@@ -19,4 +19,38 @@ void AssignExecId(absl::string_view node, uint32_t pid, uint64_t start_ticks, st
   out.append(digits, absl::numbers_internal::FastIntToBuffer(pid, digits) - digits);
 }
 
+namespace {
+
+// Strictly canonical decimal, so that a parsed id formats back to itself.
+bool ParseDigits(absl::string_view s, uint64_t max, uint64_t& out) {
+  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    const uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (max - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace
+
+bool ParseExecId(absl::string_view exec_id, absl::string_view node, uint32_t& pid, uint64_t& start_ticks) {
+  if (exec_id.size() < node.size() + 4 || exec_id.substr(0, node.size()) != node || exec_id[node.size()] != ':') {
+    return false;
+  }
+  absl::string_view rest = exec_id.substr(node.size() + 1);
+  const size_t colon = rest.find(':');
+  uint64_t p = 0, t = 0;
+  if (colon == absl::string_view::npos || !ParseDigits(rest.substr(0, colon), UINT64_MAX, t) ||
+      !ParseDigits(rest.substr(colon + 1), UINT32_MAX, p)) {
+    return false;
+  }
+  pid = static_cast<uint32_t>(p);
+  start_ticks = t;
+  return true;
+}
+
 }  // namespace vigil

@@ -19,4 +19,8 @@ std::string ExecId(absl::string_view node, uint32_t pid, uint64_t start_ticks);
 // The same into `out`, reusing its storage.
 void AssignExecId(absl::string_view node, uint32_t pid, uint64_t start_ticks, std::string& out);
 
+// The pid and start ticks of `exec_id` when it is exactly what ExecId(node,
+// pid, start_ticks) makes (digits without leading zeros); false otherwise.
+bool ParseExecId(absl::string_view exec_id, absl::string_view node, uint32_t& pid, uint64_t& start_ticks);
+
 }  // namespace vigil

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <utility>
 #include <vector>
 
@@ -19,8 +18,9 @@ namespace vigil {
 // given a deadline goes once the clock reaches it (an expiry): found expired,
 // or swept by ExpireDue(). Values stay where they are while they are cached
 // (node storage), so a pointer from Find() stays good until that entry is
-// evicted, expired or erased. Not thread-safe; the counts may be read from
-// any thread.
+// evicted, expired or erased. The order of use is a list threaded through
+// the entries themselves: an entry is one allocation (its node), not two.
+// Not thread-safe; the counts may be read from any thread.
 template <typename Key, typename Value>
 class LruCache {
  public:
@@ -37,7 +37,7 @@ class LruCache {
       expirations_.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
     }
-    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    MakeNewest(&*it);
     return &it->second.value;
   }
 
@@ -54,10 +54,9 @@ class LruCache {
   std::pair<Value*, bool> FindOrInsert(const Key& key) {
     if (Value* v = Find(key)) return {v, false};
     auto [it, inserted] = entries_.try_emplace(key);
-    lru_.push_front(&it->first);
-    it->second.lru = lru_.begin();
+    Link(&*it);
     while (entries_.size() > max_entries_) {
-      Remove(entries_.find(*lru_.back()));
+      Remove(entries_.find(oldest_->first));
       evictions_.fetch_add(1, std::memory_order_relaxed);
     }
     size_.store(entries_.size(), std::memory_order_relaxed);
@@ -119,10 +118,13 @@ class LruCache {
   uint64_t expirations() const { return expirations_.load(std::memory_order_relaxed); }
 
  private:
+  struct Entry;
+  using Node = std::pair<const Key, Entry>;
   struct Entry {
     Value value{};
     absl::Time expires = absl::InfiniteFuture();
-    typename std::list<const Key*>::iterator lru;
+    Node* newer = nullptr;  // toward the most recently used
+    Node* older = nullptr;
   };
   using Map = absl::node_hash_map<Key, Entry>;
   struct Deadline {
@@ -131,8 +133,25 @@ class LruCache {
   };
   static bool Later(const Deadline& a, const Deadline& b) { return a.when > b.when; }
 
+  // Puts `n`, not in the list, at its front.
+  void Link(Node* n) {
+    n->second.newer = nullptr;
+    n->second.older = newest_;
+    (newest_ != nullptr ? newest_->second.newer : oldest_) = n;
+    newest_ = n;
+  }
+  void Unlink(Node* n) {
+    (n->second.newer != nullptr ? n->second.newer->second.older : newest_) = n->second.older;
+    (n->second.older != nullptr ? n->second.older->second.newer : oldest_) = n->second.newer;
+  }
+  void MakeNewest(Node* n) {
+    if (n == newest_) return;
+    Unlink(n);
+    Link(n);
+  }
+
   void Remove(typename Map::iterator it) {
-    lru_.erase(it->second.lru);
+    Unlink(&*it);
     entries_.erase(it);
     size_.store(entries_.size(), std::memory_order_relaxed);
   }
@@ -148,7 +167,8 @@ class LruCache {
   const size_t max_entries_;
   const Clock now_;
   Map entries_;
-  std::list<const Key*> lru_;        // front: most recently used
+  Node* newest_ = nullptr;  // the order of use, through Entry::older
+  Node* oldest_ = nullptr;
   std::vector<Deadline> deadlines_;  // a min-heap on `when`
   std::atomic<size_t> size_{0};
   std::atomic<uint64_t> evictions_{0};

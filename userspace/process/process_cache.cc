@@ -63,7 +63,7 @@ bool CopyArgv(const CachedProcess& from, size_t max_bytes, size_t max_args,
 void Assign(absl::string_view from, std::string& to) { to.assign(from.data(), from.size()); }
 
 // Keeps all of `p` but its tid and exec id in `c`, reusing c's storage.
-void Store(const v1::Process& p, CachedProcess& c) {
+void Store(const v1::Process& p, absl::string_view node, CachedProcess& c) {
   c.pid = p.pid();
   c.ppid = p.ppid();
   c.ns_pid = p.ns_pid();
@@ -78,13 +78,15 @@ void Store(const v1::Process& p, CachedProcess& c) {
   c.start_seconds = p.start_time().seconds();
   c.start_nanos = p.start_time().nanos();
   c.comm = p.comm();
-  c.parent_exec_id = p.parent_exec_id();
+  // A parent id this node did not make has no entry here to lead to.
+  c.has_parent = ParseExecId(p.parent_exec_id(), node, c.parent_pid, c.parent_start_ticks);
   c.SetText(p.exe(), p.cwd(), p.argv());
 }
 
-// The ancestor `c`, whose exec id is `exec_id`, into `out` (a cleared message),
-// argv cut to max_bytes and max_args.
-void Restore(const CachedProcess& c, absl::string_view exec_id, size_t max_bytes, size_t max_args, v1::Process& out) {
+// The ancestor `c`, whose exec id is node's (pid, start_ticks), into `out` (a
+// cleared message), argv cut to max_bytes and max_args.
+void Restore(const CachedProcess& c, absl::string_view node, uint32_t pid, uint64_t start_ticks, size_t max_bytes,
+             size_t max_args, v1::Process& out) {
   out.set_pid(c.pid);
   out.set_ppid(c.ppid);
   out.set_ns_pid(c.ns_pid);
@@ -99,12 +101,13 @@ void Restore(const CachedProcess& c, absl::string_view exec_id, size_t max_bytes
   out.set_comm(c.comm);
   Assign(c.exe(), *out.mutable_exe());
   Assign(c.cwd(), *out.mutable_cwd());
-  Assign(exec_id, *out.mutable_exec_id());
-  out.set_parent_exec_id(c.parent_exec_id);
+  AssignExecId(node, pid, start_ticks, *out.mutable_exec_id());
+  if (c.has_parent) AssignExecId(node, c.parent_pid, c.parent_start_ticks, *out.mutable_parent_exec_id());
   out.set_argv_truncated(CopyArgv(c, max_bytes, max_args, *out.mutable_argv()) || c.argv_truncated);
 }
 
-// Processes read from /proc: exec ids from their start ticks.
+// Processes read from /proc (their own exec id is the cache's key): the
+// parent's exec id from its start ticks.
 v1::Process FromProc(const ProcEntry& e, uint64_t parent_start_ticks, bool parent_known,
                      const ProcessCacheOptions& options) {
   const absl::string_view node = options.node;
@@ -120,7 +123,6 @@ v1::Process FromProc(const ProcEntry& e, uint64_t parent_start_ticks, bool paren
   p.set_cwd(SanitizeUtf8(e.cwd));
   for (const auto& arg : e.argv) p.add_argv(SanitizeUtf8(arg));
   p.set_argv_truncated(TrimArgv(*p.mutable_argv(), options.max_arg_bytes, options.max_args));
-  p.set_exec_id(ExecId(node, e.pid, e.start_ticks));
   if (parent_known) p.set_parent_exec_id(ExecId(node, e.ppid, parent_start_ticks));
   return p;
 }
@@ -141,26 +143,38 @@ size_t ProcessCache::SeedFromProc() {
   }
   for (const auto& [pid, e] : seen) {
     auto parent = seen.find(e.ppid);
-    Insert(FromProc(e, parent != seen.end() ? parent->second.start_ticks : 0, parent != seen.end(), options_));
+    Insert(Key{e.start_ticks, e.pid},
+           FromProc(e, parent != seen.end() ? parent->second.start_ticks : 0, parent != seen.end(), options_));
   }
   Logger("process")->info("learned {} running processes from {}", seen.size(), options_.proc_root);
   return seen.size();
 }
 
-const CachedProcess* ProcessCache::Lookup(absl::string_view exec_id) const { return entries_.Peek(exec_id); }
+bool ProcessCache::ToKey(absl::string_view exec_id, Key& key) const {
+  return ParseExecId(exec_id, options_.node, key.pid, key.start_ticks);
+}
 
-CachedProcess& ProcessCache::Insert(const v1::Process& process) {
-  CachedProcess& entry = *entries_.FindOrInsert(process.exec_id()).first;
-  Store(process, entry);
+const CachedProcess* ProcessCache::Lookup(absl::string_view exec_id) const {
+  Key key;
+  return ToKey(exec_id, key) ? entries_.Peek(key) : nullptr;
+}
+
+const CachedProcess* ProcessCache::Parent(const CachedProcess& process) const {
+  return process.has_parent ? entries_.Peek(Key{process.parent_start_ticks, process.parent_pid}) : nullptr;
+}
+
+CachedProcess& ProcessCache::Insert(const Key& key, const v1::Process& process) {
+  CachedProcess& entry = *entries_.FindOrInsert(key).first;
+  Store(process, options_.node, entry);
   return entry;
 }
 
-CachedProcess* ProcessCache::LearnFromProc(const v1::Process& seen) {
-  auto e = ReadProcEntry(options_.proc_root, seen.pid());
-  if (!e.ok() || ExecId(options_.node, e->pid, e->start_ticks) != seen.exec_id()) return nullptr;
+CachedProcess* ProcessCache::LearnFromProc(const Key& key, const v1::Process& seen) {
+  auto e = ReadProcEntry(options_.proc_root, key.pid);
+  if (!e.ok() || e->start_ticks != key.start_ticks) return nullptr;
   v1::Process p = FromProc(*e, 0, false, options_);
   p.set_parent_exec_id(seen.parent_exec_id());
-  return &Insert(p);
+  return &Insert(key, p);
 }
 
 namespace {
@@ -177,15 +191,17 @@ void FillFrom(const CachedProcess& known, v1::Process& process) {
 }  // namespace
 
 void ProcessCache::AddAncestors(v1::Event& event) {
-  // Points into the event, then into cache entries: Find() moves none.
-  const std::string* parent = &event.process().parent_exec_id();
-  for (uint32_t depth = 0; depth < options_.max_ancestors && !parent->empty(); ++depth) {
-    const CachedProcess* entry = entries_.Find(*parent);
+  Key parent;
+  if (!ToKey(event.process().parent_exec_id(), parent)) return;
+  for (uint32_t depth = 0; depth < options_.max_ancestors; ++depth) {
+    const CachedProcess* entry = entries_.Find(parent);
     if (entry == nullptr) break;
     // Ancestors come out of the event's cleared elements, strings and all:
     // copied into, not allocated.
-    Restore(*entry, *parent, options_.ancestor_arg_bytes, options_.max_args, *event.add_ancestors());
-    parent = &entry->parent_exec_id;
+    Restore(*entry, options_.node, parent.pid, parent.start_ticks, options_.ancestor_arg_bytes, options_.max_args,
+            *event.add_ancestors());
+    if (!entry->has_parent) break;
+    parent = Key{entry->parent_start_ticks, entry->parent_pid};
   }
 }
 
@@ -193,19 +209,22 @@ void ProcessCache::Enrich(v1::Event& event) {
   entries_.ExpireDue();
   if (!event.has_process() || event.process().exec_id().empty()) return;  // sensor's own events
   v1::Process& p = *event.mutable_process();
+  Key key;
+  if (!ToKey(p.exec_id(), key)) return;  // not this node's: nothing is known of it
 
   switch (event.kind()) {
     case v1::EVENT_KIND_FORK: {
       // The child runs its parent's image until it execs.
-      if (const CachedProcess* parent = entries_.Find(p.parent_exec_id())) {
-        FillFrom(*parent, p);
+      Key parent;
+      if (const CachedProcess* known = ToKey(p.parent_exec_id(), parent) ? entries_.Find(parent) : nullptr) {
+        FillFrom(*known, p);
       }
-      Insert(p);
+      Insert(key, p);
       break;
     }
     case v1::EVENT_KIND_EXEC: {
-      const CachedProcess* before = entries_.Find(p.exec_id());
-      if (before == nullptr) before = LearnFromProc(p);
+      const CachedProcess* before = entries_.Find(key);
+      if (before == nullptr) before = LearnFromProc(key, p);
       // cwd survives exec, and a relative filename is relative to it. The
       // kernel's cwd at exec wins; what we knew before is a fallback.
       if (before != nullptr && p.cwd().empty()) Assign(before->cwd(), *p.mutable_cwd());
@@ -213,16 +232,16 @@ void ProcessCache::Enrich(v1::Event& event) {
       // Ancestors first: used, they are the most recent entries, so a full
       // cache makes room for this process from others than its own lineage.
       AddAncestors(event);
-      Insert(p);
+      Insert(key, p);
       break;
     }
     default: {
-      CachedProcess* entry = entries_.Find(p.exec_id());
-      if (entry == nullptr) entry = LearnFromProc(p);
+      CachedProcess* entry = entries_.Find(key);
+      if (entry == nullptr) entry = LearnFromProc(key, p);
       if (entry != nullptr) {
         FillFrom(*entry, p);
-        if (event.kind() == v1::EVENT_KIND_EXIT && entries_.ExpiryOf(p.exec_id()) == absl::InfiniteFuture()) {
-          entries_.ExpireAt(p.exec_id(), options_.now() + options_.exit_grace);
+        if (event.kind() == v1::EVENT_KIND_EXIT && entries_.ExpiryOf(key) == absl::InfiniteFuture()) {
+          entries_.ExpireAt(key, options_.now() + options_.exit_grace);
         }
       }
       break;

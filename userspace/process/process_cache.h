@@ -46,6 +46,7 @@ class ProcessCache : public Enricher, public ProcessView {
 
   void Enrich(v1::Event& event) override;
   const CachedProcess* Lookup(absl::string_view exec_id) const override;
+  const CachedProcess* Parent(const CachedProcess& process) const override;
 
   // Safe to call from any thread.
   size_t size() const { return entries_.size(); }
@@ -53,14 +54,28 @@ class ProcessCache : public Enricher, public ProcessView {
   void Report(std::vector<StageReport>& out) const override;
 
  private:
+  // An exec id of this node, as the numbers it is made of: 16 bytes in the
+  // entry, where the string would be one more allocation per process.
+  struct Key {
+    uint64_t start_ticks = 0;
+    uint32_t pid = 0;
+    bool operator==(const Key&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.start_ticks, k.pid);
+    }
+  };
+  // False for an exec id this node's sensor did not make: never cached.
+  bool ToKey(absl::string_view exec_id, Key& key) const;
+
   // Identity and what it runs; no tid. An exited process has a deadline.
-  CachedProcess& Insert(const v1::Process& process);
+  CachedProcess& Insert(const Key& key, const v1::Process& process);
   // Tries /proc for a process the cache missed (started before a gap).
-  CachedProcess* LearnFromProc(const v1::Process& seen);
+  CachedProcess* LearnFromProc(const Key& key, const v1::Process& seen);
   void AddAncestors(v1::Event& event);
 
   ProcessCacheOptions options_;
-  LruCache<std::string, CachedProcess> entries_;  // by exec_id
+  LruCache<Key, CachedProcess> entries_;  // by exec id
 };
 
 }  // namespace vigil

@@ -9,8 +9,9 @@
 namespace vigil {
 
 // What the process cache keeps of a process: all of a v1::Process but its
-// tid and exec id (the cache's key), in about half the memory. exe, cwd and
-// argv share one allocation; comm fits std::string's inline buffer.
+// tid and exec id (the cache's key), in about a third of the memory. exe,
+// cwd and argv share one allocation; comm fits std::string's inline buffer;
+// the parent's exec id is kept as the two numbers it is made of.
 struct CachedProcess {
   uint32_t pid = 0;
   uint32_t ppid = 0;
@@ -21,13 +22,15 @@ struct CachedProcess {
   uint8_t ids = 0;
   bool argv_truncated = false;
   bool has_start_time = false;
+  bool has_parent = false;  // parent_pid and parent_start_ticks are its exec id's
   int32_t start_nanos = 0;
   int64_t start_seconds = 0;
   uint32_t exe_size = 0;
   uint32_t cwd_size = 0;
   uint32_t argc = 0;
+  uint32_t parent_pid = 0;
+  uint64_t parent_start_ticks = 0;
   std::string comm;
-  std::string parent_exec_id;
   // exe, then cwd, then each argument followed by a NUL (the kernel's
   // separator: no argument holds one). Written by SetText, read through the
   // accessors below.
@@ -90,6 +93,8 @@ class ProcessView {
   virtual ~ProcessView() = default;
   // The process with this exec id, or null.
   virtual const CachedProcess* Lookup(absl::string_view exec_id) const = 0;
+  // The parent of a process this view returned, or null.
+  virtual const CachedProcess* Parent(const CachedProcess& process) const = 0;
 };
 
 }  // namespace vigil

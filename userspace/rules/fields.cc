@@ -268,12 +268,10 @@ void EventContext::Ancestors() {
   if (processes_ == nullptr) return;
   // Bounded: a corrupt cache must not loop.
   constexpr int kMaxDepth = 32;
-  const std::string* next = &e.process().parent_exec_id();
-  for (int depth = 0; depth < kMaxDepth && !next->empty(); ++depth) {
-    const CachedProcess* p = processes_->Lookup(*next);
-    if (p == nullptr) break;
+  const CachedProcess* p = processes_->Lookup(e.process().parent_exec_id());
+  for (int depth = 0; depth < kMaxDepth && p != nullptr; ++depth) {
     ancestors_.push_back({.cached = p});
-    next = &p->parent_exec_id;
+    p = processes_->Parent(*p);
   }
 }
 
