@@ -412,6 +412,24 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
     return;
   }
 
+  // Once attached, the object is closed: libbpf keeps each program's
+  // instructions, the object's BTF and its relocation data for the object's
+  // life, ~2 MiB over the four families that nothing reads again. The
+  // kernel keeps what runs: links hold their programs, programs their maps,
+  // and a tail-call table its programs while a file descriptor of it is
+  // open, so those and the programs' own (for their statistics) are kept.
+  // Out of descriptors, it stays open instead.
+  bool keep_object = false;
+  auto dup = [&keep_object](int fd) {
+    UniqueFd copy(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    keep_object |= !copy.valid();
+    return copy;
+  };
+  bpf_map* map;
+  bpf_object__for_each_map(map, (*obj)->object()) {
+    if (bpf_map__type(map) != BPF_MAP_TYPE_PROG_ARRAY) continue;
+    tail_tables_.push_back({dup(bpf_map__fd(map)), bpf_map__max_entries(map)});
+  }
   for (size_t i = 0; i < family.probes.size(); ++i) {
     if (choice[i] < 0) continue;
     const HookCandidate& cand = family.probes[i].candidates[choice[i]];
@@ -420,11 +438,13 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
     state.program = cand.program;
     state.verified_insns = insns[i];
     state.attached = true;
+    std::vector<int> object_fds;  // state.program_fds, as the object has them
     for (const HookTarget& t : PresentTargets(k, cand)) {
       bpf_program* prog = bpf_object__find_program_by_name((*obj)->object(), t.program);
       if (const int fd = bpf_program__fd(prog);
-          std::find(state.program_fds.begin(), state.program_fds.end(), fd) == state.program_fds.end()) {
-        state.program_fds.push_back(fd);
+          std::find(object_fds.begin(), object_fds.end(), fd) == object_fds.end()) {
+        object_fds.push_back(fd);
+        state.program_fds.push_back(programs_.emplace_back(dup(fd)).get());
       }
       if (t.target == nullptr) continue;
       BpfLinkPtr link(Attach(prog, cand.hook, t.target, cgroup_fd_.get()));
@@ -437,7 +457,10 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
       links_.push_back(std::move(link));
     }
   }
-  objects_.push_back(*std::move(obj));
+  if (keep_object) {
+    Logger("loader")->warn("family {}: out of file descriptors; its BPF object stays open", family.name);
+    open_objects_.push_back(*std::move(obj));
+  }
 }
 
 absl::StatusOr<KernelCounters> ProbeSet::ReadCounters() const {
@@ -482,15 +505,11 @@ ProbeSet::~ProbeSet() {
   // Tail-call tables hold their programs until the kernel clears them, which
   // it does only later, from a work queue, once the last fd is closed: empty
   // them here so every program is gone when the sensor is.
-  for (const auto& obj : objects_) {
-    bpf_map* map;
-    bpf_object__for_each_map(map, obj->object()) {
-      if (bpf_map__type(map) != BPF_MAP_TYPE_PROG_ARRAY) continue;
-      for (uint32_t key = 0; key < bpf_map__max_entries(map); ++key) bpf_map_delete_elem(bpf_map__fd(map), &key);
-    }
+  for (const TailTable& table : tail_tables_) {
+    for (uint32_t key = 0; key < table.entries; ++key) bpf_map_delete_elem(table.fd.get(), &key);
   }
-  objects_.clear();
-  // The shared maps and the cgroup close with their owners, after this.
+  // The programs, the tables, the shared maps and the cgroup close with
+  // their owners, after this.
 }
 
 }  // namespace vigil

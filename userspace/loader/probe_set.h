@@ -121,7 +121,7 @@ struct ProbeState {
   // that preempts BPF programs skips another task's run meanwhile: each is an
   // event lost before any probe code ran, so it is counted here.
   uint64_t missed = 0;
-  std::vector<int> program_fds;  // owned by the ProbeSet's objects
+  std::vector<int> program_fds;  // owned by the ProbeSet
 };
 
 // A BPF object of one family, type-erased over its skeleton.
@@ -190,7 +190,14 @@ class ProbeSet {
   // ProbeFentry()'s answer, asked once, by the first family with an fentry
   // candidate; unset while none has asked.
   std::optional<absl::Status> fentry_;
-  std::vector<std::unique_ptr<BpfObject>> objects_;
+  // The loaded objects' programs and tail-call tables; the objects are closed.
+  std::vector<UniqueFd> programs_;
+  struct TailTable {
+    UniqueFd fd;
+    uint32_t entries;
+  };
+  std::vector<TailTable> tail_tables_;
+  std::vector<std::unique_ptr<BpfObject>> open_objects_;  // only when a copy above failed
   std::vector<BpfLinkPtr> links_;
   // Written by Load() before the set is shared, then only by Detach().
   mutable absl::Mutex probes_mu_;
