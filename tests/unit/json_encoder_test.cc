@@ -338,14 +338,18 @@ TEST(JsonEncoderTest, EveryEscapedCodePointRangeEdgeMatchesProtobuf) {
 }
 
 // Plain ASCII is skipped eight bytes at a time: an escaped or non-ASCII
-// character at every offset of a longer string, in each of the eight lanes.
+// character at every offset of a longer string, in each of the eight lanes
+// of several words and in the byte-wise tail; and twice in one word.
 TEST(JsonEncoderTest, EscapesAtEveryOffsetOfALongStringMatchProtobuf) {
   std::vector<uint32_t> cps = {0x7E, 0x80, 0xAD, 0xE9, 0x2028, 0x1F600};
   for (uint32_t c = 0; c < 0x80; ++c) cps.push_back(c);
   for (uint32_t cp : cps) {
-    for (size_t offset = 0; offset <= 17; ++offset) {
+    for (size_t offset = 0; offset <= 45; ++offset) {
       v1::Event e;
-      e.set_node(std::string(offset, 'a') + Utf8(cp) + std::string(19 - offset, 'z'));
+      e.set_node(std::string(offset, 'a') + Utf8(cp) + std::string(46 - offset, 'z'));
+      ASSERT_EQ(OurJson(e), ProtobufJson(e)) << std::hex << cp << " at " << std::dec << offset;
+      ASSERT_EQ(WireJson(e), OurJson(e)) << std::hex << cp << " at " << std::dec << offset;
+      e.set_node(std::string(offset % 16, 'a') + Utf8(cp) + "b" + Utf8(cp) + std::string(40, 'z'));
       ASSERT_EQ(OurJson(e), ProtobufJson(e)) << std::hex << cp << " at " << std::dec << offset;
       ASSERT_EQ(WireJson(e), OurJson(e)) << std::hex << cp << " at " << std::dec << offset;
     }
