@@ -108,7 +108,7 @@ void Pipeline::Publish() {
   const absl::Time start = options_.now();
   if (!parked_.empty()) ReleaseDue();
   HandleBatch(*batch);
-  AfterWork();
+  AfterWork(absl::Now());
   if (const absl::Time end = options_.now(); end - start > kSlowBatch) hand_off_until_ = end + kHandOffFor;
   // Parked events' deadlines are the pipeline thread's to watch: it learns of new ones.
   const bool parked = !parked_.empty();
@@ -195,15 +195,11 @@ void Pipeline::Run() {
       if (queue_.empty() && parked_.empty()) break;
       continue;
     }
-    AfterWork();
+    AfterWork(absl::Now());
   }
   absl::MutexLock lock(&work_mu_);
-  if (detector_ != nullptr) {
-    // Aggregated alerts still open go out with their final counts.
-    detector_->Tick(absl::InfiniteFuture(), alerts_);
-    WriteAlerts();
-  }
-  FlushSinks();
+  // Aggregated alerts still open go out with their final counts.
+  AfterWork(absl::InfiniteFuture());
 }
 
 void Pipeline::HandleBatch(Batch& batch) {
@@ -218,9 +214,9 @@ void Pipeline::HandleBatch(Batch& batch) {
   batch.ends.clear();
 }
 
-void Pipeline::AfterWork() {
+void Pipeline::AfterWork(absl::Time now) {
   if (detector_ != nullptr) {
-    detector_->Tick(absl::Now(), alerts_);
+    detector_->Tick(now, alerts_);
     WriteAlerts();
   }
   // Idle now or soon: make what we wrote visible to readers.

@@ -110,9 +110,9 @@ class Pipeline : public ReportsHealth {
   void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(open_mu_);
   void Run();
   // Both with work_mu_ held: a batch's records, then what follows each run
-  // of work (the detector's clock, flushing the sinks).
+  // of work (the detector's clock at `now`, flushing the sinks).
   void HandleBatch(Batch& batch);
-  void AfterWork();
+  void AfterWork(absl::Time now);
   void Handle(absl::Span<const uint8_t> record);
   void Deliver(v1::Event& event);
   // Runs the enrichers from `stage` on, then the detector and the sinks; or
