@@ -25,6 +25,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the loader before load. */
 const volatile __u32 vigil_file_writes_only = 1; /* drop read-only opens of non-sensitive paths */
 const volatile __u32 vigil_file_has_include = 0; /* the include map is non-empty */
+const volatile __u32 vigil_file_has_exclude = 0; /* the exclude map is non-empty */
+/* The sensitive prefixes' heads (vigil_abi.h): their length, masks, bitmap. */
+const volatile __u32 vigil_file_head_len = 0;
+const volatile __u64 vigil_file_head_mask[2] = {};
+const volatile __u64 vigil_file_heads[VIGIL_HEAD_BITS / 64] = {};
 
 #define O_ACCMODE 00000003
 #define O_RDONLY 00000000
@@ -83,8 +88,9 @@ struct {
 	__type(value, struct file_call);
 } vigil_file_calls SEC(".maps");
 
-/* Loads the lookup key from the path once; every prefix map then takes it. */
-static __always_inline void prefix_key_fill(struct vigil_path_buf *pb, struct vigil_path_ref *ref)
+/* Loads the lookup key from the path once; every prefix map then takes it.
+ * Returns the key's length in bytes. */
+static __always_inline __u32 prefix_key_fill(struct vigil_path_buf *pb, struct vigil_path_ref *ref)
 {
 	__u32 len = ref->len ? ref->len - 1 : 0; /* without the NUL */
 
@@ -92,11 +98,31 @@ static __always_inline void prefix_key_fill(struct vigil_path_buf *pb, struct vi
 		len = VIGIL_PREFIX_MAX;
 	pb->key.prefixlen = len * 8;
 	bpf_probe_read_kernel(pb->key.data, VIGIL_PREFIX_MAX, pb->data + (ref->start & (2 * VIGIL_PATH_MAX - 1)));
+	return len;
 }
 
 static __always_inline int prefix_match(void *map, struct vigil_path_buf *pb)
 {
 	return bpf_map_lookup_elem(map, &pb->key) != NULL;
+}
+
+/* Whether the `len`-byte path in the key may have a sensitive prefix: the
+ * check in front of the trie (vigil_head_hash). */
+static __always_inline int sensitive_head(struct vigil_path_buf *pb, __u32 len)
+{
+	__u64 w[2];
+	__u32 h;
+
+	if (len < vigil_file_head_len)
+		return 0;
+	__builtin_memcpy(w, pb->key.data, sizeof(w));
+	h = vigil_head_hash(w[0] & vigil_file_head_mask[0], w[1] & vigil_file_head_mask[1]);
+	return (vigil_file_heads[h / 64] >> (h % 64)) & 1;
+}
+
+static __always_inline int sensitive_match(struct vigil_path_buf *pb, __u32 len)
+{
+	return sensitive_head(pb, len) && prefix_match(&vigil_file_sensitive, pb);
 }
 
 /*
@@ -109,12 +135,11 @@ static __always_inline int path_wanted(const struct file_call *c, struct vigil_p
 {
 	int sensitive;
 
-	prefix_key_fill(pb, ref);
-	sensitive = prefix_match(&vigil_file_sensitive, pb);
+	sensitive = sensitive_match(pb, prefix_key_fill(pb, ref));
 	if (!sensitive && vigil_file_writes_only && c->kind == VIGIL_KIND_FILE_OPEN &&
 	    (c->flags & O_ACCMODE) == O_RDONLY && !(c->flags & (O_CREAT | O_TRUNC)))
 		return 0;
-	if (prefix_match(&vigil_file_exclude, pb))
+	if (vigil_file_has_exclude && prefix_match(&vigil_file_exclude, pb))
 		return 0;
 	if (sensitive) {
 		*vflags |= VIGIL_FILE_SENSITIVE;
@@ -235,7 +260,7 @@ static __always_inline int read_only_open_dropped(const struct file_call *c)
 	if (n <= 1 || n >= VIGIL_PREFIX_MAX || pb->key.data[0] != '/')
 		return 0;
 	pb->key.prefixlen = (n - 1) * 8;
-	return !prefix_match(&vigil_file_sensitive, pb);
+	return !sensitive_match(pb, n - 1);
 }
 
 /* read_only_open_dropped(), holding the CPU for its path buffer. */
@@ -251,9 +276,8 @@ static __always_inline int read_only_open_dropped_held(const struct file_call *c
 
 static __always_inline int file_enter(void *ctx, struct file_call *c)
 {
-	if (vigil_is_daemon(vigil_current_task()))
-		return 0;
-	if (read_only_open_dropped_held(c))
+	/* The bulk first: a dropped open needs no daemon check. */
+	if (read_only_open_dropped_held(c) || vigil_current_is_daemon())
 		return 0;
 	c->recheck = 1;
 	if (vigil_call_put(&vigil_file_calls, 0, c) != 0)
@@ -352,7 +376,7 @@ static __always_inline int file_exit(long ret)
 /* An fexit program's call, which has run: filtered and reported at once. */
 static __always_inline int file_after(struct file_call *c, long ret)
 {
-	if (vigil_is_daemon(vigil_current_task()))
+	if (vigil_current_is_daemon())
 		return 0;
 	c->recheck = 1; /* decided on the paths as file_report builds them */
 	vigil_hold_cpu();

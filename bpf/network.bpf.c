@@ -179,7 +179,7 @@ int vigil_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		/* In the caller's context here (connect/listen), and nowhere
 		 * else below: a daemon's socket then has no owner, so nothing
 		 * of it is reported. Softirq changes must not check current. */
-		if (vigil_is_daemon(vigil_current_task()))
+		if (vigil_current_is_daemon())
 			return 0;
 		if (newstate == TCP_SYN_SENT) {
 			struct tcp_owner o = {};
@@ -276,7 +276,7 @@ static __always_inline int handle_accept_exit(long ret)
 	struct tcp_owner *owner;
 	__u64 key;
 
-	if (ret < 0 || vigil_is_daemon(vigil_current_task()))
+	if (ret < 0 || vigil_current_is_daemon())
 		return 0;
 	sk = sock_of_fd((int)ret);
 	if (!sk)
@@ -343,7 +343,7 @@ int vigil_bind_enter(struct trace_event_raw_sys_enter *ctx)
 	struct pending p = {.fd = (int)ctx->args[0]};
 	const void *addr = (const void *)ctx->args[1];
 
-	if (vigil_is_daemon(vigil_current_task()))
+	if (vigil_current_is_daemon())
 		return 0;
 	/* sockaddr_in is 16 bytes, sockaddr_in6 28: read what the family needs. */
 	if (bpf_probe_read_user(p.sockaddr, 16, addr) || !is_inet(*(__u16 *)p.sockaddr))
@@ -396,7 +396,7 @@ static __always_inline void emit_dns(__u32 kind, struct sock *sk, const void *re
 	__u8 sa[28] = {};
 	__u64 len = total;
 
-	if (vigil_is_daemon(vigil_current_task()))
+	if (vigil_current_is_daemon())
 		return;
 	if (remote) {
 		if (bpf_probe_read_user(sa, 8, remote))

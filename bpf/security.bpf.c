@@ -116,7 +116,7 @@ static __always_inline void *call_begin(void *map, __u32 kind, __u32 nr)
 	struct sec_prefix *p;
 	void *z;
 
-	if (vigil_is_daemon(vigil_current_task()))
+	if (vigil_current_is_daemon())
 		return NULL;
 	z = bpf_map_lookup_elem(&vigil_sec_zero, &zero);
 	if (!z || vigil_call_put(map, 0, z)) {

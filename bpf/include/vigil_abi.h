@@ -332,6 +332,22 @@ struct vigil_prefix_key {
 	__u8 data[VIGIL_PREFIX_MAX];
 };
 
+/*
+ * A check in front of the sensitive-prefix trie, whose lookup costs a
+ * read-only open more than the rest of its probe: a bitmap of a hash of the
+ * head of every sensitive prefix, its first `head_len` bytes (the shortest
+ * prefix's length, at most VIGIL_HEAD_MAX). A path shorter than head_len, or
+ * whose head's bit is clear, has no sensitive prefix. The head is loaded as
+ * two host-order words and masked (the masks keep its first head_len bytes);
+ * the loader and the program both hash it here.
+ */
+#define VIGIL_HEAD_MAX 16
+#define VIGIL_HEAD_BITS 4096
+static inline __u32 vigil_head_hash(__u64 w0, __u64 w1)
+{
+	return (__u32)(((w0 ^ (w1 * 0xff51afd7ed558ccdULL)) * 0x9e3779b97f4a7c15ULL) >> 52);
+}
+
 /* ---- security syscall family (kinds 48..63) ---- */
 
 /* CLONE_NS: clone/clone3 creating namespaces; KILL: of another process. */

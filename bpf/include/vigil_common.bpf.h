@@ -99,15 +99,27 @@ static __always_inline struct task_struct *vigil_current_task(void)
 	return (struct task_struct *)bpf_get_current_task();
 }
 
-/* Every probe asks this before it does any work; `task` is the process the
- * event would be about. */
-static __always_inline bool vigil_is_daemon(struct task_struct *task)
+static __always_inline bool vigil_daemon_of(struct task_struct *task, __u32 tgid)
 {
-	__u32 tgid = BPF_CORE_READ(task, tgid);
 	__u64 *start = bpf_map_lookup_elem(&vigil_daemons, &tgid);
 
 	/* /proc shows start_boottime in USER_HZ (100) ticks. */
 	return start && *start == BPF_CORE_READ(task, group_leader, start_boottime) / 10000000;
+}
+
+/* Every probe asks this before it does any work; `task` is the process the
+ * event would be about. */
+static __always_inline bool vigil_is_daemon(struct task_struct *task)
+{
+	return vigil_daemon_of(task, BPF_CORE_READ(task, tgid));
+}
+
+/* vigil_is_daemon() of the current task, the common case: its tgid comes
+ * from a helper rather than a read of the task, and the task is read only
+ * for a daemon's pid. */
+static __always_inline bool vigil_current_is_daemon(void)
+{
+	return vigil_daemon_of(vigil_current_task(), bpf_get_current_pid_tgid() >> 32);
 }
 
 /* Keeps clang from folding a bounds check into a form older verifiers reject. */

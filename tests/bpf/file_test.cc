@@ -26,10 +26,7 @@ using ::testing::IsEmpty;
 // A fresh directory under /tmp, removed at the end of the test.
 class TempDir {
  public:
-  TempDir() {
-    char tmpl[] = "/tmp/vigil-file-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
+  explicit TempDir(std::string tmpl = "/tmp/vigil-file-test-XXXXXX") { path_ = mkdtemp(tmpl.data()); }
   ~TempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
@@ -294,6 +291,35 @@ TEST(FileFilters, ConfiguredSensitivePathReplacesTheDefaults) {
   ASSERT_TRUE(e.has_value());
   EXPECT_TRUE(e->file().sensitive());
   EXPECT_THAT(sensor.FindAll(FileEvent(v1::EVENT_KIND_FILE_OPEN, getpid(), "/etc/shadow")), IsEmpty());
+  const int status = sensor.Stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << SensorProcess::DescribeStatus(status);
+}
+
+// The programs clear most paths by their first bytes before the prefix trie
+// (vigil_head_hash): the shortest prefix sets how many, here 14 (fewer than
+// VIGIL_HEAD_MAX, so the head is masked). Paths as long as it, sharing its
+// head, and under a longer prefix must each be decided right.
+TEST(FileFilters, SensitivePrefixesOfDifferentLengths) {
+  RequireBpfOrSkip();
+  TempDir dir("/tmp/vXXXXXX");
+  ASSERT_EQ(mkdir((dir / "long-secret-directory").c_str(), 0700), 0);
+  for (const char* f : {"k", "kx", "j", "long-secret-directory/key", "long-secret-file"}) WriteFile(dir / f);
+  SensorProcess sensor({absl::StrCat("--sensitive_paths=", dir / "k", ",", dir / "long-secret-directory/")});
+  ASSERT_OK(sensor.Start());
+
+  for (const char* f : {"j", "long-secret-file", "k", "kx", "long-secret-directory/key"}) {
+    const int fd = open((dir / f).c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0) << f;
+    close(fd);
+  }
+  for (const char* f : {"k", "kx", "long-secret-directory/key"}) {
+    auto e = sensor.WaitFor(FileEvent(v1::EVENT_KIND_FILE_OPEN, getpid(), dir / f));
+    ASSERT_TRUE(e.has_value()) << f;
+    EXPECT_TRUE(e->file().sensitive()) << f;
+  }
+  for (const char* f : {"j", "long-secret-file"}) {
+    EXPECT_THAT(sensor.FindAll(FileEvent(v1::EVENT_KIND_FILE_OPEN, getpid(), dir / f)), IsEmpty()) << f;
+  }
   const int status = sensor.Stop();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << SensorProcess::DescribeStatus(status);
 }

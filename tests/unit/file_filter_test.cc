@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 
 #include "sensor/config.h"
@@ -73,6 +74,52 @@ TEST(ExpandHomePaths, RelativeEntriesGoUnderEveryHome) {
               UnorderedElementsAre("/etc/shadow", "/root/.aws/credentials", root + "/home/alice/.aws/credentials",
                                    root + "/svc/.aws/credentials"));
   std::filesystem::remove_all(root);
+}
+
+// The defaults, relative entries under /root only (not this machine's homes).
+std::vector<std::string> DefaultsUnderRoot() {
+  return ExpandHomePaths(FileFilterConfig::DefaultSensitivePaths(), "/nonexistent", "/nonexistent");
+}
+
+// The file programs test a path's head against this before the trie: it
+// must never clear a path that has a sensitive prefix.
+TEST(SensitiveHeads, EveryPathUnderASensitivePrefixMayMatch) {
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int> byte(1, 255), len(1, 40);
+  for (int set = 0; set < 200; ++set) {
+    std::vector<std::string> prefixes = DefaultsUnderRoot();
+    for (int i = 0; i < 20; ++i) {
+      std::string p = "/";
+      for (int n = len(rng); n > 1; --n) p += static_cast<char>(byte(rng));
+      prefixes.push_back(p);
+    }
+    const SensitiveHeads heads = SensitiveHeads::Of(prefixes);
+    for (const std::string& p : prefixes) {
+      EXPECT_TRUE(heads.MayMatch(p)) << p;
+      EXPECT_TRUE(heads.MayMatch(p + "/a/longer/name")) << p;
+    }
+  }
+}
+
+TEST(SensitiveHeads, MostOtherPathsAreClearedWithoutTheTrie) {
+  const SensitiveHeads heads = SensitiveHeads::Of(DefaultsUnderRoot());
+  EXPECT_EQ(heads.len, std::string("/etc/shadow").size());  // the shortest default
+  for (const char* p :
+       {"/etc/hostname", "/etc/passwd", "/etc/resolv.conf", "/etc/nsswitch.conf", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        "/proc/self/status", "/sys/fs/cgroup/cpu.max", "/var/log/syslog", "/tmp/x", "/etc", "/"}) {
+    EXPECT_FALSE(heads.MayMatch(p)) << p;
+  }
+  // A head shared with a sensitive prefix goes on to the trie.
+  EXPECT_TRUE(heads.MayMatch("/etc/shadow-"));
+  EXPECT_TRUE(heads.MayMatch("/etc/ld.so.cache"));
+}
+
+TEST(SensitiveHeads, NoPrefixesClearEveryPathAndTheRootKeepsEvery) {
+  EXPECT_FALSE(SensitiveHeads::Of({}).MayMatch("/etc/shadow"));
+  const SensitiveHeads root = SensitiveHeads::Of({"/etc/shadow", "/"});
+  EXPECT_EQ(root.len, 1u);
+  EXPECT_TRUE(root.MayMatch("/etc/hostname"));
+  EXPECT_TRUE(root.MayMatch("/"));
 }
 
 }  // namespace

@@ -5,11 +5,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "file.skel.h"
 #include "loader/families.h"
+#include "loader/file_filter.h"
 #include "loader/skeleton.h"
 
 namespace vigil {
@@ -118,9 +120,15 @@ FamilySpec FileFamily() {
         file_bpf* s = (*skel)->skel();
         s->rodata->vigil_file_writes_only = config.file.writes_only ? 1 : 0;
         s->rodata->vigil_file_has_include = config.file.include.empty() ? 0 : 1;
+        s->rodata->vigil_file_has_exclude = config.file.exclude.empty() ? 0 : 1;
         if (int err = bpf_map__set_max_entries(s->maps.vigil_file_calls, config.file_pending_entries); err != 0)
           return LibbpfStatus(err, "size vigil_file_calls");
-        for (const PrefixMap& m : PrefixMaps(*s, config)) {
+        const std::vector<PrefixMap> maps = PrefixMaps(*s, config);
+        const SensitiveHeads heads = SensitiveHeads::Of(maps[0].prefixes);
+        s->rodata->vigil_file_head_len = heads.len;
+        std::copy(heads.mask.begin(), heads.mask.end(), s->rodata->vigil_file_head_mask);
+        std::copy(heads.bits.begin(), heads.bits.end(), s->rodata->vigil_file_heads);
+        for (const PrefixMap& m : maps) {
           // An LPM trie cannot have zero entries.
           const size_t n = std::max<size_t>(m.prefixes.size(), 1);
           if (int err = bpf_map__set_max_entries(m.map, static_cast<uint32_t>(n)); err != 0)

@@ -1,5 +1,7 @@
 #include "loader/file_filter.h"
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -40,6 +42,42 @@ std::vector<std::string> FileFilterConfig::DefaultSensitivePaths() {
       ".vault-token",
       ".config/gh/hosts.yml",
   };
+}
+
+namespace {
+
+// The first `len` bytes of `s` as the program loads them, two host-order
+// words, the rest left zero.
+std::array<uint64_t, 2> HeadWords(std::string_view s, size_t len) {
+  char bytes[VIGIL_HEAD_MAX] = {};
+  std::memcpy(bytes, s.data(), std::min({len, s.size(), sizeof(bytes)}));
+  std::array<uint64_t, 2> w;
+  std::memcpy(w.data(), bytes, sizeof(bytes));
+  return w;
+}
+
+}  // namespace
+
+SensitiveHeads SensitiveHeads::Of(const std::vector<std::string>& prefixes) {
+  SensitiveHeads h;
+  if (prefixes.empty()) return h;  // nothing is sensitive: every bit clear
+  size_t len = VIGIL_HEAD_MAX;
+  for (const std::string& p : prefixes) len = std::min(len, p.size());
+  h.len = static_cast<uint32_t>(len);
+  h.mask = HeadWords(std::string(len, '\xff'), len);
+  for (const std::string& p : prefixes) {
+    const auto w = HeadWords(p, len);
+    const uint32_t bit = vigil_head_hash(w[0], w[1]);
+    h.bits[bit / 64] |= uint64_t{1} << (bit % 64);
+  }
+  return h;
+}
+
+bool SensitiveHeads::MayMatch(std::string_view path) const {
+  if (path.size() < len) return false;
+  const auto w = HeadWords(path, VIGIL_HEAD_MAX);
+  const uint32_t bit = vigil_head_hash(w[0] & mask[0], w[1] & mask[1]);
+  return (bits[bit / 64] >> (bit % 64)) & 1;
 }
 
 std::vector<std::string> ExpandHomePaths(const std::vector<std::string>& paths, const std::string& passwd_path,

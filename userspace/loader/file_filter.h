@@ -1,7 +1,12 @@
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "vigil_abi.h"
 
 namespace vigil {
 
@@ -20,6 +25,19 @@ struct FileFilterConfig {
   bool writes_only = true;
 
   static std::vector<std::string> DefaultSensitivePaths();
+};
+
+// The check the file programs make before the sensitive-prefix trie
+// (vigil_abi.h, vigil_head_hash): the heads of `prefixes`, which the loader
+// writes into the program's read-only data.
+struct SensitiveHeads {
+  uint32_t len = 0;
+  std::array<uint64_t, 2> mask{};
+  std::array<uint64_t, VIGIL_HEAD_BITS / 64> bits{};
+
+  static SensitiveHeads Of(const std::vector<std::string>& prefixes);
+  // The program's test: false when no prefix can match `path`.
+  bool MayMatch(std::string_view path) const;
 };
 
 // Absolute entries as they are; each relative one once under /root and under
