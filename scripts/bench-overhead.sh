@@ -21,7 +21,7 @@ open_count=${OPEN_COUNT:-500000}
 cwu_count=${CWU_COUNT:-20000}
 tcp_count=${TCP_COUNT:-5000}
 mixed_count=${MIXED_COUNT:-200}
-rates=${RATES:-"100 200 400 800 1600"}
+rates=${RATES-"100 200 400 800 1600"}  # RATES="" skips the fixed rates
 build=${VIGIL_BUILD_DIR:-build}
 sensor_bin=$build/userspace/sensor/vigil-sensor
 workload=$build/tests/bench/bench_workload
@@ -222,7 +222,8 @@ for o in $observers; do
   [ "$o" = none ] && continue
   plot_cpu+="'$out/cpu.dat' using (strcol(1) eq '$o' ? \$2 : 1/0):3 with linespoints title '$o', "
 done
-gnuplot <<GP
+# Without fixed rates (RATES="") there is no CPU curve to draw.
+[ -s "$out/cpu.dat" ] && gnuplot <<GP
 set terminal pngcairo size 900,500
 set output '$out/observer-cpu.png'
 set title 'Observer CPU while /bin/true is started at a fixed rate'
