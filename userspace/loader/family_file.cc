@@ -72,7 +72,7 @@ struct PrefixMap {
 };
 
 std::vector<PrefixMap> PrefixMaps(const file_bpf& s, const LoaderConfig& config) {
-  return {{s.maps.vigil_file_sensitive, ExpandHomePaths(config.file.sensitive)},
+  return {{s.maps.vigil_file_sensitive, config.file.sensitive},
           {s.maps.vigil_file_include, config.file.include},
           {s.maps.vigil_file_exclude, config.file.exclude}};
 }
@@ -123,12 +123,11 @@ FamilySpec FileFamily() {
         s->rodata->vigil_file_has_exclude = config.file.exclude.empty() ? 0 : 1;
         if (int err = bpf_map__set_max_entries(s->maps.vigil_file_calls, config.file_pending_entries); err != 0)
           return LibbpfStatus(err, "size vigil_file_calls");
-        const std::vector<PrefixMap> maps = PrefixMaps(*s, config);
-        const SensitiveHeads heads = SensitiveHeads::Of(maps[0].prefixes);
+        const SensitiveHeads heads = SensitiveHeads::Of(config.file.sensitive);
         s->rodata->vigil_file_head_len = heads.len;
         std::copy(heads.mask.begin(), heads.mask.end(), s->rodata->vigil_file_head_mask);
         std::copy(heads.bits.begin(), heads.bits.end(), s->rodata->vigil_file_heads);
-        for (const PrefixMap& m : maps) {
+        for (const PrefixMap& m : PrefixMaps(*s, config)) {
           // An LPM trie cannot have zero entries.
           const size_t n = std::max<size_t>(m.prefixes.size(), 1);
           if (int err = bpf_map__set_max_entries(m.map, static_cast<uint32_t>(n)); err != 0)

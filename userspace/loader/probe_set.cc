@@ -229,9 +229,14 @@ void ProbeSet::OpenCgroupRoot(const LoaderConfig& config) {
     cgroup_error_ = std::string(ErrnoStatus(errno, absl::StrCat("open cgroup2 root ", root)).message());
 }
 
-absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& config,
+absl::StatusOr<std::unique_ptr<ProbeSet>> ProbeSet::Load(const LoaderConfig& given,
                                                          const std::vector<FamilySpec>& families) {
   libbpf_set_print(LibbpfPrint);
+  // Relative sensitive entries expanded once, here: every family and every
+  // hook tried then sees the same list, so the file programs' head bitmap
+  // (built at open) and their trie (filled after load) cannot differ.
+  LoaderConfig config = given;
+  config.file.sensitive = ExpandHomePaths(given.file.sensitive);
   // A name that matches nothing is a typo that would leave probes on.
   for (const std::string& d : config.disabled) {
     bool known = false;
