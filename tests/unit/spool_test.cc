@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,32 @@ TEST_F(SpoolTest, RecordsReadBackInOrderWithIndexesAndItems) {
   EXPECT_THAT(*spool->Read(1, 2, 1 << 20), SizeIs(2));
   // max_bytes stops a read, but never before its first record.
   EXPECT_THAT(*spool->Read(1, 10, 1), SizeIs(1));
+}
+
+// Readers (the uplink's sender, the collector's forwarders) take a read as
+// everything up to its last index, so a read that left out a record the
+// spool holds would lose it: a record too large for what is left of the
+// budget ends the read, even when a smaller one follows in the next segment.
+TEST_F(SpoolTest, ReadsLeaveNoGapAcrossSegmentsWhateverTheBudget) {
+  auto spool = OpenSpool(Options());  // 8 KiB segments
+  std::mt19937 rng(7);
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 200; ++i) {
+    payloads.push_back(std::string(std::uniform_int_distribution<size_t>(1, 5000)(rng), 'a' + i % 26));
+    ASSERT_THAT(spool->Append(payloads.back(), 1), IsOk());
+  }
+  ASSERT_GT(Segments().size(), 20u);
+  for (uint64_t from = 1; from <= payloads.size(); ++from) {
+    for (size_t budget : {1u, 2000u, 6000u, 20000u}) {
+      auto records = spool->Read(from, 64, budget);
+      ASSERT_THAT(records, IsOk());
+      ASSERT_FALSE(records->empty());
+      for (size_t k = 0; k < records->size(); ++k) {
+        ASSERT_EQ((*records)[k].index, from + k) << "read from " << from << " with " << budget << " bytes";
+        EXPECT_EQ((*records)[k].payload, payloads[from + k - 1]);
+      }
+    }
+  }
 }
 
 TEST_F(SpoolTest, ReopenKeepsRecordsAndNumbering) {

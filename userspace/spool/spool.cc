@@ -294,19 +294,24 @@ absl::StatusOr<std::vector<SpoolRecord>> Spool::Read(uint64_t from, size_t max_r
     auto seg = std::upper_bound(segments_.begin(), segments_.end(), from,
                                 [](uint64_t i, const Segment& s) { return i < s.first_index; });
     if (seg != segments_.begin()) --seg;
-    for (; seg != segments_.end() && records < max_records; ++seg) {
+    // The read ends at the first record that does not fit, in whichever
+    // segment: a smaller one after it would leave a gap, and readers take
+    // what they get as everything up to its last index.
+    bool full = false;
+    for (; seg != segments_.end() && !full; ++seg) {
       auto ref = std::lower_bound(seg->refs.begin(), seg->refs.end(), from,
                                   [](const Ref& r, uint64_t i) { return r.index < i; });
-      if (ref == seg->refs.end()) continue;
       std::vector<Ref> refs;
-      for (; ref != seg->refs.end() && records < max_records; ++ref) {
-        if (records > 0 && bytes + ref->length > max_bytes) break;
+      for (; ref != seg->refs.end(); ++ref) {
+        if (records == max_records || (records > 0 && bytes + ref->length > max_bytes)) {
+          full = true;
+          break;
+        }
         bytes += ref->length;
         ++records;
         refs.push_back(*ref);
       }
-      plan.emplace_back(seg->path, std::move(refs));
-      if (records > 0 && bytes >= max_bytes) break;
+      if (!refs.empty()) plan.emplace_back(seg->path, std::move(refs));
     }
   }
   std::vector<SpoolRecord> out;

@@ -68,8 +68,9 @@ class Spool {
   absl::Status SyncThrough(uint64_t index);
 
   // Up to `max_records` records with index >= `from`, oldest first, stopping
-  // before `max_bytes` of payload is exceeded (at least one record is
-  // returned when there is one).
+  // at the first record that would exceed `max_bytes` of payload (at least
+  // one record is returned when there is one). No record the spool holds is
+  // left out between two it returns; only evicted or corrupt ones are.
   absl::StatusOr<std::vector<SpoolRecord>> Read(uint64_t from, size_t max_records, size_t max_bytes);
 
   // Every reader is done with records below `index`: segments holding only
