@@ -143,9 +143,11 @@ int main(int argc, char** argv) {
       std::thread reader([&] {
         PublishResponse r;
         while (stream->Read(&r)) {
-          acked_events.fetch_add(batch_events, std::memory_order_relaxed);
-          stored_batches.fetch_add(1, std::memory_order_relaxed);
+          // Cumulative: one acknowledgement may cover several batches.
           absl::MutexLock lock(&mu);
+          const uint64_t batches = r.sequence() - acked;
+          acked_events.fetch_add(batches * batch_events, std::memory_order_relaxed);
+          stored_batches.fetch_add(batches, std::memory_order_relaxed);
           acked = r.sequence();
         }
         absl::MutexLock lock(&mu);

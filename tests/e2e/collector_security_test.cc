@@ -50,6 +50,15 @@ class Client {
     v1::PublishResponse ack;
     return stream_->Read(&ack) && ack.sequence() == r.sequence();
   }
+  // Sends one batch without waiting for its acknowledgement.
+  bool Send(const v1::PublishRequest& r) { return stream_->Write(r); }
+  // Reads acknowledgements until the collector ends the stream: the last (0 for none).
+  uint64_t LastAck() {
+    v1::PublishResponse ack;
+    uint64_t last = 0;
+    while (stream_->Read(&ack)) last = ack.sequence();
+    return last;
+  }
   grpc::Status Finish() {
     stream_->WritesDone();
     return stream_->Finish();
@@ -158,6 +167,21 @@ std::map<std::string, int> Settled(const CollectorProcess& c, size_t want) {
 void ExpectEachOnce(const std::map<std::string, int>& ids, size_t want) {
   EXPECT_EQ(ids.size(), want);
   for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
+}
+
+// Batches a sensor sent ahead of one the collector refuses are stored and
+// acknowledged before the stream ends: the refusal costs the sensor the bad
+// batch only.
+TEST_F(CollectorSecurity, BatchesAheadOfARefusedOneAreAcknowledged) {
+  Client c(TlsChannel(collector_->address(), dir_.path(), "client"));
+  for (uint64_t s = 1; s <= 5; ++s) ASSERT_TRUE(c.Send(Batch(s, 4, "node-a")));
+  v1::PublishRequest no_id = Batch(6, 3, "node-a");
+  no_id.mutable_events(0)->clear_id();
+  ASSERT_TRUE(c.Send(no_id));
+  EXPECT_EQ(c.LastAck(), 5u);
+  EXPECT_EQ(c.Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const std::map<std::string, int> ids = Settled(*collector_, 20);
+  ExpectEachOnce(ids, 20);
 }
 
 // The client certificate names node-a (its SAN): that is the only node it
