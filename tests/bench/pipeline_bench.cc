@@ -7,7 +7,9 @@
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -220,6 +222,33 @@ void BM_EncodeVigil(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * events.size());
 }
 BENCHMARK(BM_EncodeVigil);
+
+// Encoding alone, of events a running sensor wrote (its JSON lines, in
+// VIGIL_BENCH_EVENTS): a real node's command lines and ancestors, with the
+// quotes and long arguments the built corpus does not have. For example:
+//   vigil-sensor --output=/tmp/recorded.json &  bench_workload exec-rate 400 5
+void BM_EncodeRecorded(benchmark::State& state) {
+  const char* path = std::getenv("VIGIL_BENCH_EVENTS");
+  if (path == nullptr) return state.SkipWithError("VIGIL_BENCH_EVENTS is not set");
+  std::ifstream in(path);
+  std::vector<v1::Event> events;
+  for (std::string line; std::getline(in, line);) {
+    if (!google::protobuf::util::JsonStringToMessage(line, &events.emplace_back()).ok()) std::abort();
+  }
+  if (events.empty()) return state.SkipWithError("no events in VIGIL_BENCH_EVENTS");
+  std::string out;
+  size_t bytes = 0;
+  for (auto _ : state) {
+    for (const v1::Event& e : events) {
+      if (!AppendJson(e, out)) std::abort();
+      bytes += out.size();
+      out.clear();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * events.size());
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_EncodeRecorded);
 
 // The collector's file forwarder: the same events as its spool holds them,
 // serialized, printed straight from the wire.

@@ -339,7 +339,8 @@ TEST(JsonEncoderTest, EveryEscapedCodePointRangeEdgeMatchesProtobuf) {
 
 // Plain ASCII is skipped eight bytes at a time: an escaped or non-ASCII
 // character at every offset of a longer string, in each of the eight lanes
-// of several words and in the byte-wise tail; and twice in one word.
+// of several words and in the byte-wise tail; twice in one word; and two
+// different ones in one word.
 TEST(JsonEncoderTest, EscapesAtEveryOffsetOfALongStringMatchProtobuf) {
   std::vector<uint32_t> cps = {0x7E, 0x80, 0xAD, 0xE9, 0x2028, 0x1F600};
   for (uint32_t c = 0; c < 0x80; ++c) cps.push_back(c);
@@ -352,6 +353,22 @@ TEST(JsonEncoderTest, EscapesAtEveryOffsetOfALongStringMatchProtobuf) {
       e.set_node(std::string(offset % 16, 'a') + Utf8(cp) + "b" + Utf8(cp) + std::string(40, 'z'));
       ASSERT_EQ(OurJson(e), ProtobufJson(e)) << std::hex << cp << " at " << std::dec << offset;
       ASSERT_EQ(WireJson(e), OurJson(e)) << std::hex << cp << " at " << std::dec << offset;
+    }
+  }
+  // The word test jumps to its lowest flagged byte. A byte that borrows
+  // (a control, a quote) flags its neighbour above too when that one sits
+  // just above a boundary the test subtracts (a space, a '#'): both in one
+  // word, at every pair of lanes.
+  for (char first : {'\0', '\x1f', '"', '\\', '<', '\x7f'}) {
+    for (char second : {' ', '!', '#', ']', '=', '?', '~', '"'}) {
+      for (size_t offset = 0; offset < 16; ++offset) {
+        for (size_t gap = 0; gap < 8; ++gap) {
+          v1::Event e;
+          e.set_node(std::string(offset, 'a') + first + std::string(gap, 'b') + second + std::string(20, 'z'));
+          ASSERT_EQ(OurJson(e), ProtobufJson(e)) << int{first} << " " << int{second} << " at " << offset << "+" << gap;
+          ASSERT_EQ(WireJson(e), OurJson(e)) << int{first} << " " << int{second} << " at " << offset << "+" << gap;
+        }
+      }
     }
   }
   v1::Event e;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <iterator>
@@ -232,11 +233,13 @@ constexpr std::array<char, 128> MakeAsciiTable() {
 }
 constexpr std::array<char, 128> kAscii = MakeAsciiTable();
 
-// Whether none of the 8 bytes at `p` is one kAscii escapes or non-ASCII:
-// none below 0x20 or from 0x7F, no '"', '\\', '<' or '>'. The word tests
-// are exact as a whole (Bit Twiddling Hacks, "determine if a word has a
-// byte less than n").
-bool PlainAscii8(const unsigned char* p) {
+// A high bit set in each of the 8 bytes at `p` that kAscii escapes or that is
+// not ASCII: below 0x20 or from 0x7F, '"', '\\', '<' and '>' (Bit Twiddling
+// Hacks, "determine if a word has a byte less than n" / "equal to n"). A
+// borrow can flag a byte above one that is flagged rightly, never below, so
+// the lowest flag is exact: the first byte that needs a closer look.
+uint64_t SpecialBytes8(const unsigned char* p) {
+  static_assert(std::endian::native == std::endian::little, "the first byte is the lowest");
   constexpr uint64_t kOnes = 0x0101010101010101ull;
   constexpr uint64_t kHigh = 0x8080808080808080ull;
   uint64_t x;
@@ -246,7 +249,7 @@ bool PlainAscii8(const unsigned char* p) {
     const uint64_t v = x ^ (kOnes * c);
     return (v - kOnes) & ~v;
   };
-  return ((x | less(0x20) | equal(0x7F) | equal('"') | equal('\\') | equal('<') | equal('>')) & kHigh) == 0;
+  return (x | less(0x20) | equal(0x7F) | equal('"') | equal('\\') | equal('<') | equal('>')) & kHigh;
 }
 
 // Decodes one UTF-8 sequence at s[i..n); 0 when it is not valid UTF-8.
@@ -280,10 +283,16 @@ bool AppendString(absl::string_view s, JsonOut& out, bool replace_invalid = fals
   out.Put('"');
   size_t run = 0;  // start of the bytes not yet copied
   for (size_t i = 0; i < n;) {
-    // Eight plain bytes at a time: most strings have nothing to escape.
-    if (n - i >= 8 && PlainAscii8(p + i)) {
-      i += 8;
-      continue;
+    // Eight bytes at a time: most strings have nothing to escape, and the
+    // rest little (a command line's quotes), so go straight to the next byte
+    // that needs a look.
+    if (n - i >= 8) {
+      const uint64_t special = SpecialBytes8(p + i);
+      if (special == 0) {
+        i += 8;
+        continue;
+      }
+      i += static_cast<size_t>(std::countr_zero(special)) / 8;
     }
     const unsigned char c = p[i];
     if (c < 0x80) {
