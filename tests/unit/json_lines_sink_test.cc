@@ -154,6 +154,31 @@ TEST_F(JsonLinesSinkTest, AppendsToAnExistingFile) {
   EXPECT_THAT(Lines(path()), SizeIs(2));
 }
 
+// A write(2) per page of output cost more than encoding the events; the
+// lines wait for the pipeline's flush (it flushes whenever it goes idle) or
+// for 256 KiB, and then go out whole.
+TEST_F(JsonLinesSinkTest, LinesWaitForAFlushOrAQuarterMebibyte) {
+  auto sink = JsonLinesSink::Open(path());
+  ASSERT_THAT(sink, IsOk());
+  for (int i = 0; i < 100; ++i) ASSERT_THAT((*sink)->Write(ExecEvent()), IsOk());
+  EXPECT_EQ(fs::file_size(path()), 0u) << "written before the flush";
+  ASSERT_THAT((*sink)->Flush(), IsOk());
+  EXPECT_THAT(Lines(path()), SizeIs(100));
+
+  // Past 256 KiB, without a flush: whole lines only.
+  const uintmax_t flushed = fs::file_size(path());
+  const uintmax_t line_bytes = flushed / 100;
+  size_t lines = 100;
+  while (fs::file_size(path()) == flushed && lines < 10000) {
+    ASSERT_THAT((*sink)->Write(ExecEvent()), IsOk());
+    ++lines;
+  }
+  EXPECT_GE(fs::file_size(path()) - flushed, 256u << 10);
+  EXPECT_EQ(fs::file_size(path()) % line_bytes, 0u);
+  ASSERT_THAT((*sink)->Flush(), IsOk());
+  EXPECT_THAT(Lines(path()), SizeIs(lines));
+}
+
 TEST_F(JsonLinesSinkTest, OpenInMissingDirectoryNamesThePath) {
   const std::string missing = dir_ + "/no/such/dir/events.json";
   EXPECT_THAT(JsonLinesSink::Open(missing), StatusIs(absl::StatusCode::kNotFound, missing));

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -28,59 +29,60 @@ absl::Status AppendJsonLine(const v1::Event& event, std::string& line) {
 }
 
 absl::StatusOr<std::unique_ptr<JsonLinesSink>> JsonLinesSink::Open(const std::string& path) {
-  if (path == "-") return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(stdout, "stdout", false));
+  if (path == "-") return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(UniqueFd(), "stdout"));
   // 0600: it holds every command line of the node, secrets in argv included.
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open output ", path));
-  FILE* f = fdopen(fd, "a");
-  if (f == nullptr) {
-    const int err = errno;
-    close(fd);
-    return ErrnoStatus(err, absl::StrCat("open output ", path));
-  }
-  return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(f, path, true));
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("open output ", path));
+  return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(std::move(fd), path));
 }
 
 namespace {
-// stdio's default buffer is a page: a write(2) every two or three exec
-// events. The pipeline flushes whenever it goes idle, so a larger buffer
-// costs no latency, only fewer system calls.
+// Lines wait here until the pipeline flushes (whenever it goes idle, so
+// this adds no latency) or this much has gathered, then go out whole in one
+// write(2): through stdio, whose buffer is a page, it was one every two or
+// three exec events, and a reader of the file could see half a line.
 constexpr size_t kBufferBytes = 256 << 10;
 }  // namespace
 
-JsonLinesSink::JsonLinesSink(FILE* file, std::string path, bool owned)
-    : file_(file), path_(std::move(path)), owned_(owned) {
-  std::setvbuf(file_, nullptr, _IOFBF, kBufferBytes);
+JsonLinesSink::JsonLinesSink(UniqueFd file, std::string path) : file_(std::move(file)), path_(std::move(path)) {
+  pending_.reserve(kBufferBytes + (64 << 10));
 }
 
-JsonLinesSink::~JsonLinesSink() {
-  if (owned_) {
-    std::fclose(file_);
-  } else {
-    std::fflush(file_);
-  }
-}
+JsonLinesSink::~JsonLinesSink() { (void)WritePending(); }
 
 absl::Status JsonLinesSink::Write(const v1::Event& event) {
-  line_.clear();
-  absl::Status s = AppendJsonLine(event, line_);
-  if (s.ok() && std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size()) {
-    int err = errno;
-    std::clearerr(file_);
-    s = ErrnoStatus(err, absl::StrCat("write ", path_));
+  if (absl::Status s = AppendJsonLine(event, pending_); !s.ok()) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    return s;
   }
-  (s.ok() ? written_ : errors_).fetch_add(1, std::memory_order_relaxed);
-  return s;
+  ++pending_events_;
+  return pending_.size() >= kBufferBytes ? WritePending() : absl::OkStatus();
 }
 
-absl::Status JsonLinesSink::Flush() {
-  if (std::fflush(file_) != 0) {
-    int err = errno;
-    std::clearerr(file_);
-    errors_.fetch_add(1, std::memory_order_relaxed);
-    return ErrnoStatus(err, absl::StrCat("flush ", path_));
+absl::Status JsonLinesSink::Flush() { return WritePending(); }
+
+// The lines gathered so far are written and counted, or counted lost: a
+// failed write is not retried, or the lines after it would pile up here.
+absl::Status JsonLinesSink::WritePending() {
+  int fd = file_.get();
+  if (!file_.valid()) {
+    fd = STDOUT_FILENO;
+    std::fflush(stdout);  // whatever else went to stdout comes first
   }
-  return absl::OkStatus();
+  absl::Status s;
+  for (size_t done = 0; done < pending_.size();) {
+    const ssize_t n = write(fd, pending_.data() + done, pending_.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      s = ErrnoStatus(n < 0 ? errno : EIO, absl::StrCat("write ", path_));
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  (s.ok() ? written_ : errors_).fetch_add(pending_events_, std::memory_order_relaxed);
+  pending_events_ = 0;
+  pending_.clear();
+  return s;
 }
 
 void JsonLinesSink::Report(std::vector<StageReport>& out) const {
@@ -91,8 +93,7 @@ void JsonLinesSink::Report(std::vector<StageReport>& out) const {
   if (errors > 0) r.state = "degraded";
   r.Counter("written", "vigil_output_events_total", "Events written to --output.",
             written_.load(std::memory_order_relaxed));
-  r.Counter("errors", "vigil_output_errors_total", "Events --output could not encode or write, and failed flushes.",
-            errors);
+  r.Counter("errors", "vigil_output_errors_total", "Events --output could not encode or write.", errors);
 }
 
 }  // namespace vigil

@@ -1,11 +1,11 @@
 #pragma once
 
 #include <atomic>
-#include <cstdio>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/unique_fd.h"
 #include "pipeline/stage.h"
 
 namespace vigil {
@@ -26,12 +26,13 @@ class JsonLinesSink : public Sink {
   void Report(std::vector<StageReport>& out) const override;
 
  private:
-  JsonLinesSink(FILE* file, std::string path, bool owned);
+  JsonLinesSink(UniqueFd file, std::string path);
+  absl::Status WritePending();
 
-  FILE* file_;
+  UniqueFd file_;  // none: stdout
   std::string path_;
-  bool owned_;
-  std::string line_;  // reused buffer
+  std::string pending_;  // lines not yet handed to stdio
+  uint64_t pending_events_ = 0;
   std::atomic<uint64_t> written_{0};
   std::atomic<uint64_t> errors_{0};
 };
