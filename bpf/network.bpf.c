@@ -193,6 +193,13 @@ int vigil_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	}
 
+	/* Half of a connection's changes report nothing (FIN_WAIT1, FIN_WAIT2,
+	 * CLOSE_WAIT, LAST_ACK, the child's LISTEN -> SYN_RECV): out before
+	 * the tuple and the owner lookup. */
+	if (oldstate != TCP_SYN_SENT && newstate != TCP_CLOSE &&
+	    !(oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED))
+		return 0;
+
 	__builtin_memset(&t, 0, sizeof(t));
 	t.family = ctx->family;
 	t.protocol = IPPROTO_TCP;
