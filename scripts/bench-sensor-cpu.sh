@@ -12,11 +12,16 @@
 #        scripts/bench-sensor-cpu.sh build/userspace/sensor/vigil-sensor /tmp/base-sensor
 #
 # OUTPUT: /dev/null (default) or "file" (JSON lines to a temporary file).
+# WARMUP: seconds of the same workload before the measured window (default
+# 0). A sensor keeps an exited process 30 s (--exit_grace) and its heap
+# grows until then; with WARMUP=40 the window sees the steady state a busy
+# node runs in, where expired entries' memory is reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-2}
 rate=${RATE:-400}
 secs=${SECONDS_:-10}
+warmup=${WARMUP:-0}
 output=${OUTPUT:-/dev/null}
 build=${VIGIL_BUILD_DIR:-build}
 workload=$build/tests/bench/bench_workload
@@ -41,8 +46,9 @@ received() {
     python3 -c 'import json, sys; print(sum(int(k.get("received", 0)) for k in json.load(sys.stdin)["counters"]["kinds"]))'
 }
 
-# CPU time of every thread of a process so far, in ns.
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
+# CPU time of every thread of a process so far, in ns (%.0f: mawk's %d
+# stops at 2^31, 2.1 s).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
 
 printf '%-5s %-40s %10s %12s %10s %8s\n' round sensor events cpu_us/event ctx_sw rss_kB
 for round in $(seq "$rounds"); do
@@ -56,6 +62,7 @@ for round in $(seq "$rounds"); do
     sensor_pid=$!
     for _ in $(seq 300); do [ -S "$sock" ] && "$vigilctl" --socket="$sock" status >/dev/null 2>&1 && break; sleep 0.1; done
     sleep 1
+    [ "$warmup" -gt 0 ] && "$workload" exec-rate "$rate" "$warmup" >/dev/null
     before=$(received "$sock")
     ctx_before=$(cat /proc/$sensor_pid/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}')
     cpu_before=$(cpu_ns "$sensor_pid")
