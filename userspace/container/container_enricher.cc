@@ -64,6 +64,8 @@ ContainerEnricher::~ContainerEnricher() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    fetch_cv_.Signal();
+    stop_cv_.SignalAll();
   }
   Wake();
   for (const auto& c : clients_) c->CancelWatch();
@@ -227,7 +229,10 @@ void ContainerEnricher::Resolve(uint64_t cgroup_id) {
   }
   absl::MutexLock lock(&mu_);
   const std::string& cid = resolved.container.container_id;
-  if (!cid.empty() && metadata_.Peek(cid) == nullptr) fetches_.emplace_back(cid, resolved.container.runtime);
+  if (!cid.empty() && metadata_.Peek(cid) == nullptr) {
+    fetches_.emplace_back(cid, resolved.container.runtime);
+    fetch_cv_.Signal();
+  }
   CgroupEntry* entry = cgroups_.Find(cgroup_id);
   if (entry == nullptr) return;  // evicted meanwhile
   entry->resolved = true;
@@ -290,8 +295,8 @@ void ContainerEnricher::FetchLoop() {
     std::deque<std::pair<std::string, std::string>> fetches;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !fetches_.empty() || stopping_; };
-      mu_.AwaitWithDeadline(absl::Condition(&ready), next_retry);
+      while (fetches_.empty() && !stopping_ && !fetch_cv_.WaitWithDeadline(&mu_, next_retry)) {
+      }
       if (stopping_) return;
       fetches.swap(fetches_);
     }
@@ -344,7 +349,9 @@ void ContainerEnricher::WatchLoop(RuntimeClient* client) {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     Warn(limit, s);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.retry_interval);
+    const absl::Time retry = absl::Now() + options_.retry_interval;
+    while (!stopping_ && !stop_cv_.WaitWithDeadline(&mu_, retry)) {
+    }
     if (stopping_) return;
   }
 }

@@ -123,6 +123,11 @@ class ContainerEnricher : public Enricher {
   const int wake_fd_;  // eventfd: a request is queued, or stop
 
   mutable absl::Mutex mu_;
+  // The fetcher and the watchers sleep on these, not on conditions of mu_:
+  // a thread waiting in mu_.Await() makes every unlock of mu_ test its
+  // condition (absl's slow unlock), and the pipeline locks mu_ per event.
+  absl::CondVar fetch_cv_;  // fetches_ has work, or stopping_
+  absl::CondVar stop_cv_;   // stopping_
   LruCache<uint64_t, CgroupEntry> cgroups_ ABSL_GUARDED_BY(mu_);
   LruCache<std::string, MetadataEntry> metadata_ ABSL_GUARDED_BY(mu_);  // by container id
   std::deque<uint64_t> requests_ ABSL_GUARDED_BY(mu_);
