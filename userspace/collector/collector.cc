@@ -109,6 +109,7 @@ class Collector::Service final : public v1::Collector::Service {
     void Stored(uint64_t sequence, std::optional<uint64_t> spool_index, int events) {
       absl::MutexLock lock(&mu_);
       pending_.push_back({sequence, spool_index, events});
+      work_.Signal();
     }
 
     // Acknowledges what is pending and stops; the spool's error if a sync
@@ -118,6 +119,7 @@ class Collector::Service final : public v1::Collector::Service {
       {
         absl::MutexLock lock(&mu_);
         done_ = true;
+        work_.Signal();
       }
       if (thread_.joinable()) thread_.join();
       absl::MutexLock lock(&mu_);
@@ -138,8 +140,7 @@ class Collector::Service final : public v1::Collector::Service {
       for (;;) {
         {
           absl::MutexLock lock(&mu_);
-          auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !pending_.empty() || done_; };
-          mu_.Await(absl::Condition(&ready));
+          while (pending_.empty() && !done_) work_.Wait(&mu_);
           if (pending_.empty()) return;
           batches.clear();
           batches.swap(pending_);
@@ -176,6 +177,9 @@ class Collector::Service final : public v1::Collector::Service {
     grpc::ServerContext* const context_;
     Stream* const stream_;
     absl::Mutex mu_;
+    // Not a condition of mu_: a thread waiting on one makes every unlock
+    // test it, and the reader locks mu_ for every batch.
+    absl::CondVar work_;  // pending_ has batches, or done_
     std::vector<Pending> pending_ ABSL_GUARDED_BY(mu_);
     bool done_ ABSL_GUARDED_BY(mu_) = false;
     absl::Status error_ ABSL_GUARDED_BY(mu_);
