@@ -455,5 +455,52 @@ TEST(RulesMatch, LiteralIndexKeepsSigmaSemantics) {
   EXPECT_FALSE(Fires("process_creation", negated, Bash({"curl", "x"})));
 }
 
+// A few literals are looked for one by one, more through one RE2::Set pass:
+// both find a literal anywhere in the value, and both keep the rule from
+// being evaluated on events without one.
+TEST(RulesMatch, LiteralIndexFewAndMany) {
+  for (int n : {1, 4, 5, 40}) {
+    SCOPED_TRACE(n);
+    std::string d = "  sel:\n    CommandLine|contains:\n";
+    for (int i = 0; i < n; ++i) absl::StrAppend(&d, "      - 'tool", i, " --x'\n");
+    d += "  condition: sel\n";
+    auto l = LoadRules(Rule("process_creation", d));
+    ASSERT_THAT(l->status, test::IsOk());
+    EXPECT_THAT(Alerts(*l->detector, Bash({"ls", "tool --x"})), IsEmpty());
+    EXPECT_EQ(l->detector->Stats().rules.rules(0).evaluations(), 0u);
+    // The first and the last literal (the second alert of the same process
+    // is folded into the first: count the matches).
+    for (int i : {0, n - 1}) Alerts(*l->detector, Bash({"echo", absl::StrCat("a TOOL", i, " --X b")}));
+    EXPECT_EQ(l->detector->Stats().rules.rules(0).evaluations(), 2u);
+    EXPECT_EQ(l->detector->Stats().rules.rules(0).matches(), 2u);
+  }
+}
+
+// A rule that needs both a boolean and a text literal is indexed by the
+// text: Host is false on every container event, a file name is rarely the
+// one the rule looks for.
+TEST(RulesMatch, LiteralIndexPrefersTextToBoolean) {
+  const std::string d =
+      "  container:\n    Host: 'false'\n  target:\n    TargetFilename: /proc/sys/kernel/core_pattern\n"
+      "  condition: container and target\n";
+  auto l = LoadRules(Rule("file_event", d));
+  ASSERT_THAT(l->status, test::IsOk());
+  v1::Event other = FileEvent(v1::EVENT_KIND_FILE_OPEN, "/var/log/app.log", 01);
+  test::InContainer(other);
+  EXPECT_THAT(Alerts(*l->detector, other), IsEmpty());
+  EXPECT_EQ(l->detector->Stats().rules.rules(0).evaluations(), 0u);
+  v1::Event hit = FileEvent(v1::EVENT_KIND_FILE_OPEN, "/proc/sys/kernel/core_pattern", 01);
+  EXPECT_THAT(Alerts(*l->detector, hit), IsEmpty());  // on the host
+  test::InContainer(hit);
+  EXPECT_THAT(Alerts(*l->detector, hit), SizeIs(1));
+  EXPECT_EQ(l->detector->Stats().rules.rules(0).evaluations(), 2u);
+  // Booleans alone still index the rule.
+  const std::string drift = "  sel:\n    Host: 'false'\n    UpperLayer: 'true'\n  condition: sel\n";
+  auto b = LoadRules(Rule("process_creation", drift));
+  ASSERT_THAT(b->status, test::IsOk());
+  EXPECT_THAT(Alerts(*b->detector, Bash({"id"})), IsEmpty());
+  EXPECT_EQ(b->detector->Stats().rules.rules(0).evaluations(), 0u);
+}
+
 }  // namespace
 }  // namespace vigil

@@ -1231,23 +1231,28 @@ bool NodeLiterals(const Rule& rule, int index, const FieldRef& field, std::vecto
 }
 
 // A text field, and the literals one of which it must hold for the rule to
-// match; tried for each field the rule tests with literals, in order.
+// match; tried for each field the rule tests with literals, in order. A text
+// field is preferred to a boolean: a boolean's literal is in about half the
+// events (Host is false on every container event), a text literal in few.
 bool RuleLiterals(const Rule& rule, FieldRef& field, std::vector<std::string>& literals) {
-  std::vector<std::string> unused;
+  std::vector<std::string> unused, found;
+  bool have_bool = false;
   for (const Selection& sel : rule.selections) {
     for (const std::vector<FieldMatch>& all_of : sel.alternatives) {
       for (const FieldMatch& m : all_of) {
+        if (have_bool && m.field.type == FieldType::kBool) continue;
         unused.clear();
         if (!MatchLiterals(m, unused)) continue;
-        literals.clear();
-        if (NodeLiterals(rule, rule.root, m.field, literals)) {
-          field = m.field;
-          return true;
-        }
+        found.clear();
+        if (!NodeLiterals(rule, rule.root, m.field, found)) continue;
+        field = m.field;
+        literals.swap(found);
+        if (m.field.type != FieldType::kBool) return true;
+        have_bool = true;
       }
     }
   }
-  return false;
+  return have_bool;
 }
 
 void Compiler::Index() {
@@ -1303,7 +1308,16 @@ void Compiler::Index() {
         for (const auto& [literal, rules] : l.rules) unindexed(rules);
         continue;
       }
-      Ruleset::LiteralIndex index{l.field, std::make_unique<RE2::Set>(options, RE2::UNANCHORED), {}};
+      if (l.rules.size() <= Ruleset::LiteralIndex::kFew) {
+        Ruleset::LiteralIndex index{l.field, nullptr, {}, {}};
+        for (auto& [literal, rules] : l.rules) {
+          index.few.push_back(literal);
+          index.rules.push_back(std::move(rules));
+        }
+        out_.by_kind[k].by_literal.push_back(std::move(index));
+        continue;
+      }
+      Ruleset::LiteralIndex index{l.field, std::make_unique<RE2::Set>(options, RE2::UNANCHORED), {}, {}};
       for (auto& [literal, rules] : l.rules) {
         if (index.literals->Add(RE2::QuoteMeta(literal), nullptr) < 0) {
           unindexed(rules);  // not expected for a quoted literal

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <deque>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
@@ -71,6 +72,14 @@ class SigmaDetectorImpl : public SigmaDetector {
       for (const Ruleset::LiteralIndex& l : index.by_literal) {
         rules::EventContext::Values v = ctx_.Get(l.field);
         for (size_t i = 0; i < v.size; ++i) {
+          if (l.literals == nullptr) {
+            for (size_t m = 0; m < l.few.size(); ++m) {
+              if (absl::StrContains(v.lower[i], l.few[m])) {
+                candidates_.insert(candidates_.end(), l.rules[m].begin(), l.rules[m].end());
+              }
+            }
+            continue;
+          }
           const re2::StringPiece text(v.lower[i].data(), v.lower[i].size());
           RE2::Set::ErrorInfo error{RE2::Set::kNoError};
           // Most values hold none: that test allocates nothing.
