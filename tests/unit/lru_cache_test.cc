@@ -189,6 +189,37 @@ TEST_F(LruCacheTest, ADeadlineMovedManyTimesExpiresOnce) {
   EXPECT_EQ(cache.expirations(), 4u);
 }
 
+// Deadlines given in order (now + a fixed grace, as the caches give them)
+// and out of order (a clock stepped back, a shorter time to live) expire
+// alike: each entry at its own deadline, whatever came before it.
+TEST_F(LruCacheTest, DeadlinesInAndOutOfOrderExpireEachAtItsTime) {
+  LruCache<uint64_t, int> cache(10'000, clock());
+  std::mt19937 rng(7);
+  std::vector<absl::Time> when(2'000);
+  for (uint64_t k = 0; k < when.size(); ++k) {
+    cache.FindOrInsert(k);
+    // Mostly rising, every fifth one earlier than the last.
+    when[k] = now_ + absl::Seconds(k % 5 == 4 ? rng() % 1'000 : k);
+    cache.ExpireAt(k, when[k]);
+  }
+  // Some moved later, some never to expire.
+  for (uint64_t k = 0; k < when.size(); k += 7) {
+    when[k] = k % 2 ? when[k] + absl::Seconds(5) : absl::InfiniteFuture();
+    cache.ExpireAt(k, when[k]);
+  }
+  const absl::Time start = now_;
+  for (int s = 0; s <= 2'010; ++s) {
+    now_ = start + absl::Seconds(s);
+    size_t due = 0;
+    for (uint64_t k = 0; k < when.size(); ++k) due += when[k] <= now_ && when[k] > now_ - absl::Seconds(1);
+    ASSERT_EQ(cache.ExpireDue(), due) << "at " << s << " s";
+    for (uint64_t k = 0; k < when.size(); k += 97) {
+      ASSERT_EQ(cache.Peek(k) != nullptr, when[k] > now_) << "entry " << k << " at " << s << " s";
+    }
+  }
+  EXPECT_EQ(cache.size(), static_cast<size_t>(std::count(when.begin(), when.end(), absl::InfiniteFuture())));
+}
+
 TEST_F(LruCacheTest, ValuesDoNotMoveWhileOthersComeAndGo) {
   LruCache<uint64_t, std::string> cache(1000, clock());
   std::string* first = cache.FindOrInsert(0).first;
