@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -175,13 +174,11 @@ class LruCache {
   // Every live deadline once, in order, in the queue.
   void RebuildDeadlines() {
     deadlines_.clear();
+    in_order_.clear();
     for (const auto& [key, entry] : entries_) {
-      if (entry.expires != absl::InfiniteFuture()) deadlines_.push_back({entry.expires, key});
+      if (entry.expires != absl::InfiniteFuture()) in_order_.push_back({entry.expires, key});
     }
-    std::sort(deadlines_.begin(), deadlines_.end(),
-              [](const Deadline& a, const Deadline& b) { return a.when < b.when; });
-    in_order_.assign(std::make_move_iterator(deadlines_.begin()), std::make_move_iterator(deadlines_.end()));
-    deadlines_.clear();
+    std::sort(in_order_.begin(), in_order_.end(), [](const Deadline& a, const Deadline& b) { return Later(b, a); });
   }
 
   const size_t max_entries_;
