@@ -44,6 +44,34 @@ TEST(RulesMatch, PlainValueIsCaseInsensitiveAndWhole) {
   EXPECT_FALSE(Fires("process_creation", "  sel:\n    Image: /usr/bin/bas\n  condition: sel\n", Bash()));
 }
 
+// Values are folded to lower case eight bytes at a time: 'A', 'M' and 'Z'
+// (folded), '@' and '[' (next to them, not folded) at each position of
+// values around those eight bytes, after a two-byte UTF-8 letter or not.
+TEST(RulesMatch, UpperCaseAtAnyPositionIsFolded) {
+  int pid = 100;
+  for (const std::string prefix : {"", "\xc3\xa9"}) {
+    for (size_t len = 1; len <= 19; ++len) {
+      const std::string plain = prefix + std::string(len, 'q');
+      std::string list;
+      for (size_t at = prefix.size(); at < plain.size(); ++at) {
+        for (char c : {'a', 'm', 'z', '@', '['})
+          absl::StrAppend(&list, "      - '", plain.substr(0, at), std::string(1, c), plain.substr(at + 1), "'\n");
+      }
+      auto l = LoadRules(Rule("process_creation", absl::StrCat("  sel:\n    Image:\n", list, "  condition: sel\n")));
+      ASSERT_THAT(l->status, test::IsOk());
+      for (size_t at = prefix.size(); at < plain.size(); ++at) {
+        for (char upper : {'A', 'M', 'Z', '@', '[', 'B'}) {
+          std::string image = plain;
+          image[at] = upper;
+          // Each its own process: alerts of one rule on one process are folded.
+          const v1::Event e = Exec(image, {"x"}, absl::StrCat("node:1:", ++pid));
+          EXPECT_EQ(!Alerts(*l->detector, e).empty(), upper != 'B') << image;
+        }
+      }
+    }
+  }
+}
+
 TEST(RulesMatch, Wildcards) {
   EXPECT_TRUE(Fires("process_creation", "  sel: {Image: '*/ba?h'}\n  condition: sel\n", Bash()));
   EXPECT_TRUE(Fires("process_creation", "  sel: {Image: '/usr/*/bash'}\n  condition: sel\n", Bash()));

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -140,6 +142,46 @@ bool IsInet(const v1::StdioFd& fd) {
          !fd.remote().ip().empty();
 }
 
+// The high bit of each of the eight bytes of `x` that is in 'A'..'Z'. Per
+// byte b < 0x80 (the others are masked out): b + (0x80 - 'A') has its high
+// bit set from 'A' up, b + (0x7F - 'Z') from just above 'Z'; 0x7F plus either
+// stays below 0x100, so no carry crosses into the next byte.
+uint64_t UpperBytes8(uint64_t x) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  const uint64_t low7 = x & ~kHigh;
+  return (low7 + kOnes * (0x80 - 'A')) & ~(low7 + kOnes * (0x7F - 'Z')) & ~x & kHigh;
+}
+
+// Nearly every value a rule reads is lower case already: it is looked at
+// eight bytes at a time, and copied only when it is not.
+bool HasAsciiUpper(absl::string_view v) {
+  const char* p = v.data();
+  size_t n = v.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    if (UpperBytes8(x) != 0) return true;
+  }
+  return std::any_of(p, p + n, [](char c) { return absl::ascii_isupper(static_cast<unsigned char>(c)); });
+}
+
+// `v` in ASCII lower case into `out`, eight bytes at a time (a flagged
+// byte's 0x80 shifted down is the 0x20 between the cases).
+void AsciiLowerInto(absl::string_view v, std::string& out) {
+  out.resize(v.size());
+  const char* p = v.data();
+  char* q = out.data();
+  size_t n = v.size();
+  for (; n >= 8; p += 8, q += 8, n -= 8) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    x |= UpperBytes8(x) >> 2;
+    std::memcpy(q, &x, 8);
+  }
+  for (; n > 0; --n) *q++ = absl::ascii_tolower(static_cast<unsigned char>(*p++));
+}
+
 }  // namespace
 
 const CategoryInfo& GetCategory(Category c) { return Categories()[static_cast<size_t>(c)]; }
@@ -236,13 +278,12 @@ EventContext::Values EventContext::Get(const FieldRef& field) {
     slot.buffers_used = 0;
     Extract(field, slot);
     for (absl::string_view v : slot.raw) {
-      if (std::none_of(v.begin(), v.end(), absl::ascii_isupper)) {
+      if (!HasAsciiUpper(v)) {
         slot.lower.push_back(v);
         continue;
       }
       std::string& lower = Buffer(slot);
-      lower.assign(v.data(), v.size());
-      absl::AsciiStrToLower(&lower);
+      AsciiLowerInto(v, lower);
       slot.lower.push_back(lower);
     }
   }
