@@ -72,6 +72,7 @@ class SubscriberHub {
 
   mutable absl::Mutex mu_;
   std::vector<std::shared_ptr<Subscription>> subscriptions_ ABSL_GUARDED_BY(mu_);
+  std::atomic<size_t> subscribed_{0};  // subscriptions_.size(), read without mu_
   std::atomic<uint64_t> dropped_total_{0};
 };
 
