@@ -421,6 +421,139 @@ TEST(JsonEncoderTest, InvalidUtf8IsLeftToProtobuf) {
   EXPECT_FALSE(AppendJson(e, out));
 }
 
+// A process with every field set, presence fields to their default: the
+// encoder keeps what it printed of a process, and must see any change.
+v1::Process FullProcess() {
+  v1::Process p;
+  p.set_pid(4242);
+  p.set_tid(4243);
+  p.set_ppid(1);
+  p.set_uid(0);
+  p.set_gid(0);
+  p.set_euid(1000);
+  p.set_egid(1000);
+  p.set_comm("bash");
+  p.set_exe("/usr/bin/bash");
+  p.add_argv("bash");
+  p.add_argv("-c");
+  p.add_argv("echo \"hi\" > /tmp/x");
+  p.set_argv_truncated(true);
+  p.set_cwd("/root");
+  p.set_exec_id("node-a:1234567:4242");
+  p.set_parent_exec_id("node-a:1:1");
+  p.mutable_start_time()->set_seconds(1764979200);
+  p.mutable_start_time()->set_nanos(120000000);
+  p.set_ns_pid(7);
+  return p;
+}
+
+// The event as the sensor prints it, through the encoder, and by protobuf.
+void ExpectPrintedAsProtobuf(const v1::Process& process, const v1::Process& ancestor, const std::string& what) {
+  v1::Event e;
+  e.set_kind(v1::EVENT_KIND_EXEC);
+  *e.mutable_process() = process;
+  *e.add_ancestors() = ancestor;
+  EXPECT_EQ(OurJson(e), ProtobufJson(e)) << what;
+}
+
+TEST(JsonEncoderTest, AProcessPrintedAgainShowsAnyChangeOfAnyField) {
+  const v1::Process base = FullProcess();
+  const Descriptor* d = v1::Process::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    // Every way a field can change: unset, and set to something else.
+    for (int change = 0; change < 2; ++change) {
+      v1::Process changed = base;
+      const Reflection* r = changed.GetReflection();
+      if (change == 0) {
+        r->ClearField(&changed, f);
+      } else if (f->is_repeated()) {
+        r->AddString(&changed, f, "");  // one more argument, even an empty one
+      } else {
+        switch (f->cpp_type()) {
+          case FieldDescriptor::CPPTYPE_UINT32:
+            r->SetUInt32(&changed, f, r->GetUInt32(changed, f) + 1);
+            break;
+          case FieldDescriptor::CPPTYPE_BOOL:
+            r->SetBool(&changed, f, !r->GetBool(changed, f));
+            break;
+          case FieldDescriptor::CPPTYPE_STRING:
+            r->SetString(&changed, f, r->GetString(changed, f) + "x");
+            break;
+          case FieldDescriptor::CPPTYPE_MESSAGE:
+            changed.mutable_start_time()->set_nanos(changed.start_time().nanos() + 1);
+            break;
+          default:
+            FAIL() << "a field of a type this test does not change: " << f->name();
+        }
+      }
+      // Printed first as it was, then changed, then as it was again: as the
+      // event's own process and as an ancestor.
+      const std::string what = absl::StrCat(f->name(), change == 0 ? " cleared" : " changed");
+      ExpectPrintedAsProtobuf(base, base, what);
+      ExpectPrintedAsProtobuf(changed, base, what);
+      ExpectPrintedAsProtobuf(base, changed, what);
+      ExpectPrintedAsProtobuf(changed, changed, what);
+    }
+  }
+}
+
+TEST(JsonEncoderTest, AProcessWhoseStringsShiftBytesPrintsTheShift) {
+  v1::Process p = FullProcess();
+  ExpectPrintedAsProtobuf(p, p, "as it was");
+  // The same bytes in all, split differently between fields.
+  p.set_comm("bas");
+  p.set_exe("h/usr/bin/bash");
+  ExpectPrintedAsProtobuf(p, p, "comm -> exe");
+  p.set_argv(0, "bash-");
+  p.set_argv(1, "c");
+  ExpectPrintedAsProtobuf(p, p, "argv[1] -> argv[0]");
+}
+
+TEST(JsonEncoderTest, ManyProcessesPrintedInTurnMatchProtobuf) {
+  // Far more processes than the encoder keeps, printed in random order,
+  // some changed on the way (a setuid, an exec under the same exec id).
+  std::mt19937_64 rng(6);
+  std::vector<v1::Process> processes;
+  for (uint32_t i = 0; i < 500; ++i) {
+    v1::Process p = FullProcess();
+    p.set_pid(1000 + i % 250);  // pairs share a pid: a pid reused later
+    p.mutable_start_time()->set_seconds(1764979200 + i / 250);
+    p.set_exec_id(absl::StrCat("node-a:", i / 250, ":", p.pid()));
+    processes.push_back(p);
+  }
+  for (int n = 0; n < 20000; ++n) {
+    v1::Process& p = processes[rng() % processes.size()];
+    if (rng() % 10 == 0) p.set_euid(p.euid() + 1);
+    if (rng() % 20 == 0) p.set_argv(2, absl::StrCat("run ", n));
+    ASSERT_NO_FATAL_FAILURE(ExpectPrintedAsProtobuf(p, processes[rng() % processes.size()], absl::StrCat("#", n)));
+  }
+}
+
+TEST(JsonEncoderTest, AProcessThatFailedToPrintIsPrintedRightAfter) {
+  const v1::Process good = FullProcess();
+  ExpectPrintedAsProtobuf(good, good, "before");
+  v1::Event bad;
+  *bad.mutable_process() = good;
+  bad.mutable_process()->set_cwd("bad \xff byte");
+  std::string out;
+  EXPECT_FALSE(AppendJson(bad, out));
+  EXPECT_EQ(out, "");
+  ExpectPrintedAsProtobuf(good, good, "after");
+  bad.mutable_process()->set_cwd("/ok");
+  ExpectPrintedAsProtobuf(bad.process(), good, "the same process, mended");
+}
+
+TEST(JsonEncoderTest, LongProcessesMatchProtobufEveryTime) {
+  v1::Process p = FullProcess();
+  for (int i = 0; i < 3; ++i) {
+    p.set_argv(2, std::string(3000 + i, 'a'));  // too long to keep
+    ExpectPrintedAsProtobuf(p, p, absl::StrCat("long #", i));
+    p.set_argv(2, "short");
+    ExpectPrintedAsProtobuf(p, p, absl::StrCat("short #", i));
+  }
+}
+
 TEST(JsonEncoderTest, AppendsToWhatIsThere) {
   v1::Event e;
   e.set_id("x");

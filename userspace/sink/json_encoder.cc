@@ -432,7 +432,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Key(const char* key, size_t len, bool& 
 // The process is most of an event's bytes (the event's own, and each
 // ancestor's): written through the generated accessors rather than
 // reflection. json_encoder_test compares it with protobuf's on random ones.
-bool AppendProcess(const v1::Process& p, JsonOut& out) {
+bool EncodeProcess(const v1::Process& p, JsonOut& out) {
   static_assert(v1::Process::kNsPidFieldNumber == 16, "a field was added to Process: add it here too");
   out.Put('{');
   bool first = true;
@@ -461,6 +461,120 @@ bool AppendProcess(const v1::Process& p, JsonOut& out) {
   if (p.has_start_time() && (VIGIL_KEY("startTime"), !AppendTimestamp(p.start_time(), out))) return false;
   if (p.ns_pid() != 0) VIGIL_KEY("nsPid"), AppendNumber(p.ns_pid(), out);
   out.Put('}');
+  return true;
+}
+
+// A process as a key: its numbers, then its strings, each after its length.
+// Two processes print alike when their keys are equal. Comparing a process
+// with a key is a few hundred instructions; printing it again a few thousand
+// (string escapes, UTF-8 checks, numbers and a timestamp).
+using ProcessNumbers = std::array<uint32_t, 13>;
+
+ProcessNumbers NumbersOf(const v1::Process& p) {
+  static_assert(v1::Process::kNsPidFieldNumber == 16, "a field was added to Process: add it to its key too");
+  const auto seconds = static_cast<uint64_t>(p.start_time().seconds());
+  const uint32_t flags = (p.has_uid() ? 1u : 0u) | (p.has_gid() ? 2u : 0u) | (p.has_euid() ? 4u : 0u) |
+                         (p.has_egid() ? 8u : 0u) | (p.has_start_time() ? 16u : 0u) | (p.argv_truncated() ? 32u : 0u);
+  return {p.pid(),
+          p.tid(),
+          p.ppid(),
+          p.ns_pid(),
+          p.uid(),
+          p.gid(),
+          p.euid(),
+          p.egid(),
+          static_cast<uint32_t>(seconds),
+          static_cast<uint32_t>(seconds >> 32),
+          static_cast<uint32_t>(p.start_time().nanos()),
+          flags,
+          static_cast<uint32_t>(p.argv_size())};
+}
+
+// Stops early when `f` returns false; returns whether it never did.
+template <typename F>
+bool ForEachString(const v1::Process& p, F f) {
+  if (!f(p.comm()) || !f(p.exe()) || !f(p.cwd()) || !f(p.exec_id()) || !f(p.parent_exec_id())) return false;
+  for (const std::string& arg : p.argv()) {
+    if (!f(arg)) return false;
+  }
+  return true;
+}
+
+void AssignProcessKey(const v1::Process& p, std::string& key) {
+  const ProcessNumbers numbers = NumbersOf(p);
+  key.assign(reinterpret_cast<const char*>(numbers.data()), sizeof(numbers));
+  ForEachString(p, [&key](const std::string& s) {
+    const auto n = static_cast<uint32_t>(s.size());
+    key.append(reinterpret_cast<const char*>(&n), sizeof(n));
+    key.append(s);
+    return true;
+  });
+}
+
+bool MatchesProcessKey(const v1::Process& p, absl::string_view key) {
+  const ProcessNumbers numbers = NumbersOf(p);
+  if (key.size() < sizeof(numbers) || std::memcmp(key.data(), numbers.data(), sizeof(numbers)) != 0) return false;
+  key.remove_prefix(sizeof(numbers));
+  return ForEachString(p,
+                       [&key](const std::string& s) {
+                         const auto n = static_cast<uint32_t>(s.size());
+                         if (key.size() < sizeof(n) + n || std::memcmp(key.data(), &n, sizeof(n)) != 0 ||
+                             std::memcmp(key.data() + sizeof(n), s.data(), n) != 0) {
+                           return false;
+                         }
+                         key.remove_prefix(sizeof(n) + n);
+                         return true;
+                       }) &&
+         key.empty();
+}
+
+// The JSON of the processes a thread printed last. Most processes a node
+// prints are printed again and again, unchanged: the ancestors of every exec
+// (a shell's children all carry the shell and its own ancestors), and the
+// process of each file, network and exit event after its exec.
+// Direct-mapped by pid and start time: a process whose slot another took is
+// printed anew and takes it back.
+class ProcessMemo {
+ public:
+  static constexpr size_t kSlots = 64;
+  static_assert(std::has_single_bit(kSlots));
+  // Processes with more text than this are printed each time, not kept:
+  // ancestors (their arguments cut at 1 KiB) and most others fit.
+  static constexpr size_t kMaxText = 2048;
+
+  struct Slot {
+    std::string key;  // AssignProcessKey's; empty while `json` is not its process's
+    std::string json;
+  };
+
+  Slot& For(const v1::Process& p) {
+    const uint64_t mix = (uint64_t{p.pid()} << 32) ^ static_cast<uint64_t>(p.start_time().seconds()) ^
+                         static_cast<uint64_t>(p.start_time().nanos());
+    return slots_[(mix * 0x9E3779B97F4A7C15ull) >> (64 - std::countr_zero(kSlots))];
+  }
+
+ private:
+  std::array<Slot, kSlots> slots_;
+};
+
+bool AppendProcess(const v1::Process& p, JsonOut& out) {
+  if (p.exec_id().empty()) return EncodeProcess(p, out);  // no identity to keep it by
+  thread_local ProcessMemo memo;
+  ProcessMemo::Slot& slot = memo.For(p);
+  if (slot.key.empty() || !MatchesProcessKey(p, slot.key)) {
+    slot.key.clear();
+    slot.json.clear();
+    // What a peer sends the collector can be long: the memo stays small.
+    size_t text = 0;
+    ForEachString(p, [&text](const std::string& s) { return (text += s.size()) <= ProcessMemo::kMaxText; });
+    if (text > ProcessMemo::kMaxText) return EncodeProcess(p, out);
+    {
+      JsonOut to_slot(slot.json);
+      if (!EncodeProcess(p, to_slot)) return false;
+    }
+    AssignProcessKey(p, slot.key);
+  }
+  out.Put(slot.json);
   return true;
 }
 
