@@ -133,6 +133,37 @@ TEST_F(FileDecoderTest, DotComponentsAndRepeatedSlashesAreDropped) {
   EXPECT_EQ(Decoded(s).file().path(), "/home/u/work/a/../b") << "'..' depends on symlinks: kept";
 }
 
+TEST_F(FileDecoderTest, PathsAreNormalizedAlikeWhateverCameBefore) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"/", "/"},
+      {"//", "/"},
+      {"/.", "/"},
+      {"/./", "/"},
+      {"/a/", "/a/"},
+      {"/a//", "/a/"},
+      {"/a/.", "/a"},
+      {"/a/./", "/a/"},
+      {"///a///b///", "/a/b/"},
+      {"/..", "/.."},
+      {"/.hidden/..x/.", "/.hidden/..x"},
+      {"/x/\xff/./y", "/x/\\xff/y"},         // a byte that is not UTF-8, spelled out
+      {"relative/./x//", "relative/./x//"},  // not absolute: as it came
+      {"", ""},
+  };
+  // One event reused, as the pipeline reuses it: a long path, then each
+  // case, must leave nothing of what was there.
+  v1::Event e;
+  for (const auto& [path, want] : cases) {
+    FileSpec s;
+    s.path = s.path2 = "/a/very/long/path/that/was/here/before/./and/must/go";
+    ASSERT_THAT(Decode(FileRecord(s), e), IsOk());
+    s.path = s.path2 = path;  // a rename's second path goes the same way
+    ASSERT_THAT(Decode(FileRecord(s), e), IsOk()) << path;
+    EXPECT_EQ(e.file().path(), want) << "'" << path << "'";
+    EXPECT_EQ(e.file().new_path(), want) << "'" << path << "'";
+  }
+}
+
 TEST_F(FileDecoderTest, TruncatedFlagsShow) {
   FileSpec s;
   s.vflags = VIGIL_FILE_PATH2_TRUNCATED;

@@ -2,10 +2,9 @@
 #include <fcntl.h>
 
 #include <cstring>
-#include <vector>
+#include <string>
 
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "absl/strings/str_cat.h"
 #include "common/utf8.h"
 #include "decode/abi_names.h"
 #include "decode/families.h"
@@ -17,15 +16,32 @@ namespace vigil::decode {
 namespace {
 
 // Drops "." components and repeated slashes, which the kernel resolves
-// without looking; ".." stays, since it depends on symlinks.
-std::string Normalize(absl::string_view path) {
-  if (path.empty() || path[0] != '/') return std::string(path);
-  std::vector<absl::string_view> kept;
-  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
-    if (part != ".") kept.push_back(part);
+// without looking; ".." stays, since it depends on symlinks. In place, in the
+// reused event's string: the path never grows, and nothing is allocated.
+void Normalize(std::string& path) {
+  if (path.empty() || path[0] != '/') return;
+  const bool dir = path.back() == '/';
+  size_t w = 0;  // never past i: each part kept had a '/' before it
+  for (size_t i = 0, n = path.size(); i < n;) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t end = path.find('/', i);
+    if (end == std::string::npos) end = n;
+    if (end - i != 1 || path[i] != '.') {
+      path[w++] = '/';
+      std::memmove(&path[w], &path[i], end - i);
+      w += end - i;
+    }
+    i = end;
   }
-  const bool dir = path.back() == '/' && !kept.empty();
-  return absl::StrCat("/", absl::StrJoin(kept, "/"), dir ? "/" : "");
+  if (w == 0) {
+    w = 1;  // "/" itself
+  } else if (dir) {
+    path[w++] = '/';
+  }
+  path.resize(w);
 }
 
 void AddOpenFlags(uint32_t flags, v1::File* f) {
@@ -74,8 +90,12 @@ absl::Status DecodeFile(uint16_t kind, absl::Span<const uint8_t> record, const D
 
   out.set_kind(static_cast<v1::EventKind>(kind));
   v1::File* f = out.mutable_file();
-  f->set_path(Normalize(SanitizeUtf8(CString(path, e.path_len))));
-  if (e.path2_len > 0) f->set_new_path(Normalize(SanitizeUtf8(CString(path + e.path_len, e.path2_len))));
+  AssignUtf8(CString(path, e.path_len), *f->mutable_path());
+  Normalize(*f->mutable_path());
+  if (e.path2_len > 0) {
+    AssignUtf8(CString(path + e.path_len, e.path2_len), *f->mutable_new_path());
+    Normalize(*f->mutable_new_path());
+  }
   f->set_syscall(op);
   f->set_result(e.result);
   // Errors are -1..-4095 (MAX_ERRNO); below that the record is corrupt, and
