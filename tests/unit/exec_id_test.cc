@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <string>
 
 namespace vigil {
 namespace {
@@ -12,6 +13,11 @@ TEST(ExecId, NodeTicksPid) {
   EXPECT_EQ(ExecId("", 1, 0), ":0:1");
   EXPECT_EQ(ExecId("n", std::numeric_limits<uint32_t>::max(), std::numeric_limits<uint64_t>::max()),
             "n:18446744073709551615:4294967295");
+  const std::string long_node(300, 'n');  // longer than any node name Kubernetes allows
+  EXPECT_EQ(ExecId(long_node, 2, 1), long_node + ":1:2");
+  std::string reused = "an id that was here before, longer than the next";
+  AssignExecId("n", 3, 4, reused);
+  EXPECT_EQ(reused, "n:4:3");
 }
 
 // Same unit as field 22 of /proc/<pid>/stat (USER_HZ = 100).
@@ -43,9 +49,10 @@ TEST(ExecId, ParsesWhatItMakes) {
 TEST(ExecId, RefusesWhatItWouldNotMake) {
   uint32_t pid = 0;
   uint64_t ticks = 0;
-  for (const char* id : {"", "node-a", "node-a:1", "node-b:1:2", "node-a:1:2:3", "node-a::2", "node-a:1:",
-                         "node-a:01:2", "node-a:1:02", "node-a:+1:2", "node-a: 1:2", "node-a:1:2 ", "node-a:1:x",
-                         "node-a:1:4294967296", "node-a:18446744073709551616:1", "xnode-a:1:2", "node-a;1:2"}) {
+  for (const char* id : {"", "node-a", "node-a:1", "node-b:1:2", "node-a:1:2:3", "node-a::2",
+                         "node-a:1:", "node-a:01:2", "node-a:1:02", "node-a:+1:2", "node-a: 1:2", "node-a:1:2 ",
+                         "node-a:1:x", "node-a:1:4294967296", "node-a:18446744073709551616:1",
+                         "node-a:99999999999999999999:1", "node-a:1:99999999999", "xnode-a:1:2", "node-a;1:2"}) {
     EXPECT_FALSE(ParseExecId(id, "node-a", pid, ticks)) << id;
   }
 }

@@ -27,10 +27,11 @@ bool ParseDigits(absl::string_view s, uint64_t max, uint64_t& out) {
   uint64_t v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
-    const uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (max - d) / 10) return false;
-    v = v * 10 + d;
+    if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, static_cast<uint64_t>(c - '0'), &v)) {
+      return false;
+    }
   }
+  if (v > max) return false;
   out = v;
   return true;
 }

@@ -33,7 +33,7 @@ class LruCache {
   Value* Find(const K& key) {
     auto it = entries_.find(key);
     if (it == entries_.end()) return nullptr;
-    if (it->second.expires <= now_()) {
+    if (Expired(it->second)) {
       Remove(it);
       expirations_.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
@@ -46,7 +46,7 @@ class LruCache {
   template <typename K>
   const Value* Peek(const K& key) const {
     auto it = entries_.find(key);
-    return it == entries_.end() || it->second.expires <= now_() ? nullptr : &it->second.value;
+    return it == entries_.end() || Expired(it->second) ? nullptr : &it->second.value;
   }
 
   // The entry for `key`, made the most recently used; `true` with a new
@@ -100,7 +100,8 @@ class LruCache {
 
   // Drops every entry whose deadline has come; returns how many.
   size_t ExpireDue() {
-    const absl::Time now = now_();
+    // Most calls find nothing queued: the clock is read only when something is.
+    const absl::Time now = in_order_.empty() && deadlines_.empty() ? absl::InfinitePast() : now_();
     size_t expired = 0;
     auto expire = [&](const Deadline& d) {
       // A record is stale when its entry went meanwhile or was given another deadline.
@@ -142,6 +143,8 @@ class LruCache {
     Node* older = nullptr;
   };
   using Map = absl::node_hash_map<Key, Entry>;
+  // Most entries have no deadline: no clock read for them.
+  bool Expired(const Entry& e) const { return e.expires != absl::InfiniteFuture() && e.expires <= now_(); }
   struct Deadline {
     absl::Time when;
     Key key;

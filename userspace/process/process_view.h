@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -65,7 +66,9 @@ struct CachedProcess {
   bool ForEachArg(F&& f) const {
     absl::string_view args = absl::string_view(text).substr(exe_size + cwd_size);
     for (uint32_t i = 0; i < argc && !args.empty(); ++i) {
-      const size_t end = std::min(args.find('\0'), args.size());
+      const void* nul = std::memchr(args.data(), '\0', args.size());
+      const size_t end =
+          nul != nullptr ? static_cast<size_t>(static_cast<const char*>(nul) - args.data()) : args.size();
       if (!f(args.substr(0, end))) return false;
       args.remove_prefix(std::min(end + 1, args.size()));
     }
