@@ -11,12 +11,16 @@ std::string ExecId(absl::string_view node, uint32_t pid, uint64_t start_ticks) {
 }
 
 void AssignExecId(absl::string_view node, uint32_t pid, uint64_t start_ticks, std::string& out) {
-  char digits[absl::numbers_internal::kFastToBufferSize];
+  // ":<ticks>:<pid>" on the stack, then two copies rather than five appends:
+  // the decoder and the process cache write two or more ids per event.
+  char tail[2 * absl::numbers_internal::kFastToBufferSize];
+  char* end = tail;
+  *end++ = ':';
+  end = absl::numbers_internal::FastIntToBuffer(start_ticks, end);
+  *end++ = ':';
+  end = absl::numbers_internal::FastIntToBuffer(pid, end);
   out.assign(node.data(), node.size());
-  out += ':';
-  out.append(digits, absl::numbers_internal::FastIntToBuffer(start_ticks, digits) - digits);
-  out += ':';
-  out.append(digits, absl::numbers_internal::FastIntToBuffer(pid, digits) - digits);
+  out.append(tail, static_cast<size_t>(end - tail));
 }
 
 namespace {
