@@ -3,8 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <memory>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -552,6 +555,47 @@ TEST(JsonEncoderTest, LongProcessesMatchProtobufEveryTime) {
     p.set_argv(2, "short");
     ExpectPrintedAsProtobuf(p, p, absl::StrCat("short #", i));
   }
+}
+
+// Every digit count, both sides of each power of ten, and the limits, for
+// each integer type a Vigil message has.
+template <typename T>
+std::vector<T> EdgeNumbers() {
+  std::vector<T> out = {0, 1, std::numeric_limits<T>::max(), std::numeric_limits<T>::min()};
+  for (T p = 10; p <= std::numeric_limits<T>::max() / 10; p *= 10) {
+    out.insert(out.end(), {static_cast<T>(p - 1), p, static_cast<T>(p + 1)});
+    if constexpr (std::is_signed_v<T>) out.insert(out.end(), {static_cast<T>(-p), static_cast<T>(1 - p)});
+  }
+  return out;
+}
+
+TEST(JsonEncoderTest, NumbersOfEveryLengthMatchProtobuf) {
+  std::vector<const FieldDescriptor*> fields(FieldDescriptor::MAX_CPPTYPE + 1);
+  const Descriptor* event = v1::Event::descriptor();
+  for (int i = 0; i < event->field_count(); ++i) {
+    const Descriptor* d = event->field(i)->message_type();
+    if (d == nullptr || d->file()->package() != "vigil.v1") continue;  // a Timestamp has its own range
+    for (int j = 0; j < d->field_count(); ++j) {
+      const FieldDescriptor* f = d->field(j);
+      if (!f->is_repeated() && fields[f->cpp_type()] == nullptr) fields[f->cpp_type()] = f;
+    }
+  }
+  // Each value of T, set through `set` on a message with field `f`.
+  auto check = [&fields]<typename T>(FieldDescriptor::CppType type,
+                                     void (Reflection::*set)(Message*, const FieldDescriptor*, T) const) {
+    const FieldDescriptor* f = fields[type];
+    ASSERT_NE(f, nullptr) << "no payload field of C++ type " << type;
+    for (T v : EdgeNumbers<T>()) {
+      std::unique_ptr<Message> m(
+          google::protobuf::MessageFactory::generated_factory()->GetPrototype(f->containing_type())->New());
+      (m->GetReflection()->*set)(m.get(), f, v);
+      EXPECT_EQ(OurJson(*m), ProtobufJson(*m)) << f->full_name() << " = " << v;
+    }
+  };
+  check(FieldDescriptor::CPPTYPE_INT32, &Reflection::SetInt32);
+  check(FieldDescriptor::CPPTYPE_UINT32, &Reflection::SetUInt32);
+  check(FieldDescriptor::CPPTYPE_INT64, &Reflection::SetInt64);
+  check(FieldDescriptor::CPPTYPE_UINT64, &Reflection::SetUInt64);
 }
 
 TEST(JsonEncoderTest, AppendsToWhatIsThere) {
