@@ -17,6 +17,12 @@
 
 namespace vigil::selftest {
 
+// How long a check waits for its event. An event normally arrives within
+// milliseconds, and WaitFor returns as soon as it does; the margin is for
+// TCG-emulated VMs of the kernel matrix, where a loaded host has delayed one
+// by more than 5 s.
+inline constexpr absl::Duration kEventTimeout = absl::Seconds(20);
+
 // The sensor's event stream, as a check sees it.
 class EventWaiter {
  public:

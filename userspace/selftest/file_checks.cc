@@ -16,8 +16,6 @@ namespace vigil::selftest {
 
 namespace {
 
-constexpr absl::Duration kTimeout = absl::Seconds(5);
-
 // A directory under /tmp for one check, removed when it ends.
 class ScratchDir {
  public:
@@ -52,10 +50,10 @@ absl::Status Expect(EventWaiter& events, v1::EventKind kind, const std::string& 
   const uint32_t self = static_cast<uint32_t>(getpid());
   auto e = events.WaitFor(
       [&](const v1::Event& ev) { return ev.kind() == kind && ev.process().pid() == self && ev.file().path() == path; },
-      kTimeout);
+      kEventTimeout);
   if (!e) {
-    return absl::NotFoundError(
-        absl::StrCat("no ", v1::EventKind_Name(kind), " event for ", path, " within ", absl::FormatDuration(kTimeout)));
+    return absl::NotFoundError(absl::StrCat("no ", v1::EventKind_Name(kind), " event for ", path, " within ",
+                                            absl::FormatDuration(kEventTimeout)));
   }
   if (e->file().result() < 0)
     return absl::InternalError(absl::StrCat("result ", e->file().result(), ", expected >= 0"));

@@ -21,8 +21,6 @@ namespace vigil::selftest {
 
 namespace {
 
-constexpr absl::Duration kTimeout = absl::Seconds(5);
-
 // Owns one socket fd.
 class Socket {
  public:
@@ -82,7 +80,7 @@ absl::Status Want(bool ok, const std::string& what, const v1::Event& e) {
 }
 
 absl::Status Missing(const std::string& what) {
-  return absl::NotFoundError(absl::StrCat("no ", what, " event within ", absl::FormatDuration(kTimeout)));
+  return absl::NotFoundError(absl::StrCat("no ", what, " event within ", absl::FormatDuration(kEventTimeout)));
 }
 
 // A bound, listening TCP socket on 127.0.0.1.
@@ -114,7 +112,7 @@ absl::Status CheckTcpState(EventWaiter& w) {
       [&](const v1::Event& e) {
         return Mine(e, v1::EVENT_KIND_TCP_CONNECT) && e.tcp_connect().local().port() == client_port;
       },
-      kTimeout);
+      kEventTimeout);
   if (!connect_ev) return Missing("tcp_connect");
   const v1::TcpConnect& c = connect_ev->tcp_connect();
   if (absl::Status s = Want(c.result() == v1::CONNECT_RESULT_ESTABLISHED && c.remote().port() == port &&
@@ -127,7 +125,7 @@ absl::Status CheckTcpState(EventWaiter& w) {
       [&](const v1::Event& e) {
         return Mine(e, v1::EVENT_KIND_TCP_CLOSE) && e.tcp_close().local().port() == client_port;
       },
-      kTimeout);
+      kEventTimeout);
   if (!close_ev) return Missing("tcp_close");
   const v1::TcpClose& cl = close_ev->tcp_close();
   return Want(!cl.inbound() && cl.remote().port() == port && cl.bytes_sent() == 4, "close: want outbound, 4 bytes sent",
@@ -147,7 +145,7 @@ absl::Status CheckConnectInProgress(EventWaiter& w) {
         return Mine(e, v1::EVENT_KIND_TCP_CONNECT) && e.tcp_connect().remote().port() == port &&
                e.tcp_connect().result() == v1::CONNECT_RESULT_IN_PROGRESS;
       },
-      kTimeout);
+      kEventTimeout);
   return ev ? absl::OkStatus() : Missing("in-progress tcp_connect");
 }
 
@@ -167,7 +165,7 @@ absl::Status CheckAccept(EventWaiter& w, bool accept4_call) {
       [&](const v1::Event& e) {
         return Mine(e, v1::EVENT_KIND_TCP_ACCEPT) && e.tcp_accept().remote().port() == client_port;
       },
-      kTimeout);
+      kEventTimeout);
   if (!ev) return Missing("tcp_accept");
   return Want(ev->tcp_accept().local().port() == port && ev->tcp_accept().local().ip() == "127.0.0.1",
               "accept: want local 127.0.0.1:" + std::to_string(port), *ev);
@@ -179,7 +177,7 @@ absl::Status CheckListen(EventWaiter& w) {
   if (absl::Status s = Listener(listener, &port, 7); !s.ok()) return s;
   auto ev =
       w.WaitFor([&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_LISTEN) && e.listen().local().port() == port; },
-                kTimeout);
+                kEventTimeout);
   if (!ev) return Missing("listen");
   return Want(ev->listen().backlog() == 7 && ev->listen().error() == 0, "listen: want backlog 7, no error", *ev);
 }
@@ -202,7 +200,7 @@ absl::Status CheckBind(EventWaiter& w, bool fail) {
         return Mine(e, v1::EVENT_KIND_BIND) && e.bind().local().port() == port &&
                e.bind().error() == static_cast<uint32_t>(want_error);
       },
-      kTimeout);
+      kEventTimeout);
   if (!ev) return Missing(fail ? "failed bind" : "bind");
   return Want(ev->bind().protocol() == "udp" && ev->bind().local().ip() == "127.0.0.1", "bind: want udp 127.0.0.1",
               *ev);
@@ -229,8 +227,9 @@ absl::Status CheckDnsSend(EventWaiter& w, Send how) {
                     : how == Send::kSendmsg ? sendmsg(s.fd(), &msg, 0) >= 0
                                             : sendmmsg(s.fd(), &mm, 1, 0) == 1;
   if (!sent) return Errno("send DNS query");
-  auto ev = w.WaitFor(
-      [&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_DNS_QUERY) && e.dns_query().name() == name; }, kTimeout);
+  auto ev =
+      w.WaitFor([&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_DNS_QUERY) && e.dns_query().name() == name; },
+                kEventTimeout);
   if (!ev) return Missing("dns_query");
   return Want(ev->dns_query().type() == 28 && ev->dns_query().server().ip() == ip &&
                   ev->dns_query().server().port() == 53 && ev->dns_query().id() == 0x5e1f,
@@ -278,8 +277,9 @@ class LoopbackDns {
 // Waits for this process's query and response for `name`, and checks them.
 absl::Status ExpectQueryAndAnswer(EventWaiter& w, const std::string& name, const std::string& ip,
                                   const std::string& transport) {
-  auto q = w.WaitFor(
-      [&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_DNS_QUERY) && e.dns_query().name() == name; }, kTimeout);
+  auto q =
+      w.WaitFor([&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_DNS_QUERY) && e.dns_query().name() == name; },
+                kEventTimeout);
   if (!q) return Missing(transport + " dns_query");
   if (absl::Status s = Want(q->dns_query().type() == 1 && q->dns_query().server().ip() == ip &&
                                 q->dns_query().server().port() == 53 && q->dns_query().transport() == transport,
@@ -289,7 +289,7 @@ absl::Status ExpectQueryAndAnswer(EventWaiter& w, const std::string& name, const
   }
   auto r = w.WaitFor(
       [&](const v1::Event& e) { return Mine(e, v1::EVENT_KIND_DNS_RESPONSE) && e.dns_response().name() == name; },
-      kTimeout);
+      kEventTimeout);
   if (!r) return Missing(transport + " dns_response");
   const v1::DnsResponse& a = r->dns_response();
   return Want(a.addresses_size() == 1 && a.addresses(0) == "127.0.0.1" && a.ttl() == 30 && a.server().ip() == ip &&

@@ -32,9 +32,6 @@ namespace vigil::selftest {
 
 namespace {
 
-// TCG-emulated VMs are slow; an event normally arrives in milliseconds.
-constexpr absl::Duration kTimeout = absl::Seconds(20);
-
 absl::Status Reap(pid_t pid, int* wait_status) {
   while (waitpid(pid, wait_status, 0) < 0) {
     if (errno != EINTR) return ErrnoStatus(errno, absl::StrCat("waitpid ", pid));
@@ -44,7 +41,7 @@ absl::Status Reap(pid_t pid, int* wait_status) {
 
 std::optional<v1::Event> WaitForKind(EventWaiter& events, v1::EventKind kind, pid_t pid) {
   return events.WaitFor([&](const v1::Event& e) { return e.kind() == kind && e.process().pid() == uint32_t(pid); },
-                        kTimeout);
+                        kEventTimeout);
 }
 
 std::string Describe(const std::vector<std::string>& argv) { return absl::StrCat("[", absl::StrJoin(argv, ", "), "]"); }

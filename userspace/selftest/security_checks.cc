@@ -36,7 +36,6 @@ namespace vigil::selftest {
 
 namespace {
 
-constexpr absl::Duration kTimeout = absl::Seconds(5);
 constexpr uint32_t kNobody = 65534;
 
 long Reap(pid_t pid) {
@@ -167,11 +166,11 @@ absl::Status Expect(EventWaiter& waiter, v1::EventKind kind, const std::string& 
         }
         return mismatch.empty();
       },
-      kTimeout);
+      kEventTimeout);
   if (event) return absl::OkStatus();
   if (!mismatch.empty()) return absl::InternalError(absl::StrCat(syscall, " event of pid ", pid, ": ", mismatch));
   return absl::NotFoundError(absl::StrCat("no ", v1::EventKind_Name(kind), " event for ", syscall, " of pid ", pid,
-                                          " within ", absl::FormatDuration(kTimeout)));
+                                          " within ", absl::FormatDuration(kEventTimeout)));
 }
 
 // Compares one field for a FieldCheck: "" when equal.
