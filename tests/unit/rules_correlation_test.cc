@@ -233,5 +233,45 @@ detection:
   EXPECT_EQ(s.suppressed, 3u);
 }
 
+// Each rule folds its own matches: the aggregation key keeps apart rules
+// whose ids, joined to the process, would spell the same text.
+TEST(RulesCorrelation, AggregationKeepsEachRuleApart) {
+  SigmaDetectorOptions o;
+  o.aggregation_window = absl::Seconds(60);
+  auto l = LoadRules(R"(title: One
+id: a
+logsource: {category: process_creation}
+detection:
+  sel: {Image|endswith: /sh}
+  condition: sel
+---
+title: Two
+id: "ap:"
+logsource: {category: process_creation}
+detection:
+  sel: {Image|endswith: /sh}
+  condition: sel
+)",
+                     nullptr, o);
+  ASSERT_THAT(l->status, test::IsOk());
+  auto at = [](absl::Duration after, const std::string& exec_id) {
+    v1::Event e = test::Exec("/bin/sh", {"sh"}, exec_id);
+    test::SetEventTime(e, T0() + after);
+    return e;
+  };
+  // Rule "a" on process "p:1" and rule "ap:" on process "1" would both be
+  // "ap:p:1" if joined as they are.
+  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(0), "p:1")), SizeIs(2));
+  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(1), "1")), SizeIs(2));
+  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(2), "p:1")), IsEmpty());
+  std::vector<v1::Event> closed;
+  l->detector->Tick(absl::InfiniteFuture(), closed);
+  ASSERT_THAT(closed, SizeIs(2));  // p:1, once per rule
+  for (const v1::Event& e : closed) {
+    EXPECT_EQ(e.process().exec_id(), "p:1");
+    EXPECT_EQ(e.alert().count(), 2u);
+  }
+}
+
 }  // namespace
 }  // namespace vigil

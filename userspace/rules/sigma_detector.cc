@@ -5,6 +5,7 @@
 #include <chrono>
 #include <deque>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -238,12 +239,12 @@ class SigmaDetectorImpl : public SigmaDetector {
     if (!matched) return;
     RuleCounters::Add(counters.matches, 1);
     if (rule.generate) {
-      v1::Alert base;
-      base.add_event_ids(event.id());
-      SetTime(EventTime(event), base.mutable_first_time());
-      SetTime(EventTime(event), base.mutable_last_time());
-      base.set_count(1);
-      Emit(rule.info, event, std::move(base), alerts);
+      Emit(rule.info, event, alerts, [&](v1::Alert& a) {
+        a.add_event_ids(event.id());
+        SetTime(EventTime(event), a.mutable_first_time());
+        SetTime(EventTime(event), a.mutable_last_time());
+        a.set_count(1);
+      });
     }
     for (int c : rule.correlations) Feed(c, index, event, alerts);
   }
@@ -278,16 +279,25 @@ class SigmaDetectorImpl : public SigmaDetector {
   }
 
   // A match becomes an alert unless excepted or folded into an earlier one.
-  void Emit(const RuleInfo& info, const v1::Event& trigger, v1::Alert payload, std::vector<v1::Event>& alerts) {
+  // `fill` writes the alert's own fields; it runs only for a new alert, as a
+  // rule that matches often mostly folds.
+  void Emit(const RuleInfo& info, const v1::Event& trigger, std::vector<v1::Event>& alerts,
+            absl::FunctionRef<void(v1::Alert&)> fill) {
     if (Excepted(info, trigger)) {
       suppressed_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     absl::Time t = EventTime(trigger);
     const v1::Workload& w = trigger.workload();
-    std::pair<std::string, std::string> key(info.id, !w.host() && !w.container_id().empty()
-                                                         ? absl::StrCat("c:", w.container_id())
-                                                         : absl::StrCat("p:", trigger.process().exec_id()));
+    // The rule (its id's length first, as an id may hold any byte), then the
+    // container, or the process outside one.
+    std::string& key = aggregation_key_;
+    key.clear();
+    if (!w.host() && !w.container_id().empty()) {
+      absl::StrAppend(&key, info.id.size(), ":", info.id, "c:", w.container_id());
+    } else {
+      absl::StrAppend(&key, info.id.size(), ":", info.id, "p:", trigger.process().exec_id());
+    }
     auto it = aggregation_.find(key);
     if (it != aggregation_.end()) {
       if (t < it->second.window_end) {
@@ -307,7 +317,7 @@ class SigmaDetectorImpl : public SigmaDetector {
     *alert.mutable_ancestors() = trigger.ancestors();
     *alert.mutable_workload() = trigger.workload();
     v1::Alert* a = alert.mutable_alert();
-    *a = std::move(payload);
+    fill(*a);
     a->set_rule_id(info.id);
     a->set_title(info.title);
     a->set_severity(info.severity);
@@ -401,14 +411,14 @@ class SigmaDetectorImpl : public SigmaDetector {
     }
     if (!fire) return;
     RuleCounters::Add(corr.info.counters->matches, 1);
-    v1::Alert payload;
-    int skip = std::max(0, static_cast<int>(g.hits.size()) - kMaxEventIds);
-    for (size_t i = skip; i < g.hits.size(); ++i) payload.add_event_ids(g.hits[i].event_id);
-    SetTime(g.hits.front().time, payload.mutable_first_time());
-    SetTime(g.hits.back().time, payload.mutable_last_time());
-    payload.set_count(g.hits.size());
+    Emit(corr.info, event, alerts, [&](v1::Alert& a) {
+      int skip = std::max(0, static_cast<int>(g.hits.size()) - kMaxEventIds);
+      for (size_t i = skip; i < g.hits.size(); ++i) a.add_event_ids(g.hits[i].event_id);
+      SetTime(g.hits.front().time, a.mutable_first_time());
+      SetTime(g.hits.back().time, a.mutable_last_time());
+      a.set_count(g.hits.size());
+    });
     groups.erase(key);
-    Emit(corr.info, event, std::move(payload), alerts);
   }
 
   const SigmaDetectorOptions options_;
@@ -417,8 +427,9 @@ class SigmaDetectorImpl : public SigmaDetector {
   // Pipeline thread only.
   std::shared_ptr<Ruleset> active_;
   rules::EventContext ctx_;
-  std::vector<int> candidates_, matched_;  // Evaluate()'s, kept for their capacity
-  absl::flat_hash_map<std::pair<std::string, std::string>, Aggregate> aggregation_;
+  std::vector<int> candidates_, matched_;                    // Evaluate()'s, kept for their capacity
+  absl::flat_hash_map<std::string, Aggregate> aggregation_;  // by the key Emit() composes
+  std::string aggregation_key_;                              // Emit()'s, kept for its capacity
   std::vector<absl::flat_hash_map<std::string, Group>> corr_state_;
 
   absl::Mutex reload_mu_;  // one Reload() at a time
