@@ -223,19 +223,30 @@ void BM_EncodeVigil(benchmark::State& state) {
 }
 BENCHMARK(BM_EncodeVigil);
 
-// Encoding alone, of events a running sensor wrote (its JSON lines, in
-// VIGIL_BENCH_EVENTS): a real node's command lines and ancestors, with the
-// quotes and long arguments the built corpus does not have. For example:
+// Events a running sensor wrote (its JSON lines, in VIGIL_BENCH_EVENTS): a
+// real node's mix of kinds, command lines and ancestors, with the quotes and
+// long arguments the built corpus does not have. For example:
 //   vigil-sensor --output=/tmp/recorded.json &  bench_workload exec-rate 400 5
-void BM_EncodeRecorded(benchmark::State& state) {
-  const char* path = std::getenv("VIGIL_BENCH_EVENTS");
-  if (path == nullptr) return state.SkipWithError("VIGIL_BENCH_EVENTS is not set");
-  std::ifstream in(path);
+// Empty, with the benchmark marked skipped, when there are none.
+std::vector<v1::Event> Recorded(benchmark::State& state) {
   std::vector<v1::Event> events;
+  const char* path = std::getenv("VIGIL_BENCH_EVENTS");
+  if (path == nullptr) {
+    state.SkipWithError("VIGIL_BENCH_EVENTS is not set");
+    return events;
+  }
+  std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
     if (!google::protobuf::util::JsonStringToMessage(line, &events.emplace_back()).ok()) std::abort();
   }
-  if (events.empty()) return state.SkipWithError("no events in VIGIL_BENCH_EVENTS");
+  if (events.empty()) state.SkipWithError("no events in VIGIL_BENCH_EVENTS");
+  return events;
+}
+
+// Encoding alone, of recorded events.
+void BM_EncodeRecorded(benchmark::State& state) {
+  const std::vector<v1::Event> events = Recorded(state);
+  if (events.empty()) return;
   std::string out;
   size_t bytes = 0;
   for (auto _ : state) {
@@ -249,6 +260,32 @@ void BM_EncodeRecorded(benchmark::State& state) {
   state.SetBytesProcessed(bytes);
 }
 BENCHMARK(BM_EncodeRecorded);
+
+// Detection alone, with the default rules, on recorded events: how often a
+// real node's events hold a rule's literals, where the built corpus has every
+// process match one. Their processes are in the process cache first, as the
+// sensor's would be, for the rules that look at a parent.
+void BM_DetectRecorded(benchmark::State& state) {
+  const std::vector<v1::Event> events = Recorded(state);
+  if (events.empty()) return;
+  ProcessCache cache(ProcessCacheOptions{.node = test::kNode, .proc_root = "/nonexistent"});
+  for (v1::Event e : events) cache.Enrich(e);
+  auto detector = SigmaDetector::Create(SigmaDetectorOptions{.node = test::kNode}, &cache);
+  if (!detector.ok()) std::abort();
+  std::vector<v1::Event> alerts;
+  size_t alerted = 0;
+  for (auto _ : state) {
+    for (const v1::Event& e : events) {
+      (*detector)->Evaluate(e, alerts);
+      alerted += alerts.size();
+      alerts.clear();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * events.size());
+  state.counters["alerts_per_event"] =
+      benchmark::Counter(static_cast<double>(alerted) / (state.iterations() * events.size()));
+}
+BENCHMARK(BM_DetectRecorded);
 
 // The collector's file forwarder: the same events as its spool holds them,
 // serialized, printed straight from the wire.
