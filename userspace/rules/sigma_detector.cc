@@ -365,7 +365,8 @@ class SigmaDetectorImpl : public SigmaDetector {
   // A base rule of correlation `c` matched `event`.
   void Feed(int c, int rule, const v1::Event& event, std::vector<v1::Event>& alerts) {
     const Correlation& corr = active_->correlations[c];
-    std::string key;
+    std::string& key = group_key_;
+    key.clear();
     for (const rules::FieldRef& f : corr.group_by) {
       rules::EventContext::Values v = ctx_.Get(f);
       for (size_t i = 0; i < v.size; ++i) absl::StrAppend(&key, v.raw[i], "\x1f");
@@ -379,8 +380,12 @@ class SigmaDetectorImpl : public SigmaDetector {
       hit.value = std::string(v.raw[0]);
     }
     auto& groups = corr_state_[c];
-    if (groups.size() >= kMaxGroups && !groups.contains(key)) return;
-    Group& g = groups[key];
+    auto group = groups.find(key);
+    if (group == groups.end()) {
+      if (groups.size() >= kMaxGroups) return;
+      group = groups.try_emplace(key).first;
+    }
+    Group& g = group->second;
     g.per_rule.resize(corr.rules.size());
     Expire(g, hit.time - corr.timespan);
     ++g.per_rule[hit.pos];
@@ -418,7 +423,7 @@ class SigmaDetectorImpl : public SigmaDetector {
       SetTime(g.hits.back().time, a.mutable_last_time());
       a.set_count(g.hits.size());
     });
-    groups.erase(key);
+    groups.erase(group);
   }
 
   const SigmaDetectorOptions options_;
@@ -429,7 +434,7 @@ class SigmaDetectorImpl : public SigmaDetector {
   rules::EventContext ctx_;
   std::vector<int> candidates_, matched_;                    // Evaluate()'s, kept for their capacity
   absl::flat_hash_map<std::string, Aggregate> aggregation_;  // by the key Emit() composes
-  std::string aggregation_key_;                              // Emit()'s, kept for its capacity
+  std::string aggregation_key_, group_key_;                  // Emit()'s and Feed()'s, kept for their capacity
   std::vector<absl::flat_hash_map<std::string, Group>> corr_state_;
 
   absl::Mutex reload_mu_;  // one Reload() at a time
