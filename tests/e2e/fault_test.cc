@@ -143,6 +143,49 @@ class Ext4Disk {
   bool mounted_ = false;
 };
 
+// A disk whose writes fail while a test wants them to: ext4 on a loop device
+// whose image lives in a small tmpfs, every metadata block written by mkfs.
+// Filling the tmpfs leaves the image's holes, where new file data goes,
+// without backing, so writeback of new data fails. fdatasync reports that
+// once; a later one succeeds though the data is gone, as on a failing disk.
+class FailingWritesDisk {
+ public:
+  // The tmpfs on `backing`, the disk on `path`.
+  FailingWritesDisk(const std::string& backing, std::string path)
+      : backing_(backing, "40m"), image_(backing + "/disk.img"), path_(std::move(path)) {
+    if (!backing_.mounted()) return;
+    // Through a loop device: mkfs on a file punches holes where it zeroes
+    // (the journal too), and a journal that cannot be written aborts.
+    const std::string cmd = absl::StrCat("truncate -s 64M '", image_, "' && d=$(losetup -f --show '", image_,
+                                         "') && mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 $d; r=$?; "
+                                         "losetup -d $d; exit $r");
+    if (system(cmd.c_str()) != 0) {
+      ADD_FAILURE() << "could not make the disk: " << cmd;
+      return;
+    }
+    disk_ = std::make_unique<Ext4Disk>(path_, image_, /*format=*/false);
+  }
+  ~FailingWritesDisk() {
+    backing_.Free();
+    disk_.reset();  // before the tmpfs under it
+  }
+  bool mounted() const { return disk_ != nullptr && disk_->mounted(); }
+  const std::string& path() const { return path_; }
+  void FailWrites() { EXPECT_GT(backing_.Fill(), 0u); }
+  void HealWrites() { backing_.Free(); }
+  // Unmounted and mounted again: what is read next comes from the disk, not
+  // from the page cache.
+  void Remount() {
+    disk_.reset();
+    disk_ = std::make_unique<Ext4Disk>(path_, image_, /*format=*/false);
+  }
+
+ private:
+  Tmpfs backing_;
+  const std::string image_, path_;
+  std::unique_ptr<Ext4Disk> disk_;
+};
+
 // "<instance>-<n>" -> n: the pipeline numbers a sensor run's events 0, 1, ...
 uint64_t SeqOf(const std::string& id) {
   uint64_t n = 0;
@@ -390,6 +433,50 @@ TEST_F(FaultE2E, SensorSpoolTurnsReadOnly) {
   EXPECT_EQ(settled.missing, lost) << "of " << d.expected;
   EXPECT_EQ(settled.duplicated, 0u);
   EXPECT_THAT(log, HasSubstr("Read-only file system"));
+}
+
+// A record whose fdatasync failed is never reported durable, though the
+// next fdatasync succeeds: the disk did not take it. Whoever holds it must
+// store it again (MayBeLost), and the records after it are durable.
+TEST_F(FaultE2E, SpoolTrustsNoSyncOfARecordAFailedSyncCovered) {
+  RequireBpfOrSkip();
+  FailingWritesDisk disk(dir_.path() + "/backing", dir_.path() + "/disk");
+  ASSERT_TRUE(disk.mounted());
+  const SpoolOptions options{.dir = disk.path() + "/spool", .durable = true};
+  std::filesystem::create_directories(options.dir);
+  // The second larger than what the tmpfs may have allocated around the
+  // first (a huge page), so that it needs space it cannot get.
+  const std::string first(256u << 10, '1'), second(8u << 20, '2'), third(256u << 10, '3');
+  {
+    auto spool = Spool::Open(options);
+    ASSERT_OK(spool.status());
+    auto one = (*spool)->Append(first, 1);
+    ASSERT_OK(one.status());
+    ASSERT_OK((*spool)->SyncThrough(*one));
+    disk.FailWrites();
+    auto two = (*spool)->Append(second, 1);
+    ASSERT_OK(two.status());  // the page cache takes it
+    ASSERT_FALSE((*spool)->SyncThrough(*two).ok()) << "the sync did not fail: the test did not test";
+    EXPECT_TRUE((*spool)->MayBeLost(*two));
+    EXPECT_FALSE((*spool)->MayBeLost(*one));
+    disk.HealWrites();
+    EXPECT_EQ((*spool)->SyncThrough(*two).code(), absl::StatusCode::kDataLoss);
+    EXPECT_TRUE((*spool)->SyncThrough(*one).ok());
+    auto three = (*spool)->Append(third, 1);
+    ASSERT_OK(three.status());
+    EXPECT_TRUE((*spool)->SyncThrough(*three).ok());
+    EXPECT_FALSE((*spool)->MayBeLost(*three));
+  }
+  disk.Remount();
+  auto spool = Spool::Open(options);
+  ASSERT_OK(spool.status());
+  auto records = (*spool)->Read(0, 16, 64u << 20);
+  ASSERT_OK(records.status());
+  std::vector<std::string> payloads;
+  for (const SpoolRecord& r : *records) payloads.push_back(r.payload.substr(0, 1));
+  // The second is gone (the kernel does not write a page again once its
+  // write failed); the one before and the one after are whole.
+  EXPECT_THAT(payloads, ::testing::ElementsAre("1", "3"));
 }
 
 // The disk under the collector's spool turns read-only under load and stays

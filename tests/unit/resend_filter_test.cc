@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,16 +27,23 @@ v1::PublishRequest Batch(const std::string& node, uint64_t sequence, std::vector
   return b;
 }
 
-// Stands in for the spool: counts what was stored, hands out indexes.
+// Stands in for the spool: counts what was stored, hands out indexes, and
+// says which records a failed sync covered.
 struct FakeSpool {
   absl::StatusOr<uint64_t> Append() { return next++; }
+  bool MayBeLost(uint64_t index) const { return lost.contains(index); }
   uint64_t next = 100;
+  std::set<uint64_t> lost;
 };
 
 class ResendFilterTest : public ::testing::Test {
  protected:
   absl::StatusOr<ResendFilter::Stored> Store(ResendFilter& f, const v1::PublishRequest& b) {
-    return f.StoreOnce(b, [this] { return spool_.Append(); });
+    return f.StoreOnce(
+        b, [this] { return spool_.Append(); }, [this](uint64_t i) { return spool_.MayBeLost(i); });
+  }
+  absl::Status Save(ResendFilter& f, const std::string& path) {
+    return f.Save(path, [this](uint64_t i) { return !spool_.MayBeLost(i); });
   }
   FakeSpool spool_;
 };
@@ -73,10 +81,28 @@ TEST_F(ResendFilterTest, SensorsAreKeptApart) {
   EXPECT_TRUE(Store(f, Batch("node-a", 1, {"i-1"}))->resent);
 }
 
+// A sync that failed may have cost the stored copy (the disk did not take
+// it, and the next sync succeeds regardless): a resend is stored again, in a
+// new copy, and a later resend of it is one again.
+TEST_F(ResendFilterTest, AResendWhoseCopyMayBeLostIsStoredAgain) {
+  ResendFilter f({});
+  ASSERT_THAT(Store(f, Batch("node-a", 7, {"i-1"})).status(), vigil::test::IsOk());
+  ASSERT_THAT(Store(f, Batch("node-a", 8, {"i-2"})).status(), vigil::test::IsOk());
+  spool_.lost.insert(100);
+  auto again = Store(f, Batch("node-a", 7, {"i-1"}));
+  ASSERT_THAT(again.status(), vigil::test::IsOk());
+  EXPECT_FALSE(again->resent);
+  EXPECT_EQ(again->spool_index, 102u);
+  EXPECT_TRUE(Store(f, Batch("node-a", 7, {"i-1"}))->resent) << "the new copy is trusted";
+  EXPECT_TRUE(Store(f, Batch("node-a", 8, {"i-2"}))->resent) << "a copy no failure covered is kept";
+  EXPECT_EQ(spool_.next, 103u);
+}
+
 TEST_F(ResendFilterTest, AFailedAppendIsNotRemembered) {
   ResendFilter f({});
-  auto failed = f.StoreOnce(Batch("node-a", 1, {"i-1"}),
-                            [] { return absl::StatusOr<uint64_t>(absl::InternalError("disk full")); });
+  auto failed = f.StoreOnce(
+      Batch("node-a", 1, {"i-1"}), [] { return absl::StatusOr<uint64_t>(absl::InternalError("disk full")); },
+      [](uint64_t) { return false; });
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kInternal);
   EXPECT_FALSE(Store(f, Batch("node-a", 1, {"i-1"}))->resent) << "the retry must be stored";
 }
@@ -125,7 +151,7 @@ TEST_F(ResendFilterFileTest, SavedTableSurvivesARestart) {
     ResendFilter f({});
     ASSERT_THAT(Store(f, Batch("node-a", 1, {"i-1"})).status(), vigil::test::IsOk());
     ASSERT_THAT(Store(f, Batch("tab\tand\nnewline", 2, {"i-2"}, "c\\x")).status(), vigil::test::IsOk());
-    ASSERT_THAT(f.Save(path_), vigil::test::IsOk());
+    ASSERT_THAT(Save(f, path_), vigil::test::IsOk());
   }
   ResendFilter restarted({});
   ASSERT_THAT(restarted.Load(path_), vigil::test::IsOk());
@@ -133,6 +159,22 @@ TEST_F(ResendFilterFileTest, SavedTableSurvivesARestart) {
   EXPECT_TRUE(a->resent);
   EXPECT_FALSE(a->spool_index.has_value()) << "stored by the earlier run: durable, nothing to sync";
   EXPECT_TRUE(Store(restarted, Batch("tab\tand\nnewline", 2, {"i-2"}, "c\\x"))->resent);
+  EXPECT_FALSE(Store(restarted, Batch("node-a", 2, {"i-2"}))->resent);
+}
+
+// A batch whose copy is not durable is not saved: after the restart, its
+// resend is stored again rather than acknowledged.
+TEST_F(ResendFilterFileTest, ABatchWhoseCopyMayBeLostIsNotSaved) {
+  {
+    ResendFilter f({});
+    ASSERT_THAT(Store(f, Batch("node-a", 1, {"i-1"})).status(), vigil::test::IsOk());
+    ASSERT_THAT(Store(f, Batch("node-a", 2, {"i-2"})).status(), vigil::test::IsOk());
+    spool_.lost.insert(101);
+    ASSERT_THAT(Save(f, path_), vigil::test::IsOk());
+  }
+  ResendFilter restarted({});
+  ASSERT_THAT(restarted.Load(path_), vigil::test::IsOk());
+  EXPECT_TRUE(Store(restarted, Batch("node-a", 1, {"i-1"}))->resent);
   EXPECT_FALSE(Store(restarted, Batch("node-a", 2, {"i-2"}))->resent);
 }
 

@@ -153,6 +153,9 @@ class Collector::Service final : public v1::Collector::Service {
         }
         if (last.has_value()) {
           if (absl::Status s = collector_->spool_->SyncThrough(*last); !s.ok()) {
+            // Not acknowledged: the sensor resends them.
+            m.batches_refused->Increment(batches.size());
+            m.events_refused->Increment(events);
             absl::MutexLock lock(&mu_);
             error_ = std::move(s);
             context_->TryCancel();  // ends the reader's Read
@@ -259,11 +262,14 @@ class Collector::Service final : public v1::Collector::Service {
       if (!request.has_sensor()) {
         *request.mutable_sensor() = identity;  // every stored batch says where it came from
       }
-      auto stored = collector_->resend_filter_.StoreOnce(request, [&]() -> absl::StatusOr<uint64_t> {
-        payload.clear();
-        request.SerializeToString(&payload);
-        return collector_->spool_->Append(payload, static_cast<uint32_t>(request.events_size()));
-      });
+      auto stored = collector_->resend_filter_.StoreOnce(
+          request,
+          [&]() -> absl::StatusOr<uint64_t> {
+            payload.clear();
+            request.SerializeToString(&payload);
+            return collector_->spool_->Append(payload, static_cast<uint32_t>(request.events_size()));
+          },
+          [&](uint64_t index) { return collector_->spool_->MayBeLost(index); });
       if (!stored.ok()) {
         log->error("cannot store a batch from {}: {}", EscapeControls(identity.node()), stored.status().message());
         m.batches_refused->Increment();
@@ -414,7 +420,10 @@ void Collector::Shutdown() {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
     server_->Wait();
     server_.reset();
-    if (absl::Status s = resend_filter_.Save(resend_filter_path_); !s.ok()) {
+    // Only batches on stable storage: after the restart, a resend of any
+    // other is stored again.
+    auto durable = [&](uint64_t index) { return spool_->SyncThrough(index).ok(); };
+    if (absl::Status s = resend_filter_.Save(resend_filter_path_, durable); !s.ok()) {
       Logger("collector")
           ->warn("resend filter not saved (a resend after restart may be stored twice): {}", s.message());
     }

@@ -54,14 +54,16 @@ void ResendFilter::Remember(Sensor& sensor, uint64_t sequence, Batch batch) {
   while (sensor.batches.size() > options_.per_sensor) sensor.batches.erase(sensor.batches.begin());
 }
 
-absl::StatusOr<ResendFilter::Stored> ResendFilter::StoreOnce(const v1::PublishRequest& batch,
-                                                             absl::FunctionRef<absl::StatusOr<uint64_t>()> append) {
+absl::StatusOr<ResendFilter::Stored> ResendFilter::StoreOnce(
+    const v1::PublishRequest& batch, absl::FunctionRef<absl::StatusOr<uint64_t>()> append,
+    absl::FunctionRef<bool(uint64_t spool_index)> may_be_lost) {
   const uint64_t fingerprint = Fingerprint(batch);
   absl::MutexLock lock(&mu_);
   Sensor& sensor = Touch(Key(batch));
   if (auto it = sensor.batches.find(batch.sequence());
       it != sensor.batches.end() && it->second.fingerprint == fingerprint) {
-    return Stored{.resent = true, .spool_index = it->second.spool_index};
+    const std::optional<uint64_t> index = it->second.spool_index;
+    if (!index.has_value() || !may_be_lost(*index)) return Stored{.resent = true, .spool_index = index};
   }
   absl::StatusOr<uint64_t> index = append();
   if (!index.ok()) return index.status();
@@ -74,13 +76,14 @@ size_t ResendFilter::sensors() {
   return sensors_.size();
 }
 
-absl::Status ResendFilter::Save(const std::string& path) {
+absl::Status ResendFilter::Save(const std::string& path, absl::FunctionRef<bool(uint64_t spool_index)> durable) {
   std::string text(kHeader);
   {
     absl::MutexLock lock(&mu_);
     // Least recent first, so Load() rebuilds the same order.
     for (auto key = lru_.rbegin(); key != lru_.rend(); ++key) {
       for (const auto& [sequence, batch] : sensors_.at(*key).batches) {
+        if (batch.spool_index.has_value() && !durable(*batch.spool_index)) continue;
         absl::StrAppend(&text, absl::CEscape(*key), "\t", sequence, "\t", batch.fingerprint, "\n");
       }
     }

@@ -46,14 +46,19 @@ class ResendFilter {
     std::optional<uint64_t> spool_index;
   };
   // Stores `batch` through `append` (which returns its spool index) unless
-  // it was stored before. The filter's lock is held meanwhile, so two
-  // streams of one sensor (an old one not yet torn down) cannot both store it.
+  // it was stored before, in a copy `may_be_lost` does not doubt (a failed
+  // sync covered it: Spool::MayBeLost). The filter's lock is held meanwhile,
+  // so two streams of one sensor (an old one not yet torn down) cannot both
+  // store it.
   absl::StatusOr<Stored> StoreOnce(const v1::PublishRequest& batch,
-                                   absl::FunctionRef<absl::StatusOr<uint64_t>()> append);
+                                   absl::FunctionRef<absl::StatusOr<uint64_t>()> append,
+                                   absl::FunctionRef<bool(uint64_t spool_index)> may_be_lost);
 
-  // One line per remembered batch; Load() takes what Save() wrote, and
-  // refuses a corrupt file as a whole (the caller starts empty).
-  absl::Status Save(const std::string& path);
+  // One line per remembered batch whose stored copy `durable` confirms (it
+  // syncs through it); a batch left out is stored again if resent after the
+  // restart. Load() takes what Save() wrote, and refuses a corrupt file as a
+  // whole (the caller starts empty).
+  absl::Status Save(const std::string& path, absl::FunctionRef<bool(uint64_t spool_index)> durable);
   absl::Status Load(const std::string& path);
   size_t sensors();
 

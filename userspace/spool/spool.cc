@@ -207,6 +207,7 @@ absl::Status Spool::NewSegment() {
     if (options_.durable && fdatasync(fd_) != 0) {
       const int err = errno;
       close(fd);
+      MarkLost(next_index_ - 1);
       return ErrnoStatus(err, absl::StrCat("fdatasync ", segments_.back().path));
     }
     close(fd_);
@@ -254,10 +255,32 @@ absl::StatusOr<uint64_t> Spool::Append(absl::string_view payload, uint32_t items
   return index;
 }
 
+void Spool::MarkLost(uint64_t through) {
+  if (through <= synced_) return;
+  lost_from_ = lost_from_ == 0 ? synced_ + 1 : std::min(lost_from_, synced_ + 1);
+  lost_to_ = std::max(lost_to_, through);
+  Logger("spool")->error("fdatasync failed: records {} to {} may not be on disk, and are never reported durable",
+                         lost_from_, lost_to_);
+}
+
+bool Spool::MayBeLostLocked(uint64_t index) const {
+  return lost_from_ != 0 && index >= lost_from_ && index <= lost_to_;
+}
+
+bool Spool::MayBeLost(uint64_t index) const {
+  absl::MutexLock lock(&mu_);
+  return MayBeLostLocked(index);
+}
+
 absl::Status Spool::SyncThrough(uint64_t index) {
   if (!options_.durable) return absl::OkStatus();
   mu_.Lock();
-  while (synced_ < index) {
+  for (;;) {
+    if (MayBeLostLocked(index)) {
+      mu_.Unlock();
+      return absl::DataLossError(absl::StrCat("spool record ", index, " may be lost: a sync that covered it failed"));
+    }
+    if (synced_ >= index) break;
     if (syncing_) {
       mu_.Await(absl::Condition(
           +[](bool* syncing) { return !*syncing; }, &syncing_));
@@ -274,6 +297,11 @@ absl::Status Spool::SyncThrough(uint64_t index) {
     mu_.Lock();
     syncing_ = false;
     if (r != 0) {
+      // fdatasync writes every dirty page of the file, also of records
+      // appended after `target`, and reports background writeback's errors:
+      // any record appended so far may be lost. (A failed dup() wrote
+      // nothing and lost nothing.)
+      if (fd >= 0) MarkLost(next_index_ - 1);
       mu_.Unlock();
       return ErrnoStatus(err, "fdatasync spool");
     }

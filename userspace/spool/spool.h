@@ -65,7 +65,14 @@ class Spool {
   absl::StatusOr<uint64_t> Append(absl::string_view payload, uint32_t items);
   // Returns once every record up to `index` is on stable storage (durable
   // spools; a no-op otherwise). Concurrent callers share one fdatasync.
+  // A failed fdatasync reports a write error once: a later one succeeds
+  // though the pages it could not write are gone. So the records it covered
+  // may be lost for good, and syncing through one of them fails from then
+  // on (MayBeLost), however later syncs fare.
   absl::Status SyncThrough(uint64_t index);
+  // Whether `index` was appended but not durable when an fdatasync failed:
+  // whoever holds its payload must store it again, not count on this copy.
+  bool MayBeLost(uint64_t index) const;
 
   // Up to `max_records` records with index >= `from`, oldest first, stopping
   // at the first record that would exceed `max_bytes` of payload (at least
@@ -108,6 +115,9 @@ class Spool {
   absl::Status Scan(Segment& segment, bool newest, uint64_t min_index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status NewSegment() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnforceCap() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An fdatasync that was to cover records up to `through` failed.
+  void MarkLost(uint64_t through) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool MayBeLostLocked(uint64_t index) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeleteOldest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SpoolOptions options_;
@@ -118,6 +128,11 @@ class Spool {
   uint64_t released_ ABSL_GUARDED_BY(mu_) = 0;  // records below are consumed
   uint64_t synced_ ABSL_GUARDED_BY(mu_) = 0;    // records up to here are durable
   bool syncing_ ABSL_GUARDED_BY(mu_) = false;
+  // Records in [lost_from_, lost_to_] may be lost (MayBeLost); none while
+  // lost_from_ is 0. Two failures make one range over both: a record synced
+  // between them is then stored twice if resent, never acknowledged lost.
+  uint64_t lost_from_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t lost_to_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t corrupt_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t truncated_ ABSL_GUARDED_BY(mu_) = 0;
