@@ -183,33 +183,41 @@ TEST(RulesCorrelation, RefusedCorrelations) {
                        "rules.yml:14:14: field TargetFilename does not exist in category network_connection"));
 }
 
-TEST(RulesCorrelation, AggregationFoldsIdenticalAlertsAndReportsTheCountAtWindowClose) {
+// A rule that matches every exec of a shell.
+std::string ShellRule(const std::string& title, const std::string& id) {
+  return absl::StrCat("title: ", title, "\nid: ", id,
+                      "\nlogsource: {category: process_creation}\ndetection:\n  sel: {Image|endswith: /sh}\n"
+                      "  condition: sel\n");
+}
+
+// `rules`, with identical alerts folded for 60 s.
+auto LoadFolding(const std::string& rules) {
   SigmaDetectorOptions o;
   o.aggregation_window = absl::Seconds(60);
-  auto l = LoadRules(R"(title: Shell
-id: shell
-logsource: {category: process_creation}
-detection:
-  sel: {Image|endswith: /sh}
-  condition: sel
-)",
-                     nullptr, o);
+  return LoadRules(rules, nullptr, o);
+}
+
+// An exec of /bin/sh as process `exec_id`, `after` T0, in `container` when
+// one is named.
+v1::Event ShellAt(absl::Duration after, const std::string& exec_id, const std::string& container = "") {
+  v1::Event e = test::Exec("/bin/sh", {"sh"}, exec_id);
+  if (!container.empty()) test::InContainer(e, container);
+  test::SetEventTime(e, T0() + after);
+  return e;
+}
+
+TEST(RulesCorrelation, AggregationFoldsIdenticalAlertsAndReportsTheCountAtWindowClose) {
+  auto l = LoadFolding(ShellRule("Shell", "shell"));
   ASSERT_THAT(l->status, test::IsOk());
-  auto at = [](absl::Duration after, const std::string& exec_id, const std::string& container = "") {
-    v1::Event e = test::Exec("/bin/sh", {"sh"}, exec_id);
-    if (!container.empty()) test::InContainer(e, container);
-    test::SetEventTime(e, T0() + after);
-    return e;
-  };
   // The first is sent at once; the same process again is folded.
-  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(0), "node:1:100")), SizeIs(1));
-  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(1), "node:1:100")), IsEmpty());
-  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(2), "node:1:100")), IsEmpty());
+  EXPECT_THAT(Alerts(*l->detector, ShellAt(absl::Seconds(0), "node:1:100")), SizeIs(1));
+  EXPECT_THAT(Alerts(*l->detector, ShellAt(absl::Seconds(1), "node:1:100")), IsEmpty());
+  EXPECT_THAT(Alerts(*l->detector, ShellAt(absl::Seconds(2), "node:1:100")), IsEmpty());
   // Another host process is another alert.
-  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(3), "node:1:101")), SizeIs(1));
+  EXPECT_THAT(Alerts(*l->detector, ShellAt(absl::Seconds(3), "node:1:101")), SizeIs(1));
   // In a container, the container is the unit: two processes, one alert.
-  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(4), "node:1:102", "ctr")), SizeIs(1));
-  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(5), "node:1:103", "ctr")), IsEmpty());
+  EXPECT_THAT(Alerts(*l->detector, ShellAt(absl::Seconds(4), "node:1:102", "ctr")), SizeIs(1));
+  EXPECT_THAT(Alerts(*l->detector, ShellAt(absl::Seconds(5), "node:1:103", "ctr")), IsEmpty());
   // Before the window closes nothing more.
   std::vector<v1::Event> closed;
   l->detector->Tick(T0() + absl::Seconds(59), closed);
@@ -227,7 +235,7 @@ detection:
   EXPECT_EQ(closed[0].workload().container_id(), "ctr");
   EXPECT_EQ(closed[0].alert().count(), 2u);
   // After its window, the same process alerts afresh.
-  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(120), "node:1:100")), SizeIs(1));
+  EXPECT_THAT(Alerts(*l->detector, ShellAt(absl::Seconds(120), "node:1:100")), SizeIs(1));
   DetectorStats s = l->detector->Stats();
   EXPECT_EQ(s.alerts, 6u);  // 4 first alerts + 2 aggregated
   EXPECT_EQ(s.suppressed, 3u);
@@ -236,34 +244,13 @@ detection:
 // Each rule folds its own matches: the aggregation key keeps apart rules
 // whose ids, joined to the process, would spell the same text.
 TEST(RulesCorrelation, AggregationKeepsEachRuleApart) {
-  SigmaDetectorOptions o;
-  o.aggregation_window = absl::Seconds(60);
-  auto l = LoadRules(R"(title: One
-id: a
-logsource: {category: process_creation}
-detection:
-  sel: {Image|endswith: /sh}
-  condition: sel
----
-title: Two
-id: "ap:"
-logsource: {category: process_creation}
-detection:
-  sel: {Image|endswith: /sh}
-  condition: sel
-)",
-                     nullptr, o);
+  auto l = LoadFolding(ShellRule("One", "a") + "---\n" + ShellRule("Two", "\"ap:\""));
   ASSERT_THAT(l->status, test::IsOk());
-  auto at = [](absl::Duration after, const std::string& exec_id) {
-    v1::Event e = test::Exec("/bin/sh", {"sh"}, exec_id);
-    test::SetEventTime(e, T0() + after);
-    return e;
-  };
   // Rule "a" on process "p:1" and rule "ap:" on process "1" would both be
   // "ap:p:1" if joined as they are.
-  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(0), "p:1")), SizeIs(2));
-  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(1), "1")), SizeIs(2));
-  EXPECT_THAT(Alerts(*l->detector, at(absl::Seconds(2), "p:1")), IsEmpty());
+  EXPECT_THAT(Alerts(*l->detector, ShellAt(absl::Seconds(0), "p:1")), SizeIs(2));
+  EXPECT_THAT(Alerts(*l->detector, ShellAt(absl::Seconds(1), "1")), SizeIs(2));
+  EXPECT_THAT(Alerts(*l->detector, ShellAt(absl::Seconds(2), "p:1")), IsEmpty());
   std::vector<v1::Event> closed;
   l->detector->Tick(absl::InfiniteFuture(), closed);
   ASSERT_THAT(closed, SizeIs(2));  // p:1, once per rule
