@@ -466,6 +466,8 @@ TEST_F(FaultE2E, SpoolTrustsNoSyncOfARecordAFailedSyncCovered) {
     ASSERT_OK(three.status());
     EXPECT_TRUE((*spool)->SyncThrough(*three).ok());
     EXPECT_FALSE((*spool)->MayBeLost(*three));
+    EXPECT_EQ((*spool)->SyncThrough(*two).code(), absl::StatusCode::kDataLoss)
+        << "a later record's sync vouches for it";
   }
   disk.Remount();
   auto spool = Spool::Open(options);
