@@ -23,7 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     vigil::v1::PublishRequest request;
     if (!request.ParseFromString(input.ConsumeRandomLengthString(1 << 16))) continue;
     if (!vigil::collector::ValidateRequest(request, limits, state).ok()) continue;
-    (void)filter.StoreOnce(request, [&]() -> absl::StatusOr<uint64_t> { return next_index++; });
+    // The input also says which stored copies a failed sync covered.
+    (void)filter.StoreOnce(
+        request, [&]() -> absl::StatusOr<uint64_t> { return next_index++; },
+        [&](uint64_t) { return input.ConsumeBool(); });
   }
   return 0;
 }
