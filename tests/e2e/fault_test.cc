@@ -1,8 +1,8 @@
 // Faults on the way from the sensor to the collector, with the real
 // vigil-sensor (real probes, as root) and the real vigil-collector on
-// loopback: daemons killed at random points, full and read-only spools,
-// corrupt spool segments. Each test asserts that nothing accepted is lost, or
-// that exactly the events the daemons count as lost are.
+// loopback: daemons killed at random points, full and read-only spools, a
+// failed fdatasync, corrupt spool segments. Each test asserts that nothing
+// accepted is lost, or that exactly the events the daemons count as lost are.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -444,8 +444,9 @@ TEST_F(FaultE2E, SpoolTrustsNoSyncOfARecordAFailedSyncCovered) {
   ASSERT_TRUE(disk.mounted());
   const SpoolOptions options{.dir = disk.path() + "/spool", .durable = true};
   std::filesystem::create_directories(options.dir);
-  // The second larger than what the tmpfs may have allocated around the
-  // first (a huge page), so that it needs space it cannot get.
+  // The second large (8 MiB, a segment of its own): small writes right after
+  // the first were seen to succeed on this rig, as if in space the image
+  // already had.
   const std::string first(256u << 10, '1'), second(8u << 20, '2'), third(256u << 10, '3');
   {
     auto spool = Spool::Open(options);
