@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/exec_id.h"
+#include "common/timestamp.h"
 #include "common/utf8.h"
 #include "decode/abi_names.h"
 #include "decode/families.h"
@@ -18,21 +19,6 @@ namespace {
 
 using decode::CString;
 using decode::Load;
-
-// In place, as TimeUtil::NanosecondsToTimestamp splits nanoseconds (nanos
-// in [0, 1e9)), without building a Timestamp to assign (~200 instructions).
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
-  constexpr int64_t kNanosPerSecond = 1'000'000'000;
-  const int64_t ns = absl::ToUnixNanos(t);
-  int64_t seconds = ns / kNanosPerSecond;
-  int64_t nanos = ns % kNanosPerSecond;
-  if (nanos < 0) {
-    nanos += kNanosPerSecond;
-    --seconds;
-  }
-  ts->set_seconds(seconds);
-  ts->set_nanos(static_cast<int32_t>(nanos));
-}
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
+#include "common/timestamp.h"
 #include "common/utf8.h"
 #include "rules/ruleset.h"
 
@@ -24,12 +25,6 @@ using rules::Ruleset;
 
 absl::Time EventTime(const v1::Event& e) {
   return absl::FromUnixSeconds(e.time().seconds()) + absl::Nanoseconds(e.time().nanos());
-}
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
-  int64_t ns = absl::ToUnixNanos(t);
-  ts->set_seconds(ns / 1000000000);
-  ts->set_nanos(static_cast<int32_t>(ns % 1000000000));
 }
 
 rules::CompileOptions ToCompileOptions(const SigmaDetectorOptions& o) {
@@ -151,7 +146,7 @@ class SigmaDetectorImpl : public SigmaDetector {
       stats.rules.set_reload_failures(reload_failures_);
       stats.rules.set_last_error(last_error_);
     }
-    SetTime(rs->loaded, stats.rules.mutable_loaded());
+    SetTimestamp(rs->loaded, stats.rules.mutable_loaded());
     for (const std::string& s : rs->sources) stats.rules.add_sources(s);
     auto add = [&](const RuleInfo& info, const std::vector<v1::EventKind>& kinds, bool correlation) {
       v1::RuleStatus* r = stats.rules.add_rules();
@@ -241,8 +236,8 @@ class SigmaDetectorImpl : public SigmaDetector {
     if (rule.generate) {
       Emit(rule.info, event, alerts, [&](v1::Alert& a) {
         a.add_event_ids(event.id());
-        SetTime(EventTime(event), a.mutable_first_time());
-        SetTime(EventTime(event), a.mutable_last_time());
+        SetTimestamp(EventTime(event), a.mutable_first_time());
+        SetTimestamp(EventTime(event), a.mutable_last_time());
         a.set_count(1);
       });
     }
@@ -346,7 +341,7 @@ class SigmaDetectorImpl : public SigmaDetector {
     v1::Alert* a = alert.mutable_alert();
     a->set_aggregated(true);
     a->set_count(agg.count);
-    SetTime(agg.last, a->mutable_last_time());
+    SetTimestamp(agg.last, a->mutable_last_time());
     RuleCounters::Add(agg.counters->alerts, 1);
     alerts_.fetch_add(1, std::memory_order_relaxed);
     alerts.push_back(std::move(alert));
@@ -419,8 +414,8 @@ class SigmaDetectorImpl : public SigmaDetector {
     Emit(corr.info, event, alerts, [&](v1::Alert& a) {
       int skip = std::max(0, static_cast<int>(g.hits.size()) - kMaxEventIds);
       for (size_t i = skip; i < g.hits.size(); ++i) a.add_event_ids(g.hits[i].event_id);
-      SetTime(g.hits.front().time, a.mutable_first_time());
-      SetTime(g.hits.back().time, a.mutable_last_time());
+      SetTimestamp(g.hits.front().time, a.mutable_first_time());
+      SetTimestamp(g.hits.back().time, a.mutable_last_time());
       a.set_count(g.hits.size());
     });
     groups.erase(group);
