@@ -1,9 +1,11 @@
-// The sensor's userspace cost per event, one core, on recorded events: the
-// raw ring-buffer records the probes write (built from the ABI structs) go
-// through decode -> lineage (process cache) -> container -> detection (the
-// embedded default ruleset) -> JSON encoding, as the pipeline thread runs
-// them. Not a test:
+// The sensor's userspace cost per event, one core: raw ring-buffer records
+// go through decode -> lineage (process cache) -> container -> DNS names ->
+// detection (the embedded default ruleset) -> JSON encoding, as the pipeline
+// thread runs them. The records are built from the ABI structs (Corpus), or
+// recorded from the probes on this host (VIGIL_BENCH_RECORDS, written by
+// bench_record). Not a test:
 //   ninja -C build -j2 vigil_pipeline_bench && build/tests/bench/vigil_pipeline_bench
+//   sudo scripts/bench-pipeline.sh   # records, then runs it on the records
 #include <benchmark/benchmark.h>
 
 #include <array>
@@ -18,6 +20,7 @@
 #include "common/exec_id.h"
 #include "container/container_enricher.h"
 #include "decode/decoder.h"
+#include "dns/dns_names.h"
 #include "google/protobuf/util/json_util.h"
 #include "process/process_cache.h"
 #include "records.h"
@@ -79,14 +82,18 @@ std::vector<Record> Corpus(size_t processes) {
   return out;
 }
 
-// The stages as the pipeline thread holds them.
+// The stages as the pipeline thread holds them. Built records name cgroups
+// of an empty tree; recorded ones name this host's, which the container
+// stage then walks as the sensor's does (no runtime is asked).
 struct Stages {
-  Stages()
+  explicit Stages(bool host_cgroups = false)
       : decoder(DecoderOptions{.node = test::kNode}, &clock),
         cache(ProcessCacheOptions{.node = test::kNode, .proc_root = "/nonexistent"}) {
     ContainerEnricherOptions options;
-    options.cgroup_root = dir;
-    std::filesystem::create_directories(dir);
+    if (!host_cgroups) {
+      options.cgroup_root = dir;
+      std::filesystem::create_directories(dir);
+    }
     container = *ContainerEnricher::Create(options, {});
   }
   ~Stages() { std::filesystem::remove_all(dir); }
@@ -102,6 +109,7 @@ struct Stages {
   Decoder decoder;
   ProcessCache cache;
   std::unique_ptr<ContainerEnricher> container;
+  DnsNames dns{DnsNamesOptions{}};
   std::array<v1::Event, VIGIL_KIND_MAX> scratch;  // one per kind, as Pipeline keeps them
 };
 
@@ -127,12 +135,10 @@ void BM_DecodeLineage(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeLineage);
 
-// The whole per-event path: decode -> lineage -> container -> [detection
-// with the default ruleset, as the sensor runs by default] -> encode (alerts
-// raised are encoded too).
-void RunWholePath(benchmark::State& state, bool detection) {
-  const auto corpus = Corpus(kProcesses);
-  Stages s;
+// The whole per-event path: decode -> lineage -> container -> DNS names ->
+// [detection with the default ruleset, as the sensor runs by default] ->
+// encode (alerts raised are encoded too).
+void RunWholePath(benchmark::State& state, const std::vector<Record>& corpus, Stages& s, bool detection) {
   std::unique_ptr<SigmaDetector> detector;
   if (detection) {
     auto d = SigmaDetector::Create(SigmaDetectorOptions{.node = test::kNode}, &s.cache);
@@ -148,6 +154,7 @@ void RunWholePath(benchmark::State& state, bool detection) {
       v1::Event& e = s.Decode(r);
       s.cache.Enrich(e);
       s.container->Enrich(e);
+      s.dns.Enrich(e);
       if (detector != nullptr) detector->Evaluate(e, alerts);
       if (!AppendJsonLine(e, out).ok()) std::abort();
       for (const v1::Event& a : alerts) {
@@ -165,11 +172,67 @@ void RunWholePath(benchmark::State& state, bool detection) {
       benchmark::Counter(static_cast<double>(alerted) / (state.iterations() * corpus.size()));
 }
 
-void BM_DecodeLineageContainerEncode(benchmark::State& state) { RunWholePath(state, false); }
+void BM_DecodeLineageContainerEncode(benchmark::State& state) {
+  Stages s;
+  RunWholePath(state, Corpus(kProcesses), s, false);
+}
 BENCHMARK(BM_DecodeLineageContainerEncode);
 
-void BM_DecodeLineageContainerDetectEncode(benchmark::State& state) { RunWholePath(state, true); }
+void BM_DecodeLineageContainerDetectEncode(benchmark::State& state) {
+  Stages s;
+  RunWholePath(state, Corpus(kProcesses), s, true);
+}
 BENCHMARK(BM_DecodeLineageContainerDetectEncode);
+
+// Records the probes wrote on a running node (VIGIL_BENCH_RECORDS, from
+// bench_record): a real mix of kinds, command lines, ancestors and cgroups.
+// Empty, with the benchmark marked skipped, when there are none.
+std::vector<Record> RecordedRecords(benchmark::State& state) {
+  std::vector<Record> records;
+  const char* path = std::getenv("VIGIL_BENCH_RECORDS");
+  if (path == nullptr) {
+    state.SkipWithError("VIGIL_BENCH_RECORDS is not set");
+    return records;
+  }
+  std::ifstream in(path, std::ios::binary);
+  for (uint32_t size; in.read(reinterpret_cast<char*>(&size), sizeof(size));) {
+    Record& r = records.emplace_back(size);
+    if (!in.read(reinterpret_cast<char*>(r.data()), size)) std::abort();
+  }
+  if (records.empty()) state.SkipWithError("no records in VIGIL_BENCH_RECORDS");
+  return records;
+}
+
+// What the sensor learns from /proc at start: the processes that were
+// running before the recording began, known from their first record, so
+// that their events find them as the sensor's would.
+void SeedProcesses(const std::vector<Record>& records, Stages& s) {
+  for (const Record& r : records) {
+    v1::Event& e = s.Decode(r);
+    if (!e.has_process() || e.process().exec_id().empty()) continue;
+    if (e.kind() == v1::EVENT_KIND_FORK || s.cache.Lookup(e.process().exec_id()) != nullptr) {
+      s.cache.Enrich(e);
+      continue;
+    }
+    v1::Event exec = e;  // stored as an exec of what it runs
+    exec.set_kind(v1::EVENT_KIND_EXEC);
+    s.cache.Enrich(exec);
+  }
+}
+
+void RunRecordedPath(benchmark::State& state, bool detection) {
+  const std::vector<Record> records = RecordedRecords(state);
+  if (records.empty()) return;
+  Stages s(/*host_cgroups=*/true);
+  SeedProcesses(records, s);
+  RunWholePath(state, records, s, detection);
+}
+
+void BM_RecordedDecodeLineageContainerEncode(benchmark::State& state) { RunRecordedPath(state, false); }
+BENCHMARK(BM_RecordedDecodeLineageContainerEncode);
+
+void BM_RecordedDecodeLineageContainerDetectEncode(benchmark::State& state) { RunRecordedPath(state, true); }
+BENCHMARK(BM_RecordedDecodeLineageContainerDetectEncode);
 
 // Detection alone, on the enriched events.
 void BM_Detect(benchmark::State& state) {
