@@ -2,6 +2,7 @@
 // receive, and every way an attacker-controlled datagram can be malformed.
 #include "decode/dns.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -200,6 +201,60 @@ TEST(ParseDns, RandomBytesNeverCrash) {
   // harmless and must still parse.
   EXPECT_GT(rejected, 20000u / 2);
   EXPECT_GT(accepted, 0u);
+}
+
+// The text of an address is compared and indexed on (DNS names, the
+// collector's rows): it must be exactly what inet_ntop writes.
+std::string Ntop(absl::Span<const uint8_t> addr) {
+  char buf[INET6_ADDRSTRLEN];
+  return inet_ntop(addr.size() == 4 ? AF_INET : AF_INET6, addr.data(), buf, sizeof(buf));
+}
+
+TEST(IpString, Ipv4IsInetNtopsForEveryOctet) {
+  for (int v = 0; v < 256; ++v) {
+    for (int at = 0; at < 4; ++at) {
+      uint8_t a[4] = {10, 200, 7, 99};
+      a[at] = static_cast<uint8_t>(v);
+      ASSERT_EQ(IpString(a), Ntop(a)) << v << " at " << at;
+    }
+  }
+}
+
+// Every pattern of zero words, so every run that "::" may stand for, with
+// the words around them 1, ffff (the IPv4-mapped form) or longer.
+TEST(IpString, Ipv6IsInetNtopsForEveryRunOfZeros) {
+  for (uint16_t fill : {0x1, 0xffff, 0xab, 0x1234, 0xf00}) {
+    for (unsigned zeros = 0; zeros < 256; ++zeros) {
+      uint8_t a[16];
+      for (int w = 0; w < 8; ++w) {
+        const uint16_t v = (zeros >> w & 1) != 0 ? 0 : static_cast<uint16_t>(fill + w * (fill == 0xffff ? 0 : 1));
+        a[2 * w] = static_cast<uint8_t>(v >> 8);
+        a[2 * w + 1] = static_cast<uint8_t>(v);
+      }
+      ASSERT_EQ(IpString(a), Ntop(a)) << Ntop(a);
+    }
+  }
+}
+
+TEST(IpString, RandomAddressesAreInetNtops) {
+  std::mt19937 rng(5952);
+  for (int i = 0; i < 200000; ++i) {
+    uint8_t a[16];
+    // Mostly zero bytes, so that runs of zero words are common.
+    for (uint8_t& b : a) b = rng() % 3 == 0 ? static_cast<uint8_t>(rng()) : 0;
+    if (rng() % 4 == 0) a[10] = a[11] = 0xff;  // IPv4-mapped, or nearly
+    ASSERT_EQ(IpString(a), Ntop(a));
+    ASSERT_EQ(IpString(absl::MakeConstSpan(a, 4)), Ntop(absl::MakeConstSpan(a, 4)));
+  }
+}
+
+TEST(IpString, ReusedStringTakesTheNewAddressWhole) {
+  std::string s = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+  const uint8_t loopback[4] = {127, 0, 0, 1};
+  AssignIp(loopback, s);
+  EXPECT_EQ(s, "127.0.0.1");
+  AssignIp(absl::Span<const uint8_t>(), s);
+  EXPECT_EQ(s, "");
 }
 
 }  // namespace

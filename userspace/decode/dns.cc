@@ -1,7 +1,5 @@
 #include "decode/dns.h"
 
-#include <arpa/inet.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -200,14 +198,84 @@ std::vector<uint8_t> EncodeDnsAnswerA(std::vector<uint8_t> query, absl::Span<con
   return query;
 }
 
-std::string IpString(absl::Span<const uint8_t> addr) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (addr.size() == 4) {
-    inet_ntop(AF_INET, addr.data(), buf, sizeof(buf));
-  } else if (addr.size() == 16) {
-    inet_ntop(AF_INET6, addr.data(), buf, sizeof(buf));
+namespace {
+
+constexpr size_t kIpTextMax = 46;  // INET6_ADDRSTRLEN, "ffff:...:255.255.255.255" and its NUL
+
+char* FormatIpv4(const uint8_t* a, char* p) {
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) *p++ = '.';
+    const unsigned v = a[i];
+    if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+    if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+    *p++ = static_cast<char>('0' + v % 10);
   }
-  return buf;
+  return p;
+}
+
+// "%x": no leading zeros.
+char* FormatHexWord(unsigned v, char* p) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  int shift = 12;
+  while (shift > 0 && (v >> shift) == 0) shift -= 4;
+  for (; shift >= 0; shift -= 4) *p++ = kHex[(v >> shift) & 0xf];
+  return p;
+}
+
+// inet_ntop6: the longest run of zero words (the first of equal ones), at
+// least two long, becomes "::"; an address whose first 80 bits are zero
+// and whose next 16 are zero or ffff ends in dotted IPv4.
+char* FormatIpv6(const uint8_t* a, char* p) {
+  unsigned words[8];
+  for (int i = 0; i < 8; ++i) words[i] = static_cast<unsigned>(a[2 * i]) << 8 | a[2 * i + 1];
+  int best = -1;
+  int best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (words[i] != 0) {
+      ++i;
+      continue;
+    }
+    int end = i;
+    while (end < 8 && words[end] == 0) ++end;
+    if (end - i > best_len) {
+      best = i;
+      best_len = end - i;
+    }
+    i = end;
+  }
+  if (best_len < 2) best = -1;
+  for (int i = 0; i < 8; ++i) {
+    if (best >= 0 && i >= best && i < best + best_len) {
+      if (i == best) *p++ = ':';
+      continue;
+    }
+    if (i != 0) *p++ = ':';
+    if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff))) {
+      return FormatIpv4(a + 12, p);
+    }
+    p = FormatHexWord(words[i], p);
+  }
+  if (best >= 0 && best + best_len == 8) *p++ = ':';
+  return p;
+}
+
+}  // namespace
+
+void AssignIp(absl::Span<const uint8_t> addr, std::string& out) {
+  char buf[kIpTextMax];
+  char* end = buf;
+  if (addr.size() == 4) {
+    end = FormatIpv4(addr.data(), buf);
+  } else if (addr.size() == 16) {
+    end = FormatIpv6(addr.data(), buf);
+  }
+  out.assign(buf, end - buf);
+}
+
+std::string IpString(absl::Span<const uint8_t> addr) {
+  std::string out;
+  AssignIp(addr, out);
+  return out;
 }
 
 }  // namespace vigil::decode

@@ -21,7 +21,7 @@ absl::Status CheckFamily(const vigil_sock_tuple& t) {
 std::string FamilyName(const vigil_sock_tuple& t) { return t.family == kAfInet ? "ipv4" : "ipv6"; }
 
 void SetAddress(const vigil_sock_tuple& t, const uint8_t (&addr)[16], uint16_t port, v1::SocketAddress* out) {
-  out->set_ip(IpString(absl::MakeConstSpan(addr, t.family == kAfInet ? 4 : 16)));
+  AssignIp(absl::MakeConstSpan(addr, t.family == kAfInet ? 4 : 16), *out->mutable_ip());
   out->set_port(port);
 }
 

@@ -43,9 +43,9 @@ absl::Status DecodeStdio(uint32_t fd, const vigil_stdio& s, v1::StdioFd* out) {
   }
   out->set_protocol(t.protocol == kIpprotoTcp ? "tcp" : t.protocol == kIpprotoUdp ? "udp" : absl::StrCat(t.protocol));
   const size_t addr_len = t.family == kAfInet ? 4 : 16;
-  out->mutable_local()->set_ip(IpString(absl::MakeConstSpan(t.local_addr, addr_len)));
+  AssignIp(absl::MakeConstSpan(t.local_addr, addr_len), *out->mutable_local()->mutable_ip());
   out->mutable_local()->set_port(t.local_port);
-  out->mutable_remote()->set_ip(IpString(absl::MakeConstSpan(t.remote_addr, addr_len)));
+  AssignIp(absl::MakeConstSpan(t.remote_addr, addr_len), *out->mutable_remote()->mutable_ip());
   out->mutable_remote()->set_port(t.remote_port);
   return absl::OkStatus();
 }
