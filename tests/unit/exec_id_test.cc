@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <random>
 #include <string>
 
 namespace vigil {
@@ -54,6 +55,37 @@ TEST(ExecId, RefusesWhatItWouldNotMake) {
                          "node-a:1:x", "node-a:1:4294967296", "node-a:18446744073709551616:1",
                          "node-a:99999999999999999999:1", "node-a:1:99999999999", "xnode-a:1:2", "node-a;1:2"}) {
     EXPECT_FALSE(ParseExecId(id, "node-a", pid, ticks)) << id;
+  }
+}
+
+// Ids of every digit count, and every one-character edit of them: an id
+// parses exactly when it is what ExecId makes of the numbers parsed.
+TEST(ExecId, ParsesExactlyTheIdsItMakes) {
+  std::mt19937_64 rng(22);
+  for (int i = 0; i < 20000; ++i) {
+    const uint64_t ticks = rng() >> (rng() % 64);
+    const auto pid = static_cast<uint32_t>(rng() >> (32 + rng() % 32));
+    std::string id = ExecId("node-a", pid, ticks);
+    uint32_t parsed_pid = 0;
+    uint64_t parsed_ticks = 0;
+    ASSERT_TRUE(ParseExecId(id, "node-a", parsed_pid, parsed_ticks)) << id;
+    ASSERT_EQ(parsed_pid, pid);
+    ASSERT_EQ(parsed_ticks, ticks);
+    const size_t at = 7 + rng() % (id.size() - 7);
+    switch (rng() % 3) {
+      case 0:
+        id[at] = "0123456789:x"[rng() % 12];
+        break;
+      case 1:
+        id.insert(at, 1, "09:"[rng() % 3]);
+        break;
+      default:
+        id.erase(at, 1);
+        break;
+    }
+    if (ParseExecId(id, "node-a", parsed_pid, parsed_ticks)) {
+      ASSERT_EQ(ExecId("node-a", parsed_pid, parsed_ticks), id);
+    }
   }
 }
 
