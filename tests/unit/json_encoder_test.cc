@@ -179,9 +179,13 @@ class RandomFiller {
           rep ? r->AddBool(m, f, Uniform(0, 1)) : r->SetBool(m, f, Uniform(0, 1));
           break;
         case FieldDescriptor::CPPTYPE_ENUM: {
-          // Now and then a number the enum does not name.
+          // Now and then a number the enum does not name: far beyond its
+          // values, or the first it skips (between them in a sparse enum).
           const auto* e = f->enum_type();
-          const int v = Uniform(0, 9) == 0 ? 999 : e->value(Uniform(0, e->value_count() - 1))->number();
+          int unnamed = 0;
+          while (e->FindValueByNumber(unnamed) != nullptr) ++unnamed;
+          const int v = Uniform(0, 9) == 0 ? (Uniform(0, 1) == 0 ? 999 : unnamed)
+                                           : e->value(Uniform(0, e->value_count() - 1))->number();
           rep ? r->AddEnumValue(m, f, v) : r->SetEnumValue(m, f, v);
           break;
         }
@@ -450,6 +454,45 @@ v1::Process FullProcess() {
   return p;
 }
 
+// Every way a field can change: cleared (`change` 0), or set to something
+// else (1): a number one more (a 64-bit one in its high half), a boolean
+// flipped, a string one character longer, one more element in a list (even
+// an empty one), a timestamp a nanosecond later. False for another type.
+bool ChangeField(google::protobuf::Message& m, const FieldDescriptor* f, int change) {
+  const Reflection* r = m.GetReflection();
+  if (change == 0) {
+    r->ClearField(&m, f);
+    return true;
+  }
+  if (f->is_repeated()) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) return false;
+    r->AddString(&m, f, "");
+    return true;
+  }
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_UINT32:
+      r->SetUInt32(&m, f, r->GetUInt32(m, f) + 1);
+      return true;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      r->SetUInt64(&m, f, r->GetUInt64(m, f) + (uint64_t{1} << 32));
+      return true;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      r->SetBool(&m, f, !r->GetBool(m, f));
+      return true;
+    case FieldDescriptor::CPPTYPE_STRING:
+      r->SetString(&m, f, r->GetString(m, f) + "x");
+      return true;
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      if (f->message_type() != google::protobuf::Timestamp::descriptor()) return false;
+      auto& t = static_cast<google::protobuf::Timestamp&>(*r->MutableMessage(&m, f));
+      t.set_nanos(t.nanos() + 1);
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 // The event as the sensor prints it, through the encoder, and by protobuf.
 void ExpectPrintedAsProtobuf(const v1::Process& process, const v1::Process& ancestor, const std::string& what) {
   v1::Event e;
@@ -464,32 +507,9 @@ TEST(JsonEncoderTest, AProcessPrintedAgainShowsAnyChangeOfAnyField) {
   const Descriptor* d = v1::Process::descriptor();
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    // Every way a field can change: unset, and set to something else.
     for (int change = 0; change < 2; ++change) {
       v1::Process changed = base;
-      const Reflection* r = changed.GetReflection();
-      if (change == 0) {
-        r->ClearField(&changed, f);
-      } else if (f->is_repeated()) {
-        r->AddString(&changed, f, "");  // one more argument, even an empty one
-      } else {
-        switch (f->cpp_type()) {
-          case FieldDescriptor::CPPTYPE_UINT32:
-            r->SetUInt32(&changed, f, r->GetUInt32(changed, f) + 1);
-            break;
-          case FieldDescriptor::CPPTYPE_BOOL:
-            r->SetBool(&changed, f, !r->GetBool(changed, f));
-            break;
-          case FieldDescriptor::CPPTYPE_STRING:
-            r->SetString(&changed, f, r->GetString(changed, f) + "x");
-            break;
-          case FieldDescriptor::CPPTYPE_MESSAGE:
-            changed.mutable_start_time()->set_nanos(changed.start_time().nanos() + 1);
-            break;
-          default:
-            FAIL() << "a field of a type this test does not change: " << f->name();
-        }
-      }
+      ASSERT_TRUE(ChangeField(changed, f, change)) << "a field of a type this test does not change: " << f->name();
       // Printed first as it was, then changed, then as it was again: as the
       // event's own process and as an ancestor.
       const std::string what = absl::StrCat(f->name(), change == 0 ? " cleared" : " changed");
@@ -555,6 +575,91 @@ TEST(JsonEncoderTest, LongProcessesMatchProtobufEveryTime) {
     p.set_argv(2, "short");
     ExpectPrintedAsProtobuf(p, p, absl::StrCat("short #", i));
   }
+}
+
+v1::Workload FullWorkload() {
+  v1::Workload w;
+  w.set_cgroup_id(0x1234567890);
+  w.set_container_id("3f1c9a6e2b7d4e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f");
+  w.set_container_name("api");
+  w.set_image("registry.example/api:1.4");
+  w.set_pod_name("api-7d9f8-x2k4q");
+  w.set_pod_namespace("shop");
+  w.set_pod_uid("6c0e3a52-1b9d-4f0e-9d1a-2c3b4d5e6f70");
+  w.set_pid_ns(4026532001);
+  w.set_mnt_ns(4026532002);
+  w.set_net_ns(4026532003);
+  w.set_runtime("containerd");
+  w.set_image_digest("sha256:0123456789abcdef");
+  return w;
+}
+
+void ExpectWorkloadPrintedAsProtobuf(const v1::Workload& workload, const std::string& what) {
+  v1::Event e;
+  e.set_kind(v1::EVENT_KIND_EXEC);
+  *e.mutable_workload() = workload;
+  EXPECT_EQ(OurJson(e), ProtobufJson(e)) << what;
+}
+
+TEST(JsonEncoderTest, AWorkloadPrintedAgainShowsAnyChangeOfAnyField) {
+  const v1::Workload base = FullWorkload();
+  const Descriptor* d = v1::Workload::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    for (int change = 0; change < 2; ++change) {
+      v1::Workload changed = base;
+      ASSERT_TRUE(ChangeField(changed, f, change)) << "a field of a type this test does not change: " << f->name();
+      const std::string what = absl::StrCat(f->name(), change == 0 ? " cleared" : " changed");
+      ExpectWorkloadPrintedAsProtobuf(base, what);
+      ExpectWorkloadPrintedAsProtobuf(changed, what);
+      ExpectWorkloadPrintedAsProtobuf(base, what);
+    }
+  }
+}
+
+TEST(JsonEncoderTest, AWorkloadWhoseStringsShiftBytesPrintsTheShift) {
+  v1::Workload w = FullWorkload();
+  ExpectWorkloadPrintedAsProtobuf(w, "as it was");
+  w.set_pod_name("api-7d9f8-x2k4qs");
+  w.set_pod_namespace("hop");
+  ExpectWorkloadPrintedAsProtobuf(w, "namespace -> pod name");
+}
+
+TEST(JsonEncoderTest, ManyWorkloadsPrintedInTurnMatchProtobuf) {
+  // More cgroups than the encoder keeps, in random order; some learn their
+  // pod's metadata on the way, as the container stage does.
+  std::mt19937_64 rng(7);
+  std::vector<v1::Workload> workloads;
+  for (uint64_t i = 0; i < 100; ++i) {
+    v1::Workload w = FullWorkload();
+    w.set_cgroup_id(1000 + i);
+    w.set_mnt_ns(4026532002 + i % 3);
+    if (i % 2 == 0) {
+      w.clear_pod_name();
+      w.set_metadata_pending(true);
+    }
+    workloads.push_back(w);
+  }
+  for (int n = 0; n < 20000; ++n) {
+    v1::Workload& w = workloads[rng() % workloads.size()];
+    if (w.metadata_pending() && rng() % 10 == 0) {
+      w.set_metadata_pending(false);
+      w.set_pod_name(absl::StrCat("pod-", n));
+    }
+    ASSERT_NO_FATAL_FAILURE(ExpectWorkloadPrintedAsProtobuf(w, absl::StrCat("#", n)));
+  }
+}
+
+TEST(JsonEncoderTest, AWorkloadThatFailedToPrintIsPrintedRightAfter) {
+  const v1::Workload good = FullWorkload();
+  ExpectWorkloadPrintedAsProtobuf(good, "before");
+  v1::Event bad;
+  *bad.mutable_workload() = good;
+  bad.mutable_workload()->set_image("bad \xff byte");
+  std::string out;
+  EXPECT_FALSE(AppendJson(bad, out));
+  EXPECT_EQ(out, "");
+  ExpectWorkloadPrintedAsProtobuf(good, "after");
 }
 
 // Every digit count, both sides of each power of ten, and the limits, for

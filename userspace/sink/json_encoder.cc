@@ -464,10 +464,10 @@ bool EncodeProcess(const v1::Process& p, JsonOut& out) {
   return true;
 }
 
-// A process as a key: its numbers, then its strings, each after its length.
-// Two processes print alike when their keys are equal. Comparing a process
-// with a key is a few hundred instructions; printing it again a few thousand
-// (string escapes, UTF-8 checks, numbers and a timestamp).
+// A value as a key: its numbers, then its strings, each after its length.
+// Two values print alike when their keys are equal. Comparing a value with a
+// key is a few hundred instructions; printing it again a few thousand for a
+// process (string escapes, UTF-8 checks, numbers and a timestamp).
 using ProcessNumbers = std::array<uint32_t, 13>;
 
 ProcessNumbers NumbersOf(const v1::Process& p) {
@@ -500,10 +500,30 @@ bool ForEachString(const v1::Process& p, F f) {
   return true;
 }
 
-void AssignProcessKey(const v1::Process& p, std::string& key) {
-  const ProcessNumbers numbers = NumbersOf(p);
+using WorkloadNumbers = std::array<uint32_t, 6>;
+
+WorkloadNumbers NumbersOf(const v1::Workload& w) {
+  static_assert(v1::Workload::kMetadataPendingFieldNumber == 14,
+                "a field was added to Workload: add it to its key too");
+  return {static_cast<uint32_t>(w.cgroup_id()),
+          static_cast<uint32_t>(w.cgroup_id() >> 32),
+          w.pid_ns(),
+          w.mnt_ns(),
+          w.net_ns(),
+          (w.host() ? 1u : 0u) | (w.metadata_pending() ? 2u : 0u)};
+}
+
+template <typename F>
+bool ForEachString(const v1::Workload& w, F f) {
+  return f(w.container_id()) && f(w.container_name()) && f(w.image()) && f(w.pod_name()) && f(w.pod_namespace()) &&
+         f(w.pod_uid()) && f(w.runtime()) && f(w.image_digest());
+}
+
+template <typename T>
+void AssignKey(const T& value, std::string& key) {
+  const auto numbers = NumbersOf(value);
   key.assign(reinterpret_cast<const char*>(numbers.data()), sizeof(numbers));
-  ForEachString(p, [&key](const std::string& s) {
+  ForEachString(value, [&key](const std::string& s) {
     const auto n = static_cast<uint32_t>(s.size());
     key.append(reinterpret_cast<const char*>(&n), sizeof(n));
     key.append(s);
@@ -511,11 +531,12 @@ void AssignProcessKey(const v1::Process& p, std::string& key) {
   });
 }
 
-bool MatchesProcessKey(const v1::Process& p, absl::string_view key) {
-  const ProcessNumbers numbers = NumbersOf(p);
+template <typename T>
+bool MatchesKey(const T& value, absl::string_view key) {
+  const auto numbers = NumbersOf(value);
   if (key.size() < sizeof(numbers) || std::memcmp(key.data(), numbers.data(), sizeof(numbers)) != 0) return false;
   key.remove_prefix(sizeof(numbers));
-  return ForEachString(p,
+  return ForEachString(value,
                        [&key](const std::string& s) {
                          const auto n = static_cast<uint32_t>(s.size());
                          if (key.size() < sizeof(n) + n || std::memcmp(key.data(), &n, sizeof(n)) != 0 ||
@@ -528,58 +549,62 @@ bool MatchesProcessKey(const v1::Process& p, absl::string_view key) {
          key.empty();
 }
 
-// The JSON of the processes a thread printed last. Most processes a node
-// prints are printed again and again, unchanged: the ancestors of every exec
-// (a shell's children all carry the shell and its own ancestors), and the
-// process of each file, network and exit event after its exec.
-// Direct-mapped by pid and start time: a process whose slot another took is
-// printed anew and takes it back.
-class ProcessMemo {
+// The JSON of the values of one type a thread printed last, direct-mapped by
+// a hash of their identity: a value whose slot another took is printed anew
+// and takes it back.
+template <size_t kSlots>
+class JsonMemo {
  public:
-  static constexpr size_t kSlots = 64;
   static_assert(std::has_single_bit(kSlots));
-  // Processes with more text than this are printed each time, not kept:
-  // ancestors (their arguments cut at 1 KiB) and most others fit.
+  // Values with more text than this are printed each time, not kept: what a
+  // peer sends the collector can be long, and the memo stays small.
   static constexpr size_t kMaxText = 2048;
 
   struct Slot {
-    std::string key;  // AssignProcessKey's; empty while `json` is not its process's
+    std::string key;  // AssignKey's; empty while `json` is not its value's
     std::string json;
   };
 
-  Slot& For(const v1::Process& p) {
-    const uint64_t mix = (uint64_t{p.pid()} << 32) ^ static_cast<uint64_t>(p.start_time().seconds()) ^
-                         static_cast<uint64_t>(p.start_time().nanos());
-    return slots_[(mix * 0x9E3779B97F4A7C15ull) >> (64 - std::countr_zero(kSlots))];
+  Slot& For(uint64_t identity) { return slots_[(identity * 0x9E3779B97F4A7C15ull) >> (64 - std::countr_zero(kSlots))]; }
+
+  // Prints `value` with `encode` into its slot unless the slot holds it.
+  template <typename T, typename Encode>
+  bool Append(const T& value, uint64_t identity, Encode encode, JsonOut& out) {
+    Slot& slot = For(identity);
+    if (slot.key.empty() || !MatchesKey(value, slot.key)) {
+      slot.key.clear();
+      slot.json.clear();
+      size_t text = 0;
+      ForEachString(value, [&text](const std::string& s) { return (text += s.size()) <= kMaxText; });
+      if (text > kMaxText) return encode(value, out);
+      {
+        JsonOut to_slot(slot.json);
+        if (!encode(value, to_slot)) return false;
+      }
+      AssignKey(value, slot.key);
+    }
+    out.Put(slot.json);
+    return true;
   }
 
  private:
   std::array<Slot, kSlots> slots_;
 };
 
+// Most processes a node prints are printed again and again, unchanged: the
+// ancestors of every exec (a shell's children all carry the shell and its
+// own ancestors), and the process of each file, network and exit event
+// after its exec. Ancestors have their arguments cut at 1 KiB: most fit.
 bool AppendProcess(const v1::Process& p, JsonOut& out) {
   if (p.exec_id().empty()) return EncodeProcess(p, out);  // no identity to keep it by
-  thread_local ProcessMemo memo;
-  ProcessMemo::Slot& slot = memo.For(p);
-  if (slot.key.empty() || !MatchesProcessKey(p, slot.key)) {
-    slot.key.clear();
-    slot.json.clear();
-    // What a peer sends the collector can be long: the memo stays small.
-    size_t text = 0;
-    ForEachString(p, [&text](const std::string& s) { return (text += s.size()) <= ProcessMemo::kMaxText; });
-    if (text > ProcessMemo::kMaxText) return EncodeProcess(p, out);
-    {
-      JsonOut to_slot(slot.json);
-      if (!EncodeProcess(p, to_slot)) return false;
-    }
-    AssignProcessKey(p, slot.key);
-  }
-  out.Put(slot.json);
-  return true;
+  thread_local JsonMemo<64> memo;
+  const uint64_t identity = (uint64_t{p.pid()} << 32) ^ static_cast<uint64_t>(p.start_time().seconds()) ^
+                            static_cast<uint64_t>(p.start_time().nanos());
+  return memo.Append(p, identity, EncodeProcess, out);
 }
 
 // In every event, as the process is.
-bool AppendWorkload(const v1::Workload& w, JsonOut& out) {
+bool EncodeWorkload(const v1::Workload& w, JsonOut& out) {
   static_assert(v1::Workload::kMetadataPendingFieldNumber == 14, "a field was added to Workload: add it here too");
   out.Put('{');
   bool first = true;
@@ -601,14 +626,41 @@ bool AppendWorkload(const v1::Workload& w, JsonOut& out) {
   return true;
 }
 
-// An enum value by name, or by number when the enum names none.
+// A node's events come from a few cgroups at a time, each printing the same
+// workload (five numbers on the host; a container's and its pod's names and
+// ids in a container) on every event.
+bool AppendWorkload(const v1::Workload& w, JsonOut& out) {
+  thread_local JsonMemo<16> memo;
+  return memo.Append(w, w.cgroup_id() ^ (uint64_t{w.mnt_ns()} << 32), EncodeWorkload, out);
+}
+
+// An enum value by name, or by number when the enum names none. The names
+// of small non-negative numbers (every value Vigil's enums have) are looked
+// up in a table: the descriptor's lookup, a hash probe, cost an event kind
+// ~20 instructions and more cache misses than the rest of its line.
 template <typename E>
 void AppendEnum(E v, JsonOut& out) {
   static const google::protobuf::EnumDescriptor* const type = google::protobuf::GetEnumDescriptor<E>();
-  const google::protobuf::EnumValueDescriptor* value = type->FindValueByNumber(v);
-  if (value == nullptr) return AppendNumber(static_cast<int32_t>(v), out);
+  static const std::vector<const std::string*> kNames = [] {
+    std::vector<const std::string*> names;
+    for (int i = 0; i < type->value_count(); ++i) {
+      const int number = type->value(i)->number();
+      if (number < 0 || number >= 1024) continue;
+      if (names.size() <= static_cast<size_t>(number)) names.resize(number + 1, nullptr);
+      if (names[number] == nullptr) names[number] = &type->value(i)->name();  // the first of aliases, as protobuf
+    }
+    return names;
+  }();
+  const auto number = static_cast<int>(v);
+  const std::string* name = nullptr;
+  if (number >= 0 && static_cast<size_t>(number) < kNames.size()) {
+    name = kNames[number];
+  } else if (const google::protobuf::EnumValueDescriptor* value = type->FindValueByNumber(number)) {
+    name = &value->name();
+  }
+  if (name == nullptr) return AppendNumber(static_cast<int32_t>(v), out);
   out.Put('"');
-  out.Put(value->name());
+  out.Put(*name);
   out.Put('"');
 }
 
