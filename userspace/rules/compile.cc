@@ -1292,41 +1292,24 @@ void Compiler::Index() {
       }
     }
   }
-  RE2::Options options;
-  options.set_encoding(RE2::Options::EncodingLatin1);  // bytes as they are: argv need not be UTF-8
-  options.set_log_errors(false);
-  // A set this large (a threat-intel list expanded into one rule) may not
-  // fit RE2's memory budget; its rules are tested on every event instead.
-  constexpr size_t kMaxLiterals = 4096;
   for (size_t k = 0; k < literal_index.size(); ++k) {
-    // Rules a set cannot hold are tested on every event: slower, never missed.
-    auto unindexed = [&](const std::vector<int>& rules) {
-      out_.by_kind[k].always.insert(out_.by_kind[k].always.end(), rules.begin(), rules.end());
-    };
     for (Literals& l : literal_index[k]) {
-      if (l.rules.size() > kMaxLiterals) {
-        for (const auto& [literal, rules] : l.rules) unindexed(rules);
-        continue;
-      }
-      if (l.rules.size() <= Ruleset::LiteralIndex::kFew) {
-        Ruleset::LiteralIndex index{l.field, nullptr, {}, {}};
-        for (auto& [literal, rules] : l.rules) {
-          index.few.push_back(literal);
-          index.rules.push_back(std::move(rules));
-        }
-        out_.by_kind[k].by_literal.push_back(std::move(index));
-        continue;
-      }
-      Ruleset::LiteralIndex index{l.field, std::make_unique<RE2::Set>(options, RE2::UNANCHORED), {}, {}};
+      Ruleset::LiteralIndex index{l.field, std::nullopt, {}, {}};
+      std::vector<std::string> literals;
       for (auto& [literal, rules] : l.rules) {
-        if (index.literals->Add(RE2::QuoteMeta(literal), nullptr) < 0) {
-          unindexed(rules);  // not expected for a quoted literal
-          continue;
-        }
+        literals.push_back(literal);
         index.rules.push_back(std::move(rules));
       }
-      if (!index.literals->Compile()) {
-        for (const std::vector<int>& rules : index.rules) unindexed(rules);
+      if (literals.size() <= Ruleset::LiteralIndex::kFew) {
+        index.few = std::move(literals);
+      } else if (auto set = LiteralSet::Build(literals); set.ok()) {
+        index.literals = *std::move(set);
+      } else {
+        // A set too large to index (a threat-intel list expanded into one
+        // rule): its rules are tested on every event, slower, never missed.
+        for (const std::vector<int>& rules : index.rules) {
+          out_.by_kind[k].always.insert(out_.by_kind[k].always.end(), rules.begin(), rules.end());
+        }
         continue;
       }
       out_.by_kind[k].by_literal.push_back(std::move(index));

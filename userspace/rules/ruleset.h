@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 #include "re2/re2.h"
-#include "re2/set.h"
+#include "rules/literal_set.h"
 #include "vigil/v1/event.pb.h"
 
 namespace vigil {
@@ -245,11 +246,11 @@ struct Ruleset {
   // literals it holds, and only their rules are evaluated.
   struct LiteralIndex {
     // Up to this many literals are looked for one by one, in `few`: a
-    // substring search each costs less than a pass of the set (measured in
-    // BM_Detect), whose every call also takes a lock and sets up a search.
+    // substring search each costs less than a pass of the set on the short
+    // values most fields hold (measured in BM_Detect).
     static constexpr size_t kFew = 4;
     FieldRef field;
-    std::unique_ptr<RE2::Set> literals;   // lower-cased, unanchored, Latin-1; null when few
+    std::optional<LiteralSet> literals;   // lower-cased; none when few
     std::vector<std::vector<int>> rules;  // by literal, as added to the set or to `few`
     std::vector<std::string> few;         // lower-cased
   };

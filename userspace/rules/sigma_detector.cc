@@ -68,7 +68,7 @@ class SigmaDetectorImpl : public SigmaDetector {
       for (const Ruleset::LiteralIndex& l : index.by_literal) {
         rules::EventContext::Values v = ctx_.Get(l.field);
         for (size_t i = 0; i < v.size; ++i) {
-          if (l.literals == nullptr) {
+          if (!l.literals.has_value()) {
             for (size_t m = 0; m < l.few.size(); ++m) {
               if (absl::StrContains(v.lower[i], l.few[m])) {
                 candidates_.insert(candidates_.end(), l.rules[m].begin(), l.rules[m].end());
@@ -76,17 +76,9 @@ class SigmaDetectorImpl : public SigmaDetector {
             }
             continue;
           }
-          const re2::StringPiece text(v.lower[i].data(), v.lower[i].size());
-          RE2::Set::ErrorInfo error{RE2::Set::kNoError};
-          // Most values hold none: that test allocates nothing.
-          if (l.literals->Match(text, nullptr, &error) && l.literals->Match(text, &matched_, &error)) {
+          matched_.clear();
+          if (l.literals->Find(v.lower[i], matched_)) {
             for (int m : matched_) candidates_.insert(candidates_.end(), l.rules[m].begin(), l.rules[m].end());
-          } else if (error.kind != RE2::Set::kNoError) {
-            // The set could not answer (its DFA ran out of memory): every
-            // rule it holds is a candidate, slower but never a missed alert.
-            for (const std::vector<int>& rules : l.rules) {
-              candidates_.insert(candidates_.end(), rules.begin(), rules.end());
-            }
           }
         }
       }
