@@ -530,5 +530,59 @@ TEST(RulesMatch, LiteralIndexPrefersTextToBoolean) {
   EXPECT_EQ(b->detector->Stats().rules.rules(0).evaluations(), 0u);
 }
 
+// How many times the only rule of `detection` is evaluated over `events`,
+// and whether it matched each event it should.
+uint64_t Evaluations(const std::string& detection, const std::vector<v1::Event>& events) {
+  auto l = LoadRules(Rule("process_creation", detection));
+  EXPECT_THAT(l->status, test::IsOk());
+  for (const v1::Event& e : events) Alerts(*l->detector, e);
+  return l->detector->Stats().rules.rules(0).evaluations();
+}
+
+// A regular expression that needs a literal (RE2's prefilter atoms) indexes
+// its rule like a `contains` would; one whose atoms lower-casing could miss
+// does not, and every rule still matches what it matched.
+TEST(RulesMatch, LiteralIndexTakesTheLiteralsARegexNeeds) {
+  const std::string hidden = "  sel:\n    Image|re: '/\\.[^/]+$'\n  condition: sel\n";
+  EXPECT_TRUE(Fires("process_creation", hidden, Exec("/tmp/.X", {"x"})));
+  EXPECT_FALSE(Fires("process_creation", hidden, Exec("/tmp/x", {"x"})));
+  EXPECT_EQ(Evaluations(hidden, {Exec("/usr/bin/ls", {"ls"}), Exec("/bin/id", {"id"})}), 0u);
+  // An upper-case literal: found in the lower-cased value.
+  const std::string cased = "  sel:\n    Image|re: '/\\.Hidden$'\n  condition: sel\n";
+  EXPECT_TRUE(Fires("process_creation", cased, Exec("/tmp/.Hidden", {"x"})));
+  EXPECT_FALSE(Fires("process_creation", cased, Exec("/tmp/.hidden", {"x"})));
+  EXPECT_EQ(Evaluations(cased, {Exec("/usr/bin/ls", {"ls"})}), 0u);
+  // Alternatives: one of their literals.
+  const std::string interpreter = "  sel:\n    Image|re: '/(python[0-9.]*|perl|node)$'\n  condition: sel\n";
+  EXPECT_TRUE(Fires("process_creation", interpreter, Exec("/usr/bin/python3.11", {"python3"})));
+  EXPECT_TRUE(Fires("process_creation", interpreter, Exec("/usr/bin/node", {"node"})));
+  EXPECT_EQ(Evaluations(interpreter, {Exec("/usr/bin/ls", {"ls"}), Exec("/usr/bin/python3.11", {"python3"})}), 1u);
+  // Case-insensitive, inline flags, non-ASCII, or no literal at all: not
+  // indexed (evaluated on every exec), and still matching.
+  for (const auto& [detection, image] : std::vector<std::pair<std::string, std::string>>{
+           {"  sel:\n    Image|re|i: '/NC$'\n  condition: sel\n", "/bin/nc"},
+           {"  sel:\n    Image|re: '(?i)/NC$'\n  condition: sel\n", "/bin/nc"},
+           {"  sel:\n    Image|re: '/\u00c9t\u00e9$'\n  condition: sel\n", "/tmp/\u00c9t\u00e9"},
+           {"  sel:\n    Image|re: '^/[a-z]+$'\n  condition: sel\n", "/x"}}) {
+    SCOPED_TRACE(detection);
+    EXPECT_TRUE(Fires("process_creation", detection, Exec(image, {"x"})));
+    EXPECT_EQ(Evaluations(detection, {Exec("/usr/bin/ls", {"ls"}), Exec("/bin/id", {"id"})}), 2u);
+  }
+}
+
+// An OR whose parts test different fields indexes the rule under each
+// field: evaluated when any of them holds its literal.
+TEST(RulesMatch, LiteralIndexSpansFields) {
+  const std::string tool =
+      "  selection_image:\n    Image|endswith: /linpeas.sh\n  selection_cmdline:\n"
+      "    CommandLine|contains: kubeletctl\n  condition: 1 of selection_*\n";
+  EXPECT_TRUE(Fires("process_creation", tool, Exec("/tmp/linpeas.sh", {"linpeas.sh"})));
+  EXPECT_TRUE(Fires("process_creation", tool, Bash({"./kubeletctl", "pods"})));
+  EXPECT_EQ(Evaluations(tool, {Bash({"ls"}), Exec("/usr/bin/id", {"id"})}), 0u);
+  // A part that needs nothing keeps the rule on every event.
+  const std::string open = "  a:\n    Image|endswith: /nmap\n  b:\n    Uid: 0\n  condition: a or b\n";
+  EXPECT_EQ(Evaluations(open, {Bash({"ls"})}), 1u);
+}
+
 }  // namespace
 }  // namespace vigil

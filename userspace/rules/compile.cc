@@ -13,12 +13,14 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "re2/filtered_re2.h"
 #include "rules/embedded.h"
 #include "rules/ruleset.h"
 
@@ -1160,100 +1162,130 @@ bool RuleImageNames(const Rule& rule, std::vector<std::string>& names) {
   return false;
 }
 
-// Appends the lower-case literals one of which a text field must hold
-// (equal, start with, end with or contain) for `m` to match; false when `m`
-// is not such a test. A boolean is its text, "true" or "false".
-bool MatchLiterals(const FieldMatch& m, std::vector<std::string>& literals) {
+// What a rule needs of an event before it can match: that the value of one
+// of these fields hold its literal (lower-case). The detector evaluates the
+// rule only on events where a search of those values finds one.
+struct Need {
+  FieldRef field;
+  std::string literal;
+};
+using Needs = std::vector<Need>;
+
+bool HasBool(const Needs& needs) {
+  return std::any_of(needs.begin(), needs.end(), [](const Need& n) { return n.field.type == FieldType::kBool; });
+}
+
+// The literals one of which a text must hold for a regular expression to
+// match it, from RE2's prefilter (the atoms FilteredRE2 would search for),
+// lower-cased. Only where lower-casing the value as the index does (ASCII
+// only) keeps them: a case-sensitive expression without inline flags, and
+// ASCII atoms. False when it may match without any.
+bool RegexLiterals(const RE2& re, std::vector<std::string>& literals) {
+  if (!re.options().case_sensitive() || absl::StrContains(re.pattern(), "(?")) return false;
+  re2::FilteredRE2 filter(/*min_atom_len=*/2);
+  int id = 0;
+  if (filter.Add(re.pattern(), re.options(), &id) != RE2::NoError) return false;
+  std::vector<std::string> atoms;
+  filter.Compile(&atoms);
+  std::vector<int> without_atoms;
+  filter.AllPotentials({}, &without_atoms);
+  if (atoms.empty() || !without_atoms.empty()) return false;
+  for (const std::string& a : atoms) {
+    if (std::any_of(a.begin(), a.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) return false;
+  }
+  for (std::string& a : atoms) literals.push_back(absl::AsciiStrToLower(a));
+  return true;
+}
+
+// Appends what `m` needs to match: its field holding (equal to, starting
+// with, ending with, containing, or matching a regular expression that
+// requires) one of its literals; false when `m` needs no literal. A boolean
+// is its text, "true" or "false".
+bool MatchNeeds(const FieldMatch& m, Needs& needs) {
   if (m.kind != FieldMatch::kValues || m.all || m.patterns.empty() ||
       (m.field.type != FieldType::kText && m.field.type != FieldType::kBool)) {
     return false;
   }
+  std::vector<std::string> literals;
   for (const Pattern& p : m.patterns) {
+    if (p.op == Pattern::kRegex) {
+      if (!RegexLiterals(*p.re, literals)) return false;
+      continue;
+    }
     const bool literal =
         p.op == Pattern::kEquals || p.op == Pattern::kPrefix || p.op == Pattern::kSuffix || p.op == Pattern::kContains;
     if (!literal || p.cased || p.text.empty()) return false;
+    literals.push_back(p.text);
   }
-  for (const Pattern& p : m.patterns) literals.push_back(p.text);
+  for (std::string& l : literals) needs.push_back(Need{m.field, std::move(l)});
   return true;
 }
 
-bool SameField(const FieldRef& a, const FieldRef& b) { return a.id == b.id && a.slot == b.slot; }
+// Appends what one of `candidates` needs, preferring text fields to
+// booleans: a boolean's literal is in about half the events (Host is false
+// on every container event), a text literal in few. False when none needs
+// anything.
+template <typename Candidates, typename NeedsOf>
+bool AnyNeeds(const Candidates& candidates, NeedsOf needs_of, Needs& needs) {
+  Needs found, of_bool;
+  for (const auto& c : candidates) {
+    found.clear();
+    if (!needs_of(c, found)) continue;
+    if (!HasBool(found)) {
+      needs.insert(needs.end(), found.begin(), found.end());
+      return true;
+    }
+    if (of_bool.empty()) of_bool.swap(found);
+  }
+  needs.insert(needs.end(), of_bool.begin(), of_bool.end());
+  return !of_bool.empty();
+}
 
-// Appends the literals one of which `field` must hold for the selection to
-// match: every alternative tests that field with literals.
-bool SelectionLiterals(const Selection& sel, const FieldRef& field, std::vector<std::string>& literals) {
-  if (sel.alternatives.empty()) return false;
-  for (const std::vector<FieldMatch>& all_of : sel.alternatives) {
-    if (std::none_of(all_of.begin(), all_of.end(),
-                     [&](const FieldMatch& m) { return SameField(m.field, field) && MatchLiterals(m, literals); })) {
+// Appends what every one of `candidates` needs: false when one needs nothing.
+template <typename Candidates, typename NeedsOf>
+bool EveryNeeds(const Candidates& candidates, NeedsOf needs_of, Needs& needs) {
+  const size_t mark = needs.size();
+  for (const auto& c : candidates) {
+    if (!needs_of(c, needs)) {
+      needs.resize(mark);
       return false;
     }
   }
-  return true;
+  return needs.size() > mark;
 }
 
-// Appends the literals one of which `field` must hold for condition node
-// `index` to be true: an AND needs one of its parts to require them, an OR
-// every part. A NOT requires nothing.
-bool NodeLiterals(const Rule& rule, int index, const FieldRef& field, std::vector<std::string>& literals) {
+// A selection needs what each of its alternatives (an OR) needs; an
+// alternative (an AND) what one of its field matches needs.
+bool SelectionNeeds(const Selection& sel, Needs& needs) {
+  return EveryNeeds(
+      sel.alternatives,
+      [](const std::vector<FieldMatch>& all_of, Needs& out) { return AnyNeeds(all_of, MatchNeeds, out); }, needs);
+}
+
+// Condition node `index`: an AND needs what one of its parts needs, an OR
+// what every part needs. A NOT needs nothing.
+bool NodeNeeds(const Rule& rule, int index, Needs& needs) {
   const CondNode& n = rule.nodes[index];
-  const size_t mark = literals.size();
-  auto any = [&](auto&& requires_literals) {
-    for (int k : n.kids) {
-      if (requires_literals(k)) return true;
-      literals.resize(mark);
-    }
-    return false;
-  };
-  auto every = [&](auto&& requires_literals) {
-    for (int k : n.kids) {
-      if (!requires_literals(k)) return false;
-    }
-    return !n.kids.empty();
-  };
-  auto node = [&](int k) { return NodeLiterals(rule, k, field, literals); };
-  auto selection = [&](int s) { return SelectionLiterals(rule.selections[s], field, literals); };
+  auto node = [&rule](int k, Needs& out) { return NodeNeeds(rule, k, out); };
+  auto selection = [&rule](int s, Needs& out) { return SelectionNeeds(rule.selections[s], out); };
   switch (n.type) {
     case CondNode::kSelection:
-      return SelectionLiterals(rule.selections[n.selection], field, literals);
+      return SelectionNeeds(rule.selections[n.selection], needs);
     case CondNode::kAnd:
-      return any(node);
+      return AnyNeeds(n.kids, node, needs);
     case CondNode::kAllOf:
-      return any(selection);
+      return AnyNeeds(n.kids, selection, needs);
     case CondNode::kOr:
-      return every(node);
+      return EveryNeeds(n.kids, node, needs);
     case CondNode::kOneOf:
-      return every(selection);
+      return EveryNeeds(n.kids, selection, needs);
     case CondNode::kNot:
       return false;
   }
   return false;
 }
 
-// A text field, and the literals one of which it must hold for the rule to
-// match; tried for each field the rule tests with literals, in order. A text
-// field is preferred to a boolean: a boolean's literal is in about half the
-// events (Host is false on every container event), a text literal in few.
-bool RuleLiterals(const Rule& rule, FieldRef& field, std::vector<std::string>& literals) {
-  std::vector<std::string> unused, found;
-  bool have_bool = false;
-  for (const Selection& sel : rule.selections) {
-    for (const std::vector<FieldMatch>& all_of : sel.alternatives) {
-      for (const FieldMatch& m : all_of) {
-        if (have_bool && m.field.type == FieldType::kBool) continue;
-        unused.clear();
-        if (!MatchLiterals(m, unused)) continue;
-        found.clear();
-        if (!NodeLiterals(rule, rule.root, m.field, found)) continue;
-        field = m.field;
-        literals.swap(found);
-        if (m.field.type != FieldType::kBool) return true;
-        have_bool = true;
-      }
-    }
-  }
-  return have_bool;
-}
+bool SameField(const FieldRef& a, const FieldRef& b) { return a.id == b.id && a.slot == b.slot; }
 
 void Compiler::Index() {
   out_.by_kind.clear();
@@ -1264,20 +1296,21 @@ void Compiler::Index() {
     absl::flat_hash_map<std::string, std::vector<int>> rules;
   };
   std::vector<std::vector<Literals>> literal_index(out_.by_kind.size());
-  std::vector<std::string> names, literals;
+  std::vector<std::string> names;
+  Needs needs;
   for (size_t i = 0; i < out_.rules.size(); ++i) {
     bool named = RuleImageNames(out_.rules[i], names);
-    FieldRef field;
-    bool guarded = !named && RuleLiterals(out_.rules[i], field, literals);
+    needs.clear();
+    bool guarded = !named && NodeNeeds(out_.rules[i], out_.rules[i].root, needs);
     for (v1::EventKind k : GetCategory(out_.rules[i].category).kinds) {
       Ruleset::KindIndex& index = out_.by_kind[k];
       if (guarded) {
         std::vector<Literals>& fields = literal_index[k];
-        auto it =
-            std::find_if(fields.begin(), fields.end(), [&](const Literals& l) { return SameField(l.field, field); });
-        if (it == fields.end()) it = fields.insert(fields.end(), Literals{field, {}});
-        for (const std::string& literal : literals) {
-          std::vector<int>& list = it->rules[literal];
+        for (const Need& need : needs) {
+          auto it = std::find_if(fields.begin(), fields.end(),
+                                 [&](const Literals& l) { return SameField(l.field, need.field); });
+          if (it == fields.end()) it = fields.insert(fields.end(), Literals{need.field, {}});
+          std::vector<int>& list = it->rules[need.literal];
           if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
         }
         continue;

@@ -238,16 +238,20 @@ struct Ruleset {
   // The rules of one event kind. A rule that can only match when Image has
   // one of a few file names (an `Image|endswith: /name` selection ANDed at
   // its root) is listed under those names and evaluated only on them.
-  // Otherwise, a rule that can only match when a text or boolean field holds
-  // one of a few literals (its condition needs the field to equal, start
-  // with, end with or contain one: an AND through one of its parts, an OR
-  // through all) is listed under that field (a text field before a
-  // boolean): a search of the event's value (see LiteralIndex) finds the
-  // literals it holds, and only their rules are evaluated.
+  // Otherwise, a rule that can only match when one of some text or boolean
+  // fields holds one of a few literals (its condition needs a field to
+  // equal, start with, end with or contain one, or to match a regular
+  // expression that needs one: an AND through one of its parts, a text
+  // field before a boolean, an OR through all, whatever field each tests)
+  // is listed under each of those fields and literals: a search of the
+  // event's values (see LiteralIndex) finds the literals they hold, and
+  // only their rules are evaluated.
   struct LiteralIndex {
     // Up to this many literals are looked for one by one, in `few`: a
-    // substring search each costs less than a pass of the set on the short
-    // values most fields hold (measured in BM_Detect).
+    // substring search each costs a little less than a pass of the set on
+    // the short values most fields hold (callgrind, detection in BM_Detect
+    // and on recorded records: ~3 % fewer instructions, ~25 % fewer L1
+    // data misses).
     static constexpr size_t kFew = 4;
     FieldRef field;
     std::optional<LiteralSet> literals;   // lower-cased; none when few
