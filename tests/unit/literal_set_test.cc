@@ -70,6 +70,23 @@ TEST(LiteralSet, EveryByteValue) {
   }
 }
 
+// Literals that use all 256 byte values, one of them again after the
+// 256th: 257 classes, with none left for bytes no literal has.
+TEST(LiteralSet, LiteralsOfEveryByte) {
+  std::vector<std::string> literals;
+  for (int c = 0; c < 256; c += 2) literals.push_back({static_cast<char>(c), static_cast<char>(c + 1)});
+  literals.push_back({static_cast<char>(255), 'x'});
+  auto set = LiteralSet::Build(literals);
+  ASSERT_THAT(set.status(), test::IsOk());
+  std::mt19937 rng(256);
+  for (int t = 0; t < 2000; ++t) {
+    std::string text(rng() % 40, ' ');
+    for (char& c : text) c = "\x00\x01\xfe\xffxy"[rng() % 6];
+    ASSERT_EQ(Found(*set, text), Expected(literals, text)) << t;
+  }
+  EXPECT_THAT(Found(*set, std::string("\xfe\xffx\0\1", 5)), ElementsAre(0, 127, 128));
+}
+
 TEST(LiteralSet, RandomSetsAgreeWithSubstringTests) {
   std::mt19937 rng(1320);
   // A small alphabet, so that literals overlap and share prefixes and suffixes.

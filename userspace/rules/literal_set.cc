@@ -11,7 +11,7 @@ absl::StatusOr<LiteralSet> LiteralSet::Build(const std::vector<std::string>& lit
   // Each byte a literal has gets its own class; every other byte shares 0.
   for (const std::string& l : literals) {
     for (unsigned char c : l) {
-      if (set.class_of_[c] == 0) set.class_of_[c] = static_cast<uint8_t>(set.classes_++);
+      if (set.class_of_[c] == 0) set.class_of_[c] = static_cast<uint16_t>(set.classes_++);
     }
   }
   size_t bytes = 0;
@@ -92,7 +92,7 @@ bool LiteralSet::Find(absl::string_view text, std::vector<int>& found) const {
   };
   if (ends_begin_[1] != ends_begin_[0]) add(0);  // an empty literal
   const uint32_t* next = next_.data();
-  const uint8_t* class_of = class_of_.data();
+  const uint16_t* class_of = class_of_.data();
   const uint32_t k = classes_;
   uint32_t s = 0;
   for (unsigned char c : text) {

@@ -36,7 +36,7 @@ class LiteralSet {
   // A transition's top bit: the state it leads to ends a literal.
   static constexpr uint32_t kEndsLiteral = uint32_t{1} << 31;
 
-  std::array<uint8_t, 256> class_of_{};  // 0: a byte no literal has
+  std::array<uint16_t, 256> class_of_{};  // 0: a byte no literal has; up to 256 others
   uint32_t classes_ = 1;
   std::vector<uint32_t> next_;        // [state * classes_ + class], with kEndsLiteral
   std::vector<uint32_t> ends_begin_;  // per state (and one past the last), into ends_
