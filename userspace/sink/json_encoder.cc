@@ -565,8 +565,6 @@ class JsonMemo {
     std::string json;
   };
 
-  Slot& For(uint64_t identity) { return slots_[(identity * 0x9E3779B97F4A7C15ull) >> (64 - std::countr_zero(kSlots))]; }
-
   // Prints `value` with `encode` into its slot unless the slot holds it.
   template <typename T, typename Encode>
   bool Append(const T& value, uint64_t identity, Encode encode, JsonOut& out) {
@@ -588,6 +586,8 @@ class JsonMemo {
   }
 
  private:
+  Slot& For(uint64_t identity) { return slots_[(identity * 0x9E3779B97F4A7C15ull) >> (64 - std::countr_zero(kSlots))]; }
+
   std::array<Slot, kSlots> slots_;
 };
 
