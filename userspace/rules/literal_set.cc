@@ -9,13 +9,13 @@ namespace vigil::rules {
 absl::StatusOr<LiteralSet> LiteralSet::Build(const std::vector<std::string>& literals) {
   LiteralSet set;
   // Each byte a literal has gets its own class; every other byte shares 0.
+  size_t bytes = 0;
   for (const std::string& l : literals) {
+    bytes += l.size();
     for (unsigned char c : l) {
       if (set.class_of_[c] == 0) set.class_of_[c] = static_cast<uint16_t>(set.classes_++);
     }
   }
-  size_t bytes = 0;
-  for (const std::string& l : literals) bytes += l.size();
   const size_t max_states = bytes + 1;
   if (max_states * set.classes_ > kMaxTransitions) {
     return absl::ResourceExhaustedError(absl::StrCat(literals.size(), " literals of ", bytes,
@@ -29,13 +29,13 @@ absl::StatusOr<LiteralSet> LiteralSet::Build(const std::vector<std::string>& lit
   for (size_t i = 0; i < literals.size(); ++i) {
     uint32_t s = 0;
     for (unsigned char c : literals[i]) {
-      uint32_t& t = next[s * k + set.class_of_[c]];
-      if (t == 0) {
-        t = static_cast<uint32_t>(ends.size());
+      const size_t at = s * k + set.class_of_[c];
+      if (next[at] == 0) {
+        next[at] = static_cast<uint32_t>(ends.size());
         ends.emplace_back();
         next.resize(next.size() + k, 0);
       }
-      s = next[s * k + set.class_of_[c]];  // `t` may have moved with the resize
+      s = next[at];
     }
     ends[s].push_back(static_cast<int>(i));
   }
