@@ -11,7 +11,10 @@
 #   sudo ROUNDS=3 RATE=400 SECONDS_=10 OUTPUT=/dev/null SENSOR_ARGS=--detection=false \
 #        scripts/bench-sensor-cpu.sh build/userspace/sensor/vigil-sensor /tmp/base-sensor
 #
-# OUTPUT: /dev/null (default) or "file" (JSON lines to a temporary file).
+# OUTPUT: /dev/null (default), "file" (JSON lines to a temporary file) or
+# "collector" (the DaemonSet's and scripts/run.sh's configuration: no JSON
+# lines, events streamed over loopback to a vigil-collector with the file
+# forwarder, through the sensor's spool; only the sensor's CPU is counted).
 # WARMUP: seconds of the same workload before the measured window (default
 # 0). A sensor keeps an exited process 30 s (--exit_grace) and its heap
 # grows until then; with WARMUP=40 the window sees the steady state a busy
@@ -26,14 +29,17 @@ output=${OUTPUT:-/dev/null}
 build=${VIGIL_BUILD_DIR:-build}
 workload=$build/tests/bench/bench_workload
 vigilctl=$build/userspace/cli/vigilctl
+collector=$build/userspace/collector/vigil-collector
 [ "$(id -u)" -eq 0 ] || { echo "bench-sensor-cpu: needs root" >&2; exit 1; }
 [ $# -ge 1 ] || { echo "usage: $0 SENSOR_BIN [SENSOR_BIN ...]" >&2; exit 2; }
 for b in "$workload" "$vigilctl" "$@"; do [ -x "$b" ] || { echo "bench-sensor-cpu: build $b first" >&2; exit 1; }; done
 
 dir=$(mktemp -d /tmp/vigil-sensor-cpu-XXXXXX)
 sensor_pid=
+collector_pid=
 cleanup() {
   [ -n "$sensor_pid" ] && kill "$sensor_pid" 2>/dev/null && wait "$sensor_pid" 2>/dev/null || true
+  [ -n "$collector_pid" ] && kill "$collector_pid" 2>/dev/null && wait "$collector_pid" 2>/dev/null || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -55,9 +61,19 @@ for round in $(seq "$rounds"); do
   for bin in "$@"; do
     out=/dev/null
     [ "$output" = file ] && out=$dir/events.json && rm -f "$out"
+    uplink=()
+    if [ "$output" = collector ]; then
+      rm -rf "$dir/collector" "$dir/spool" && mkdir -p "$dir/collector"
+      "$collector" --listen=127.0.0.1:0 --plaintext --forwarders=file --spool_dir="$dir/collector" \
+        --file_path="$dir/collector/events.jsonl" --port_file="$dir/collector/port" --metrics_address= \
+        --log_level=warn 2>"$dir/collector.err" &
+      collector_pid=$!
+      for _ in $(seq 100); do [ -s "$dir/collector/port" ] && break; sleep 0.1; done
+      uplink=(--collector="127.0.0.1:$(cat "$dir/collector/port")" --collector_plaintext --spool_dir="$dir/spool")
+    fi
     sock=$dir/api.sock
     # shellcheck disable=SC2086
-    "$bin" --output="$out" --api_socket="$sock" --metrics_address= --log_level=warn ${SENSOR_ARGS:-} \
+    "$bin" --output="$out" --api_socket="$sock" --metrics_address= --log_level=warn "${uplink[@]}" ${SENSOR_ARGS:-} \
       2>"$dir/sensor.err" &
     sensor_pid=$!
     for _ in $(seq 300); do [ -S "$sock" ] && "$vigilctl" --socket="$sock" status >/dev/null 2>&1 && break; sleep 0.1; done
@@ -75,6 +91,11 @@ for round in $(seq "$rounds"); do
     kill "$sensor_pid"
     wait "$sensor_pid" 2>/dev/null || true
     sensor_pid=
+    if [ -n "$collector_pid" ]; then
+      kill "$collector_pid"
+      wait "$collector_pid" 2>/dev/null || true
+      collector_pid=
+    fi
     events=$((after - before))
     printf '%-5s %-40s %10d %12.1f %10d %8d\n' "$round" "$bin" "$events" \
       "$(awk -v ns=$((cpu_after - cpu_before)) -v ev="$events" 'BEGIN {print ns / 1000 / (ev ? ev : 1)}')" \
