@@ -250,6 +250,39 @@ TEST_F(UplinkBatchTest, UnreadableRecordsDoNotMakeTheSenderSkipABacklog) {
   EXPECT_EQ((*uplink)->Stats().spool.corrupt_records, static_cast<uint64_t>(kCorruptTo - kCorruptFrom + 1));
 }
 
+// The sender sends a spooled batch's bytes as they are. A record whose
+// checksum holds but which is not a run of events (no sensor of ours wrote
+// it) is skipped, never sent: the collector would refuse it on every resend,
+// and the records after it would wait forever.
+TEST_F(UplinkBatchTest, ASpooledRecordThatIsNotEventsIsSkipped) {
+  const int port = FreePort();
+  ASSERT_NE(port, 0);
+  UplinkOptions options = Options(port);
+  {
+    auto spool = Spool::Open(options.spool);
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    auto batch_of = [](const v1::Event& e) {
+      v1::PublishRequest batch;
+      *batch.add_events() = e;
+      return batch.SerializeAsString();
+    };
+    v1::PublishRequest other;  // a valid message, but not the batcher's: a sequence of its own
+    other.set_sequence(7);
+    *other.add_events() = Small("other", 1);
+    for (const std::string& payload :
+         {batch_of(Small("before", 1)), std::string("not protobuf at all"), other.SerializeAsString(),
+          batch_of(Small("after", 1)).substr(0, 5), batch_of(Small("after", 2))}) {
+      ASSERT_TRUE((*spool)->Append(payload, 1).ok());
+    }
+  }
+  auto uplink = Uplink::Create(options);
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  ASSERT_NO_FATAL_FAILURE(StartCollector(8u << 20, port));
+  ASSERT_TRUE((*uplink)->Write(Small("new", 1)).ok());
+  const std::set<std::string> ids = WaitDelivered(3, absl::Seconds(30));
+  EXPECT_THAT(ids, ::testing::UnorderedElementsAre("before-1", "after-2", "new-1"));
+}
+
 // Issue 15, defect 5: the queue to the spool is bounded by bytes, not only
 // by count, and says how many it holds.
 TEST_F(UplinkBatchTest, TheQueueIsBoundedByBytes) {
@@ -261,7 +294,11 @@ TEST_F(UplinkBatchTest, TheQueueIsBoundedByBytes) {
   ASSERT_TRUE(uplink.ok()) << uplink.status();
   const v1::Event small = Small("queued", 1);
   ASSERT_TRUE((*uplink)->Write(small).ok());
-  EXPECT_EQ((*uplink)->Stats().queue_bytes, small.ByteSizeLong());
+  // Held in its wire form: what a batch of it alone would be.
+  v1::PublishRequest alone;
+  *alone.add_events() = small;
+  EXPECT_EQ((*uplink)->Stats().queue_bytes, alone.ByteSizeLong());
+  EXPECT_EQ((*uplink)->Stats().queue_depth, 1u);
   v1::Event huge = LongExec("huge", 1);
   for (int a = 0; a < 600; ++a) huge.mutable_process()->add_argv(std::string(240, 'y'));
   ASSERT_GT(huge.ByteSizeLong(), options.queue_max_bytes);

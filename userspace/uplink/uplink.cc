@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/rate_limit.h"
 #include "common/thread_name.h"
+#include "google/protobuf/io/coded_stream.h"
 
 namespace vigil {
 
@@ -29,6 +30,23 @@ constexpr size_t kEnvelopeBytes = 64u << 10;
 constexpr size_t kMinMessageBytes = 4096;
 // Protobuf framing of one event inside a batch: field tag and length.
 constexpr size_t kEventFraming = 10;
+// The tag of PublishRequest.events (field 3, length-delimited).
+constexpr uint8_t kEventsTag = (v1::PublishRequest::kEventsFieldNumber << 3) | 2;
+const std::string kPublishMethod = absl::StrCat("/", v1::Collector::service_full_name(), "/Publish");
+
+// True when `payload` is a run of PublishRequest.events entries, as the
+// batcher spools them: what the sender may send without parsing it. (The
+// spool's checksums catch a disk that changed; this, a record no sensor of
+// ours wrote, which the collector would refuse on every resend.)
+bool IsEventRun(absl::string_view payload) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(payload.data()),
+                                            static_cast<int>(payload.size()));
+  uint32_t size;
+  while (in.CurrentPosition() < static_cast<int>(payload.size())) {
+    if (in.ReadTag() != kEventsTag || !in.ReadVarint32(&size) || !in.Skip(static_cast<int>(size))) return false;
+  }
+  return true;
+}
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const UplinkOptions& o) {
   if (o.plaintext) return grpc::InsecureChannelCredentials();
@@ -105,7 +123,8 @@ Uplink::Uplink(UplinkOptions options, std::unique_ptr<Spool> spool, std::shared_
                uint64_t acked)
     : options_(std::move(options)),
       spool_(std::move(spool)),
-      stub_(v1::Collector::NewStub(channel)),
+      channel_(channel),
+      publish_(kPublishMethod.c_str(), grpc::internal::RpcMethod::BIDI_STREAMING, channel),
       ack_path_(options_.spool.dir + "/acked"),
       appended_(spool_->next_index()),
       acked_(acked),
@@ -150,15 +169,23 @@ Uplink::~Uplink() {
 }
 
 absl::Status Uplink::Write(const v1::Event& event) {
+  using google::protobuf::io::CodedOutputStream;
   // Bounded by bytes too: 65536 exec events of ~40 KiB would be 2.5 GiB.
-  const size_t bytes = event.ByteSizeLong();
+  const size_t size = event.ByteSizeLong();
+  const size_t framed = 1 + CodedOutputStream::VarintSize64(size) + size;
   absl::MutexLock lock(&queue_mu_);
-  if (queue_.size() >= options_.queue_capacity || queue_bytes_ + bytes > options_.queue_max_bytes) {
+  if (queue_.ends.size() >= options_.queue_capacity || queue_.bytes.size() + framed > options_.queue_max_bytes) {
     dropped_queue_.fetch_add(1, std::memory_order_relaxed);
     return absl::ResourceExhaustedError("uplink queue full: event dropped (counted in the health event)");
   }
-  queue_.push_back(event);
-  queue_bytes_ += bytes;
+  const size_t at = queue_.bytes.size();
+  queue_.bytes.resize(at + framed);
+  auto* out = reinterpret_cast<uint8_t*>(queue_.bytes.data() + at);
+  *out++ = kEventsTag;
+  out = CodedOutputStream::WriteVarint64ToArray(size, out);
+  // The sizes ByteSizeLong() cached: the event has not changed since.
+  event.SerializeWithCachedSizesToArray(out);
+  queue_.ends.push_back(queue_.bytes.size());
   return absl::OkStatus();
 }
 
@@ -166,37 +193,35 @@ absl::Status Uplink::Write(const v1::Event& event) {
 absl::Status Uplink::Flush() { return absl::OkStatus(); }
 
 void Uplink::BatchLoop() {
-  std::deque<v1::Event> taken;
-  v1::PublishRequest request;
-  std::string payload;
+  Queued taken;
   for (;;) {
     bool stopping;
     {
       absl::MutexLock lock(&queue_mu_);
       auto full = [this]() ABSL_SHARED_LOCKS_REQUIRED(queue_mu_) {
-        return queue_.size() >= options_.batch_events || queue_bytes_ >= options_.batch_bytes || stop_batching_;
+        return queue_.ends.size() >= options_.batch_events || queue_.bytes.size() >= options_.batch_bytes ||
+               stop_batching_;
       };
       queue_mu_.AwaitWithTimeout(absl::Condition(&full), options_.batch_delay);
-      taken.swap(queue_);
-      queue_bytes_ = 0;
+      // The writer goes on in the buffers emptied last time.
+      std::swap(taken, queue_);
       stopping = stop_batching_;
     }
-    while (!taken.empty()) {
-      // Cut by count and by bytes: exec events with long argv, a deep cwd
-      // and ancestors are ~15 KB, 512 of them more than gRPC carries.
-      request.Clear();
-      size_t bytes = 0;
-      while (!taken.empty() && static_cast<size_t>(request.events_size()) < options_.batch_events) {
-        const size_t size = taken.front().ByteSizeLong() + kEventFraming;
-        if (request.events_size() > 0 && bytes + size > options_.batch_bytes) break;
-        bytes += size;
-        *request.add_events() = std::move(taken.front());
-        taken.pop_front();
+    // Cut by count and by bytes: exec events with long argv, a deep cwd and
+    // ancestors are ~15 KB, 512 of them more than gRPC carries. A run of
+    // entries is a whole batch as it is: spooled without a copy.
+    const absl::string_view bytes = taken.bytes;
+    for (size_t first = 0, begin = 0; first < taken.ends.size();) {
+      size_t last = first + 1;  // one past the batch's last event; at least one event
+      while (last < taken.ends.size() && last - first < options_.batch_events &&
+             taken.ends[last] - begin <= options_.batch_bytes) {
+        ++last;
       }
-      const size_t n = static_cast<size_t>(request.events_size());
-      payload.clear();
-      request.SerializeToString(&payload);
-      auto index = spool_->Append(payload, static_cast<uint32_t>(n));
+      const size_t end = taken.ends[last - 1];
+      const auto n = static_cast<uint32_t>(last - first);
+      first = last;
+      auto index = spool_->Append(bytes.substr(begin, end - begin), n);
+      begin = end;
       if (!index.ok()) {
         spool_errors_.fetch_add(n, std::memory_order_relaxed);
         static RateLimit limit(absl::Seconds(10));
@@ -206,6 +231,13 @@ void Uplink::BatchLoop() {
         continue;
       }
       Appended(*index);
+    }
+    taken.bytes.clear();
+    taken.ends.clear();
+    // A backlog's buffers are not kept at their peak.
+    if (taken.bytes.capacity() > 4 * options_.batch_bytes) {
+      std::string().swap(taken.bytes);
+      std::vector<size_t>().swap(taken.ends);
     }
     if (stopping) return;
   }
@@ -288,7 +320,9 @@ bool Uplink::Session() {
     acked_at_start = acked_;
     ++sessions_;
   }
-  auto stream = stub_->Publish(&context);
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, v1::PublishResponse>> stream(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, v1::PublishResponse>::Create(channel_.get(), publish_,
+                                                                                               &context));
   std::thread reader([&] {
     v1::PublishResponse response;
     while (stream->Read(&response)) OnAck(response.sequence());
@@ -298,7 +332,8 @@ bool Uplink::Session() {
 
   bool identity_sent = false;
   bool cancel = true;  // false when the call is over anyway: Finish() then has the real status
-  v1::PublishRequest request;
+  v1::PublishRequest envelope;
+  std::string envelope_bytes;
   std::vector<std::pair<uint64_t, size_t>> sent;  // (sequence, bytes) of this stream's batches
   for (;;) {
     uint64_t window;
@@ -337,14 +372,20 @@ bool Uplink::Session() {
         next = record.index + 1;
         continue;
       }
-      request.Clear();
-      if (!request.ParseFromString(record.payload)) {
+      if (!IsEventRun(record.payload)) {
         log->error("spool record {} does not parse; skipped", record.index);
         next = record.index + 1;
         continue;
       }
-      request.set_sequence(record.index);
-      if (!identity_sent) *request.mutable_sensor() = options_.identity;
+      // The batch's own fields after its events: in any order, the bytes
+      // are one PublishRequest.
+      envelope.Clear();
+      envelope.set_sequence(record.index);
+      if (!identity_sent) *envelope.mutable_sensor() = options_.identity;
+      envelope_bytes.clear();
+      envelope.SerializeToString(&envelope_bytes);
+      grpc::Slice parts[] = {grpc::Slice(record.payload), grpc::Slice(envelope_bytes)};
+      const grpc::ByteBuffer request(parts, 2);
       sent.emplace_back(record.index, record.payload.size());
       if (sent.size() > 4 * options_.max_in_flight) {  // only unacknowledged ones matter
         uint64_t acked;
@@ -421,8 +462,8 @@ UplinkStats Uplink::Stats() const {
   s.spool = spool_->Stats();
   {
     absl::MutexLock lock(&queue_mu_);
-    s.queue_depth = queue_.size();
-    s.queue_bytes = queue_bytes_;
+    s.queue_depth = queue_.ends.size();
+    s.queue_bytes = queue_.bytes.size();
   }
   absl::MutexLock lock(&mu_);
   s.acked_sequence = acked_;

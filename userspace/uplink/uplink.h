@@ -2,10 +2,10 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -18,8 +18,8 @@
 namespace vigil {
 
 struct UplinkOptions {
-  std::string target;                  // collector, host:port
-  bool plaintext = false;              // no TLS at all: only when asked for explicitly
+  std::string target;      // collector, host:port
+  bool plaintext = false;  // no TLS at all: only when asked for explicitly
   std::string ca_file;                 // PEM: the CA that signed the collector's certificate
   std::string cert_file;               // PEM: this node's client certificate
   std::string key_file;                // PEM: its private key
@@ -90,12 +90,24 @@ class Uplink : public Sink {
 
   const UplinkOptions options_;
   const std::unique_ptr<Spool> spool_;
-  const std::unique_ptr<v1::Collector::Stub> stub_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  // Collector.Publish with the request as bytes: a spooled batch is already
+  // a serialized PublishRequest, sent without being parsed and serialized
+  // again. (The generated stub's own factory, typed for bytes.)
+  const grpc::internal::RpcMethod publish_;
   const std::string ack_path_;
 
+  // Events waiting for the spool, already in their wire form: each one is
+  // a `PublishRequest.events` entry (tag, length, serialized event), so any
+  // run of them is a serialized PublishRequest. Serialized once, by Write(),
+  // and never parsed on the way to the spool: no copy of the message, no
+  // allocation per event on the pipeline thread.
+  struct Queued {
+    std::string bytes;
+    std::vector<size_t> ends;  // where each event's entry ends in `bytes`
+  };
   mutable absl::Mutex queue_mu_;
-  std::deque<v1::Event> queue_ ABSL_GUARDED_BY(queue_mu_);
-  size_t queue_bytes_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  Queued queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stop_batching_ ABSL_GUARDED_BY(queue_mu_) = false;
 
   mutable absl::Mutex mu_;
