@@ -149,6 +149,18 @@ TEST_F(UplinkBatchTest, ABurstOfLongExecsIsDelivered) {
   EXPECT_EQ((*uplink)->Stats().split_batches, 0u) << "cut by bytes when spooled, nothing to split";
 }
 
+// --collector_gzip: the same batches, compressed on the wire, arrive whole.
+TEST_F(UplinkBatchTest, GzippedBatchesAreDelivered) {
+  ASSERT_NO_FATAL_FAILURE(StartCollector(8u << 20));
+  UplinkOptions options = Options();
+  options.gzip = true;
+  auto uplink = Uplink::Create(options);
+  ASSERT_TRUE(uplink.ok()) << uplink.status();
+  constexpr int kEvents = 600;
+  for (int i = 0; i < kEvents; ++i) ASSERT_TRUE((*uplink)->Write(LongExec("gzip", i)).ok());
+  EXPECT_EQ(WaitDelivered(kEvents).size(), static_cast<size_t>(kEvents));
+}
+
 TEST_F(UplinkBatchTest, BatchesTheCollectorRefusesAsTooLargeAreSplit) {
   // The collector takes 256 KiB per message, the sensor cuts 1 MiB batches.
   ASSERT_NO_FATAL_FAILURE(StartCollector(256u << 10));

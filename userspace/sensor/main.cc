@@ -43,6 +43,9 @@ ABSL_FLAG(std::string, hooks, "auto",
           "auto: the best hook each kernel offers; tracepoint: raw tracepoints only (the stable ABI)");
 ABSL_FLAG(std::string, collector, "", "vigil-collector address host:port to stream events to; empty: no uplink");
 ABSL_FLAG(bool, collector_plaintext, false, "talk to the collector without TLS (only on a trusted network)");
+ABSL_FLAG(bool, collector_gzip, false,
+          "gzip the batches to the collector: many times fewer bytes on the network, for several times the sensor's "
+          "CPU per event (docs/BENCHMARKS.md)");
 ABSL_FLAG(std::string, collector_ca, "", "PEM file: the CA that signed the collector's certificate");
 ABSL_FLAG(std::string, collector_cert, "", "PEM file: this node's client certificate for mTLS");
 ABSL_FLAG(std::string, collector_key, "", "PEM file: the client certificate's private key");
@@ -191,6 +194,7 @@ int main(int argc, char** argv) {
   }
   config.uplink.target = absl::GetFlag(FLAGS_collector);
   config.uplink.plaintext = absl::GetFlag(FLAGS_collector_plaintext);
+  config.uplink.gzip = absl::GetFlag(FLAGS_collector_gzip);
   config.uplink.ca_file = absl::GetFlag(FLAGS_collector_ca);
   config.uplink.cert_file = absl::GetFlag(FLAGS_collector_cert);
   config.uplink.key_file = absl::GetFlag(FLAGS_collector_key);

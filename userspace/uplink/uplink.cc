@@ -98,7 +98,7 @@ absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(const UplinkOptions& opti
   (*spool)->SkipTo(acked + 1);
 
   grpc::ChannelArguments args;
-  args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
+  args.SetCompressionAlgorithm(options.gzip ? GRPC_COMPRESS_GZIP : GRPC_COMPRESS_NONE);
   // Keepalive finds a dead collector (or a NAT that forgot us) on an idle stream.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
