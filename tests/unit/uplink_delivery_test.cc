@@ -262,6 +262,38 @@ TEST_F(UplinkBatchTest, UnreadableRecordsDoNotMakeTheSenderSkipABacklog) {
   EXPECT_EQ((*uplink)->Stats().spool.corrupt_records, static_cast<uint64_t>(kCorruptTo - kCorruptFrom + 1));
 }
 
+// The acked file holds the last batch the collector acknowledged, and a
+// restarted uplink resumes from it: neither resending what was stored nor
+// numbering new batches at or below it.
+TEST_F(UplinkBatchTest, TheLastAckIsKeptForTheNextStart) {
+  ASSERT_NO_FATAL_FAILURE(StartCollector(8u << 20));
+  UplinkOptions options = Options();
+  options.batch_events = 10;  // several batches, several acks
+  uint64_t acked = 0;
+  {
+    auto uplink = Uplink::Create(options);
+    ASSERT_TRUE(uplink.ok()) << uplink.status();
+    for (int i = 0; i < 95; ++i) ASSERT_TRUE((*uplink)->Write(Small("first", i)).ok());
+    ASSERT_EQ(WaitDelivered(95).size(), 95u);
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while ((*uplink)->Stats().acked_sequence < 10 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+    acked = (*uplink)->Stats().acked_sequence;
+    ASSERT_GE(acked, 10u);
+  }
+  std::ifstream in(options.spool.dir + "/acked");
+  uint64_t on_disk = 0;
+  ASSERT_TRUE(in >> on_disk);
+  EXPECT_EQ(on_disk, acked);
+  auto again = Uplink::Create(options);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->Stats().acked_sequence, acked);
+  ASSERT_TRUE((*again)->Write(Small("second", 1)).ok());
+  EXPECT_EQ(WaitDelivered(96).size(), 96u);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while ((*again)->Stats().acked_sequence <= acked && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_GT((*again)->Stats().acked_sequence, acked);
+}
+
 // The sender sends a spooled batch's bytes as they are. A record whose
 // checksum holds but which is not a run of events (no sensor of ours wrote
 // it) is skipped, never sent: the collector would refuse it on every resend,

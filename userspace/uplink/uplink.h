@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/unique_fd.h"
 #include "pipeline/stage.h"
 #include "spool/spool.h"
 #include "vigil/v1/collector.grpc.pb.h"
@@ -84,6 +85,8 @@ class Uplink : public Sink {
   // collector acknowledged something.
   bool Session();
   void OnAck(uint64_t sequence);
+  // The last acknowledged sequence, into the acked file (reader thread).
+  absl::Status WriteAcked(uint64_t sequence);
   // Re-spools the events of `record`, too large to send as one message, as
   // batches of at most `max_bytes` each (an event larger alone is dropped,
   // counted).
@@ -99,6 +102,7 @@ class Uplink : public Sink {
   // again. (The generated stub's own factory, typed for bytes.)
   const grpc::internal::RpcMethod publish_;
   const std::string ack_path_;
+  UniqueFd ack_file_;  // open once, rewritten in place
 
   // Events waiting for the spool, already in their wire form: each one is
   // a `PublishRequest.events` entry (tag, length, serialized event), so any
