@@ -368,7 +368,7 @@ bool Uplink::Session() {
       continue;
     }
     bool written = true;
-    for (const SpoolRecord& record : *records) {
+    for (SpoolRecord& record : *records) {
       if (record.payload.size() > max_message_bytes_) {
         // Never sent as is: its events follow as new, smaller batches, and
         // the next ack beyond it releases it.
@@ -388,9 +388,15 @@ bool Uplink::Session() {
       if (!identity_sent) *envelope.mutable_sensor() = options_.identity;
       envelope_bytes.clear();
       envelope.SerializeToString(&envelope_bytes);
-      grpc::Slice parts[] = {grpc::Slice(record.payload), grpc::Slice(envelope_bytes)};
+      // The events' slice takes the payload over: no copy of up to a MiB,
+      // in a new block (mmap'ed, faulted in page by page) per batch.
+      auto* events = new std::string(std::move(record.payload));
+      grpc::Slice parts[] = {
+          grpc::Slice(
+              events->data(), events->size(), [](void* s) { delete static_cast<std::string*>(s); }, events),
+          grpc::Slice(envelope_bytes)};
       const grpc::ByteBuffer request(parts, 2);
-      sent.emplace_back(record.index, record.payload.size());
+      sent.emplace_back(record.index, events->size());
       if (sent.size() > 4 * options_.max_in_flight) {  // only unacknowledged ones matter
         uint64_t acked;
         {
