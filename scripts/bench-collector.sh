@@ -6,7 +6,7 @@
 # Logs Ingestion APIs over HTTPS; its CPU is not the collector's). Prints
 # acknowledged events/s, events/s per collector core received and forwarded,
 # and the collector's memory. Not a test: nothing is asserted.
-#   scripts/bench-collector.sh [--forwarder=file|azure-logs] [--streams=32] [--seconds=20] [--batch_events=512]
+#   scripts/bench-collector.sh [--forwarder=file|azure-logs] [--streams=32] [--seconds=20] [--batch_events=512] [--gzip]
 #   COLLECTOR=/tmp/base/vigil-collector scripts/bench-collector.sh ...   # another build of it, for an A/B
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -29,6 +29,7 @@ ABSL_FLAG(int, streams, 32, "simulated sensors");
 ABSL_FLAG(int, seconds, 20, "how long to send");
 ABSL_FLAG(int, batch_events, 512, "events per batch (the sensor's default)");
 ABSL_FLAG(int, in_flight, 16, "unacknowledged batches per stream");
+ABSL_FLAG(bool, gzip, false, "gzip the batches, as a sensor run with --collector_gzip does (off: its default)");
 ABSL_FLAG(int, collector_pid, 0, "pid of the collector, for CPU time and memory");
 ABSL_FLAG(std::string, cursor_file, "",
           "a forwarder's cursor file in the collector's spool: when set, also wait until that forwarder has "
@@ -131,8 +132,8 @@ int main(int argc, char** argv) {
   for (int s = 0; s < streams; ++s) {
     threads.emplace_back([&, s] {
       grpc::ChannelArguments args;
-      args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);  // as the sensor sends
-      args.SetInt("vigil.bench.stream", s);              // one connection per simulated sensor
+      args.SetCompressionAlgorithm(absl::GetFlag(FLAGS_gzip) ? GRPC_COMPRESS_GZIP : GRPC_COMPRESS_NONE);
+      args.SetInt("vigil.bench.stream", s);  // one connection per simulated sensor
       auto channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials(), args);
       auto stub = vigil::v1::Collector::NewStub(channel);
       grpc::ClientContext context;
