@@ -456,6 +456,44 @@ TEST_F(ApiTest, StatusAndMetricsShowEveryStage) {
   }
 }
 
+// --output=/dev/null, as the DaemonSet runs it (events go to the collector):
+// no output stage at all, so nothing is encoded for it, while the pipeline
+// and the API still see every event.
+TEST(ApiOutput, DevNullMeansNoOutputAtAll) {
+  RequireBpfOrSkip();
+  const std::string dir = TempDir();
+  const std::string socket = dir + "/sensor.sock";
+  SensorProcess sensor(SensorOptions{.flags = {"--output=/dev/null", "--api_socket=" + socket,
+                                               "--metrics_address=", "--log_level=warn", "--node_name=test-node"},
+                                     .harness_flags = false});
+  ASSERT_OK(sensor.Launch());
+  std::string out, err;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (RunCtl({"--socket", socket, "status", "-o", "json"}, &out, &err) != 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  CtlProcess tail({"--socket", socket, "tail", "-o", "json", "--kind", "exec"});
+  ASSERT_TRUE(tail.WaitStderr("vigilctl: tailing")) << tail.Stderr();
+  const std::string marker = absl::StrCat("devnull-", getpid());
+  std::optional<v1::Event> exec;
+  while (!exec && absl::Now() < deadline) {
+    SpawnHeld("/bin/true", {"/bin/true", marker}).Finish();
+    exec = WaitEvent(
+        tail, [&](const v1::Event& e) { return e.process().argv_size() == 2 && e.process().argv(1) == marker; },
+        absl::Seconds(1));
+  }
+  ASSERT_TRUE(exec.has_value()) << "the API saw no exec of /bin/true " << marker;
+  ASSERT_EQ(RunCtl({"--socket", socket, "status", "-o", "json"}, &out, &err), 0) << err;
+  v1::StatusResponse status;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &status).ok()) << out;
+  std::set<std::string> names;
+  for (const v1::ComponentStatus& c : status.components()) names.insert(c.name());
+  EXPECT_TRUE(names.contains("pipeline"));
+  EXPECT_FALSE(names.contains("output")) << out;
+  sensor.Stop();
+  std::filesystem::remove_all(dir);
+}
+
 // ---- Socket handling and restarts -------------------------------------------
 
 TEST(ApiSocket, StaleSocketIsReplacedAndALiveOneRefused) {

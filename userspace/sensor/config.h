@@ -14,9 +14,12 @@ namespace vigil {
 
 // Everything the sensor is told, validated once; libraries get parts of it
 // by const reference and never read flags themselves.
+// The output that is none: no JSON lines are encoded at all.
+inline constexpr char kNoOutput[] = "/dev/null";
+
 struct SensorConfig {
   std::string node_name;
-  std::string output = "-";  // JSON lines: "-" for stdout, or a file path
+  std::string output = "-";  // JSON lines: "-" for stdout, a file path, or kNoOutput
   LoaderConfig loader;
   uint32_t max_args = 256;
   size_t queue_capacity = 65536;

@@ -24,7 +24,8 @@
 constexpr char kDefaultRulesDir[] = "/etc/vigil/rules";
 
 ABSL_FLAG(std::string, node_name, "", "node name in events (default: $NODE_NAME, else the host name)");
-ABSL_FLAG(std::string, output, "-", "where JSON-lines events go: - for stdout, or a file (appended)");
+ABSL_FLAG(std::string, output, "-",
+          "where JSON-lines events go: - for stdout, or a file (appended); /dev/null: none, nothing is encoded");
 ABSL_FLAG(uint32_t, ring_buffer_bytes, 8u << 20, "kernel ring buffer size in bytes (power of two)");
 ABSL_FLAG(absl::Duration, batch_interval, absl::Milliseconds(30),
           "longest an event waits in the kernel's ring buffer while events flow (1ms to 1s): the probes wake the "

@@ -72,10 +72,14 @@ absl::StatusOr<std::unique_ptr<Sensor>> Sensor::Create(const SensorConfig& confi
   RaiseMemlockLimit();
 
   std::unique_ptr<Sensor> sensor(new Sensor(config));
-  auto sink = JsonLinesSink::Open(config.output);
-  if (!sink.ok()) return sink.status();
   std::vector<std::unique_ptr<Sink>> sinks = std::move(extra_sinks);
-  sinks.push_back(*std::move(sink));
+  // /dev/null (the DaemonSet's setting, events go to the collector): no
+  // JSON-lines sink at all, rather than every event encoded for nothing.
+  if (config.output != kNoOutput) {
+    auto sink = JsonLinesSink::Open(config.output);
+    if (!sink.ok()) return sink.status();
+    sinks.push_back(*std::move(sink));
+  }
   const std::string instance_id = RandomInstanceId();
   if (!config.uplink.target.empty()) {
     UplinkOptions uplink_options = config.uplink;
