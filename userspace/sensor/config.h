@@ -12,11 +12,11 @@
 
 namespace vigil {
 
-// Everything the sensor is told, validated once; libraries get parts of it
-// by const reference and never read flags themselves.
 // The output that is none: no JSON lines are encoded at all.
 inline constexpr char kNoOutput[] = "/dev/null";
 
+// Everything the sensor is told, validated once; libraries get parts of it
+// by const reference and never read flags themselves.
 struct SensorConfig {
   std::string node_name;
   std::string output = "-";  // JSON lines: "-" for stdout, a file path, or kNoOutput
