@@ -8,6 +8,12 @@
 #
 #   sudo scripts/bench-overhead.sh                 # 3 rounds, the issue's sizes
 #   sudo ROUNDS=2 RATE_SECONDS=5 OBSERVERS="none vigil bpftrace" scripts/bench-overhead.sh
+#   sudo EXEC=static RATES=1600 scripts/bench-overhead.sh   # the exec rates with bench_true
+#
+# EXEC: the program the fixed exec rates start, /bin/true (default) or
+# "static" for build/tests/bench/bench_true (`ninja bench_true`): /bin/true
+# reaches only ~500 execs/s on a 2-core host, bench_true 1,600 (see
+# scripts/bench-sensor-cpu.sh). The exec storm runs /bin/true either way.
 #
 # Output: a table on stdout, and raw rows (round observer workload wall_s
 # observer_cpu_s events drops) in $OUT/raw.tsv (OUT defaults to a temp dir).
@@ -22,11 +28,14 @@ cwu_count=${CWU_COUNT:-20000}
 tcp_count=${TCP_COUNT:-5000}
 mixed_count=${MIXED_COUNT:-200}
 rates=${RATES-"100 200 400 800 1600"}  # RATES="" skips the fixed rates
+exec_path=${EXEC:-/bin/true}
 build=${VIGIL_BUILD_DIR:-build}
 sensor_bin=$build/userspace/sensor/vigil-sensor
 workload=$build/tests/bench/bench_workload
 [ "$(id -u)" -eq 0 ] || { echo "bench-overhead: needs root" >&2; exit 1; }
 [ -x "$sensor_bin" ] && [ -x "$workload" ] || { echo "bench-overhead: ninja -C $build vigil-sensor bench_workload" >&2; exit 1; }
+[ "$exec_path" = static ] && exec_path=$(realpath "$build/tests/bench/bench_true")
+[ -x "$exec_path" ] || { echo "bench-overhead: no $exec_path (ninja -C $build bench_true)" >&2; exit 1; }
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
 
 out=${OUT:-$(mktemp -d /tmp/vigil-overhead-XXXXXX)}
@@ -172,7 +181,7 @@ for round in $(seq "$rounds"); do
     measure "$round" open-ro open /etc/hostname "$open_count"
     measure "$round" create-write-unlink cwu "$work" "$cwu_count"
     measure "$round" tcp-loopback tcp "$tcp_count"
-    for rate in $rates; do measure "$round" "exec-$rate/s" exec-rate "$rate" "$rate_seconds"; done
+    for rate in $rates; do measure "$round" "exec-$rate/s" exec-rate "$rate" "$rate_seconds" "$exec_path"; done
     measure "$round" mixed mixed "$work" "$mixed_count"
     drops=$(drops_of)
     stop_observer

@@ -15,6 +15,11 @@
 # "collector" (the DaemonSet's and scripts/run.sh's configuration: no JSON
 # lines, events streamed over loopback to a vigil-collector with the file
 # forwarder, through the sensor's spool; only the sensor's CPU is counted).
+# EXEC: the program started RATE times a second: /bin/true (default), or
+# "static" for build/tests/bench/bench_true (`ninja bench_true`), a static
+# program that only exits. /bin/true, dynamically linked, starts at ~500/s
+# at most on a 2-core host; bench_true reaches 1,600/s there, with the same
+# events per exec (fork, exec, exit). The execs/s column is the rate reached.
 # WARMUP: seconds of the same workload before the measured window (default
 # 0). A sensor keeps an exited process 30 s (--exit_grace) and its heap
 # grows until then; with WARMUP=40 the window sees the steady state a busy
@@ -26,13 +31,15 @@ rate=${RATE:-400}
 secs=${SECONDS_:-10}
 warmup=${WARMUP:-0}
 output=${OUTPUT:-/dev/null}
+exec_path=${EXEC:-/bin/true}
 build=${VIGIL_BUILD_DIR:-build}
 workload=$build/tests/bench/bench_workload
 vigilctl=$build/userspace/cli/vigilctl
 collector=$build/userspace/collector/vigil-collector
 [ "$(id -u)" -eq 0 ] || { echo "bench-sensor-cpu: needs root" >&2; exit 1; }
 [ $# -ge 1 ] || { echo "usage: $0 SENSOR_BIN [SENSOR_BIN ...]" >&2; exit 2; }
-for b in "$workload" "$vigilctl" "$@"; do [ -x "$b" ] || { echo "bench-sensor-cpu: build $b first" >&2; exit 1; }; done
+[ "$exec_path" = static ] && exec_path=$(realpath "$build/tests/bench/bench_true")
+for b in "$workload" "$vigilctl" "$exec_path" "$@"; do [ -x "$b" ] || { echo "bench-sensor-cpu: build $b first" >&2; exit 1; }; done
 
 dir=$(mktemp -d /tmp/vigil-sensor-cpu-XXXXXX)
 sensor_pid=
@@ -56,7 +63,7 @@ received() {
 # stops at 2^31, 2.1 s).
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
 
-printf '%-5s %-40s %10s %12s %10s %8s\n' round sensor events cpu_us/event ctx_sw rss_kB
+printf '%-5s %-40s %8s %10s %12s %10s %8s\n' round sensor execs/s events cpu_us/event ctx_sw rss_kB
 for round in $(seq "$rounds"); do
   for bin in "$@"; do
     out=/dev/null
@@ -78,11 +85,11 @@ for round in $(seq "$rounds"); do
     sensor_pid=$!
     for _ in $(seq 300); do [ -S "$sock" ] && "$vigilctl" --socket="$sock" status >/dev/null 2>&1 && break; sleep 0.1; done
     sleep 1
-    [ "$warmup" -gt 0 ] && "$workload" exec-rate "$rate" "$warmup" >/dev/null
+    [ "$warmup" -gt 0 ] && "$workload" exec-rate "$rate" "$warmup" "$exec_path" >/dev/null
     before=$(received "$sock")
     ctx_before=$(cat /proc/$sensor_pid/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}')
     cpu_before=$(cpu_ns "$sensor_pid")
-    "$workload" exec-rate "$rate" "$secs" >/dev/null
+    wall=$("$workload" exec-rate "$rate" "$secs" "$exec_path")
     sleep 1
     cpu_after=$(cpu_ns "$sensor_pid")
     after=$(received "$sock")
@@ -97,7 +104,8 @@ for round in $(seq "$rounds"); do
       collector_pid=
     fi
     events=$((after - before))
-    printf '%-5s %-40s %10d %12.1f %10d %8d\n' "$round" "$bin" "$events" \
+    printf '%-5s %-40s %8.0f %10d %12.1f %10d %8d\n' "$round" "$bin" \
+      "$(awk -v n=$((rate * secs)) -v s="$wall" 'BEGIN {print n / s}')" "$events" \
       "$(awk -v ns=$((cpu_after - cpu_before)) -v ev="$events" 'BEGIN {print ns / 1000 / (ev ? ev : 1)}')" \
       $((ctx_after - ctx_before)) "$rss"
   done

@@ -1,7 +1,8 @@
 // Benchmark workloads for scripts/bench-overhead.sh: each runs one kind of
 // syscall load and prints its wall time in seconds. Not a test.
 //   bench_workload exec COUNT              fork + exec /bin/true, one after another
-//   bench_workload exec-rate RATE SECONDS  /bin/true started RATE times a second
+//   bench_workload exec-rate RATE SECONDS [PATH]
+//                                          PATH (/bin/true) started RATE times a second
 //   bench_workload open FILE COUNT         read-only open + close
 //   bench_workload cwu DIR COUNT           create + write + unlink
 //   bench_workload tcp COUNT               loopback TCP connect, accept, close
@@ -33,11 +34,10 @@ void Die(const char* what) {
   std::exit(1);
 }
 
-pid_t Spawn() {
-  static char arg0[] = "/bin/true";
-  char* argv[] = {arg0, nullptr};
+pid_t Spawn(const char* path = "/bin/true") {
+  char* argv[] = {const_cast<char*>(path), nullptr};
   pid_t pid;
-  if (posix_spawn(&pid, "/bin/true", nullptr, nullptr, argv, environ) != 0) Die("posix_spawn");
+  if (posix_spawn(&pid, path, nullptr, nullptr, argv, environ) != 0) Die(path);
   return pid;
 }
 
@@ -48,13 +48,13 @@ void Exec(long count) {
   }
 }
 
-void ExecRate(long rate, long seconds) {
+void ExecRate(long rate, long seconds, const char* path) {
   signal(SIGCHLD, SIG_IGN);  // children are reaped by the kernel
   const auto start = std::chrono::steady_clock::now();
   const long total = rate * seconds;
   for (long i = 0; i < total; ++i) {
     std::this_thread::sleep_until(start + std::chrono::nanoseconds(i * 1000000000L / rate));
-    Spawn();
+    Spawn(path);
   }
 }
 
@@ -127,8 +127,8 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   if (what == "exec") {
     Exec(std::atol(argv[2]));
-  } else if (what == "exec-rate" && argc == 4) {
-    ExecRate(std::atol(argv[2]), std::atol(argv[3]));
+  } else if (what == "exec-rate" && (argc == 4 || argc == 5)) {
+    ExecRate(std::atol(argv[2]), std::atol(argv[3]), argc == 5 ? argv[4] : "/bin/true");
   } else if (what == "open" && argc == 4) {
     Open(argv[2], std::atol(argv[3]));
   } else if (what == "cwu" && argc == 4) {
