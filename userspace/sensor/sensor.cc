@@ -26,7 +26,8 @@ namespace vigil {
 namespace {
 
 constexpr absl::Duration kTrimInterval = absl::Seconds(10);
-constexpr int kTrimThreshold = 256 << 10;
+constexpr int kTrimThreshold = 8 << 20;
+constexpr int kMmapThreshold = 4 << 20;  // above the uplink's largest batch
 // Quiet time after a change to the rule files before they are reloaded: an
 // editor's save or a ConfigMap update is several file operations.
 constexpr absl::Duration kRulesDebounce = absl::Milliseconds(300);
@@ -304,13 +305,18 @@ void Sensor::ReadLoop() {
 
 absl::Status Sensor::Run(const std::function<bool(absl::Duration)>& wait_for_stop) {
   auto log = Logger("sensor");
-  // glibc raises its trim threshold to twice the largest mmap'ed block ever
-  // freed (up to 64 MiB), and a thread's arena gives back its top only above
-  // it: after one burst the sensor would keep megabytes it no longer uses.
-  // A fixed threshold turns that off; blocks of 128 KiB and more are mmap'ed.
-  // Measured with scripts/bench-churn.sh: memory back to baseline, at perhaps
-  // 10% more CPU under heavy process churn than glibc's default.
+  // Both of glibc's thresholds fixed. Left to itself, glibc raises its trim
+  // threshold to twice the largest mmap'ed block ever freed (up to 64 MiB),
+  // and a thread's arena gives back its top only above it: after one burst
+  // the sensor would keep megabytes it no longer uses. What an arena keeps
+  // on top below kTrimThreshold goes back at the next malloc_trim (below).
+  // Blocks below kMmapThreshold come from the arenas: the uplink reads every
+  // batch (up to 1 MiB) back from its spool into a new buffer, and glibc's
+  // default of 128 KiB made each one an mmap faulted in page by page (at
+  // 1,600 execs/s, ~8,500 faults in 10 s, the sending thread's 263 ms of the
+  // sensor's 642; with the arenas, 5 faults and 72 ms).
   mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
+  mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
   pipeline_->Start();
   reader_ = std::thread([this] { ReadLoop(); });
   NameThread(reader_, "vigil-ring");
