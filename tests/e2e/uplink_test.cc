@@ -196,8 +196,9 @@ TEST_F(UplinkE2E, SpoolCapLossIsCountedInTheHealthEvent) {
   ASSERT_TRUE(health.has_value());
   const v1::UplinkHealth& u = health->health().uplink();
   EXPECT_GT(u.dropped_spool_cap(), 0u);
-  // The newest segment always stays; a segment holds at least one batch.
-  EXPECT_LE(u.spool_bytes(), 65536u + 512u * 4096u);
+  // The newest segment always stays; a segment holds at least one batch
+  // (at most 1 MiB, UplinkOptions::batch_bytes, and its record header).
+  EXPECT_LE(u.spool_bytes(), 65536u + (1u << 20) + 24u);
   EXPECT_FALSE(u.connected());
   EXPECT_THAT(sensor.Stderr(), ::testing::HasSubstr("oldest data deleted"));
 }
