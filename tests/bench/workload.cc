@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -37,7 +38,10 @@ void Die(const char* what) {
 pid_t Spawn(const char* path = "/bin/true") {
   char* argv[] = {const_cast<char*>(path), nullptr};
   pid_t pid;
-  if (posix_spawn(&pid, path, nullptr, nullptr, argv, environ) != 0) Die(path);
+  if (const int err = posix_spawn(&pid, path, nullptr, nullptr, argv, environ); err != 0) {
+    errno = err;  // posix_spawn returns its error
+    Die(path);
+  }
   return pid;
 }
 
