@@ -35,7 +35,9 @@ void Die(const char* what) {
   std::exit(1);
 }
 
-pid_t Spawn(const char* path = "/bin/true") {
+constexpr char kTrue[] = "/bin/true";
+
+pid_t Spawn(const char* path = kTrue) {
   char* argv[] = {const_cast<char*>(path), nullptr};
   pid_t pid;
   if (const int err = posix_spawn(&pid, path, nullptr, nullptr, argv, environ); err != 0) {
@@ -132,7 +134,7 @@ int main(int argc, char** argv) {
   if (what == "exec") {
     Exec(std::atol(argv[2]));
   } else if (what == "exec-rate" && (argc == 4 || argc == 5)) {
-    ExecRate(std::atol(argv[2]), std::atol(argv[3]), argc == 5 ? argv[4] : "/bin/true");
+    ExecRate(std::atol(argv[2]), std::atol(argv[3]), argc == 5 ? argv[4] : kTrue);
   } else if (what == "open" && argc == 4) {
     Open(argv[2], std::atol(argv[3]));
   } else if (what == "cwu" && argc == 4) {
