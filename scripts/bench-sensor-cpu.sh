@@ -20,6 +20,8 @@
 # program that only exits. /bin/true, dynamically linked, starts at ~500/s
 # at most on a 2-core host; bench_true reaches 1,600/s there, with the same
 # events per exec (fork, exec, exit). The execs/s column is the rate reached.
+# THREADS=1: also print, per run, each of the sensor's threads that ran
+# over the window: its CPU (ms), context switches and minor page faults.
 # WARMUP: seconds of the same workload before the measured window (default
 # 0). A sensor keeps an exited process 30 s (--exit_grace) and its heap
 # grows until then; with WARMUP=40 the window sees the steady state a busy
@@ -63,6 +65,15 @@ received() {
 # stops at 2^31, 2.1 s).
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
 
+# Per thread: tid, name, run time (ns), context switches, minor faults.
+threads() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    printf '%s %s %s %s %s\n' "${t##*/}" "$(tr ' ' _ <"$t/comm")" "$(cut -d' ' -f1 "$t/schedstat")" \
+      "$(awk '/ctxt_switches/ {s += $2} END {print s}' "$t/status")" "$(awk '{print $10}' "$t/stat")"
+  done
+}
+
 printf '%-5s %-40s %8s %10s %12s %10s %8s\n' round sensor execs/s events cpu_us/event ctx_sw rss_kB
 for round in $(seq "$rounds"); do
   for bin in "$@"; do
@@ -89,9 +100,11 @@ for round in $(seq "$rounds"); do
     before=$(received "$sock")
     ctx_before=$(cat /proc/$sensor_pid/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}')
     cpu_before=$(cpu_ns "$sensor_pid")
+    threads_before=$(threads "$sensor_pid")
     wall=$("$workload" exec-rate "$rate" "$secs" "$exec_path")
     sleep 1
     cpu_after=$(cpu_ns "$sensor_pid")
+    threads_after=$(threads "$sensor_pid")
     after=$(received "$sock")
     ctx_after=$(cat /proc/$sensor_pid/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}')
     rss=$(awk '/^VmRSS/ {print $2}' /proc/$sensor_pid/status)
@@ -108,5 +121,11 @@ for round in $(seq "$rounds"); do
       "$(awk -v n=$((rate * secs)) -v s="$wall" 'BEGIN {print n / s}')" "$events" \
       "$(awk -v ns=$((cpu_after - cpu_before)) -v ev="$events" 'BEGIN {print ns / 1000 / (ev ? ev : 1)}')" \
       $((ctx_after - ctx_before)) "$rss"
+    if [ "${THREADS:-0}" = 1 ]; then
+      # Joined on the thread id: a thread that started in the window counts from zero.
+      awk 'NR == FNR {ns[$1] = $3; cs[$1] = $4; flt[$1] = $5; next}
+           {d = ($3 - ns[$1]) / 1e6; if (d >= 0.5) printf "        %-18s %8.1f ms %6d switches %6d faults\n", $2, d, $4 - cs[$1], $5 - flt[$1]}' \
+        <(echo "$threads_before") <(echo "$threads_after")
+    fi
   done
 done
