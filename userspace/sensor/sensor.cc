@@ -310,11 +310,11 @@ absl::Status Sensor::Run(const std::function<bool(absl::Duration)>& wait_for_sto
   // and a thread's arena gives back its top only above it: after one burst
   // the sensor would keep megabytes it no longer uses. What an arena keeps
   // on top below kTrimThreshold goes back at the next malloc_trim (below).
-  // Blocks below kMmapThreshold come from the arenas: the uplink reads every
-  // batch (up to 1 MiB) back from its spool into a new buffer, and glibc's
-  // default of 128 KiB made each one an mmap faulted in page by page (at
-  // 1,600 execs/s, ~8,500 faults in 10 s, the sending thread's 263 ms of the
-  // sensor's 642; with the arenas, 5 faults and 72 ms).
+  // Blocks below kMmapThreshold come from the arenas: with glibc's default
+  // of 128 KiB, every new buffer for an uplink batch (up to 1 MiB: read back
+  // from the spool after a reconnect, or a writer's buffer the uplink's pool
+  // did not keep) would be an mmap faulted in page by page, ~25 us a fault
+  // on a paravirtualised host.
   mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
   mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
   pipeline_->Start();

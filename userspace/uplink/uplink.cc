@@ -25,6 +25,9 @@ namespace vigil {
 namespace {
 
 constexpr size_t kMaxReadBytes = 4u << 20;  // spool bytes per read
+// Bytes of batches spooled and kept in memory for the sender (Uplink::fresh_).
+// A take from the queue larger than this (a backlog) is read back instead.
+constexpr size_t kMaxFreshBytes = 4u << 20;
 // The channel's send limit. A batch is sent as one message, with the
 // sensor's identity and sequence besides: batches stay kEnvelopeBytes below.
 constexpr size_t kMaxMessageBytes = 4u << 20;
@@ -69,6 +72,51 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const Upli
 }
 
 }  // namespace
+
+// Spooled batches go to the sender in the buffer the pipeline's thread wrote
+// them into, and gRPC sends them from there. The buffer comes back here once
+// gRPC is done with it, for the writer to fill again: memory already mapped
+// and warm, where a new block would be faulted in page by page on the
+// pipeline's thread. One is kept, if not much larger than a batch.
+class BufferPool : public std::enable_shared_from_this<BufferPool> {
+ public:
+  explicit BufferPool(size_t max_capacity) : max_capacity_(max_capacity) {}
+
+  // An empty buffer with at least `capacity` reserved.
+  std::string Get(size_t capacity) {
+    std::string out;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!spare_.empty()) {
+        out = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    out.reserve(capacity);
+    return out;
+  }
+
+  // `bytes`, shared; back to the pool when the last holder lets go.
+  std::shared_ptr<const std::string> Share(std::string bytes) {
+    return std::shared_ptr<const std::string>(new std::string(std::move(bytes)),
+                                              [pool = shared_from_this()](const std::string* s) { pool->Put(s); });
+  }
+
+ private:
+  static constexpr size_t kSpares = 1;  // the writer fills one while another is on its way
+
+  void Put(const std::string* s) {
+    std::unique_ptr<std::string> owned(const_cast<std::string*>(s));
+    if (owned->capacity() > max_capacity_) return;
+    owned->clear();
+    absl::MutexLock lock(&mu_);
+    if (spare_.size() < kSpares) spare_.push_back(std::move(*owned));
+  }
+
+  const size_t max_capacity_;
+  absl::Mutex mu_;
+  std::vector<std::string> spare_ ABSL_GUARDED_BY(mu_);
+};
 
 absl::StatusOr<std::unique_ptr<Uplink>> Uplink::Create(const UplinkOptions& options) {
   if (options.target.empty()) return absl::InvalidArgumentError("collector address is empty");
@@ -127,6 +175,7 @@ Uplink::Uplink(UplinkOptions options, std::unique_ptr<Spool> spool, std::shared_
                uint64_t acked)
     : options_(std::move(options)),
       spool_(std::move(spool)),
+      buffers_(std::make_shared<BufferPool>(2 * options_.batch_bytes)),
       channel_(channel),
       publish_(kPublishMethod.c_str(), grpc::internal::RpcMethod::BIDI_STREAMING, channel),
       ack_path_(options_.spool.dir + "/acked"),
@@ -211,10 +260,19 @@ void Uplink::BatchLoop() {
       std::swap(taken, queue_);
       stopping = stop_batching_;
     }
+    // The take's batches share its bytes on their way to the sender, which
+    // then need not read them back. The writer goes on in a buffer of the
+    // same size, not grown to it again.
+    std::shared_ptr<const std::string> shared;
+    if (!taken.bytes.empty() && taken.bytes.size() <= kMaxFreshBytes) {
+      const size_t capacity = taken.bytes.capacity();
+      shared = buffers_->Share(std::move(taken.bytes));
+      taken.bytes = buffers_->Get(capacity);
+    }
     // Cut by count and by bytes: exec events with long argv, a deep cwd and
     // ancestors are ~15 KB, 512 of them more than gRPC carries. A run of
     // entries is a whole batch as it is: spooled without a copy.
-    const absl::string_view bytes = taken.bytes;
+    const absl::string_view bytes = shared != nullptr ? absl::string_view(*shared) : absl::string_view(taken.bytes);
     for (size_t first = 0, begin = 0; first < taken.ends.size();) {
       size_t last = first + 1;  // one past the batch's last event; at least one event
       while (last < taken.ends.size() && last - first < options_.batch_events &&
@@ -224,7 +282,8 @@ void Uplink::BatchLoop() {
       const size_t end = taken.ends[last - 1];
       const auto n = static_cast<uint32_t>(last - first);
       first = last;
-      auto index = spool_->Append(bytes.substr(begin, end - begin), n);
+      const absl::string_view payload = bytes.substr(begin, end - begin);
+      auto index = spool_->Append(payload, n);
       begin = end;
       if (!index.ok()) {
         spool_errors_.fetch_add(n, std::memory_order_relaxed);
@@ -234,7 +293,11 @@ void Uplink::BatchLoop() {
         }
         continue;
       }
-      Appended(*index);
+      if (shared != nullptr) {
+        Appended(Batch{*index, shared, payload});
+      } else {
+        Appended(*index);
+      }
     }
     taken.bytes.clear();
     taken.ends.clear();
@@ -252,11 +315,50 @@ void Uplink::Appended(uint64_t index) {
   appended_ = std::max(appended_, index + 1);  // the sender appends too (Split)
 }
 
-void Uplink::Split(const SpoolRecord& record, size_t max_bytes) {
+void Uplink::Appended(Batch batch) {
+  absl::MutexLock lock(&mu_);
+  appended_ = std::max(appended_, batch.index + 1);
+  fresh_bytes_ += batch.payload.size();
+  fresh_.push_back(std::move(batch));
+  while (fresh_bytes_ > kMaxFreshBytes) {
+    fresh_bytes_ -= fresh_.front().payload.size();
+    fresh_.pop_front();
+  }
+}
+
+absl::StatusOr<std::vector<Uplink::Batch>> Uplink::Take(uint64_t next, uint64_t window) {
+  std::vector<Batch> out;
+  {
+    absl::MutexLock lock(&mu_);
+    auto pop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      fresh_bytes_ -= fresh_.front().payload.size();
+      fresh_.pop_front();
+    };
+    // Below `next`: sent already, or read back and sent after a reconnect.
+    while (!fresh_.empty() && fresh_.front().index < next) pop();
+    while (!fresh_.empty() && out.size() < window && fresh_.front().index == next + out.size()) {
+      out.push_back(std::move(fresh_.front()));
+      pop();
+    }
+  }
+  // The spool's cap evicts the oldest first: if it still holds the first,
+  // it holds them all. One it evicted counts as lost and is not sent.
+  if (!out.empty() && spool_->FirstIndexFrom(next) == next) return out;
+  auto records = spool_->Read(next, window, kMaxReadBytes);
+  if (!records.ok()) return records.status();
+  out.clear();
+  for (SpoolRecord& record : *records) {
+    auto buffer = std::make_shared<const std::string>(std::move(record.payload));
+    out.push_back(Batch{record.index, buffer, *buffer});
+  }
+  return out;
+}
+
+void Uplink::Split(const Batch& spooled, size_t max_bytes) {
   auto log = Logger("uplink");
   v1::PublishRequest batch;
-  if (!batch.ParseFromString(record.payload)) {
-    log->error("spool record {} does not parse; skipped", record.index);
+  if (!batch.ParseFromArray(spooled.payload.data(), static_cast<int>(spooled.payload.size()))) {
+    log->error("spool record {} does not parse; skipped", spooled.index);
     return;
   }
   v1::PublishRequest part;
@@ -269,7 +371,7 @@ void Uplink::Split(const SpoolRecord& record, size_t max_bytes) {
     auto index = spool_->Append(payload, static_cast<uint32_t>(part.events_size()));
     if (!index.ok()) {
       spool_errors_.fetch_add(part.events_size(), std::memory_order_relaxed);
-      log->error("{} events of split batch {} lost: {}", part.events_size(), record.index, index.status().message());
+      log->error("{} events of split batch {} lost: {}", part.events_size(), spooled.index, index.status().message());
     } else {
       Appended(*index);
       ++parts;
@@ -291,7 +393,7 @@ void Uplink::Split(const SpoolRecord& record, size_t max_bytes) {
   }
   if (part.events_size() > 0) append();
   split_batches_.fetch_add(1, std::memory_order_relaxed);
-  log->info("batch {} ({} bytes) is larger than {} bytes: sent as {} batches", record.index, record.payload.size(),
+  log->info("batch {} ({} bytes) is larger than {} bytes: sent as {} batches", spooled.index, spooled.payload.size(),
             max_bytes, parts);
 }
 
@@ -354,12 +456,12 @@ bool Uplink::Session() {
       next = std::max(next, acked_ + 1);
       window = acked_ + options_.max_in_flight + 1 - next;
     }
-    auto records = spool_->Read(next, window, kMaxReadBytes);
-    if (!records.ok()) {
-      log->error("reading the spool: {}", records.status().message());
+    auto batches = Take(next, window);
+    if (!batches.ok()) {
+      log->error("reading the spool: {}", batches.status().message());
       break;
     }
-    if (records->empty()) {
+    if (batches->empty()) {
       // Nothing readable at `next`: evicted meanwhile by the cap, or corrupt
       // on disk (the spool counts both). Go on with the next record the
       // spool holds, never past a backlog that later acks would release.
@@ -368,35 +470,34 @@ bool Uplink::Session() {
       continue;
     }
     bool written = true;
-    for (SpoolRecord& record : *records) {
-      if (record.payload.size() > max_message_bytes_) {
+    for (const Batch& batch : *batches) {
+      if (batch.payload.size() > max_message_bytes_) {
         // Never sent as is: its events follow as new, smaller batches, and
         // the next ack beyond it releases it.
-        Split(record, max_message_bytes_);
-        next = record.index + 1;
+        Split(batch, max_message_bytes_);
+        next = batch.index + 1;
         continue;
       }
-      if (!IsEventRun(record.payload)) {
-        log->error("spool record {} does not parse; skipped", record.index);
-        next = record.index + 1;
+      if (!IsEventRun(batch.payload)) {
+        log->error("spool record {} does not parse; skipped", batch.index);
+        next = batch.index + 1;
         continue;
       }
       // The batch's own fields after its events: in any order, the bytes
       // are one PublishRequest.
       envelope.Clear();
-      envelope.set_sequence(record.index);
+      envelope.set_sequence(batch.index);
       if (!identity_sent) *envelope.mutable_sensor() = options_.identity;
       envelope_bytes.clear();
       envelope.SerializeToString(&envelope_bytes);
-      // The events' slice takes the payload over: no copy of up to a MiB,
-      // in a new block (mmap'ed, faulted in page by page) per batch.
-      auto* events = new std::string(std::move(record.payload));
-      grpc::Slice parts[] = {
-          grpc::Slice(
-              events->data(), events->size(), [](void* s) { delete static_cast<std::string*>(s); }, events),
-          grpc::Slice(envelope_bytes)};
+      // The events' slice shares the batch's buffer: no copy of up to a MiB.
+      auto* owner = new std::shared_ptr<const std::string>(batch.buffer);
+      grpc::Slice parts[] = {grpc::Slice(
+                                 const_cast<char*>(batch.payload.data()), batch.payload.size(),
+                                 [](void* s) { delete static_cast<std::shared_ptr<const std::string>*>(s); }, owner),
+                             grpc::Slice(envelope_bytes)};
       const grpc::ByteBuffer request(parts, 2);
-      sent.emplace_back(record.index, events->size());
+      sent.emplace_back(batch.index, batch.payload.size());
       if (sent.size() > 4 * options_.max_in_flight) {  // only unacknowledged ones matter
         uint64_t acked;
         {
@@ -414,7 +515,7 @@ bool Uplink::Session() {
         connected_ = true;
       }
       identity_sent = true;
-      next = record.index + 1;
+      next = batch.index + 1;
     }
     if (!written) {
       cancel = false;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -9,6 +10,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/unique_fd.h"
@@ -45,6 +47,8 @@ struct UplinkOptions {
   absl::Duration shutdown_grace = absl::Seconds(5);  // to deliver what is spooled when stopping
   v1::SensorIdentity identity;
 };
+
+class BufferPool;
 
 struct UplinkStats {
   uint64_t dropped_queue = 0;  // events lost: queue to the spool full
@@ -91,15 +95,29 @@ class Uplink : public Sink {
   void OnAck(uint64_t sequence);
   // The last acknowledged sequence, into the acked file (reader thread).
   absl::Status WriteAcked(uint64_t sequence);
-  // Re-spools the events of `record`, too large to send as one message, as
+  // A batch on its way: its spool index and its bytes, a serialized run of
+  // PublishRequest.events, in a buffer it may share with other batches.
+  struct Batch {
+    uint64_t index = 0;
+    std::shared_ptr<const std::string> buffer;
+    absl::string_view payload;  // in *buffer
+  };
+  // Re-spools the events of `batch`, too large to send as one message, as
   // batches of at most `max_bytes` each (an event larger alone is dropped,
   // counted).
-  void Split(const SpoolRecord& record, size_t max_bytes);
+  void Split(const Batch& batch, size_t max_bytes);
   // A record is in the spool at `index`: the sender may take it.
   void Appended(uint64_t index);
+  // The batcher's batch is in the spool: the sender may take it from memory.
+  void Appended(Batch batch);
+  // The batches to send from `next` on, at most `window`: from memory when
+  // the batcher just spooled them, else read back from the spool.
+  absl::StatusOr<std::vector<Batch>> Take(uint64_t next, uint64_t window);
 
   const UplinkOptions options_;
   const std::unique_ptr<Spool> spool_;
+  // The writer's buffers, back once gRPC has sent what they held.
+  const std::shared_ptr<BufferPool> buffers_;
   const std::shared_ptr<grpc::Channel> channel_;
   // Collector.Publish with the request as bytes: a spooled batch is already
   // a serialized PublishRequest, sent without being parsed and serialized
@@ -124,6 +142,13 @@ class Uplink : public Sink {
   mutable absl::Mutex mu_;
   uint64_t appended_ ABSL_GUARDED_BY(mu_);  // next spool index to be written
   uint64_t acked_ ABSL_GUARDED_BY(mu_);     // highest sequence acknowledged
+  // Batches spooled and not yet taken by the sender, in index order and
+  // bounded by bytes: sent without being read back from the spool (a read,
+  // a zero-filled buffer and a checksum over up to a MiB each). The oldest
+  // go first when the sender lags, as while the collector is away; the
+  // spool has them all.
+  std::deque<Batch> fresh_ ABSL_GUARDED_BY(mu_);
+  size_t fresh_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stream_broken_ ABSL_GUARDED_BY(mu_) = false;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
