@@ -63,7 +63,13 @@ ctr images ls -q | grep -qx "localhost/vigil:$tag" || { echo "FAIL: image not im
 # Every binary in the image runs from it (its libraries are all there) and
 # says what it is.
 for b in vigil-sensor vigil-collector vigilctl; do
-  v=$(ctr run --rm "localhost/vigil:$tag" "lp-version-$b" "/usr/bin/$b" --version 2>&1) || true
+  # ctr can lose the output of a task that exits at once on a loaded host
+  # (seen in CI beside the qemu matrix: empty, where the same run alone
+  # passes). An empty answer is asked for again, twice at most.
+  for try in 1 2 3; do
+    v=$(ctr run --rm "localhost/vigil:$tag" "lp-version-$b-$try" "/usr/bin/$b" --version 2>&1) || true
+    [ -n "$v" ] && break
+  done
   grep -qE "^$b [0-9.]+ \(commit [0-9a-f]+, BPF ABI [0-9]+\)$" <<<"$v" || { echo "FAIL: $b --version in the image: $v"; exit 1; }
   echo "$v"
 done
