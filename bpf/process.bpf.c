@@ -32,6 +32,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define S_ISGID 0002000
 #define S_IXGRP 0000010
 #define MINORBITS 20 /* kernel-internal dev_t: major in the top 12 bits */
+#define EEXIST 17    /* include/uapi/asm-generic/errno-base.h */
 /* include/uapi/linux/magic.h */
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
 #define TMPFS_MAGIC 0x01021994
@@ -326,13 +327,41 @@ static __always_inline int handle_fork(struct task_struct *parent, struct task_s
 	return 0;
 }
 
+/* A process whose exit is being reported: its tgid and its leader's start
+ * time, unique for the process's life. */
+struct exit_key {
+	__u64 start_time;
+	__u32 tgid;
+	__u32 _pad;
+};
+
+/* Processes whose exit one of their threads has claimed. Threads leaving
+ * together (exit_group) on several CPUs can each read signal->live as zero
+ * below, once the last of them has decremented it: the first to claim the
+ * process reports it. LRU: an entry only matters for the microseconds its
+ * threads take to leave. BPF_MAP_TYPE_LRU_HASH: 4.10. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct exit_key);
+	__type(value, __u8);
+} vigil_exited SEC(".maps");
+
 static __always_inline int handle_exit(struct task_struct *task)
 {
 	struct vigil_exit e;
+	struct exit_key key = {};
+	__u8 claimed = 1;
 
 	/* do_exit() decrements signal->live before this tracepoint: zero means
 	 * the last thread is leaving, i.e. the process exits. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0 || vigil_is_daemon(task))
+		return 0;
+	key.start_time = BPF_CORE_READ(task, group_leader, start_time);
+	key.tgid = BPF_CORE_READ(task, tgid);
+	/* Only a claim already there stops the report: a full map must not
+	 * cost an exit. */
+	if (bpf_map_update_elem(&vigil_exited, &key, &claimed, BPF_NOEXIST) == -EEXIST)
 		return 0;
 	vigil_fill_header(&e.hdr, VIGIL_KIND_EXIT, sizeof(e), task);
 	e.exit_code = BPF_CORE_READ(task, exit_code);
