@@ -35,7 +35,7 @@ struct UplinkOptions {
   // Events per batch, at most: more than a batch delay brings at 1,600
   // execs/s (~960), so that at high rates a batch is cut by time or bytes.
   // Each batch costs the sensor ~2 ms of thread wake-ups and system calls
-  // (spool write and read, gRPC's threads, the ack), whatever it holds.
+  // (spool write, gRPC's threads, the ack), whatever it holds.
   size_t batch_events = 2048;
   // Serialized bytes per batch: one batch is one gRPC message, which must
   // stay below the sensor's send limit (kMaxMessageBytes in uplink.cc) and
