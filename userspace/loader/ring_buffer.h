@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/unique_fd.h"
 
 struct ring_buffer;
 
@@ -30,6 +31,7 @@ class RingBuffer {
 
   Callback callback_;
   ring_buffer* rb_ = nullptr;
+  UniqueFd epoll_;  // edge-triggered on the map: see Open()
 };
 
 }  // namespace vigil
