@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "metrics/http_server.h"
@@ -58,6 +59,19 @@ TEST(Registry, HistogramHasCumulativeBucketsSumAndCount) {
             "vigil_latency_seconds_bucket{le=\"+Inf\"} 4\n"
             "vigil_latency_seconds_sum 6.05\n"
             "vigil_latency_seconds_count 4\n");
+}
+
+TEST(Registry, HistogramObservesGatheredValuesAsOneByOne) {
+  // In runs of one bucket and not: 0.5 twice, then 5, then 0.05 again.
+  const std::vector<double> values = {0.05, 0.5, 0.5, 5, 0.05, 1};
+  Registry one_by_one, gathered;
+  Histogram& a = one_by_one.GetHistogram("vigil_latency_seconds", "Latency.", {0.1, 1});
+  for (double v : values) a.Observe(v);
+  gathered.GetHistogram("vigil_latency_seconds", "Latency.", {0.1, 1}).ObserveAll(values);
+  gathered.GetHistogram("vigil_latency_seconds", "Latency.", {0.1, 1}).ObserveAll({});
+  EXPECT_EQ(gathered.Render(), one_by_one.Render());
+  EXPECT_THAT(gathered.Render(), HasSubstr("vigil_latency_seconds_bucket{le=\"1\"} 5\n"));
+  EXPECT_THAT(gathered.Render(), HasSubstr("vigil_latency_seconds_count 6\n"));
 }
 
 TEST(Registry, ScrapeHooksRefreshMirroredValues) {

@@ -83,11 +83,34 @@ Histogram::Histogram(std::vector<double> bounds)
   for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0);
 }
 
-void Histogram::Observe(double v) {
+size_t Histogram::BucketOf(double v) const {
   size_t i = 0;
   while (i < bounds_.size() && v > bounds_[i]) ++i;
-  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  return i;
+}
+
+void Histogram::Observe(double v) {
+  counts_[BucketOf(v)].fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(v, std::memory_order_relaxed);
+}
+
+void Histogram::ObserveAll(absl::Span<const double> values) {
+  if (values.empty()) return;
+  // Values gathered together mostly fall in one bucket: counted in runs.
+  size_t bucket = BucketOf(values[0]);
+  uint64_t run = 0;
+  double sum = 0;
+  for (double v : values) {
+    if (const size_t i = BucketOf(v); i != bucket) {
+      counts_[bucket].fetch_add(run, std::memory_order_relaxed);
+      bucket = i;
+      run = 0;
+    }
+    ++run;
+    sum += v;
+  }
+  counts_[bucket].fetch_add(run, std::memory_order_relaxed);
+  sum_.fetch_add(sum, std::memory_order_relaxed);
 }
 
 std::vector<uint64_t> Histogram::counts() const {

