@@ -320,25 +320,24 @@ void Uplink::Appended(Batch batch) {
   appended_ = std::max(appended_, batch.index + 1);
   fresh_bytes_ += batch.payload.size();
   fresh_.push_back(std::move(batch));
-  while (fresh_bytes_ > kMaxFreshBytes) {
-    fresh_bytes_ -= fresh_.front().payload.size();
-    fresh_.pop_front();
-  }
+  while (fresh_bytes_ > kMaxFreshBytes) PopFresh();
+}
+
+Uplink::Batch Uplink::PopFresh() {
+  Batch oldest = std::move(fresh_.front());
+  fresh_.pop_front();
+  fresh_bytes_ -= oldest.payload.size();
+  return oldest;
 }
 
 absl::StatusOr<std::vector<Uplink::Batch>> Uplink::Take(uint64_t next, uint64_t window) {
   std::vector<Batch> out;
   {
     absl::MutexLock lock(&mu_);
-    auto pop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      fresh_bytes_ -= fresh_.front().payload.size();
-      fresh_.pop_front();
-    };
     // Below `next`: sent already, or read back and sent after a reconnect.
-    while (!fresh_.empty() && fresh_.front().index < next) pop();
+    while (!fresh_.empty() && fresh_.front().index < next) PopFresh();
     while (!fresh_.empty() && out.size() < window && fresh_.front().index == next + out.size()) {
-      out.push_back(std::move(fresh_.front()));
-      pop();
+      out.push_back(PopFresh());
     }
   }
   // The spool's cap evicts the oldest first: if it still holds the first,

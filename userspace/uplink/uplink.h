@@ -110,6 +110,8 @@ class Uplink : public Sink {
   void Appended(uint64_t index);
   // The batcher's batch is in the spool: the sender may take it from memory.
   void Appended(Batch batch);
+  // The oldest batch held for the sender, taken out (fresh_ is not empty).
+  Batch PopFresh() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The batches to send from `next` on, at most `window`: from memory when
   // the batcher just spooled them, else read back from the spool.
   absl::StatusOr<std::vector<Batch>> Take(uint64_t next, uint64_t window);
