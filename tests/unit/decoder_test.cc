@@ -186,8 +186,9 @@ TEST_F(DecoderTest, ExecFactsMapOneToOne) {
 }
 
 // The sensor decodes every record into one reused event, which the
-// enrichers then add to: each decode must leave nothing of the last event,
-// while keeping its sub-messages (and their grown strings) for reuse.
+// enrichers then add to: each decode must leave nothing of the last event
+// but its ancestors (the process cache's to keep or replace), while keeping
+// its sub-messages (and their grown strings) for reuse.
 TEST_F(DecoderTest, DecodingIntoAReusedEventLeavesNothingOfTheLastOne) {
   ExecSpec long_exec = ExecOf({"/usr/bin/python3", "-c", std::string(300, 'x')});
   long_exec.cwd = "/srv/a/rather/long/working/directory";
@@ -201,16 +202,25 @@ TEST_F(DecoderTest, DecodingIntoAReusedEventLeavesNothingOfTheLastOne) {
       test::FileRecord(file), ExecRecord(long_exec),      Record(10, 0),      ExitRecord(0)};
   Decoder decoder({.node = kNode, .max_args = 256}, &clock_);
   v1::Event reused;
-  bool grown = false;  // the process message holds a grown string
+  bool grown = false;          // the process message holds a grown string
+  bool has_ancestors = false;  // set below, as the process cache would
   for (size_t i = 0; i < records.size(); ++i) {
     v1::Event fresh;
     const absl::Status want = decoder.Decode(Span(records[i]), fresh);
     EXPECT_EQ(decoder.Decode(Span(records[i]), reused), want) << i;
-    EXPECT_EQ(reused.SerializeAsString(), fresh.SerializeAsString()) << i << ": " << reused.DebugString();
     if (!want.ok()) {  // a record that is not one: the event is cleared whole
+      EXPECT_EQ(reused.SerializeAsString(), fresh.SerializeAsString()) << i << ": " << reused.DebugString();
       grown = false;
+      has_ancestors = false;
       continue;
     }
+    if (has_ancestors) {
+      ASSERT_EQ(reused.ancestors_size(), 1) << i << ": the ancestors the cache set are left to it";
+      EXPECT_EQ(reused.ancestors(0).pid(), 1u) << i;
+    }
+    v1::Event decoded = reused;
+    decoded.clear_ancestors();
+    EXPECT_EQ(decoded.SerializeAsString(), fresh.SerializeAsString()) << i << ": " << decoded.DebugString();
     // Kept, not freed: the longest cwd's buffer stays (cleared) in every event.
     if (grown) EXPECT_GE(reused.process().cwd().capacity(), long_exec.cwd.size()) << i;
     grown = grown || reused.process().cwd() == long_exec.cwd;
@@ -219,7 +229,9 @@ TEST_F(DecoderTest, DecodingIntoAReusedEventLeavesNothingOfTheLastOne) {
     reused.mutable_workload()->set_pod_name("web-0");
     reused.mutable_process()->set_exe("/cached/exe");
     reused.mutable_process()->add_argv("cached");
+    reused.clear_ancestors();
     reused.add_ancestors()->set_pid(1);
+    has_ancestors = true;
   }
 }
 

@@ -273,6 +273,52 @@ TEST_F(ProcessCacheTest, AncestorsOfForkedGenerations) {
   EXPECT_TRUE(exec.ancestors(0).tid() == 0) << "ancestors carry no thread id";
 }
 
+// The pipeline decodes every exec into one reused event, whose ancestors
+// the decoder leaves to the cache: it keeps those that did not change. What
+// comes out must be what a new event gets, whatever changed in between.
+TEST_F(ProcessCacheTest, AReusedEventGetsTheAncestorsANewOneGets) {
+  ProcessCache fresh(Options()), reusing(Options());
+  fresh.SeedFromProc();
+  reusing.SeedFromProc();
+  v1::Event reused;
+  // As the decoder does: every field anew but the ancestors.
+  auto decode_into_reused = [&reused](const v1::Event& from) {
+    google::protobuf::RepeatedPtrField<v1::Process> kept;
+    kept.Swap(reused.mutable_ancestors());
+    reused = from;
+    reused.mutable_ancestors()->Swap(&kept);
+  };
+  auto step = [&](const std::string& what, const v1::Event& e) {
+    const v1::Event want = Enriched(fresh, e);
+    decode_into_reused(e);
+    reusing.Enrich(reused);
+    std::string diff;
+    google::protobuf::util::MessageDifferencer differencer;
+    differencer.ReportDifferencesToString(&diff);
+    EXPECT_TRUE(differencer.Compare(want, reused)) << what << ": " << diff;
+    return want.ancestors_size();
+  };
+  const Id a{300, 800}, b{301, 801}, c{302, 802}, d{303, 803}, e{304, 804};
+  EXPECT_EQ(step("first exec", ExecEvent(a, kShell, "/bin/a", {"a"})), 2);
+  EXPECT_EQ(step("a sibling: the same ancestors", ExecEvent(b, kShell, "/bin/b", {"b"})), 2);
+  // The shell execs another program: the same process, another image.
+  step("the parent execs", ExecEvent(kShell, kInit, "/usr/bin/zsh", {"zsh", "-l"}));
+  EXPECT_EQ(step("its child after", ExecEvent(c, kShell, "/bin/c", {"c"})), 2);
+  Enriched(fresh, ForkEvent(d, c));
+  Enriched(reusing, ForkEvent(d, c));
+  EXPECT_EQ(step("a longer lineage", ExecEvent(e, d, "/bin/e", {"e"})), 4);
+  EXPECT_EQ(step("a shorter one", ExecEvent(a, kShell, "/bin/a2", {"a2"})), 2);
+  EXPECT_EQ(step("an exit has none", ExitEvent(a, kShell)), 0);
+  EXPECT_EQ(step("nor has a fork", ForkEvent(b, kShell)), 0);
+  EXPECT_EQ(step("an exec after them", ExecEvent(b, kShell, "/bin/b2", {"b2"})), 2);
+  EXPECT_EQ(step("a parent not this node's", ExecEvent(c, Id{9, 9}, "/bin/c2", {"c2"})), 0);
+  // A parked event is moved out of the pipeline's: what is left has none.
+  EXPECT_EQ(step("before a move", ExecEvent(a, kShell, "/bin/a3", {"a3"})), 2);
+  const v1::Event parked = std::move(reused);
+  EXPECT_EQ(parked.ancestors_size(), 2);
+  EXPECT_EQ(step("after it", ExecEvent(b, kShell, "/bin/b3", {"b3"})), 2);
+}
+
 TEST_F(ProcessCacheTest, MaxAncestorsBoundsTheChain) {
   ProcessCacheOptions options = Options();
   options.max_ancestors = 1;

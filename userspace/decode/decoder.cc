@@ -99,7 +99,8 @@ void ClearForReuse(uint16_t kind, v1::Event& out) {
   out.clear_id();
   out.clear_kind();
   out.clear_node();
-  out.clear_ancestors();  // keeps the cleared messages for the next add
+  // Ancestors are left as they are: no record carries them, and the process
+  // cache, which sets them on every event, keeps those that did not change.
   if (out.has_time()) out.mutable_time()->Clear();
   if (out.has_process()) {
     v1::Process& p = *out.mutable_process();

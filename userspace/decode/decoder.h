@@ -23,7 +23,9 @@ class Decoder {
  public:
   Decoder(DecoderOptions options, const BootClock* clock) : options_(std::move(options)), clock_(clock) {}
 
-  // Fills `out` (cleared first) from `record`.
+  // Fills `out` (cleared first, all but its ancestors) from `record`. No
+  // record carries ancestors: they are the process cache's to set, and it
+  // keeps those an exec shares with the last one decoded into `out`.
   absl::Status Decode(absl::Span<const uint8_t> record, v1::Event& out) const;
 
   // The kind in a record's header, for accounting before decoding; 0 when the

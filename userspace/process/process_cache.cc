@@ -166,6 +166,7 @@ const CachedProcess* ProcessCache::Parent(const CachedProcess& process) const {
 CachedProcess& ProcessCache::Insert(const Key& key, const v1::Process& process) {
   CachedProcess& entry = *entries_.FindOrInsert(key).first;
   Store(process, options_.node, entry);
+  entry.generation = ++writes_;
   return entry;
 }
 
@@ -191,26 +192,57 @@ void FillFrom(const CachedProcess& known, v1::Process& process) {
 }  // namespace
 
 void ProcessCache::AddAncestors(v1::Event& event) {
+  google::protobuf::RepeatedPtrField<v1::Process>& ancestors = *event.mutable_ancestors();
+  // Only what this cache wrote into this very event can be kept: a new
+  // event, or one moved from (parked), holds none of it.
+  const bool same_event = &event == restored_into_;
+  restored_into_ = &event;
+  size_t depth = 0;
   Key parent;
-  if (!ToKey(event.process().parent_exec_id(), parent)) return;
-  for (uint32_t depth = 0; depth < options_.max_ancestors; ++depth) {
-    const CachedProcess* entry = entries_.Find(parent);
-    if (entry == nullptr) break;
-    // Ancestors come out of the event's cleared elements, strings and all:
-    // copied into, not allocated.
-    Restore(*entry, options_.node, parent.pid, parent.start_ticks, options_.ancestor_arg_bytes, options_.max_args,
-            *event.add_ancestors());
-    if (!entry->has_parent) break;
-    parent = Key{entry->parent_start_ticks, entry->parent_pid};
+  if (ToKey(event.process().parent_exec_id(), parent)) {
+    while (depth < options_.max_ancestors) {
+      const CachedProcess* entry = entries_.Find(parent);
+      if (entry == nullptr) break;
+      const Restored from{parent, entry->generation};
+      const bool kept = same_event && depth < restored_.size() && restored_[depth] == from &&
+                        depth < static_cast<size_t>(ancestors.size()) && ancestors.Get(depth).pid() == parent.pid;
+      if (!kept) {
+        // Into the event's own elements, strings and all: copied into, not allocated.
+        v1::Process* out = nullptr;
+        if (depth < static_cast<size_t>(ancestors.size())) {
+          out = ancestors.Mutable(depth);
+          out->Clear();
+        } else {
+          out = ancestors.Add();
+        }
+        Restore(*entry, options_.node, parent.pid, parent.start_ticks, options_.ancestor_arg_bytes, options_.max_args,
+                *out);
+        if (depth < restored_.size()) {
+          restored_[depth] = from;
+        } else {
+          restored_.push_back(from);
+        }
+      }
+      ++depth;
+      if (!entry->has_parent) break;
+      parent = Key{entry->parent_start_ticks, entry->parent_pid};
+    }
   }
+  // Cleared, not freed: kept for the next exec's deeper lineage.
+  while (static_cast<size_t>(ancestors.size()) > depth) ancestors.RemoveLast();
+  restored_.resize(depth);
 }
 
 void ProcessCache::Enrich(v1::Event& event) {
   entries_.ExpireDue();
-  if (!event.has_process() || event.process().exec_id().empty()) return;  // sensor's own events
-  v1::Process& p = *event.mutable_process();
   Key key;
-  if (!ToKey(p.exec_id(), key)) return;  // not this node's: nothing is known of it
+  // Not known: the sensor's own events, and processes not this node's.
+  const bool known = event.has_process() && ToKey(event.process().exec_id(), key);
+  // Ancestors are this cache's to set (the decoder leaves them as the event
+  // last had them): only the exec of a known process has any.
+  if (!known || event.kind() != v1::EVENT_KIND_EXEC) event.clear_ancestors();
+  if (!known) return;
+  v1::Process& p = *event.mutable_process();
 
   switch (event.kind()) {
     case v1::EVENT_KIND_FORK: {

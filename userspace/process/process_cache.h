@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -44,6 +45,10 @@ class ProcessCache : public Enricher, public ProcessView {
   // Returns how many were learned.
   size_t SeedFromProc();
 
+  // Sets an exec's ancestors and clears any other event's. An event's
+  // ancestors are this cache's alone: those it wrote into the same event
+  // object (the pipeline decodes into one per kind), from entries unchanged
+  // since, are kept as they are.
   void Enrich(v1::Event& event) override;
   const CachedProcess* Lookup(absl::string_view exec_id) const override;
   const CachedProcess* Parent(const CachedProcess& process) const override;
@@ -76,6 +81,18 @@ class ProcessCache : public Enricher, public ProcessView {
 
   ProcessCacheOptions options_;
   LruCache<Key, CachedProcess> entries_;  // by exec id
+  uint64_t writes_ = 0;                   // the last generation given to an entry
+  // Which entry, as of which write, each ancestor of the last exec event
+  // came from, and that event: the next exec into the same event (the
+  // pipeline reuses one per kind) keeps the ancestors that did not change,
+  // as those of a shell's or a job runner's children do not.
+  struct Restored {
+    Key key;
+    uint64_t generation = 0;
+    bool operator==(const Restored&) const = default;
+  };
+  std::vector<Restored> restored_;
+  const v1::Event* restored_into_ = nullptr;
 };
 
 }  // namespace vigil

@@ -31,6 +31,9 @@ struct CachedProcess {
   uint32_t argc = 0;
   uint32_t parent_pid = 0;
   uint64_t parent_start_ticks = 0;
+  // Which of the cache's writes wrote this entry last: numbered across all
+  // entries, so an entry evicted and written anew never has an old number.
+  uint64_t generation = 0;
   std::string comm;
   // exe, then cwd, then each argument followed by a NUL (the kernel's
   // separator: no argument holds one). Written by SetText, read through the
