@@ -217,7 +217,7 @@ struct {
 
 /* A record waits at most this long for a wake-up while others keep coming:
  * the sensor's --batch_interval, set by the loader. */
-const volatile __u64 vigil_wakeup_interval_ns = 30 * 1000 * 1000;
+const volatile __u64 vigil_wakeup_interval_ns = 40 * 1000 * 1000;
 
 static __always_inline void vigil_emit(void *data, __u64 size, __u32 kind)
 {

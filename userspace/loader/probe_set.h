@@ -33,7 +33,7 @@ struct LoaderConfig {
   // The probes wake the ring buffer's reader at most once per interval (or
   // when an eighth of the buffer waits): fewer wake-ups, a longer wait. The
   // reader polls as often, for the records that woke nobody.
-  absl::Duration wakeup_interval = absl::Milliseconds(30);
+  absl::Duration wakeup_interval = absl::Milliseconds(40);
   std::string kernel_btf;                 // empty: the running kernel's
   uint32_t tcp_socket_entries = 16384;    // TCP sockets whose owning process is remembered until close
   uint32_t net_pending_entries = 4096;    // threads inside a network syscall at once

@@ -27,7 +27,7 @@ ABSL_FLAG(std::string, node_name, "", "node name in events (default: $NODE_NAME,
 ABSL_FLAG(std::string, output, "-",
           "where JSON-lines events go: - for stdout, or a file (appended); /dev/null: none, nothing is encoded");
 ABSL_FLAG(uint32_t, ring_buffer_bytes, 8u << 20, "kernel ring buffer size in bytes (power of two)");
-ABSL_FLAG(absl::Duration, batch_interval, absl::Milliseconds(30),
+ABSL_FLAG(absl::Duration, batch_interval, absl::Milliseconds(40),
           "longest an event waits in the kernel's ring buffer while events flow (1ms to 1s): the probes wake the "
           "sensor at most this often; longer costs less CPU, shorter delays events and alerts less");
 ABSL_FLAG(uint32_t, max_arg_bytes, 8192, "argv bytes captured per exec (at most 32768); longer is flagged truncated");
