@@ -208,20 +208,13 @@ void ProcessCache::AddAncestors(v1::Event& event) {
                         depth < static_cast<size_t>(ancestors.size()) && ancestors.Get(depth).pid() == parent.pid;
       if (!kept) {
         // Into the event's own elements, strings and all: copied into, not allocated.
-        v1::Process* out = nullptr;
-        if (depth < static_cast<size_t>(ancestors.size())) {
-          out = ancestors.Mutable(depth);
-          out->Clear();
-        } else {
-          out = ancestors.Add();
-        }
+        v1::Process& out = depth < static_cast<size_t>(ancestors.size()) ? *ancestors.Mutable(depth) : *ancestors.Add();
+        out.Clear();
         Restore(*entry, options_.node, parent.pid, parent.start_ticks, options_.ancestor_arg_bytes, options_.max_args,
-                *out);
-        if (depth < restored_.size()) {
-          restored_[depth] = from;
-        } else {
-          restored_.push_back(from);
-        }
+                out);
+        // restored_ has an entry for every smaller depth: at most this one is missing.
+        if (depth == restored_.size()) restored_.emplace_back();
+        restored_[depth] = from;
       }
       ++depth;
       if (!entry->has_parent) break;
