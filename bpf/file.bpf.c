@@ -349,7 +349,7 @@ static __always_inline int file_report(const struct file_call *c, long ret)
 		return 0;
 	e->path_len = len;
 	e->path2_len = len2;
-	vigil_fill_header(&e->hdr, kind, sizeof(*e) + len + len2, vigil_current_task());
+	vigil_fill_header_current(&e->hdr, kind, sizeof(*e) + len + len2);
 	vigil_emit(e, sizeof(*e) + len + len2, kind);
 	return 0;
 }

@@ -184,7 +184,7 @@ int vigil_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		if (newstate == TCP_SYN_SENT) {
 			struct tcp_owner o = {};
 
-			vigil_fill_header(&o.hdr, VIGIL_KIND_TCP_CONNECT, 0, vigil_current_task());
+			vigil_fill_header_current(&o.hdr, VIGIL_KIND_TCP_CONNECT, 0);
 			bpf_map_update_elem(&vigil_tcp_owners, &sk, &o, BPF_ANY);
 		}
 		/* The syscall's exit reports the result with the final tuple: the
@@ -291,7 +291,7 @@ static __always_inline int handle_accept_exit(long ret)
 	vigil_sock_tuple_of(&e.tuple, sk);
 	if (e.tuple.protocol != IPPROTO_TCP || !is_inet(e.tuple.family))
 		return 0;
-	vigil_fill_header(&e.hdr, VIGIL_KIND_TCP_ACCEPT, sizeof(e), vigil_current_task());
+	vigil_fill_header_current(&e.hdr, VIGIL_KIND_TCP_ACCEPT, sizeof(e));
 	vigil_emit(&e, sizeof(e), VIGIL_KIND_TCP_ACCEPT);
 
 	/* The accepting process owns the connection from now on. */
@@ -338,7 +338,7 @@ int vigil_listen_exit(struct trace_event_raw_sys_exit *ctx)
 	vigil_sock_tuple_of(&e.tuple, sk);
 	e.backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
 	e.error = ctx->ret < 0 ? (__s32)-ctx->ret : 0;
-	vigil_fill_header(&e.hdr, VIGIL_KIND_LISTEN, sizeof(e), vigil_current_task());
+	vigil_fill_header_current(&e.hdr, VIGIL_KIND_LISTEN, sizeof(e));
 	vigil_emit(&e, sizeof(e), VIGIL_KIND_LISTEN);
 	return 0;
 }
@@ -383,7 +383,7 @@ int vigil_bind_exit(struct trace_event_raw_sys_exit *ctx)
 	vigil_call_done(&vigil_net_pending, PENDING_BIND);
 	e.error = ctx->ret < 0 ? (__s32)-ctx->ret : 0;
 	e._pad0 = 0;
-	vigil_fill_header(&e.hdr, VIGIL_KIND_BIND, sizeof(e), vigil_current_task());
+	vigil_fill_header_current(&e.hdr, VIGIL_KIND_BIND, sizeof(e));
 	vigil_emit(&e, sizeof(e), VIGIL_KIND_BIND);
 	return 0;
 }
@@ -434,7 +434,7 @@ static __always_inline void emit_dns(__u32 kind, struct sock *sk, const void *re
 	}
 	e->payload_len = len;
 	e->payload_total = total > 0xffffffffu ? 0xffffffffu : total;
-	vigil_fill_header(&e->hdr, kind, sizeof(*e) + len, vigil_current_task());
+	vigil_fill_header_current(&e->hdr, kind, sizeof(*e) + len);
 	vigil_emit(e, sizeof(*e) + len, kind);
 out:
 	vigil_release_cpu();

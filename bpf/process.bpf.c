@@ -306,7 +306,7 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 	vigil_barrier_var(total);
 	if (total > VIGIL_SCRATCH_SIZE)
 		return 0;
-	vigil_fill_header(&e->hdr, VIGIL_KIND_EXEC, total, task);
+	vigil_fill_header_current(&e->hdr, VIGIL_KIND_EXEC, total); /* task is current */
 	vigil_emit(e, total, VIGIL_KIND_EXEC);
 	return 0;
 }
@@ -363,7 +363,7 @@ static __always_inline int handle_exit(struct task_struct *task)
 	 * cost an exit. */
 	if (bpf_map_update_elem(&vigil_exited, &key, &claimed, BPF_NOEXIST) == -EEXIST)
 		return 0;
-	vigil_fill_header(&e.hdr, VIGIL_KIND_EXIT, sizeof(e), task);
+	vigil_fill_header_current(&e.hdr, VIGIL_KIND_EXIT, sizeof(e)); /* task is current */
 	e.exit_code = BPF_CORE_READ(task, exit_code);
 	e._pad0 = 0;
 	vigil_emit(&e, sizeof(e), VIGIL_KIND_EXIT);

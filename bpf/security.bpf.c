@@ -147,7 +147,7 @@ static __always_inline void *call_end(void *map, __u32 nr, long ret)
 
 static __always_inline void call_emit(void *map, void *rec, __u32 kind, __u32 size)
 {
-	vigil_fill_header(rec, kind, size, vigil_current_task());
+	vigil_fill_header_current(rec, kind, size);
 	vigil_emit(rec, size, kind);
 	vigil_call_done(map, 0);
 }

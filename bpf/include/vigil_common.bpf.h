@@ -204,7 +204,7 @@ static __always_inline void *vigil_scratch_get(__u32 kind)
  * The one place records leave the kernel: every loss is counted per kind and
  * reason, so userspace can prove received + dropped == produced.
  */
-/* When the reader was last woken (bpf_ktime_get_ns), by any family: one
+/* When the reader was last woken (boot clock), by any family: one
  * slot that every object shares (the loader creates it), so that together
  * they wake the reader at most once per interval. Racy across CPUs on
  * purpose: a lost update costs one extra wake-up, never a late record. */
@@ -219,6 +219,7 @@ struct {
  * the sensor's --batch_interval, set by the loader. */
 const volatile __u64 vigil_wakeup_interval_ns = 40 * 1000 * 1000;
 
+/* `data` is a record: its header first, boot_ns filled. */
 static __always_inline void vigil_emit(void *data, __u64 size, __u32 kind)
 {
 	/* A wake-up per record costs the reader more than the record, so the
@@ -227,13 +228,15 @@ static __always_inline void vigil_emit(void *data, __u64 size, __u32 kind)
 	 * by the next wake-up or the reader's poll timeout. This keeps alerts
 	 * at most one interval behind their syscall, at any rate, with at most
 	 * one wake-up per interval. bpf_ringbuf_query: 5.8, like the ring
-	 * buffer itself. */
+	 * buffer itself. The time is the record's own: a clock read is not
+	 * free (on a paravirtual clock, a read of the hypervisor's page). */
 	__u32 zero = 0;
 	__u64 *last = bpf_map_lookup_elem(&vigil_wakeup, &zero);
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = ((const struct vigil_header *)data)->boot_ns;
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (!last || now - *last >= vigil_wakeup_interval_ns ||
+	/* Signed: a record stamped before another CPU's wake-up is not late. */
+	if (!last || (__s64)(now - *last) >= (__s64)vigil_wakeup_interval_ns ||
 	    bpf_ringbuf_query(&vigil_events, BPF_RB_AVAIL_DATA) >=
 		    bpf_ringbuf_query(&vigil_events, BPF_RB_RING_SIZE) / 8) {
 		flags = BPF_RB_FORCE_WAKEUP;
@@ -247,16 +250,34 @@ static __always_inline void vigil_emit(void *data, __u64 size, __u32 kind)
 }
 
 /*
+ * Set by the loader when the kernel has bpf_get_current_task_btf() (5.11+
+ * in every tracing program). Its task pointer carries the kernel's types,
+ * so the program reads the fields of the task and of what it points to
+ * with plain loads (which the verifier guards like probe reads: a bad
+ * pointer reads as 0) instead of one helper call per field: the header of
+ * each record costs several times less. Unset, the helper call is dead code
+ * that the verifier skips, as 5.10 needs.
+ */
+const volatile __u32 vigil_task_btf = 0;
+
+/* A field of `src`, as BPF_CORE_READ(src, a, ...) reads it; with `btf`,
+ * `src` is a pointer with the kernel's types and the fields are loaded
+ * directly. `btf` is a constant wherever this is inlined, so only one of
+ * the two is compiled. */
+#define VIGIL_READ(btf, src, a, ...) ((btf) ? ___arrow(src, a, ##__VA_ARGS__) : BPF_CORE_READ(src, a, ##__VA_ARGS__))
+
+/*
  * `task`'s struct upid at the deepest level of its struct pid: its number in
  * its own pid namespace (what pid_vnr() gives) and that namespace; of the
  * thread group leader when `leader`. thread_pid is there since 4.19.
  * numbers[] is a flexible array, so its element is reached by offset from the
- * relocated base.
+ * relocated base, and read with BPF_CORE_READ: the verifier allows no
+ * variable offset in a direct load.
  */
-static __always_inline struct upid *vigil_task_upid(struct task_struct *task, bool leader)
+static __always_inline struct upid *vigil_task_upid_of(struct task_struct *task, bool leader, const bool btf)
 {
-	struct pid *pid = leader ? BPF_CORE_READ(task, group_leader, thread_pid) : BPF_CORE_READ(task, thread_pid);
-	__u32 level = BPF_CORE_READ(pid, level);
+	struct pid *pid = leader ? VIGIL_READ(btf, task, group_leader, thread_pid) : VIGIL_READ(btf, task, thread_pid);
+	__u32 level = VIGIL_READ(btf, pid, level);
 
 	vigil_barrier_var(level);
 	if (level > 32) /* MAX_PID_NS_LEVEL */
@@ -265,43 +286,58 @@ static __always_inline struct upid *vigil_task_upid(struct task_struct *task, bo
 			       level * bpf_core_type_size(struct upid));
 }
 
-static __always_inline void vigil_fill_namespaces(struct vigil_proc *p, struct task_struct *task)
+static __always_inline struct upid *vigil_task_upid(struct task_struct *task, bool leader)
 {
-	struct upid *up = vigil_task_upid(task, true);
-
-	p->ns_pid = BPF_CORE_READ(up, nr);
-	p->pid_ns = BPF_CORE_READ(up, ns, ns.inum);
-	/* nsproxy is NULL once an exiting task dropped its namespaces: reads give 0. */
-	p->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	p->net_ns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	return vigil_task_upid_of(task, leader, false);
 }
 
-/* Fills who-did-it from `task` (not always current: fork reports the child). */
-static __always_inline void vigil_fill_header(struct vigil_header *h, __u32 kind, __u32 size, struct task_struct *task)
+/* Fills who-did-it from `task`; `btf` as for VIGIL_READ. */
+static __always_inline void vigil_fill_header_of(struct vigil_header *h, __u32 kind, __u32 size,
+						 struct task_struct *task, const bool btf)
 {
-	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
-	const struct cred *cred = BPF_CORE_READ(task, cred);
+	struct task_struct *parent = VIGIL_READ(btf, task, real_parent);
+	const struct cred *cred = VIGIL_READ(btf, task, cred);
+	struct upid *up = vigil_task_upid_of(task, true, btf);
 
 	h->abi_version = VIGIL_ABI_VERSION;
 	h->kind = kind;
 	h->size = size;
 	h->boot_ns = bpf_ktime_get_boot_ns();
 	/* start_boottime: named real_start_time before 5.5, below our 5.8 floor. */
-	h->proc.start_boottime_ns = BPF_CORE_READ(task, group_leader, start_boottime);
-	h->proc.parent_start_boottime_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
+	h->proc.start_boottime_ns = VIGIL_READ(btf, task, group_leader, start_boottime);
+	h->proc.parent_start_boottime_ns = VIGIL_READ(btf, parent, group_leader, start_boottime);
 	/* dfl_cgrp is the cgroup v2 hierarchy, also on hybrid v1/v2 nodes; its
 	 * kernfs id is what bpf_get_current_cgroup_id() and name_to_handle_at() give. */
-	h->proc.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
-	h->proc.pid = BPF_CORE_READ(task, tgid);
-	h->proc.tid = BPF_CORE_READ(task, pid);
-	h->proc.ppid = BPF_CORE_READ(parent, tgid);
-	h->proc.uid = BPF_CORE_READ(cred, uid.val);
-	h->proc.gid = BPF_CORE_READ(cred, gid.val);
-	h->proc.euid = BPF_CORE_READ(cred, euid.val);
-	h->proc.egid = BPF_CORE_READ(cred, egid.val);
+	h->proc.cgroup_id = VIGIL_READ(btf, task, cgroups, dfl_cgrp, kn, id);
+	h->proc.pid = VIGIL_READ(btf, task, tgid);
+	h->proc.tid = VIGIL_READ(btf, task, pid);
+	h->proc.ppid = VIGIL_READ(btf, parent, tgid);
+	h->proc.uid = VIGIL_READ(btf, cred, uid.val);
+	h->proc.gid = VIGIL_READ(btf, cred, gid.val);
+	h->proc.euid = VIGIL_READ(btf, cred, euid.val);
+	h->proc.egid = VIGIL_READ(btf, cred, egid.val);
 	h->proc._pad0 = 0;
 	BPF_CORE_READ_STR_INTO(&h->proc.comm, task, comm);
-	vigil_fill_namespaces(&h->proc, task);
+	h->proc.ns_pid = BPF_CORE_READ(up, nr);
+	h->proc.pid_ns = BPF_CORE_READ(up, ns, ns.inum);
+	/* nsproxy is NULL once an exiting task dropped its namespaces: reads give 0. */
+	h->proc.mnt_ns = VIGIL_READ(btf, task, nsproxy, mnt_ns, ns.inum);
+	h->proc.net_ns = VIGIL_READ(btf, task, nsproxy, net_ns, ns.inum);
+}
+
+/* Fills who-did-it from `task` (not always current: fork reports the child). */
+static __always_inline void vigil_fill_header(struct vigil_header *h, __u32 kind, __u32 size, struct task_struct *task)
+{
+	vigil_fill_header_of(h, kind, size, task, false);
+}
+
+/* vigil_fill_header() of the current task, the common case: see vigil_task_btf. */
+static __always_inline void vigil_fill_header_current(struct vigil_header *h, __u32 kind, __u32 size)
+{
+	if (vigil_task_btf)
+		vigil_fill_header_of(h, kind, size, bpf_get_current_task_btf(), true);
+	else
+		vigil_fill_header_of(h, kind, size, vigil_current_task(), false);
 }
 
 #endif /* VIGIL_COMMON_BPF_H */

@@ -91,6 +91,7 @@ struct ProbeSet::Hooks {
   const std::string& cgroup_error;
   const absl::Status* fentry;  // whether trampolines work here; null: not asked
   bool preempt_kfuncs;         // bpf_preempt_disable() and _enable() (6.10+)
+  bool task_btf;               // bpf_get_current_task_btf() in tracing programs (5.11+)
 };
 
 namespace {
@@ -283,6 +284,7 @@ absl::StatusOr<std::unique_ptr<BpfObject>> ProbeSet::TryLoad(const FamilySpec& f
                                                       (*obj)->abi_version(), ", the sensor ", VIGIL_ABI_VERSION));
   }
   (*obj)->set_preempt_kfuncs(k.preempt_kfuncs);
+  (*obj)->set_task_btf(k.task_btf);
   (*obj)->set_wakeup_interval_ns(absl::ToInt64Nanoseconds(config.wakeup_interval));
   bpf_object* o = (*obj)->object();
   // By name: every family's object has them, from vigil_common.bpf.h.
@@ -357,8 +359,12 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
       }
     }
   }
-  const Hooks k{vmlinux.get(), cgroup_fd_.get(), cgroup_error_, fentry_ ? &*fentry_ : nullptr,
-                vmlinux && btf__find_by_name_kind(vmlinux.get(), "bpf_preempt_disable", BTF_KIND_FUNC) >= 0};
+  const Hooks k{vmlinux.get(),
+                cgroup_fd_.get(),
+                cgroup_error_,
+                fentry_ ? &*fentry_ : nullptr,
+                vmlinux && btf__find_by_name_kind(vmlinux.get(), "bpf_preempt_disable", BTF_KIND_FUNC) >= 0,
+                libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, nullptr) == 1};
   const size_t first = probes_.size();
   std::vector<int> choice(family.probes.size(), -1);
 

@@ -24,6 +24,7 @@ class Skeleton : public BpfObject {
   bpf_object* object() const override { return skel_->obj; }
   uint32_t abi_version() const override { return skel_->rodata->vigil_object_abi; }
   void set_preempt_kfuncs(bool available) override { skel_->rodata->vigil_preempt_kfuncs = available ? 1 : 0; }
+  void set_task_btf(bool available) override { skel_->rodata->vigil_task_btf = available ? 1 : 0; }
   void set_wakeup_interval_ns(uint64_t ns) override { skel_->rodata->vigil_wakeup_interval_ns = ns; }
   Skel* skel() const { return skel_; }
 
