@@ -6,10 +6,11 @@
  * Hooks are the syscalls/sys_{enter,exit}_* tracepoints (2.6.37+, need
  * CONFIG_FTRACE_SYSCALLS, which every distribution kernel has): they exist
  * where kprobes and fentry do not (this host's 6.18), and give the syscall's
- * own arguments and result. The enter half resolves the path the process
- * named (against its cwd or dirfd) and applies the filters, so a filtered
- * call costs one path walk and never reaches the ring buffer; the exit half
- * adds the result and emits. What they miss: io_uring opens (IORING_OP_OPENAT
+ * own arguments and result. The enter half drops the bulk, read-only opens,
+ * and keeps any other call; the exit half resolves the path the process
+ * named (against its cwd or dirfd), applies the filters, so a filtered call
+ * costs one path walk and never reaches the ring buffer, and emits the rest
+ * with the result. What they miss: io_uring opens (IORING_OP_OPENAT
  * never enters a syscall), files changed through mmap, and 32-bit compat
  * syscalls, which have their own tracepoint-less entry on x86_64.
  *
@@ -75,9 +76,7 @@ struct file_call {
 	__u32 mode;
 	__u32 uid;
 	__u32 gid;
-	__u32 vflags;
 	__u32 fd_only; /* the path is the file of descriptor dfd */
-	__u32 recheck; /* a path was unreadable at enter: filter again at exit */
 };
 
 /* Calls kept at enter (vigil_call_put); the loader sets the size from config. */
@@ -150,86 +149,10 @@ static __always_inline int path_wanted(const struct file_call *c, struct vigil_p
 	return 1;
 }
 
-/*
- * Resolves the call's path(s) and decides; 1 to report it. A name the
- * process has not touched yet may not be paged in at enter (tracepoints
- * cannot fault it in); such a call is kept with `recheck` and decided at
- * exit, after the kernel itself has read the name.
- */
-static __always_inline int file_filter(struct file_call *c)
-{
-	int keep = 0;
-
-	c->recheck = 0;
-	c->vflags = 0;
-	for (__u32 i = 0; i < 2; i++) {
-		struct vigil_path_buf *pb = vigil_path_buf_get(0);
-		struct vigil_path_ref ref;
-
-		if (!pb)
-			return 0;
-		if (i == 0) {
-			ref = vigil_path_at(c->dfd, c->fd_only ? NULL : (const char *)c->name, pb);
-		} else {
-			if (!c->name2)
-				break;
-			ref = vigil_path_at(c->dfd2, (const char *)c->name2, pb);
-		}
-		if (ref.len == 0) {
-			c->recheck = 1;
-			keep = 1;
-			continue;
-		}
-		keep |= path_wanted(c, pb, &ref, &c->vflags);
-	}
-	return keep;
-}
-
 /* Calls kept at enter whose exit has not run yet (an upper bound: a thread
  * killed in between, or an LRU eviction, leaves it high, which only costs
  * the lookup below). At 0, an exit half has nothing to look up. */
 __u64 vigil_file_pending = 0;
-
-/*
- * The enter half common to every syscall, in one program that each
- * syscall's enter program tail-calls, so the verifier checks the path walk
- * and the filters once, not once per syscall: that keeps start-up in
- * seconds. The call is handed over in vigil_file_calls, under the thread's
- * key, where the exit half will look for it: a per-CPU slot could be
- * overwritten by another task's call if this one is preempted between the
- * two programs. It arrives flagged `recheck`, so that were the tail call
- * ever to fail, the exit half would still filter it.
- */
-SEC("tracepoint")
-int vigil_file_filter(void *ctx)
-{
-	struct file_call *kept = vigil_call_get(&vigil_file_calls, 0);
-	struct file_call c;
-	int keep;
-
-	if (!kept)
-		return 0;
-	c = *kept;
-	vigil_hold_cpu();
-	keep = file_filter(&c);
-	vigil_release_cpu();
-	if (!keep) {
-		if (vigil_call_done(&vigil_file_calls, 0) == 0)
-			__sync_fetch_and_add(&vigil_file_pending, -1);
-		return 0;
-	}
-	kept->recheck = c.recheck;
-	kept->vflags = c.vflags;
-	return 0;
-}
-
-/* Slot 0: vigil_file_filter, set by the loader after load. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} vigil_file_tail SEC(".maps");
 
 static __always_inline int read_only_open(const struct file_call *c)
 {
@@ -240,11 +163,11 @@ static __always_inline int read_only_open(const struct file_call *c)
 /*
  * The bulk of all file syscalls is a read-only open of an absolute path that
  * is not sensitive. It is decided here, with the name read straight into the
- * per-CPU lookup key and one prefix lookup: no copy into the argument slot,
- * no tail call, no path buffer, and nothing left for the exit half. For an
- * absolute name the full filter sees the same bytes (vigil_path_at takes it
- * as is), so the decision is the same. Anything else (a relative name, a
- * name not paged in yet, one longer than the key) takes the full filter.
+ * per-CPU lookup key and one prefix lookup: nothing kept, no path buffer,
+ * and nothing left for the exit half. For an absolute name the full filter
+ * sees the same bytes (vigil_path_at takes it as is), so the decision is the
+ * same. Anything else (a relative name, a name not paged in yet, one longer
+ * than the key) is decided by the full filter at exit.
  */
 static __always_inline int read_only_open_dropped(const struct file_call *c)
 {
@@ -274,26 +197,28 @@ static __always_inline int read_only_open_dropped_held(const struct file_call *c
 	return dropped;
 }
 
-static __always_inline int file_enter(void *ctx, struct file_call *c)
+/*
+ * A tracepoint's enter half keeps the call for its exit half, which filters
+ * it and reports it: the paths are built once, after the call, when the
+ * kernel has paged the names in (tracepoints cannot fault them in at enter).
+ * The call is kept under the thread's key: a per-CPU slot could be
+ * overwritten by another task's call while this one sleeps in the syscall.
+ */
+static __always_inline int file_enter(struct file_call *c)
 {
 	/* The bulk first: a dropped open needs no daemon check. */
 	if (read_only_open_dropped_held(c) || vigil_current_is_daemon())
 		return 0;
-	c->recheck = 1;
 	if (vigil_call_put(&vigil_file_calls, 0, c) != 0)
 		return 0;
 	__sync_fetch_and_add(&vigil_file_pending, 1);
-	bpf_tail_call(ctx, &vigil_file_tail, 0);
 	return 0;
 }
 
 /*
- * Builds and emits the record of a call that has run: its path(s), resolved
- * again after a tracepoint's enter half kept the call (a path is 8 KiB of
- * map value per call in flight, and only kept calls get here) or for the
- * first time in an fexit program, and its result. With `recheck`, the
- * filters run here, on the paths as built (a path still unreadable is
- * reported, flagged); a one-path call they drop costs no copy.
+ * Builds the record of a call that has run: its path(s) and its result, and
+ * emits it when the filters keep one of its paths (or a path could not be
+ * read, reported flagged). A one-path call they drop costs no copy.
  */
 static __always_inline int file_report(const struct file_call *c, long ret)
 {
@@ -313,12 +238,12 @@ static __always_inline int file_report(const struct file_call *c, long ret)
 	e->mode = c->mode;
 	e->uid = c->uid;
 	e->gid = c->gid;
-	e->vflags = c->vflags;
+	e->vflags = 0;
 	/* In map memory: see vigil_path_buf.pos. */
-	pb->keep = !c->recheck;
+	pb->keep = 0;
 
 	ref = vigil_path_at(c->dfd, c->fd_only ? NULL : (const char *)c->name, pb);
-	if (c->recheck && (ref.len == 0 || path_wanted(c, pb, &ref, &e->vflags)))
+	if (ref.len == 0 || path_wanted(c, pb, &ref, &e->vflags))
 		pb->keep = 1;
 	if (!pb->keep && !c->name2)
 		return 0;
@@ -332,7 +257,7 @@ static __always_inline int file_report(const struct file_call *c, long ret)
 		e->vflags |= VIGIL_FILE_PATH_TRUNCATED;
 	if (c->name2) {
 		ref = vigil_path_at(c->dfd2, (const char *)c->name2, pb);
-		if (c->recheck && (ref.len == 0 || path_wanted(c, pb, &ref, &e->vflags)))
+		if (ref.len == 0 || path_wanted(c, pb, &ref, &e->vflags))
 			pb->keep = 1;
 		vigil_barrier_var(len);
 		if (len > VIGIL_PATH_MAX)
@@ -378,7 +303,6 @@ static __always_inline int file_after(struct file_call *c, long ret)
 {
 	if (vigil_current_is_daemon())
 		return 0;
-	c->recheck = 1; /* decided on the paths as file_report builds them */
 	vigil_hold_cpu();
 	file_report(c, ret);
 	vigil_release_cpu();
@@ -459,7 +383,7 @@ static __always_inline __u64 sys_arg(const struct pt_regs *regs, int i)
 	{                                                           \
 		FILE_CALL(k, o);                                    \
 		fill(TP_ARG);                                       \
-		return file_enter(ctx, &c);                         \
+		return file_enter(&c);                              \
 	}
 
 #define FILE_SYSCALL(sys, k, o, fill)                                                \

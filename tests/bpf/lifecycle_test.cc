@@ -53,11 +53,9 @@ size_t Occurrences(const std::string& haystack, const std::string& needle) {
 struct BpfIds {
   std::set<uint32_t> links;
   std::set<uint32_t> progs;
-  std::set<uint32_t> prog_arrays;  // maps of BPF_MAP_TYPE_PROG_ARRAY: tail-call tables
 };
 
-// The BPF links, programs and tail-call tables a process holds, from
-// /proc/<pid>/fdinfo.
+// The BPF links and programs a process holds, from /proc/<pid>/fdinfo.
 BpfIds BpfIdsOf(pid_t pid) {
   BpfIds ids;
   const std::string dir = absl::StrCat("/proc/", pid, "/fdinfo");
@@ -67,7 +65,6 @@ BpfIds BpfIdsOf(pid_t pid) {
     if (ent->d_name[0] == '.') continue;
     std::ifstream in(dir + "/" + ent->d_name);
     std::string line;
-    uint32_t map_type = 0, map_id = 0;
     while (std::getline(in, line)) {
       absl::string_view v(line);
       uint32_t id;
@@ -75,13 +72,8 @@ BpfIds BpfIdsOf(pid_t pid) {
         ids.links.insert(id);
       } else if (absl::ConsumePrefix(&v, "prog_id:") && absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &id)) {
         ids.progs.insert(id);
-      } else if (absl::ConsumePrefix(&v, "map_type:")) {
-        (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &map_type);
-      } else if (absl::ConsumePrefix(&v, "map_id:")) {
-        (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &map_id);
       }
     }
-    if (map_type == BPF_MAP_TYPE_PROG_ARRAY && map_id != 0) ids.prog_arrays.insert(map_id);
   }
   closedir(d);
   return ids;
@@ -97,29 +89,6 @@ bool ProgExists(uint32_t id) {
   int fd = bpf_prog_get_fd_by_id(id);
   if (fd >= 0) close(fd);
   return fd >= 0;
-}
-
-bool MapExists(uint32_t id) {
-  int fd = bpf_map_get_fd_by_id(id);
-  if (fd >= 0) close(fd);
-  return fd >= 0;
-}
-
-// The programs in a tail-call table (a lookup of one gives a program's id).
-size_t ProgramsIn(uint32_t prog_array_id) {
-  const int fd = bpf_map_get_fd_by_id(prog_array_id);
-  if (fd < 0) return 0;
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  size_t n = 0;
-  if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
-    for (uint32_t key = 0; key < info.max_entries; ++key) {
-      uint32_t prog_id = 0;
-      if (bpf_map_lookup_elem(fd, &key, &prog_id) == 0 && prog_id != 0) ++n;
-    }
-  }
-  close(fd);
-  return n;
 }
 
 // ---- Refusing to start ----------------------------------------------------
@@ -248,11 +217,6 @@ void CheckCleanStop(int signal) {
   const BpfIds ids = BpfIdsOf(sensor.pid());
   ASSERT_GE(ids.links.size(), 3u) << "exec, fork and exit probes are attached through links";
   ASSERT_FALSE(ids.progs.empty());
-  // The loader closes its BPF objects once the probes are attached; the file
-  // family's filter is reached by a tail call, so its table must still hold
-  // the program (the kernel empties one when its last descriptor closes).
-  ASSERT_FALSE(ids.prog_arrays.empty()) << "the file family's tail-call table";
-  for (uint32_t id : ids.prog_arrays) EXPECT_GE(ProgramsIn(id), 1u) << "tail-call table " << id << " is empty";
 
   // Processes that ran to completion just before the signal: the kernel has
   // written their events, maybe not yet read by the sensor.
@@ -300,7 +264,6 @@ void CheckCleanStop(int signal) {
   // are gone (looked up by id, so other sensors on the machine do not matter).
   for (uint32_t id : ids.links) EXPECT_FALSE(LinkExists(id)) << "bpf link " << id << " still exists";
   for (uint32_t id : ids.progs) EXPECT_FALSE(ProgExists(id)) << "bpf prog " << id << " still loaded";
-  for (uint32_t id : ids.prog_arrays) EXPECT_FALSE(MapExists(id)) << "tail-call table " << id << " still exists";
 }
 
 TEST(Lifecycle, SigtermDetachesDrainsAndWritesFinalHealth) {

@@ -42,12 +42,9 @@ struct Syscall {
 
 // The syscalls' tracepoints as one candidate: the first syscall's ("openat":
 // present on every architecture) decides, the others are attached where the
-// kernel has them, and every enter program tail-calls the shared filter.
+// kernel has them.
 HookCandidate Tracepoints(const std::vector<Syscall>& syscalls) {
-  HookCandidate cand{syscalls[0].tracepoints[0].program,
-                     Hook::kTracepoint,
-                     syscalls[0].tracepoints[0].target,
-                     {{"vigil_file_filter", nullptr}}};
+  HookCandidate cand{syscalls[0].tracepoints[0].program, Hook::kTracepoint, syscalls[0].tracepoints[0].target};
   for (size_t s = 0; s < syscalls.size(); ++s) {
     for (size_t t = s == 0 ? 1 : 0; t < syscalls[s].tracepoints.size(); ++t)
       cand.more.push_back(syscalls[s].tracepoints[t]);
@@ -138,13 +135,6 @@ FamilySpec FileFamily() {
       [](BpfObject& obj, const LoaderConfig& config) -> absl::Status {
         // The object this family's open() made.
         const file_bpf& s = *static_cast<FileSkel&>(obj).skel();
-        // Every enter program tail-calls the shared filter (file.bpf.c),
-        // loaded when some probe of the family is on tracepoints.
-        const int filter = bpf_program__fd(s.progs.vigil_file_filter);
-        const uint32_t zero = 0;
-        if (filter >= 0 && bpf_map_update_elem(bpf_map__fd(s.maps.vigil_file_tail), &zero, &filter, BPF_ANY) != 0) {
-          return LibbpfStatus(-errno, "set the file filter tail call");
-        }
         for (const PrefixMap& m : PrefixMaps(s, config)) {
           if (absl::Status st = FillPrefixMap(m.map, m.prefixes); !st.ok()) return st;
         }

@@ -147,7 +147,7 @@ bool HookPresent(const ProbeSet::Hooks& k, const HookCandidate& cand, std::strin
 std::vector<HookTarget> PresentTargets(const ProbeSet::Hooks& k, const HookCandidate& cand) {
   std::vector<HookTarget> targets{{cand.program, cand.target}};
   for (const HookTarget& t : cand.more) {
-    if (std::string why; t.target == nullptr || HookPresent(k, cand.hook, t.target, &why)) {
+    if (std::string why; HookPresent(k, cand.hook, t.target, &why)) {
       targets.push_back(t);
     }
   }
@@ -457,7 +457,6 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
         object_fds.push_back(fd);
         state.program_fds.push_back(programs_.emplace_back(dup(fd)).get());
       }
-      if (t.target == nullptr) continue;
       BpfLinkPtr link(Attach(prog, cand.hook, t.target, cgroup_fd_.get()));
       if (link == nullptr) {
         state.notes.push_back(

@@ -93,8 +93,7 @@ struct HookCandidate {
   // More attachments of the same hook kind that make up this candidate (a
   // syscall's exit half, sibling syscalls; a program may repeat with another
   // target). Each is attached where this kernel has its target; the first
-  // (program, target) above decides whether the candidate is usable. A null
-  // target loads the program without attaching it (a tail-call target).
+  // (program, target) above decides whether the candidate is usable.
   std::vector<HookTarget> more = {};
 };
 
