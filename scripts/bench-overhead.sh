@@ -9,6 +9,10 @@
 #   sudo scripts/bench-overhead.sh                 # 3 rounds, the issue's sizes
 #   sudo ROUNDS=2 RATE_SECONDS=5 OBSERVERS="none vigil bpftrace" scripts/bench-overhead.sh
 #   sudo EXEC=static RATES=1600 scripts/bench-overhead.sh   # the exec rates with bench_true
+#   sudo SENSOR_BASE=/tmp/old-sensor OBSERVERS="none vigil vigil-base" scripts/bench-overhead.sh
+#
+# SENSOR_BASE: another vigil-sensor binary, run with the default flags as the
+# observer "vigil-base", to compare two builds in the same run.
 #
 # EXEC: the program the fixed exec rates start, /bin/true (default) or
 # "static" for build/tests/bench/bench_true (`ninja bench_true`): /bin/true
@@ -31,11 +35,14 @@ rates=${RATES-"100 200 400 800 1600"}  # RATES="" skips the fixed rates
 exec_path=${EXEC:-/bin/true}
 build=${VIGIL_BUILD_DIR:-build}
 sensor_bin=$build/userspace/sensor/vigil-sensor
+sensor_base=${SENSOR_BASE:-}
 workload=$build/tests/bench/bench_workload
 [ "$(id -u)" -eq 0 ] || { echo "bench-overhead: needs root" >&2; exit 1; }
 [ -x "$sensor_bin" ] && [ -x "$workload" ] || { echo "bench-overhead: ninja -C $build vigil-sensor bench_workload" >&2; exit 1; }
 [ "$exec_path" = static ] && exec_path=$(realpath "$build/tests/bench/bench_true")
 [ -x "$exec_path" ] || { echo "bench-overhead: no $exec_path (ninja -C $build bench_true)" >&2; exit 1; }
+[[ " $observers " != *" vigil-base "* ]] || [ -x "$sensor_base" ] ||
+  { echo "bench-overhead: the vigil-base observer needs SENSOR_BASE=<a vigil-sensor binary>" >&2; exit 1; }
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
 
 out=${OUT:-$(mktemp -d /tmp/vigil-overhead-XXXXXX)}
@@ -69,7 +76,7 @@ observer_pids() {
 # Events the observer has delivered so far.
 events_of() {
   case $observer in
-    vigil | vigil-all) grep -vc '"health"' "$work/events.jsonl" || true ;;
+    vigil*) grep -vc '"health"' "$work/events.jsonl" || true ;;
     auditd) grep -c '^type=SYSCALL' /var/log/audit/audit.log 2>/dev/null || echo 0 ;;
     bpftrace) grep -vc '^Attaching' "$work/bpftrace.out" || true ;;
     *) echo 0 ;;
@@ -77,7 +84,7 @@ events_of() {
 }
 drops_of() {
   case $observer in
-    vigil | vigil-all)
+    vigil*)
       python3 - "$work/events.jsonl" <<'EOF'
 import json, sys
 drops = 0
@@ -98,10 +105,11 @@ start_observer() {
   rm -f "$work/events.jsonl" "$work/sensor.err" "$work/bpftrace.out" "$work/bpftrace.err"
   case $observer in
     none) obs_pid= ;;
-    vigil | vigil-all)
-      local extra=()
+    vigil*)
+      local bin=$sensor_bin extra=()
       [ "$observer" = vigil-all ] && extra=(--file_writes_only=false)
-      "$sensor_bin" --output="$work/events.jsonl" --api_socket="unix://$work/sensor.sock" \
+      [ "$observer" = vigil-base ] && bin=$sensor_base
+      "$bin" --output="$work/events.jsonl" --api_socket="unix://$work/sensor.sock" \
         --metrics_address=127.0.0.1:0 --spool_dir="$work/spool" "${extra[@]}" 2>"$work/sensor.err" &
       obs_pid=$!
       for _ in $(seq 600); do grep -q 'streaming events' "$work/sensor.err" && break; sleep 0.1; done
@@ -186,7 +194,7 @@ for round in $(seq "$rounds"); do
     drops=$(drops_of)
     stop_observer
     # Vigil's final counts are written at shutdown.
-    [ "$observer" = vigil ] || [ "$observer" = vigil-all ] && drops=$(drops_of)
+    [[ $observer == vigil* ]] && drops=$(drops_of)
     printf '%s\t%s\tdrops\t0\t0\t%s\n' "$round" "$observer" "${drops:-0}" >>"$raw"
   done
 done
