@@ -87,6 +87,73 @@ struct {
 	__type(value, struct file_call);
 } vigil_file_calls SEC(".maps");
 
+/*
+ * The same, in the thread's own storage, where the kernel has task storage
+ * for tracing programs and bpf_get_current_task_btf() (both 5.11+:
+ * vigil_task_btf; the loader creates this map only then). A thread's slot
+ * is found from its task without a hash lookup, and reused by its next
+ * call: no insert, no delete, and none of the hash's locks, which disable
+ * interrupts (costly on a paravirtualised node). The kernel frees it with
+ * the thread.
+ */
+struct file_slot {
+	struct file_call c;
+	__u32 kept; /* c waits for this thread's exit half */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct file_slot);
+} vigil_file_slots SEC(".maps");
+
+/* Keeps this thread's call for its exit half; 0 on success. */
+static __always_inline long file_keep(const struct file_call *c)
+{
+	struct file_slot *s;
+
+	if (!vigil_task_btf)
+		return vigil_call_put(&vigil_file_calls, 0, c);
+	s = bpf_task_storage_get(&vigil_file_slots, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s)
+		return -1;
+	s->c = *c;
+	s->kept = 1;
+	return 0;
+}
+
+/* Calls kept at enter whose exit has not run yet (an upper bound: a thread
+ * killed in between, or an LRU eviction, leaves it high, which only costs
+ * the lookup below). At 0, an exit half has nothing to look up. */
+__u64 vigil_file_pending = 0;
+
+/* Takes this thread's kept call into `c`; 0 when there was one. */
+static __always_inline long file_take(struct file_call *c)
+{
+	struct file_call *kept;
+	struct file_slot *s;
+
+	if (!vigil_file_pending)
+		return -1;
+	if (vigil_task_btf) {
+		s = bpf_task_storage_get(&vigil_file_slots, bpf_get_current_task_btf(), 0, 0);
+		if (!s || !s->kept)
+			return -1;
+		*c = s->c;
+		s->kept = 0;
+		__sync_fetch_and_add(&vigil_file_pending, -1);
+		return 0;
+	}
+	kept = vigil_call_get(&vigil_file_calls, 0);
+	if (!kept)
+		return -1;
+	*c = *kept;
+	if (vigil_call_done(&vigil_file_calls, 0) == 0)
+		__sync_fetch_and_add(&vigil_file_pending, -1);
+	return 0;
+}
+
 /* Loads the lookup key from the path once; every prefix map then takes it.
  * Returns the key's length in bytes. */
 static __always_inline __u32 prefix_key_fill(struct vigil_path_buf *pb, struct vigil_path_ref *ref)
@@ -149,11 +216,6 @@ static __always_inline int path_wanted(const struct file_call *c, struct vigil_p
 	return 1;
 }
 
-/* Calls kept at enter whose exit has not run yet (an upper bound: a thread
- * killed in between, or an LRU eviction, leaves it high, which only costs
- * the lookup below). At 0, an exit half has nothing to look up. */
-__u64 vigil_file_pending = 0;
-
 static __always_inline int read_only_open(const struct file_call *c)
 {
 	return vigil_file_writes_only && c->kind == VIGIL_KIND_FILE_OPEN && (c->flags & O_ACCMODE) == O_RDONLY &&
@@ -209,7 +271,7 @@ static __always_inline int file_enter(struct file_call *c)
 	/* The bulk first: a dropped open needs no daemon check. */
 	if (read_only_open_dropped_held(c) || vigil_current_is_daemon())
 		return 0;
-	if (vigil_call_put(&vigil_file_calls, 0, c) != 0)
+	if (file_keep(c) != 0)
 		return 0;
 	__sync_fetch_and_add(&vigil_file_pending, 1);
 	return 0;
@@ -281,17 +343,10 @@ static __always_inline int file_report(const struct file_call *c, long ret)
 
 static __always_inline int file_exit(long ret)
 {
-	struct file_call *pending;
 	struct file_call c;
 
-	if (!vigil_file_pending)
+	if (file_take(&c) != 0)
 		return 0;
-	pending = vigil_call_get(&vigil_file_calls, 0);
-	if (!pending)
-		return 0;
-	c = *pending;
-	if (vigil_call_done(&vigil_file_calls, 0) == 0)
-		__sync_fetch_and_add(&vigil_file_pending, -1);
 	vigil_hold_cpu();
 	file_report(&c, ret);
 	vigil_release_cpu();

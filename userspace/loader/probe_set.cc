@@ -91,7 +91,7 @@ struct ProbeSet::Hooks {
   const std::string& cgroup_error;
   const absl::Status* fentry;  // whether trampolines work here; null: not asked
   bool preempt_kfuncs;         // bpf_preempt_disable() and _enable() (6.10+)
-  bool task_btf;               // bpf_get_current_task_btf() in tracing programs (5.11+)
+  bool task_btf;               // bpf_get_current_task_btf() and task storage in tracing programs (5.11+)
 };
 
 namespace {
@@ -364,7 +364,8 @@ void ProbeSet::LoadFamily(const FamilySpec& family, const LoaderConfig& config) 
                 cgroup_error_,
                 fentry_ ? &*fentry_ : nullptr,
                 vmlinux && btf__find_by_name_kind(vmlinux.get(), "bpf_preempt_disable", BTF_KIND_FUNC) >= 0,
-                libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, nullptr) == 1};
+                libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, nullptr) == 1 &&
+                    libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get, nullptr) == 1};
   const size_t first = probes_.size();
   std::vector<int> choice(family.probes.size(), -1);
 

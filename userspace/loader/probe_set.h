@@ -131,7 +131,8 @@ class BpfObject {
   virtual uint32_t abi_version() const = 0;
   // Whether the programs hold their CPU with bpf_preempt_disable() (vigil_common.bpf.h).
   virtual void set_preempt_kfuncs(bool available) = 0;
-  // Whether the programs read the current task through bpf_get_current_task_btf() (5.11+).
+  // Whether the programs read the current task through bpf_get_current_task_btf()
+  // and keep calls in task storage (both 5.11+).
   virtual void set_task_btf(bool available) = 0;
   // At most one ring buffer wake-up per this many ns (vigil_emit).
   virtual void set_wakeup_interval_ns(uint64_t ns) = 0;
