@@ -223,22 +223,27 @@ const volatile __u64 vigil_wakeup_interval_ns = 40 * 1000 * 1000;
 static __always_inline void vigil_emit(void *data, __u64 size, __u32 kind)
 {
 	/* A wake-up per record costs the reader more than the record, so the
-	 * reader is woken at most once per interval (and whenever an eighth of
-	 * the buffer waits); a record that comes within the interval is taken
-	 * by the next wake-up or the reader's poll timeout. This keeps alerts
-	 * at most one interval behind their syscall, at any rate, with at most
-	 * one wake-up per interval. bpf_ringbuf_query: 5.8, like the ring
+	 * reader is woken at most once per interval; a record that comes
+	 * within the interval is taken by the next wake-up or the reader's
+	 * poll timeout. This keeps alerts at most one interval behind their
+	 * syscall, at any rate, with at most one wake-up per interval. When an
+	 * eighth of the buffer waits, sooner, but still at most sixteen times
+	 * per interval: a reader that lags (starved of CPU, or stopped) gains
+	 * nothing from a wake-up per record, and each costs the process whose
+	 * syscall emits it an interrupt. bpf_ringbuf_query: 5.8, like the ring
 	 * buffer itself. The time is the record's own: a clock read is not
 	 * free (on a paravirtual clock, a read of the hypervisor's page). */
 	__u32 zero = 0;
 	__u64 *last = bpf_map_lookup_elem(&vigil_wakeup, &zero);
 	__u64 now = ((const struct vigil_header *)data)->boot_ns;
+	/* Signed: a record stamped before another CPU's wake-up is not late. */
+	__s64 since = last ? (__s64)(now - *last) : (__s64)vigil_wakeup_interval_ns;
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	/* Signed: a record stamped before another CPU's wake-up is not late. */
-	if (!last || (__s64)(now - *last) >= (__s64)vigil_wakeup_interval_ns ||
-	    bpf_ringbuf_query(&vigil_events, BPF_RB_AVAIL_DATA) >=
-		    bpf_ringbuf_query(&vigil_events, BPF_RB_RING_SIZE) / 8) {
+	if (since >= (__s64)vigil_wakeup_interval_ns ||
+	    (since >= (__s64)(vigil_wakeup_interval_ns / 16) &&
+	     bpf_ringbuf_query(&vigil_events, BPF_RB_AVAIL_DATA) >=
+		     bpf_ringbuf_query(&vigil_events, BPF_RB_RING_SIZE) / 8)) {
 		flags = BPF_RB_FORCE_WAKEUP;
 		if (last)
 			*last = now;
