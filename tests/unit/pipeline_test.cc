@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -47,6 +48,10 @@ struct Journal {
   std::vector<v1::Event> Written() {
     absl::MutexLock lock(&mu);
     return written;
+  }
+  size_t WrittenCount() {
+    absl::MutexLock lock(&mu);
+    return written.size();
   }
   std::vector<std::thread::id> Writers() {
     absl::MutexLock lock(&mu);
@@ -151,6 +156,17 @@ class PipelineTest : public ::testing::Test {
         Decoder({.node = test::kNode}, &clock_), std::move(enrichers), std::move(detector), std::move(sinks));
   }
 
+  // A recording sink and no other stage, on a clock that stands still: a
+  // poll slowed by a busy machine (these tests share it) must not send the
+  // next ones to the pipeline thread.
+  std::unique_ptr<Pipeline> MakeOnStillClock() {
+    std::vector<std::unique_ptr<Sink>> sinks;
+    sinks.push_back(std::make_unique<RecordingSink>(&journal_));
+    return std::make_unique<Pipeline>(PipelineOptions{.instance_id = "inst", .now = still_.clock()},
+                                      Decoder({.node = test::kNode}, &clock_), std::vector<std::unique_ptr<Enricher>>{},
+                                      nullptr, std::move(sinks));
+  }
+
   std::vector<uint32_t> WrittenPids() {
     std::vector<uint32_t> pids;
     for (const auto& e : journal_.Written()) pids.push_back(e.process().pid());
@@ -158,6 +174,7 @@ class PipelineTest : public ::testing::Test {
   }
 
   BootClock clock_;
+  test::FakeClock still_;
   Journal journal_;
 };
 
@@ -354,14 +371,7 @@ TEST_F(PipelineTest, RecordsSubmittedWhileRunningAllArrive) {
 // overloaded: the batch is done on the reader's own thread, written by the
 // time Publish() returns, with no wake-up of the pipeline thread.
 TEST_F(PipelineTest, AnIdlePipelineDoesAPublishedBatchOnThePublishingThread) {
-  // A clock that stands still: a batch slowed by a busy machine (this test
-  // shares it) must not send the next ones to the pipeline thread.
-  test::FakeClock still;
-  std::vector<std::unique_ptr<Sink>> sinks;
-  sinks.push_back(std::make_unique<RecordingSink>(&journal_));
-  auto pipeline = std::make_unique<Pipeline>(PipelineOptions{.instance_id = "inst", .now = still.clock()},
-                                             Decoder({.node = test::kNode}, &clock_),
-                                             std::vector<std::unique_ptr<Enricher>>{}, nullptr, std::move(sinks));
+  auto pipeline = MakeOnStillClock();
   pipeline->Start();
   int done_here = 0;
   for (uint32_t pid = 1; pid <= 20; ++pid) {
@@ -375,6 +385,50 @@ TEST_F(PipelineTest, AnIdlePipelineDoesAPublishedBatchOnThePublishingThread) {
   EXPECT_GE(done_here, 18);
   pipeline->Stop();
   EXPECT_THAT(WrittenPids(), ElementsAreArray({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}));
+}
+
+// Within a poll the reader takes the work at the first record and does each
+// record as it is submitted, straight from the ring buffer's memory: written
+// before Submit() returns. A burst past kBatchRecords (1,024) in one poll is
+// handed over from there on, so that the reader goes back to draining.
+TEST_F(PipelineTest, AnIdlePipelineDoesAPollsRecordsAsTheyAreSubmitted) {
+  auto pipeline = MakeOnStillClock();
+  pipeline->Start();
+  // The pipeline thread's once-a-second tick may hold the work when a poll
+  // starts: then that poll is queued, and the next one is tried.
+  uint32_t pid = 0;
+  bool done_here = false;
+  for (int poll = 0; poll < 5 && !done_here; ++poll) {
+    Record record = ExecOfPid(++pid);
+    pipeline->Submit(record);
+    std::fill(record.begin(), record.end(), 0xff);  // the ring buffer's space, reused
+    done_here = journal_.WrittenCount() == pid;
+    pipeline->Publish();
+    ASSERT_TRUE(journal_.AwaitWritten(pid));
+  }
+  ASSERT_TRUE(done_here) << "no poll's record was done as it was submitted";
+  EXPECT_EQ(journal_.Writers().back(), std::this_thread::get_id());
+
+  constexpr uint32_t kBurst = 3000;
+  const uint32_t first = pid + 1;
+  std::vector<size_t> submitted_at;  // records written when each was submitted
+  for (uint32_t i = 0; i < kBurst; ++i) {
+    pipeline->Submit(ExecOfPid(++pid));
+    submitted_at.push_back(journal_.WrittenCount());
+  }
+  pipeline->Publish();
+  pipeline->Stop();
+  std::vector<uint32_t> want(pid);
+  std::iota(want.begin(), want.end(), 1);
+  EXPECT_THAT(WrittenPids(), ElementsAreArray(want));
+  if (submitted_at[0] == first) {  // this poll took the work
+    EXPECT_EQ(submitted_at[1023], first + 1023) << "the first 1,024 records done as they came";
+    EXPECT_LT(submitted_at[1024], first + 1024) << "the 1,025th was queued";
+  }
+  const std::vector<std::thread::id> writers = journal_.Writers();
+  EXPECT_TRUE(std::any_of(writers.begin() + first - 1, writers.end(), [](std::thread::id id) {
+    return id != std::this_thread::get_id();
+  })) << "the pipeline thread took no part in the burst";
 }
 
 // A slow output must not keep the reader from the ring buffer: after a batch

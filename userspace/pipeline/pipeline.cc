@@ -1,6 +1,7 @@
 #include "pipeline/pipeline.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "common/log.h"
@@ -36,24 +37,71 @@ Pipeline::~Pipeline() {
 
 namespace {
 // A full batch goes out without waiting for Publish(): the pipeline thread
-// starts on it while the reader is still copying.
+// starts on it while the reader is still copying. Also how many records of
+// one poll the reader does itself before it hands the rest over.
 constexpr size_t kBatchRecords = 1024;
-// A batch done on the reader's thread that takes longer than this (a slow
-// output, a heavy load) sends the batches of the next kHandOffFor to the
-// pipeline thread: the reader goes back to draining the ring buffer, and the
-// queue absorbs what the slow stage holds up.
+// A poll's work done on the reader's thread that takes longer than this (a
+// slow output, a heavy load) sends the records of the next kHandOffFor to
+// the pipeline thread: the reader goes back to draining the ring buffer, and
+// the queue absorbs what the slow stage holds up.
 constexpr absl::Duration kSlowBatch = absl::Milliseconds(10);
 constexpr absl::Duration kHandOffFor = absl::Seconds(1);
 }  // namespace
 
 void Pipeline::Start() {
+  started_ = true;
   thread_ = std::thread([this] { Run(); });
   NameThread(thread_, "vigil-pipeline");
+}
+
+bool Pipeline::TryTakeWork() {
+  if (!work_mu_.TryLock()) return false;
+  bool idle = options_.now() >= hand_off_until_;
+  if (idle) {
+    absl::MutexLock q(&mu_);
+    idle = queue_.empty() && !stopping_;
+  }
+  if (!idle) work_mu_.Unlock();
+  return idle;
+}
+
+void Pipeline::GiveBackWork(absl::Time start) {
+  AfterWork(absl::Now());
+  if (const absl::Time end = options_.now(); end - start > kSlowBatch) hand_off_until_ = end + kHandOffFor;
+  // Parked events' deadlines are the pipeline thread's to watch: it learns of new ones.
+  if (!parked_.empty()) {
+    absl::MutexLock q(&mu_);
+    woken_ = true;
+  }
+  work_mu_.Unlock();
 }
 
 void Pipeline::Submit(absl::Span<const uint8_t> record) {
   const size_t kind = KindIndex(Decoder::PeekKind(record));
   received_[kind].fetch_add(1, std::memory_order_relaxed);
+  // The first record of a poll decides how the poll's records go. Nothing
+  // is open then (Publish() ended the last batch), so records done here
+  // cannot pass records queued before them.
+  if (mode_ == Mode::kUndecided) {
+    mode_ = Mode::kQueue;
+    if (started_ && TryTakeWork()) {
+      mode_ = Mode::kDirect;
+      work_start_ = options_.now();
+      direct_records_ = 0;
+      if (!parked_.empty()) ReleaseDue();
+    }
+  }
+  if (mode_ == Mode::kDirect) {
+    // Decoded straight from the ring buffer: no copy, no lock per record.
+    Handle(record);
+    // A burst: the rest of this poll goes to the pipeline thread in
+    // batches, and the reader back to draining the ring buffer.
+    if (++direct_records_ == kBatchRecords) {
+      mode_ = Mode::kQueue;
+      GiveBackWork(work_start_);
+    }
+    return;
+  }
   // Only this thread adds to held_ and held_bytes_: what it reads here can
   // only have shrunk by the time it adds.
   if (held_.load(std::memory_order_relaxed) >= options_.queue_capacity ||
@@ -79,45 +127,31 @@ void Pipeline::Submit(absl::Span<const uint8_t> record) {
 }
 
 void Pipeline::Publish() {
+  const Mode mode = std::exchange(mode_, Mode::kUndecided);
+  if (mode == Mode::kDirect) {
+    GiveBackWork(work_start_);
+    return;
+  }
   std::unique_ptr<Batch> batch;
   {
     absl::MutexLock lock(&open_mu_);
     if (open_ == nullptr || open_->ends.empty()) return;
-    // Nothing queued and nobody at work: this thread does the work itself,
-    // and the pipeline thread sleeps on. A hand-off costs a wake-up and a
-    // context switch per batch, more than a batch's work at a few hundred
-    // events per interval. Whoever holds work_mu_ has finished everything
-    // queued before, and whatever comes later queues behind this batch.
-    if (work_mu_.TryLock()) {
-      bool idle = options_.now() >= hand_off_until_;
-      if (idle) {
-        absl::MutexLock q(&mu_);
-        idle = queue_.empty() && !stopping_;
-      }
-      if (idle) {
-        batch = std::move(open_);
-      } else {
-        work_mu_.Unlock();
-      }
-    }
-    if (batch == nullptr) {
+    // Whoever holds work_mu_ has finished everything queued before, and
+    // whatever comes later queues behind this batch.
+    if (!TryTakeWork()) {
       PublishLocked();
       return;
     }
+    batch = std::move(open_);
   }
   const absl::Time start = options_.now();
   if (!parked_.empty()) ReleaseDue();
   HandleBatch(*batch);
-  AfterWork(absl::Now());
-  if (const absl::Time end = options_.now(); end - start > kSlowBatch) hand_off_until_ = end + kHandOffFor;
-  // Parked events' deadlines are the pipeline thread's to watch: it learns of new ones.
-  const bool parked = !parked_.empty();
   {
     absl::MutexLock q(&mu_);
     free_.push_back(std::move(batch));
-    woken_ = woken_ || parked;
   }
-  work_mu_.Unlock();
+  GiveBackWork(start);
 }
 
 void Pipeline::PublishLocked() {
@@ -134,6 +168,8 @@ void Pipeline::Inject(v1::Event event) {
 }
 
 void Pipeline::Stop() {
+  // A poll the reader left undone (it calls Stop() itself, or has ended).
+  if (std::exchange(mode_, Mode::kUndecided) == Mode::kDirect) GiveBackWork(work_start_);
   {
     // Handed over, never done here: the pipeline thread may not have started.
     absl::MutexLock lock(&open_mu_);

@@ -60,17 +60,18 @@ struct PipelineCounters {
 // events of one key (one cgroup) leave in the order they came; events of
 // different keys may pass each other. Event ids are given as events leave,
 // so they increase in the order of the output.
-// The reader side only copies bytes into a reused batch and never blocks:
-// when the queue is full (by count or by bytes) the record is dropped and
-// counted. Batches, not
-// records, cross between threads: one lock hand-off and at most one wake-up
-// per batch, and no allocation per record once the batches have grown.
-// When nothing is queued and the pipeline thread is idle, Publish() does the
-// batch's work on the reader's thread instead (no hand-off, no wake-up): the
-// common case on a node that is not overloaded. A batch that fills up
-// (kBatchRecords) is always handed over, and after a batch done there was
-// slow, the next second's are too: under load the two threads work side by
-// side, and the queue, not the ring buffer, absorbs a slow stage.
+// When nothing is queued and the pipeline thread is idle at the first
+// record of a poll (the common case on a node that is not overloaded), the
+// reader does the poll's records itself as Submit() gets them, decoded
+// straight from the ring buffer: no copy, no lock per record, no hand-off
+// or wake-up. Otherwise it only copies bytes into a reused batch and never
+// blocks: when the queue is full (by count or by bytes) the record is
+// dropped and counted. Batches, not records, cross between threads: one
+// lock hand-off and at most one wake-up per batch, and no allocation per
+// record once the batches have grown. Past kBatchRecords in one poll, and
+// for a second after a poll whose work was slow, records are queued: under
+// load the two threads work side by side, and the queue, not the ring
+// buffer, absorbs a slow stage.
 class Pipeline : public ReportsHealth {
  public:
   // `detector` may be null: no detection.
@@ -79,17 +80,19 @@ class Pipeline : public ReportsHealth {
   ~Pipeline();
 
   void Start();
-  // From the reader thread: adds a record to the open batch, which goes to
-  // the pipeline thread at Publish() or when it is full.
+  // From the reader thread: does the record at once, or adds it to the
+  // open batch, which goes to the pipeline thread at Publish() or when it is
+  // full (see above). `record` is not used after the call returns.
   void Submit(absl::Span<const uint8_t> record);
-  // Ends the open batch: the reader calls it after each poll of the ring
-  // buffer. Handed to the pipeline thread, or handled on this one when no
-  // work is queued or in hand (see above).
+  // Ends the poll: the reader calls it after each poll of the ring buffer.
+  // The open batch is handed to the pipeline thread, or handled on this one
+  // when no work is queued or in hand; then the sinks are flushed.
   void Publish();
   // An event the sensor makes itself (health): never dropped, and after
   // every record submitted before it.
   void Inject(v1::Event event);
-  // Publishes, processes everything queued, flushes the sinks, joins the thread.
+  // Publishes, processes everything queued, flushes the sinks, joins the
+  // thread. From the reader's thread, or once it has ended.
   void Stop();
 
   PipelineCounters Counters() const;
@@ -108,6 +111,11 @@ class Pipeline : public ReportsHealth {
   };
 
   void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(open_mu_);
+  // The reader takes the work when nothing is queued or in hand and no
+  // hand-off is on; and gives it back after a poll's share (the detector's
+  // tick, the sinks' flush), starting a hand-off when it took too long.
+  bool TryTakeWork();
+  void GiveBackWork(absl::Time start);
   void Run();
   // Both with work_mu_ held: a batch's records, then what follows each run
   // of work (the detector's clock at `now`, flushing the sinks).
@@ -147,8 +155,8 @@ class Pipeline : public ReportsHealth {
   std::unique_ptr<Detector> detector_;
   std::vector<std::unique_ptr<Sink>> sinks_;
   // Held by whichever thread does the work (the pipeline thread, or the
-  // reader in Publish()): the stages, and the state below up to the
-  // mutexes, are used under it only.
+  // reader in Submit() and Publish()): the stages, and the state below up
+  // to the mutexes, are used under it only.
   absl::Mutex work_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::vector<v1::Event> alerts_;  // reused for every event
   // One reused event per kernel kind, so that each keeps its payload
@@ -158,7 +166,7 @@ class Pipeline : public ReportsHealth {
   // Parked events by (enricher, key).
   absl::flat_hash_map<ParkKey, Parked> parked_;
   absl::Time next_deadline_ = absl::InfiniteFuture();
-  // Until then Publish() hands every batch over (see kSlowBatch).
+  // Until then the reader hands every record over (see kSlowBatch).
   absl::Time hand_off_until_ = absl::InfinitePast();
 
   // Taken per record by the reader, and by Inject(): never held long, and no
@@ -172,6 +180,13 @@ class Pipeline : public ReportsHealth {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;  // an enricher may have an answer for parked events
   std::thread thread_;
+
+  // The reader's own: how this poll's records go (see Submit()).
+  enum class Mode { kUndecided, kDirect, kQueue };
+  Mode mode_ = Mode::kUndecided;
+  absl::Time work_start_;      // when the reader took the work for this poll
+  size_t direct_records_ = 0;  // done so in this poll
+  bool started_ = false;       // set by Start(), before the reader runs
 
   std::atomic<uint64_t> held_{0};        // records submitted and not yet handled
   std::atomic<uint64_t> held_bytes_{0};  // and their bytes
