@@ -338,14 +338,32 @@ struct exit_key {
 /* Processes whose exit one of their threads has claimed. Threads leaving
  * together (exit_group) on several CPUs can each read signal->live as zero
  * below, once the last of them has decremented it: the first to claim the
- * process reports it. LRU: an entry only matters for the microseconds its
- * threads take to leave. BPF_MAP_TYPE_LRU_HASH: 4.10. */
+ * process reports it. The thread that finds itself the last one left
+ * deletes the claim, so the map holds only exits in progress; LRU in case a
+ * claim is never deleted (see handle_exit). BPF_MAP_TYPE_LRU_HASH: 4.10. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct exit_key);
 	__type(value, __u8);
 } vigil_exited SEC(".maps");
+
+/* Whether every other thread of the exiting task's process has already
+ * passed this tracepoint. signal->nr_threads counts the threads still
+ * hashed: a thread is unhashed after this tracepoint (release_task() from
+ * exit_notify()), except a leader that leaves first, which stays as a
+ * zombie until the last thread goes (its exit_state is set in exit_notify(),
+ * also after this tracepoint). So 1, or 2 with the leader a zombie, means
+ * this is the last. Read without the locks that change them: a stale value
+ * only sends the exit to the claim path. */
+static __always_inline bool vigil_last_thread(struct task_struct *task)
+{
+	int threads = BPF_CORE_READ(task, signal, nr_threads);
+
+	if (threads == 1)
+		return true;
+	return threads == 2 && BPF_CORE_READ(task, group_leader, exit_state) != 0;
+}
 
 static __always_inline int handle_exit(struct task_struct *task)
 {
@@ -359,10 +377,20 @@ static __always_inline int handle_exit(struct task_struct *task)
 		return 0;
 	key.start_time = BPF_CORE_READ(task, group_leader, start_time);
 	key.tgid = BPF_CORE_READ(task, tgid);
-	/* Only a claim already there stops the report: a full map must not
-	 * cost an exit. */
-	if (bpf_map_update_elem(&vigil_exited, &key, &claimed, BPF_NOEXIST) == -EEXIST)
+	if (vigil_last_thread(task)) {
+		/* No other thread can still claim it: a claim here means one of
+		 * them reported the exit. The common case, a single-threaded
+		 * process, costs one lookup that misses instead of an insert,
+		 * which in a full LRU map evicts. */
+		if (bpf_map_lookup_elem(&vigil_exited, &key)) {
+			bpf_map_delete_elem(&vigil_exited, &key);
+			return 0;
+		}
+	} else if (bpf_map_update_elem(&vigil_exited, &key, &claimed, BPF_NOEXIST) == -EEXIST) {
+		/* Only a claim already there stops the report: a full map must
+		 * not cost an exit. */
 		return 0;
+	}
 	vigil_fill_header_current(&e.hdr, VIGIL_KIND_EXIT, sizeof(e)); /* task is current */
 	e.exit_code = BPF_CORE_READ(task, exit_code);
 	e._pad0 = 0;

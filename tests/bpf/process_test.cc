@@ -1,5 +1,6 @@
 // Process family on the real kernel: exec, exit and fork events, field by
 // field, as the vigil-sensor binary writes them.
+#include <bpf/bpf.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 
 #include <atomic>
 #include <climits>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -343,6 +345,86 @@ TEST_F(ProcessTest, MultiThreadedProcessExitsOnce) {
     // Its threads were not processes.
     EXPECT_THAT(sensor().FindAll(ForkOf(child)), SizeIs(1));
   }
+}
+
+// The exit claims (vigil_exited, process.bpf.c) for the given processes in
+// every such map on the host (the sensor holds it through its programs, not
+// a descriptor): key {leader start time, tgid, padding}.
+std::vector<pid_t> ExitClaimsOf(const std::vector<pid_t>& pids) {
+  struct ExitKey {
+    uint64_t start_time;
+    uint32_t tgid;
+    uint32_t pad;
+  };
+  std::vector<pid_t> found;
+  int maps = 0;
+  for (uint32_t id = 0; bpf_map_get_next_id(id, &id) == 0;) {
+    const int fd = bpf_map_get_fd_by_id(id);
+    if (fd < 0) continue;
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && std::string(info.name) == "vigil_exited") {
+      ++maps;
+      ExitKey key{}, next{};
+      const void* prev = nullptr;
+      while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        for (pid_t pid : pids) {
+          if (next.tgid == static_cast<uint32_t>(pid)) found.push_back(pid);
+        }
+        key = next;
+        prev = &key;
+      }
+    }
+    close(fd);
+  }
+  if (maps == 0) ADD_FAILURE() << "no map named vigil_exited on this host";
+  return found;
+}
+
+// The kernel's exit claims do not outlive the exits: with no other thread
+// left to race, the last thread of a process deletes its claim or makes
+// none. Otherwise the map (an LRU of 4,096) fills, and every exit on a busy
+// node pays an eviction.
+TEST_F(ProcessTest, ExitsLeaveNoClaimBehind) {
+  std::vector<pid_t> children;
+  for (int i = 0; i < 20; ++i) children.push_back(Spawn({"/bin/true", "claim-" + Nonce()}));
+  // A leader that leaves before its last thread: a zombie until that
+  // thread, the process's last, exits.
+  for (int i = 0; i < 5; ++i) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      // Only raw threads and syscalls here: the parent is multi-threaded.
+      pthread_t th;
+      pthread_create(
+          &th, nullptr,
+          [](void*) -> void* {
+            for (int waited = 0; waited < 5000; ++waited) {
+              char stat[256] = {};
+              const int fd = open("/proc/self/stat", O_RDONLY);
+              const ssize_t n = fd >= 0 ? read(fd, stat, sizeof(stat) - 1) : -1;
+              if (fd >= 0) close(fd);
+              const char* state = n > 0 ? strrchr(stat, ')') : nullptr;
+              if (state != nullptr && state[1] == ' ' && state[2] == 'Z') break;
+              usleep(1000);
+            }
+            syscall(SYS_exit, 0);
+            return nullptr;
+          },
+          nullptr);
+      syscall(SYS_exit, 4);
+    }
+    children.push_back(child);
+  }
+  for (pid_t child : children) {
+    ASSERT_GT(child, 0);
+    ASSERT_NE(WaitExit(child), -1);
+  }
+  for (pid_t child : children) {
+    ASSERT_TRUE(sensor().WaitFor(ExitOf(child)).has_value()) << "no exit event for " << child;
+  }
+  EXPECT_THAT(ExitClaimsOf(children), IsEmpty()) << "claims left behind for these processes";
+  for (pid_t child : children) EXPECT_THAT(sensor().FindAll(ExitOf(child)), SizeIs(1)) << "child " << child;
 }
 
 TEST_F(ProcessTest, TwoHundredArgsFitTheDefaultLimits) {
