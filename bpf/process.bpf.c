@@ -339,8 +339,10 @@ struct exit_key {
  * together (exit_group) on several CPUs can each read signal->live as zero
  * below, once the last of them has decremented it: the first to claim the
  * process reports it. The thread that finds itself the last one left
- * deletes the claim, so the map holds only exits in progress; LRU in case a
- * claim is never deleted (see handle_exit). BPF_MAP_TYPE_LRU_HASH: 4.10. */
+ * deletes the claim, so the map holds only exits in progress. LRU: when no
+ * thread could tell it was the last (vigil_last_thread() read a count
+ * before another thread's release), the claim stays until evicted.
+ * BPF_MAP_TYPE_LRU_HASH: 4.10. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
