@@ -49,7 +49,6 @@ constexpr absl::Duration kHandOffFor = absl::Seconds(1);
 }  // namespace
 
 void Pipeline::Start() {
-  started_ = true;
   thread_ = std::thread([this] { Run(); });
   NameThread(thread_, "vigil-pipeline");
 }
@@ -84,7 +83,7 @@ void Pipeline::Submit(absl::Span<const uint8_t> record) {
   // cannot pass records queued before them.
   if (mode_ == Mode::kUndecided) {
     mode_ = Mode::kQueue;
-    if (started_ && TryTakeWork()) {
+    if (thread_.joinable() && TryTakeWork()) {
       mode_ = Mode::kDirect;
       work_start_ = options_.now();
       direct_records_ = 0;

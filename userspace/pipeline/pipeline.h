@@ -179,6 +179,8 @@ class Pipeline : public ReportsHealth {
   std::vector<std::unique_ptr<Batch>> free_ ABSL_GUARDED_BY(mu_);  // emptied batches, for reuse
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;  // an enricher may have an answer for parked events
+  // Started by Start(), before the reader runs; until then every record is
+  // queued, never done by the reader.
   std::thread thread_;
 
   // The reader's own: how this poll's records go (see Submit()).
@@ -186,7 +188,6 @@ class Pipeline : public ReportsHealth {
   Mode mode_ = Mode::kUndecided;
   absl::Time work_start_;      // when the reader took the work for this poll
   size_t direct_records_ = 0;  // done so in this poll
-  bool started_ = false;       // set by Start(), before the reader runs
 
   std::atomic<uint64_t> held_{0};        // records submitted and not yet handled
   std::atomic<uint64_t> held_bytes_{0};  // and their bytes
