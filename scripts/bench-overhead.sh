@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # What the sensor costs the workloads it watches, side by side with peers, in
 # one run: every workload under no observer, Vigil (default flags), Vigil with
-# every probe and no filter, auditd with equivalent rules and bpftrace with
-# equivalent probes. Observers are interleaved (their order rotates every
-# round) so that load from the rest of the machine falls on all of them
-# alike; medians over the rounds are reported. Not a test: nothing asserted.
+# every probe and no filter, auditd with equivalent rules, bpftrace with
+# equivalent probes, and the floor: empty programs on the very hooks Vigil's
+# default probes attach on this kernel. Observers are interleaved (their
+# order rotates every round) so that load from the rest of the machine falls
+# on all of them alike; medians over the rounds are reported. Not a test:
+# nothing asserted.
 #
 #   sudo scripts/bench-overhead.sh                 # 3 rounds, the issue's sizes
 #   sudo ROUNDS=2 RATE_SECONDS=5 OBSERVERS="none vigil bpftrace" scripts/bench-overhead.sh
@@ -13,6 +15,15 @@
 #
 # SENSOR_BASE: another vigil-sensor binary, run with the default flags as the
 # observer "vigil-base", to compare two builds in the same run.
+#
+# floor: the script starts the sensor once, reads the hooks it attached
+# (bpftool perf list: tracepoints, raw tracepoints, kprobes) and attaches an
+# empty bpftrace program to each. bpftrace 0.17 (Debian 12) has no raw
+# tracepoints: Vigil's raw ones (the scheduler's exec, fork and exit) get the
+# regular tracepoint of the same event, which costs a little more, so on the
+# process workloads the floor is, if anything, high. Hooks that are no perf
+# event (fentry, LSM: not on this project's development host) are left out,
+# with a warning.
 #
 # EXEC: the program the fixed exec rates start, /bin/true (default) or
 # "static" for build/tests/bench/bench_true (`ninja bench_true`): /bin/true
@@ -25,7 +36,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
 rate_seconds=${RATE_SECONDS:-5}
-observers=${OBSERVERS:-"none vigil vigil-all auditd bpftrace"}
+observers=${OBSERVERS:-"none vigil vigil-all auditd bpftrace floor"}
 exec_count=${EXEC_COUNT:-3000}
 open_count=${OPEN_COUNT:-500000}
 cwu_count=${CWU_COUNT:-20000}
@@ -100,6 +111,41 @@ EOF
   esac
 }
 
+# The floor's bpftrace program: an empty body on every hook a sensor with the
+# default flags attaches here.
+floor_program() {
+  local pid probes
+  "$sensor_bin" --output=/dev/null --api_socket="unix://$work/floor.sock" --metrics_address=127.0.0.1:0 \
+    --spool_dir="$work/spool" 2>"$work/floor-sensor.err" &
+  pid=$!
+  for _ in $(seq 600); do grep -q 'streaming events' "$work/floor-sensor.err" && break; sleep 0.1; done
+  probes=$(bpftool perf list -j | python3 -c '
+import glob, json, sys
+pid = int(sys.argv[1])
+probes, other = set(), 0
+for p in json.load(sys.stdin):
+    if p.get("pid") != pid: continue
+    kind = p.get("fd_type")
+    if kind in ("tracepoint", "raw_tracepoint"):
+        # The event category, from tracefs: raw tracepoints attach by event name only.
+        cats = glob.glob("/sys/kernel/tracing/events/*/" + p["tracepoint"])
+        if cats: probes.add("tracepoint:%s:%s" % (cats[0].split("/")[-2], p["tracepoint"]))
+        else: other += 1
+    elif kind in ("kprobe", "kretprobe"):
+        probes.add("%s:%s" % (kind, p["func"]))
+    else:
+        other += 1
+if other: print("bench-overhead: %d of the sensor hooks have no floor here" % other, file=sys.stderr)
+print(", ".join(sorted(probes)))
+' "$pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  [ -n "$probes" ] || { echo "bench-overhead: found no sensor hooks for the floor" >&2; exit 1; }
+  echo "floor: empty programs on $(tr ',' '\n' <<<"$probes" | wc -l) hooks" >&2
+  echo "$probes { }"
+}
+[[ " $observers " != *" floor "* ]] || floor_prog=$(floor_program)
+
 start_observer() {
   rm -f "$work/events.jsonl" "$work/sensor.err" "$work/bpftrace.out" "$work/bpftrace.err"
   case $observer in
@@ -139,6 +185,11 @@ start_observer() {
         tracepoint:sock:inet_sock_set_state /args->protocol == 6/ { printf("tcp %d %d %d\n", pid, args->oldstate, args->newstate); }
         tracepoint:syscalls:sys_exit_accept4 { printf("accept %d %d\n", pid, args->ret); }
       ' 2>"$work/bpftrace.err" &
+      obs_pid=$!
+      for _ in $(seq 600); do grep -q 'Attaching' "$work/bpftrace.out" 2>/dev/null && break; sleep 0.1; done
+      ;;
+    floor)
+      bpftrace -o "$work/bpftrace.out" -e "$floor_prog" 2>"$work/bpftrace.err" &
       obs_pid=$!
       for _ in $(seq 600); do grep -q 'Attaching' "$work/bpftrace.out" 2>/dev/null && break; sleep 0.1; done
       ;;
@@ -231,7 +282,6 @@ awk -F'\t' 'NR > 1 && $1 ~ /^exec-[0-9]+\/s$/ {r = $1; sub(/^exec-/, "", r); sub
   "$out/summary.tsv" | sort -k1,1 -k2,2n >"$out/cpu.dat"
 awk -F'\t' 'NR > 1 && $1 !~ /^exec-[0-9]+\/s$/ && $1 != "drops" && $4 != "-" {print $1, $2, $4}' "$out/summary.tsv" >"$out/ratio.dat"
 plot_cpu=""
-plot_ratio=""
 for o in $observers; do
   [ "$o" = none ] && continue
   plot_cpu+="'$out/cpu.dat' using (strcol(1) eq '$o' ? \$2 : 1/0):3 with linespoints title '$o', "
