@@ -111,14 +111,28 @@ EOF
   esac
 }
 
+# Starts a sensor (BIN, then its flags) as obs_pid, and returns once it streams.
+start_sensor() {
+  local bin=$1
+  shift
+  "$bin" --api_socket="unix://$work/sensor.sock" --metrics_address=127.0.0.1:0 --spool_dir="$work/spool" "$@" \
+    2>"$work/sensor.err" &
+  obs_pid=$!
+  for _ in $(seq 600); do grep -q 'streaming events' "$work/sensor.err" && break; sleep 0.1; done
+}
+
+# Starts bpftrace with PROGRAM as obs_pid, and returns once it has attached.
+start_bpftrace() {
+  bpftrace -o "$work/bpftrace.out" -e "$1" 2>"$work/bpftrace.err" &
+  obs_pid=$!
+  for _ in $(seq 600); do grep -q 'Attaching' "$work/bpftrace.out" 2>/dev/null && break; sleep 0.1; done
+}
+
 # The floor's bpftrace program: an empty body on every hook a sensor with the
-# default flags attaches here.
+# default flags attaches here (run in a subshell: its obs_pid stays there).
 floor_program() {
-  local pid probes
-  "$sensor_bin" --output=/dev/null --api_socket="unix://$work/floor.sock" --metrics_address=127.0.0.1:0 \
-    --spool_dir="$work/spool" 2>"$work/floor-sensor.err" &
-  pid=$!
-  for _ in $(seq 600); do grep -q 'streaming events' "$work/floor-sensor.err" && break; sleep 0.1; done
+  local probes
+  start_sensor "$sensor_bin" --output=/dev/null
   probes=$(bpftool perf list -j | python3 -c '
 import glob, json, sys
 pid = int(sys.argv[1])
@@ -137,9 +151,9 @@ for p in json.load(sys.stdin):
         other += 1
 if other: print("bench-overhead: %d of the sensor hooks have no floor here" % other, file=sys.stderr)
 print(", ".join(sorted(probes)))
-' "$pid")
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+' "$obs_pid")
+  kill -TERM "$obs_pid" 2>/dev/null || true
+  wait "$obs_pid" 2>/dev/null || true
   [ -n "$probes" ] || { echo "bench-overhead: found no sensor hooks for the floor" >&2; exit 1; }
   echo "floor: empty programs on $(tr ',' '\n' <<<"$probes" | wc -l) hooks" >&2
   echo "$probes { }"
@@ -154,10 +168,7 @@ start_observer() {
       local bin=$sensor_bin extra=()
       [ "$observer" = vigil-all ] && extra=(--file_writes_only=false)
       [ "$observer" = vigil-base ] && bin=$sensor_base
-      "$bin" --output="$work/events.jsonl" --api_socket="unix://$work/sensor.sock" \
-        --metrics_address=127.0.0.1:0 --spool_dir="$work/spool" "${extra[@]}" 2>"$work/sensor.err" &
-      obs_pid=$!
-      for _ in $(seq 600); do grep -q 'streaming events' "$work/sensor.err" && break; sleep 0.1; done
+      start_sensor "$bin" --output="$work/events.jsonl" "${extra[@]}"
       ;;
     auditd)
       auditctl -D >/dev/null
@@ -176,7 +187,7 @@ start_observer() {
       auditctl -e 1 >/dev/null
       ;;
     bpftrace)
-      bpftrace -o "$work/bpftrace.out" -e '
+      start_bpftrace '
         tracepoint:syscalls:sys_enter_execve { printf("exec %d %s\n", pid, str(args->filename)); }
         tracepoint:sched:sched_process_fork { printf("fork %d %d\n", args->parent_pid, args->child_pid); }
         tracepoint:sched:sched_process_exit { printf("exit %d\n", pid); }
@@ -184,15 +195,9 @@ start_observer() {
         tracepoint:syscalls:sys_enter_unlinkat, tracepoint:syscalls:sys_enter_unlink { printf("unlink %d %s\n", pid, str(args->pathname)); }
         tracepoint:sock:inet_sock_set_state /args->protocol == 6/ { printf("tcp %d %d %d\n", pid, args->oldstate, args->newstate); }
         tracepoint:syscalls:sys_exit_accept4 { printf("accept %d %d\n", pid, args->ret); }
-      ' 2>"$work/bpftrace.err" &
-      obs_pid=$!
-      for _ in $(seq 600); do grep -q 'Attaching' "$work/bpftrace.out" 2>/dev/null && break; sleep 0.1; done
+      '
       ;;
-    floor)
-      bpftrace -o "$work/bpftrace.out" -e "$floor_prog" 2>"$work/bpftrace.err" &
-      obs_pid=$!
-      for _ in $(seq 600); do grep -q 'Attaching' "$work/bpftrace.out" 2>/dev/null && break; sleep 0.1; done
-      ;;
+    floor) start_bpftrace "$floor_prog" ;;
   esac
   sleep 1
 }
