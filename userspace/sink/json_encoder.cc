@@ -13,6 +13,7 @@
 #include "absl/base/optimization.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
 #include "common/wire.h"
@@ -549,13 +550,16 @@ bool MatchesKey(const T& value, absl::string_view key) {
          key.empty();
 }
 
-// The JSON of the values of one type a thread printed last, direct-mapped by
-// a hash of their identity: a value whose slot another took is printed anew
-// and takes it back.
+// The JSON of the values of one type a thread printed last, kept in sets of
+// two by a hash of their identity. A new value takes its set's slot that
+// holds an older value of the same identity (a process before its exec),
+// else the one used less recently: two values that hash alike (a shell and
+// its parent, a few pids apart) both stay, instead of pushing each other out
+// on every event that prints both.
 template <size_t kSlots>
 class JsonMemo {
  public:
-  static_assert(std::has_single_bit(kSlots));
+  static_assert(std::has_single_bit(kSlots) && kSlots >= 2);
   // Values with more text than this are printed each time, not kept: what a
   // peer sends the collector can be long, and the memo stays small.
   static constexpr size_t kMaxText = 2048;
@@ -563,32 +567,57 @@ class JsonMemo {
   struct Slot {
     std::string key;  // AssignKey's; empty while `json` is not its value's
     std::string json;
+    uint64_t identity = 0;
   };
 
-  // Prints `value` with `encode` into its slot unless the slot holds it.
+  // Prints `value` with `encode` into a slot unless a slot holds it.
   template <typename T, typename Encode>
   bool Append(const T& value, uint64_t identity, Encode encode, JsonOut& out) {
-    Slot& slot = For(identity);
-    if (slot.key.empty() || !MatchesKey(value, slot.key)) {
-      slot.key.clear();
-      slot.json.clear();
-      size_t text = 0;
-      ForEachString(value, [&text](const std::string& s) { return (text += s.size()) <= kMaxText; });
-      if (text > kMaxText) return encode(value, out);
-      {
-        JsonOut to_slot(slot.json);
-        if (!encode(value, to_slot)) return false;
+    Set& set = sets_[absl::HashOf(identity) & (kSets - 1)];
+    for (uint8_t way = 0; way < 2; ++way) {
+      Slot& slot = set.ways[way];
+      if (!slot.key.empty() && slot.identity == identity && MatchesKey(value, slot.key)) {
+        set.recent = way;
+        out.Put(slot.json);
+        return true;
       }
-      AssignKey(value, slot.key);
     }
+    size_t text = 0;
+    ForEachString(value, [&text](const std::string& s) { return (text += s.size()) <= kMaxText; });
+    if (text > kMaxText) return encode(value, out);
+    const uint8_t way = Victim(set, identity);
+    Slot& slot = set.ways[way];
+    slot.key.clear();
+    slot.json.clear();
+    {
+      JsonOut to_slot(slot.json);
+      if (!encode(value, to_slot)) return false;
+    }
+    AssignKey(value, slot.key);
+    slot.identity = identity;
+    set.recent = way;
     out.Put(slot.json);
     return true;
   }
 
  private:
-  Slot& For(uint64_t identity) { return slots_[(identity * 0x9E3779B97F4A7C15ull) >> (64 - std::countr_zero(kSlots))]; }
+  static constexpr size_t kSets = kSlots / 2;
+  struct Set {
+    std::array<Slot, 2> ways;
+    uint8_t recent = 0;  // the way used last
+  };
 
-  std::array<Slot, kSlots> slots_;
+  static uint8_t Victim(const Set& set, uint64_t identity) {
+    for (uint8_t way = 0; way < 2; ++way) {
+      if (!set.ways[way].key.empty() && set.ways[way].identity == identity) return way;
+    }
+    for (uint8_t way = 0; way < 2; ++way) {
+      if (set.ways[way].key.empty()) return way;
+    }
+    return static_cast<uint8_t>(set.recent ^ 1);
+  }
+
+  std::array<Set, kSets> sets_;
 };
 
 // Most processes a node prints are printed again and again, unchanged: the
