@@ -267,6 +267,27 @@ TEST(RulesLoad, FailedReloadKeepsOldRules) {
   EXPECT_EQ(s.rules.rules(0).id(), "curl");
 }
 
+TEST(RulesLoad, ReloadedRulesAreListedBeforeTheNextEvent) {
+  // `vigilctl rules list` right after a SIGHUP, on a node with no event in
+  // between, lists what was reloaded, not the rules it replaced.
+  test::TempDir dir;
+  std::string rules = dir.Write("r.yml", kShellRule);
+  auto d = SigmaDetector::Create(test::OptionsFor({rules}), nullptr);
+  ASSERT_THAT(d, test::IsOk());
+  dir.Write("r.yml", std::string(kShellRule) +
+                         "---\ntitle: Curl\nid: curl\nlogsource: {category: process_creation}\n"
+                         "detection:\n  sel: {Image|endswith: /curl}\n  condition: sel\n");
+  ASSERT_THAT((*d)->Reload(), test::IsOk());
+  DetectorStats s = (*d)->Stats();
+  EXPECT_EQ(s.rules.reloads(), 1u);
+  ASSERT_THAT(s.rules.rules(), SizeIs(2));
+  EXPECT_EQ(s.rules.rules(1).id(), "curl");
+  // And they are the ones in force from the next event.
+  EXPECT_THAT(Alerts(**d, Exec("/usr/bin/curl", {"curl"})), SizeIs(1));
+  ASSERT_THAT((*d)->Stats().rules.rules(), SizeIs(2));
+  EXPECT_EQ((*d)->Stats().rules.rules(1).alerts(), 1u);
+}
+
 TEST(RulesLoad, PerRuleStats) {
   auto l = LoadRules(kShellRule);
   ASSERT_THAT(l->status, test::IsOk());

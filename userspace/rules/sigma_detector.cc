@@ -133,7 +133,10 @@ class SigmaDetectorImpl : public SigmaDetector {
     std::shared_ptr<Ruleset> rs;
     {
       absl::MutexLock lock(&mu_);
-      rs = current_;
+      // Rules a reload compiled are listed at once, though the pipeline
+      // takes them only between two events: once a reload is counted, the
+      // list must not show the rules it replaced.
+      rs = pending_ != nullptr ? pending_ : current_;
       stats.rules.set_reloads(reloads_);
       stats.rules.set_reload_failures(reload_failures_);
       stats.rules.set_last_error(last_error_);
