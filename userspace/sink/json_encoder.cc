@@ -551,11 +551,11 @@ bool MatchesKey(const T& value, absl::string_view key) {
 }
 
 // The JSON of the values of one type a thread printed last, kept in sets of
-// two by a hash of their identity. A new value takes its set's slot that
-// holds an older value of the same identity (a process before its exec),
-// else the one used less recently: two values that hash alike (a shell and
-// its parent, a few pids apart) both stay, instead of pushing each other out
-// on every event that prints both.
+// two by a hash of their identity. A new value takes its set's slot of the
+// same identity (a process before its exec), else the one used less
+// recently: two values that hash alike (a shell and its parent, a few pids
+// apart) both stay, instead of pushing each other out on every event that
+// prints both.
 template <size_t kSlots>
 class JsonMemo {
  public:
@@ -576,7 +576,7 @@ class JsonMemo {
     Set& set = sets_[absl::HashOf(identity) & (kSets - 1)];
     for (uint8_t way = 0; way < 2; ++way) {
       Slot& slot = set.ways[way];
-      if (!slot.key.empty() && slot.identity == identity && MatchesKey(value, slot.key)) {
+      if (slot.identity == identity && MatchesKey(value, slot.key)) {  // an empty key matches nothing
         set.recent = way;
         out.Put(slot.json);
         return true;
@@ -608,12 +608,8 @@ class JsonMemo {
   };
 
   static uint8_t Victim(const Set& set, uint64_t identity) {
-    for (uint8_t way = 0; way < 2; ++way) {
-      if (!set.ways[way].key.empty() && set.ways[way].identity == identity) return way;
-    }
-    for (uint8_t way = 0; way < 2; ++way) {
-      if (set.ways[way].key.empty()) return way;
-    }
+    if (set.ways[0].identity == identity) return 0;
+    if (set.ways[1].identity == identity) return 1;
     return static_cast<uint8_t>(set.recent ^ 1);
   }
 
