@@ -30,6 +30,15 @@
 # reaches only ~500 execs/s on a 2-core host, bench_true 1,600 (see
 # scripts/bench-sensor-cpu.sh). The exec storm runs /bin/true either way.
 #
+# FILE_DIR: where the create + write + unlink and mixed workloads make their
+# files. By default, a 1 GiB ext4 with a journal that the script makes on a
+# loop device, as a node's root filesystem has one (ext4 or xfs). Without a
+# journal (this project's development host), ext4 skips, when it allocates
+# an inode, every inode freed in the last minute (five more while its inode
+# table block is unwritten: recently_deleted()), so each create costs more
+# the more files were deleted before it: by the previous observer's
+# workloads, whose length differs per observer.
+#
 # Output: a table on stdout, and raw rows (round observer workload wall_s
 # observer_cpu_s events drops) in $OUT/raw.tsv (OUT defaults to a temp dir).
 set -euo pipefail
@@ -64,10 +73,19 @@ raw=$out/raw.tsv
 obs_pid=
 cleanup() {
   stop_observer || true
+  ! mountpoint -q "$work/fs" || umount "$work/fs"
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM
+file_dir=${FILE_DIR:-}
+if [ -z "$file_dir" ]; then
+  file_dir=$work/fs
+  mkdir "$file_dir"
+  truncate -s 1G "$work/fs.img"
+  mkfs.ext4 -q -F "$work/fs.img"
+  mount -o loop "$work/fs.img" "$file_dir"
+fi
 
 # CPU time in ns of the given pids, threads included: the scheduler's run
 # time (/proc/PID/task/*/schedstat), not utime + stime, which count in ticks
@@ -211,6 +229,8 @@ stop_observer() {
   kill -TERM "$obs_pid" 2>/dev/null || true
   wait "$obs_pid" 2>/dev/null || true
   obs_pid=
+  # What it wrote reaches the disk now, not in the next observer's turn.
+  sync
 }
 
 # One workload under the running observer: a raw row.
@@ -240,10 +260,10 @@ for round in $(seq "$rounds"); do
     start_observer
     measure "$round" exec-storm exec "$exec_count"
     measure "$round" open-ro open /etc/hostname "$open_count"
-    measure "$round" create-write-unlink cwu "$work" "$cwu_count"
+    measure "$round" create-write-unlink cwu "$file_dir" "$cwu_count"
     measure "$round" tcp-loopback tcp "$tcp_count"
     for rate in $rates; do measure "$round" "exec-$rate/s" exec-rate "$rate" "$rate_seconds" "$exec_path"; done
-    measure "$round" mixed mixed "$work" "$mixed_count"
+    measure "$round" mixed mixed "$file_dir" "$mixed_count"
     drops=$(drops_of)
     stop_observer
     # Vigil's final counts are written at shutdown.
