@@ -39,8 +39,15 @@
 # the more files were deleted before it: by the previous observer's
 # workloads, whose length differs per observer.
 #
+# WORKLOADS: which workloads run, of exec-storm open-ro create-write-unlink
+# tcp-loopback exec-rates mixed (all by default). With fewer of them, many
+# more rounds fit in the same time: the way to tell a goal at the edge from
+# the host's own spread.
+#
 # Output: a table on stdout, and raw rows (round observer workload wall_s
 # observer_cpu_s events drops) in $OUT/raw.tsv (OUT defaults to a temp dir).
+# ratio_90 is a 90 % interval for the ratio: the rounds resampled (bootstrap,
+# each round's observers kept together), the ratio of medians taken again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
@@ -52,6 +59,8 @@ cwu_count=${CWU_COUNT:-20000}
 tcp_count=${TCP_COUNT:-5000}
 mixed_count=${MIXED_COUNT:-200}
 rates=${RATES-"100 200 400 800 1600"}  # RATES="" skips the fixed rates
+all_workloads="exec-storm open-ro create-write-unlink tcp-loopback exec-rates mixed"
+workloads=" ${WORKLOADS:-$all_workloads} "
 exec_path=${EXEC:-/bin/true}
 build=${VIGIL_BUILD_DIR:-build}
 sensor_bin=$build/userspace/sensor/vigil-sensor
@@ -63,6 +72,9 @@ workload=$build/tests/bench/bench_workload
 [ -x "$exec_path" ] || { echo "bench-overhead: no $exec_path (ninja -C $build bench_true)" >&2; exit 1; }
 [[ " $observers " != *" vigil-base "* ]] || [ -x "$sensor_base" ] ||
   { echo "bench-overhead: the vigil-base observer needs SENSOR_BASE=<a vigil-sensor binary>" >&2; exit 1; }
+for w in $workloads; do
+  [[ " $all_workloads " == *" $w "* ]] || { echo "bench-overhead: no workload $w (of: $all_workloads)" >&2; exit 1; }
+done
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
 
 out=${OUT:-$(mktemp -d /tmp/vigil-overhead-XXXXXX)}
@@ -233,6 +245,8 @@ stop_observer() {
   sync
 }
 
+wanted() { [[ $workloads == *" $1 "* ]]; }
+
 # One workload under the running observer: a raw row.
 measure() {
   local round=$1 name=$2
@@ -258,12 +272,14 @@ for round in $(seq "$rounds"); do
   for observer in "$@"; do
     echo "round $round: $observer" >&2
     start_observer
-    measure "$round" exec-storm exec "$exec_count"
-    measure "$round" open-ro open /etc/hostname "$open_count"
-    measure "$round" create-write-unlink cwu "$file_dir" "$cwu_count"
-    measure "$round" tcp-loopback tcp "$tcp_count"
-    for rate in $rates; do measure "$round" "exec-$rate/s" exec-rate "$rate" "$rate_seconds" "$exec_path"; done
-    measure "$round" mixed mixed "$file_dir" "$mixed_count"
+    wanted exec-storm && measure "$round" exec-storm exec "$exec_count"
+    wanted open-ro && measure "$round" open-ro open /etc/hostname "$open_count"
+    wanted create-write-unlink && measure "$round" create-write-unlink cwu "$file_dir" "$cwu_count"
+    wanted tcp-loopback && measure "$round" tcp-loopback tcp "$tcp_count"
+    if wanted exec-rates; then
+      for rate in $rates; do measure "$round" "exec-$rate/s" exec-rate "$rate" "$rate_seconds" "$exec_path"; done
+    fi
+    wanted mixed && measure "$round" mixed mixed "$file_dir" "$mixed_count"
     drops=$(drops_of)
     stop_observer
     # Vigil's final counts are written at shutdown.
@@ -275,10 +291,11 @@ done
 # Medians per (observer, workload); ratios to no observer; observer CPU as %
 # of one core over the workload's wall time.
 python3 - "$raw" "$observers" <<'EOF' | tee "$out/summary.tsv"
-import statistics, sys, collections
+import random, statistics, sys, collections
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 observers = sys.argv[2].split()
 wall = collections.defaultdict(list); cpu = collections.defaultdict(list); ev = collections.defaultdict(list)
+by_round = collections.defaultdict(dict)
 drops = collections.defaultdict(int)
 order = []
 for rnd, obs, name, w, c, e in rows:
@@ -286,16 +303,28 @@ for rnd, obs, name, w, c, e in rows:
         drops[obs] += int(e or 0); continue
     if name not in order: order.append(name)
     wall[obs, name].append(float(w)); cpu[obs, name].append(float(c)); ev[obs, name].append(int(e))
-print("workload\tobserver\twall_s\tratio\tobserver_cpu_%core\tevents")
+    by_round[name].setdefault(rnd, {})[obs] = float(w)
+
+def interval(name, obs):
+    """5th and 95th percentiles of the ratio of medians over resampled rounds."""
+    rounds = [r for r in by_round[name].values() if "none" in r and obs in r]
+    if obs == "none" or len(rounds) < 3: return "-"
+    rng = random.Random(1)
+    ratios = sorted(
+        statistics.median(r[obs] for r in sample) / statistics.median(r["none"] for r in sample)
+        for sample in ([rng.choice(rounds) for _ in rounds] for _ in range(2000)))
+    return f"{ratios[100]:.2f}-{ratios[1899]:.2f}"
+
+print("workload\tobserver\twall_s\tratio\tratio_90\tobserver_cpu_%core\tevents")
 for name in order:
     base = statistics.median(wall["none", name]) if wall["none", name] else None
     for obs in observers:
         if not wall[obs, name]: continue
         w = statistics.median(wall[obs, name]); c = statistics.median(cpu[obs, name])
         ratio = f"{w / base:.2f}" if base else "-"
-        print(f"{name}\t{obs}\t{w:.3f}\t{ratio}\t{100 * c / w:.2f}\t{int(statistics.median(ev[obs, name]))}")
+        print(f"{name}\t{obs}\t{w:.3f}\t{ratio}\t{interval(name, obs)}\t{100 * c / w:.2f}\t{int(statistics.median(ev[obs, name]))}")
 for obs in observers:
-    print(f"drops\t{obs}\t-\t-\t-\t{drops[obs]}")
+    print(f"drops\t{obs}\t-\t-\t-\t-\t{drops[obs]}")
 EOF
 echo "raw rows: $raw" >&2
 
@@ -303,7 +332,7 @@ echo "raw rows: $raw" >&2
 # each workload's slowdown per observer.
 command -v gnuplot >/dev/null || exit 0
 # One observer's points together, by rate, so that its line joins them.
-awk -F'\t' 'NR > 1 && $1 ~ /^exec-[0-9]+\/s$/ {r = $1; sub(/^exec-/, "", r); sub(/\/s$/, "", r); print $2, r, $5}' \
+awk -F'\t' 'NR > 1 && $1 ~ /^exec-[0-9]+\/s$/ {r = $1; sub(/^exec-/, "", r); sub(/\/s$/, "", r); print $2, r, $6}' \
   "$out/summary.tsv" | sort -k1,1 -k2,2n >"$out/cpu.dat"
 awk -F'\t' 'NR > 1 && $1 !~ /^exec-[0-9]+\/s$/ && $1 != "drops" && $4 != "-" {print $1, $2, $4}' "$out/summary.tsv" >"$out/ratio.dat"
 plot_cpu=""
@@ -337,4 +366,4 @@ set key top left
 # gnuplot runs it with would expand \$2.
 plot for [o in "$(echo $observers | sed 's/none//')"] '< awk -v o='.o.' ''\$2 == o'' $out/ratio.dat' using 3:xtic(1) title o
 GP
-echo "plots: $out/observer-cpu.png $out/slowdown.png" >&2
+echo "plots: $(ls "$out"/*.png | tr '\n' ' ')" >&2
