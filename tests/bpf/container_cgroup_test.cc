@@ -20,23 +20,57 @@
 namespace vigil::test {
 namespace {
 
-// kernfs reports a removed cgroup only to its parent's watch.
+// kernfs reports a removed cgroup only to its parent's watch. A removed
+// cgroup's path is known for its grace: its events may be read after that.
 TEST_F(ContainerEnricherTest, TreeLearnsAndForgetsCgroupsAsTheyComeAndGo) {
   RequireBpfOrSkip();  // making a cgroup needs root
-  auto tree = CgroupTree::Open(root_);
+  auto tree = CgroupTree::Open({.root = root_, .removed_grace = absl::Seconds(30), .now = clock()});
   ASSERT_TRUE(tree.ok()) << tree.status();
   const std::string rel = "/vigil-unit-" + std::to_string(getpid());
   ASSERT_EQ(mkdir((root_ + rel).c_str(), 0755), 0) << std::strerror(errno);
   ASSERT_EQ(mkdir((root_ + rel + "/child").c_str(), 0755), 0) << std::strerror(errno);
   const uint64_t id = CgroupIdOf(root_ + rel + "/child");
   (*tree)->ReadEvents([](uint64_t) {});
-  EXPECT_EQ((*tree)->PathOf(id), rel + "/child");
+  auto found = (*tree)->Find(id);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->path, rel + "/child");
+  EXPECT_FALSE(found->removed);
   ASSERT_EQ(rmdir((root_ + rel + "/child").c_str()), 0);
   ASSERT_EQ(rmdir((root_ + rel).c_str()), 0);
   std::vector<uint64_t> removed;
   (*tree)->ReadEvents([&](uint64_t r) { removed.push_back(r); });
   EXPECT_THAT(removed, ::testing::Contains(id));
-  EXPECT_EQ((*tree)->PathOf(id), std::nullopt);
+  Advance(absl::Seconds(30) - absl::Milliseconds(1));
+  (*tree)->Rescan();  // a rescan cannot see removed cgroups, and keeps them
+  (*tree)->ReadEvents([](uint64_t) {});
+  found = (*tree)->Find(id);
+  ASSERT_TRUE(found.has_value()) << "a removed cgroup is known within its grace";
+  EXPECT_EQ(found->path, rel + "/child");
+  EXPECT_TRUE(found->removed);
+  Advance(absl::Milliseconds(1));
+  (*tree)->ReadEvents([](uint64_t) {});
+  EXPECT_EQ((*tree)->Find(id), std::nullopt);
+  EXPECT_EQ((*tree)->removed(), 0u);
+}
+
+// Churn cannot make the removed cgroups' paths grow without bound.
+TEST_F(ContainerEnricherTest, TreeRemembersAtMostItsBoundOfRemovedCgroups) {
+  RequireBpfOrSkip();  // making a cgroup needs root
+  auto tree = CgroupTree::Open({.root = root_, .max_removed = 2, .now = clock()});
+  ASSERT_TRUE(tree.ok()) << tree.status();
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    const std::string dir = root_ + "/vigil-unit-bound-" + std::to_string(getpid()) + "-" + std::to_string(i);
+    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << std::strerror(errno);
+    (*tree)->ReadEvents([](uint64_t) {});
+    ids.push_back(CgroupIdOf(dir));
+    ASSERT_EQ(rmdir(dir.c_str()), 0);
+    (*tree)->ReadEvents([](uint64_t) {});
+  }
+  EXPECT_EQ((*tree)->removed(), 2u);
+  EXPECT_EQ((*tree)->Find(ids[0]), std::nullopt) << "the oldest removal goes first";
+  EXPECT_TRUE((*tree)->Find(ids[1]).has_value());
+  EXPECT_TRUE((*tree)->Find(ids[2]).has_value());
 }
 
 // A removed cgroup's entry serves late events for a grace period, then goes.
@@ -66,22 +100,33 @@ TEST_F(ContainerEnricherTest, RemovedCgroupLeavesTheCacheAfterItsGrace) {
 }
 
 // A container that lives for one /bin/true: its cgroup is gone, and its
-// removal read, before the sensor sees its first event. No removal comes
-// after that, so the entry must expire all the same (churn left 14 of 1000
-// such entries behind before).
-TEST_F(ContainerEnricherTest, CgroupGoneBeforeItsFirstEventLeavesTheCacheToo) {
+// removal read, before the sensor reads its first event (the reader wakes in
+// 40 ms batches). The event still names its container. No removal comes after
+// that, so the entry must expire all the same (churn left 14 of 1000 such
+// entries behind before).
+TEST_F(ContainerEnricherTest, CgroupGoneBeforeItsFirstEventStillNamesItsContainer) {
   RequireBpfOrSkip();  // making a cgroup needs root
   auto enricher = NewEnricher({.cgroup_root = root_, .removed_grace = absl::Seconds(30), .now = clock()});
   ASSERT_NE(enricher, nullptr);
   const uint64_t before = enricher->Stats().size;
-  const std::string dir = root_ + "/vigil-unit-gone-" + std::to_string(getpid());
+  const std::string id = std::string(32, 'c') + std::to_string(getpid()) + std::string(32, 'd');
+  const std::string cid = id.substr(id.size() - 64);
+  const std::string slice = root_ + "/system.slice";
+  const bool made_slice = mkdir(slice.c_str(), 0755) == 0;
+  const std::string dir = slice + "/docker-" + cid + ".scope";
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << std::strerror(errno);
-  const uint64_t id = CgroupIdOf(dir);
+  const uint64_t cgroup = CgroupIdOf(dir);
+  enricher->Sync();  // the creation is read: runc makes the cgroup well before it execs
   ASSERT_EQ(rmdir(dir.c_str()), 0);
-  enricher->Sync();  // the enricher has read the creation and the removal
-  v1::Event e = EventIn(id);
+  if (made_slice) rmdir(slice.c_str());
+  enricher->Sync();  // and the removal
+  v1::Event e = EventIn(cgroup);
   enricher->WaitKey(e);
-  enricher->Sync();  // and resolved the id: no such cgroup
+  enricher->Sync();  // and resolved the id, from the removed cgroup's path
+  enricher->Enrich(e);
+  EXPECT_FALSE(e.workload().host());
+  EXPECT_EQ(e.workload().container_id(), cid);
+  EXPECT_EQ(e.workload().runtime(), "docker");
   EXPECT_EQ(enricher->Stats().size, before + 1);
   Advance(absl::Seconds(30));
   enricher->Sync();

@@ -49,17 +49,17 @@ constexpr uint32_t kWatchMask = IN_CREATE | IN_DELETE | IN_ONLYDIR | IN_DONT_FOL
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CgroupTree>> CgroupTree::Open(std::string root) {
-  if (root.empty()) {
+absl::StatusOr<std::unique_ptr<CgroupTree>> CgroupTree::Open(CgroupTreeOptions options) {
+  if (options.root.empty()) {
     auto mount = FindCgroup2Mount();
     if (!mount.ok()) return mount.status();
-    root = *std::move(mount);
+    options.root = *std::move(mount);
   }
   int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "inotify_init1");
-  std::unique_ptr<CgroupTree> tree(new CgroupTree(std::move(root), fd));
-  if (!CgroupId(tree->root_)) {
-    return absl::FailedPreconditionError(absl::StrCat("no cgroup id for ", tree->root_));
+  std::unique_ptr<CgroupTree> tree(new CgroupTree(std::move(options), fd));
+  if (!CgroupId(tree->root())) {
+    return absl::FailedPreconditionError(absl::StrCat("no cgroup id for ", tree->root()));
   }
   tree->Rescan();
   return tree;
@@ -76,7 +76,7 @@ void CgroupTree::Rescan() {
 }
 
 void CgroupTree::Add(const std::string& rel) {
-  const std::string abs = rel == "/" ? root_ : root_ + rel;
+  const std::string abs = rel == "/" ? root() : root() + rel;
   // Watch first, then read the id and the children: a cgroup made in between
   // is then seen by one or the other.
   int wd = inotify_add_watch(inotify_fd_, abs.c_str(), kWatchMask);
@@ -101,15 +101,31 @@ void CgroupTree::Remove(const std::string& rel, const std::function<void(uint64_
     watches_.erase(node.wd);
   }
   if (auto p = paths_.find(node.id); p != paths_.end() && p->second == rel) {
+    if (options_.max_removed > 0) {
+      if (removed_order_.size() >= options_.max_removed) {
+        removed_.erase(removed_order_.front().second);
+        removed_order_.pop_front();
+      }
+      removed_order_.emplace_back(options_.now(), node.id);
+      removed_[node.id] = std::move(p->second);
+    }
     paths_.erase(p);
     on_removed(node.id);
+  }
+}
+
+void CgroupTree::ForgetRemoved() {
+  const absl::Time horizon = options_.now() - options_.removed_grace;
+  while (!removed_order_.empty() && removed_order_.front().first <= horizon) {
+    removed_.erase(removed_order_.front().second);
+    removed_order_.pop_front();
   }
 }
 
 void CgroupTree::AddTree(const std::string& rel) {
   Add(rel);
   std::error_code ec;
-  const std::string abs = rel == "/" ? root_ : root_ + rel;
+  const std::string abs = rel == "/" ? root() : root() + rel;
   for (fs::directory_iterator it(abs, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->is_directory(ec) && !it->is_symlink(ec)) {
       AddTree(rel == "/" ? "/" + it->path().filename().string() : rel + "/" + it->path().filename().string());
@@ -118,6 +134,7 @@ void CgroupTree::AddTree(const std::string& rel) {
 }
 
 void CgroupTree::ReadEvents(const std::function<void(uint64_t id)>& on_removed) {
+  ForgetRemoved();
   alignas(inotify_event) char buf[64 * 1024];
   for (;;) {
     ssize_t n = read(inotify_fd_, buf, sizeof(buf));
@@ -126,7 +143,7 @@ void CgroupTree::ReadEvents(const std::function<void(uint64_t id)>& on_removed) 
       auto* ev = reinterpret_cast<inotify_event*>(p);
       p += sizeof(inotify_event) + ev->len;
       if (ev->mask & IN_Q_OVERFLOW) {
-        Logger("container")->warn("inotify queue overflowed: rescanning {}", root_);
+        Logger("container")->warn("inotify queue overflowed: rescanning {}", root());
         Rescan();
         continue;
       }
@@ -147,10 +164,10 @@ void CgroupTree::ReadEvents(const std::function<void(uint64_t id)>& on_removed) 
   }
 }
 
-std::optional<std::string> CgroupTree::PathOf(uint64_t id) const {
-  auto it = paths_.find(id);
-  if (it == paths_.end()) return std::nullopt;
-  return it->second;
+std::optional<CgroupTree::Found> CgroupTree::Find(uint64_t id) const {
+  if (auto it = paths_.find(id); it != paths_.end()) return Found{.path = it->second, .removed = false};
+  if (auto it = removed_.find(id); it != removed_.end()) return Found{.path = it->second, .removed = true};
+  return std::nullopt;
 }
 
 }  // namespace vigil

@@ -1,27 +1,44 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/cgroup2.h"
+#include "common/clock.h"
 
 namespace vigil {
 
+struct CgroupTreeOptions {
+  // Where cgroup2 is mounted; empty: found in /proc/self/mountinfo
+  // (/sys/fs/cgroup on cgroup v2 nodes, /sys/fs/cgroup/unified on hybrid ones).
+  std::string root;
+  // A removed cgroup's path is still known this long, and for this many
+  // removed cgroups at most: the events of a container that lived for
+  // milliseconds are read after its cgroup is gone (the reader wakes in
+  // batches), and must still name it.
+  absl::Duration removed_grace = absl::Seconds(30);
+  size_t max_removed = 16384;
+  Clock now = CoarseNow;
+};
+
 // The cgroup v2 hierarchy's directories by cgroup id (the kernfs id that
 // bpf_get_current_cgroup_id() and name_to_handle_at() give), kept current with
-// inotify: a container's cgroup is known from its mkdir, before its first exec.
+// inotify: a container's cgroup is known from its mkdir, before its first exec,
+// to the end of its grace after its rmdir, while its last events may still be
+// on their way.
 // Not thread-safe: one thread owns it.
 class CgroupTree {
  public:
-  // `root` is where cgroup2 is mounted; empty: found in /proc/self/mountinfo
-  // (/sys/fs/cgroup on cgroup v2 nodes, /sys/fs/cgroup/unified on hybrid ones).
-  static absl::StatusOr<std::unique_ptr<CgroupTree>> Open(std::string root);
+  static absl::StatusOr<std::unique_ptr<CgroupTree>> Open(CgroupTreeOptions options);
   ~CgroupTree();
   CgroupTree(const CgroupTree&) = delete;
   CgroupTree& operator=(const CgroupTree&) = delete;
@@ -31,16 +48,20 @@ class CgroupTree {
   // Readable when inotify has news; then call ReadEvents().
   int fd() const { return inotify_fd_; }
   // Takes what inotify has without waiting; `on_removed` gets the ids of
-  // removed cgroups.
+  // removed cgroups. Forgets the removed cgroups whose grace is over.
   void ReadEvents(const std::function<void(uint64_t id)>& on_removed);
 
-  // Path below the root ("/kubepods/..."), "/" for the root itself.
-  std::optional<std::string> PathOf(uint64_t id) const;
+  struct Found {
+    std::string path;  // below the root ("/kubepods/..."), "/" for the root itself
+    bool removed;      // gone, within its grace: its removal was reported already
+  };
+  std::optional<Found> Find(uint64_t id) const;
   size_t size() const { return paths_.size(); }
-  const std::string& root() const { return root_; }
+  size_t removed() const { return removed_.size(); }
+  const std::string& root() const { return options_.root; }
 
  private:
-  CgroupTree(std::string root, int inotify_fd) : root_(std::move(root)), inotify_fd_(inotify_fd) {}
+  CgroupTree(CgroupTreeOptions options, int inotify_fd) : options_(std::move(options)), inotify_fd_(inotify_fd) {}
   struct Node {
     uint64_t id;
     int wd;  // -1 when it could not be watched
@@ -49,12 +70,18 @@ class CgroupTree {
   void AddTree(const std::string& rel);
   void Add(const std::string& rel);
   void Remove(const std::string& rel, const std::function<void(uint64_t id)>& on_removed);
+  void ForgetRemoved();
 
-  const std::string root_;
+  const CgroupTreeOptions options_;
   const int inotify_fd_;
   absl::flat_hash_map<uint64_t, std::string> paths_;  // id -> path
-  absl::flat_hash_map<std::string, Node> nodes_;      // path -> id and watch
-  absl::flat_hash_map<int, std::string> watches_;     // watch -> path
+  // Removed cgroups within their grace: id -> path, and the ids by removal
+  // time. Kept across Rescan(), which cannot see them. Kernfs ids are not
+  // reused, so a remembered id names no other cgroup.
+  absl::flat_hash_map<uint64_t, std::string> removed_;
+  std::deque<std::pair<absl::Time, uint64_t>> removed_order_;
+  absl::flat_hash_map<std::string, Node> nodes_;   // path -> id and watch
+  absl::flat_hash_map<int, std::string> watches_;  // watch -> path
 };
 
 }  // namespace vigil

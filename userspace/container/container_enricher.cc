@@ -38,7 +38,10 @@ void Warn(RateLimit& limit, const absl::Status& s) {
 
 absl::StatusOr<std::unique_ptr<ContainerEnricher>> ContainerEnricher::Create(
     ContainerEnricherOptions options, std::vector<std::unique_ptr<RuntimeClient>> clients) {
-  auto tree = CgroupTree::Open(options.cgroup_root);
+  auto tree = CgroupTree::Open({.root = options.cgroup_root,
+                                .removed_grace = options.removed_grace,
+                                .max_removed = options.max_cgroups,
+                                .now = options.now});
   if (!tree.ok()) return tree.status();
   Logger("container")->info("{} cgroups under {}; runtimes: {}", (*tree)->size(), (*tree)->root(), clients.size());
   return std::unique_ptr<ContainerEnricher>(
@@ -208,18 +211,18 @@ bool ContainerEnricher::FetchMetadata(const std::string& container_id, const std
 
 void ContainerEnricher::Resolve(uint64_t cgroup_id) {
   static RateLimit limit(absl::Seconds(10));
-  std::optional<std::string> path = tree_->PathOf(cgroup_id);
-  if (!path && absl::Now() >= next_rescan_) {
+  std::optional<CgroupTree::Found> found = tree_->Find(cgroup_id);
+  if (!found && absl::Now() >= next_rescan_) {
     // inotify has been read: an unknown id is a cgroup that predates a queue
-    // overflow, or one already gone. Bounded, as a walk costs.
+    // overflow, or one gone past its grace. Bounded, as a walk costs.
     tree_->Rescan();
     next_rescan_ = absl::Now() + absl::Seconds(1);
-    path = tree_->PathOf(cgroup_id);
+    found = tree_->Find(cgroup_id);
   }
   CgroupEntry resolved;
-  resolved.path_known = path.has_value();
-  if (path) {
-    auto parsed = ParseCgroupPath(*path);
+  resolved.path_known = found.has_value();
+  if (found) {
+    auto parsed = ParseCgroupPath(found->path);
     if (parsed.ok()) {
       resolved.container = *std::move(parsed);
     } else {
@@ -238,10 +241,10 @@ void ContainerEnricher::Resolve(uint64_t cgroup_id) {
   entry->resolved = true;
   entry->path_known = resolved.path_known;
   entry->container = std::move(resolved.container);
-  // No such cgroup (any more): its removal was read before its first event
-  // (a container that lived for one /bin/true), so no removal will come.
-  // It expires like a removed one; an event after that resolves it anew.
-  if (!path) MarkRemoved(cgroups_, cgroup_id);
+  // Removed already: its removal was read before its first event (a
+  // container that lived for one /bin/true), so no removal will come. It
+  // expires like a removed one; an event after that resolves it anew.
+  if (!found || found->removed) MarkRemoved(cgroups_, cgroup_id);
 }
 
 void ContainerEnricher::RetryMissing() {

@@ -26,7 +26,7 @@ namespace vigil {
 
 struct ContainerEnricherOptions {
   std::string cgroup_root;       // cgroup2 mount; empty: from /proc/self/mountinfo
-  size_t max_cgroups = 16384;    // cgroup id -> container entries
+  size_t max_cgroups = 16384;    // cgroup id -> container entries; removed cgroups' paths
   size_t max_containers = 8192;  // container id -> runtime metadata entries
   // How long the events of a cgroup not resolved yet are parked for it,
   // from its first event on; later events of the cgroup do not wait.
@@ -35,7 +35,8 @@ struct ContainerEnricherOptions {
   // retried this often, and so is a broken event stream.
   absl::Duration retry_interval = absl::Seconds(1);
   // A removed cgroup or container is kept this long for its late events
-  // (the pipeline may still hold some when inotify or the runtime reports it).
+  // (the pipeline may still hold some when inotify or the runtime reports it),
+  // and so is a removed cgroup's path for events not read yet at its removal.
   absl::Duration removed_grace = absl::Seconds(30);
   // The caches' deadlines and the wait for metadata read this clock.
   Clock now = CoarseNow;

@@ -34,7 +34,8 @@ ABSL_FLAG(uint32_t, max_arg_bytes, 8192, "argv bytes captured per exec (at most 
 ABSL_FLAG(uint32_t, max_args, 256, "argv entries kept per exec; more is flagged truncated");
 ABSL_FLAG(uint64_t, queue_capacity, 65536, "records buffered between the ring buffer reader and the pipeline");
 ABSL_FLAG(uint64_t, process_cache_size, 32768, "processes remembered for lineage");
-ABSL_FLAG(absl::Duration, exit_grace, absl::Seconds(30), "how long an exited process stays in the cache");
+ABSL_FLAG(absl::Duration, exit_grace, absl::Seconds(30),
+          "how long an exited process, and a removed container's cgroup and metadata, stay in the caches");
 ABSL_FLAG(uint32_t, max_ancestors, 8, "ancestors listed on exec events");
 ABSL_FLAG(uint32_t, ancestor_arg_bytes, 1024,
           "argv bytes kept per ancestor on exec events; longer is flagged truncated");
