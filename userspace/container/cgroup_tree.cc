@@ -101,24 +101,10 @@ void CgroupTree::Remove(const std::string& rel, const std::function<void(uint64_
     watches_.erase(node.wd);
   }
   if (auto p = paths_.find(node.id); p != paths_.end() && p->second == rel) {
-    if (options_.max_removed > 0) {
-      if (removed_order_.size() >= options_.max_removed) {
-        removed_.erase(removed_order_.front().second);
-        removed_order_.pop_front();
-      }
-      removed_order_.emplace_back(options_.now(), node.id);
-      removed_[node.id] = std::move(p->second);
-    }
+    *removed_.FindOrInsert(node.id).first = std::move(p->second);
+    removed_.ExpireAt(node.id, options_.now() + options_.removed_grace);
     paths_.erase(p);
     on_removed(node.id);
-  }
-}
-
-void CgroupTree::ForgetRemoved() {
-  const absl::Time horizon = options_.now() - options_.removed_grace;
-  while (!removed_order_.empty() && removed_order_.front().first <= horizon) {
-    removed_.erase(removed_order_.front().second);
-    removed_order_.pop_front();
   }
 }
 
@@ -134,7 +120,7 @@ void CgroupTree::AddTree(const std::string& rel) {
 }
 
 void CgroupTree::ReadEvents(const std::function<void(uint64_t id)>& on_removed) {
-  ForgetRemoved();
+  removed_.ExpireDue();
   alignas(inotify_event) char buf[64 * 1024];
   for (;;) {
     ssize_t n = read(inotify_fd_, buf, sizeof(buf));
@@ -166,7 +152,7 @@ void CgroupTree::ReadEvents(const std::function<void(uint64_t id)>& on_removed) 
 
 std::optional<CgroupTree::Found> CgroupTree::Find(uint64_t id) const {
   if (auto it = paths_.find(id); it != paths_.end()) return Found{.path = it->second, .removed = false};
-  if (auto it = removed_.find(id); it != removed_.end()) return Found{.path = it->second, .removed = true};
+  if (const std::string* path = removed_.Peek(id)) return Found{.path = *path, .removed = true};
   return std::nullopt;
 }
 

@@ -1,12 +1,10 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -14,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/cgroup2.h"
 #include "common/clock.h"
+#include "common/lru_cache.h"
 
 namespace vigil {
 
@@ -61,7 +60,8 @@ class CgroupTree {
   const std::string& root() const { return options_.root; }
 
  private:
-  CgroupTree(CgroupTreeOptions options, int inotify_fd) : options_(std::move(options)), inotify_fd_(inotify_fd) {}
+  CgroupTree(CgroupTreeOptions options, int inotify_fd)
+      : options_(std::move(options)), inotify_fd_(inotify_fd), removed_(options_.max_removed, options_.now) {}
   struct Node {
     uint64_t id;
     int wd;  // -1 when it could not be watched
@@ -70,16 +70,14 @@ class CgroupTree {
   void AddTree(const std::string& rel);
   void Add(const std::string& rel);
   void Remove(const std::string& rel, const std::function<void(uint64_t id)>& on_removed);
-  void ForgetRemoved();
 
   const CgroupTreeOptions options_;
   const int inotify_fd_;
   absl::flat_hash_map<uint64_t, std::string> paths_;  // id -> path
-  // Removed cgroups within their grace: id -> path, and the ids by removal
-  // time. Kept across Rescan(), which cannot see them. Kernfs ids are not
-  // reused, so a remembered id names no other cgroup.
-  absl::flat_hash_map<uint64_t, std::string> removed_;
-  std::deque<std::pair<absl::Time, uint64_t>> removed_order_;
+  // Removed cgroups within their grace: id -> path, the oldest removal the
+  // first to go when full. Kept across Rescan(), which cannot see them.
+  // Kernfs ids are not reused, so a remembered id names no other cgroup.
+  LruCache<uint64_t, std::string> removed_;
   absl::flat_hash_map<std::string, Node> nodes_;   // path -> id and watch
   absl::flat_hash_map<int, std::string> watches_;  // watch -> path
 };
